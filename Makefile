@@ -1,0 +1,172 @@
+# Makefile -- builds common/ once as libherald.a and links one binary per
+# service and per tool against it.
+#
+#   make            debug build of every binary (build/debug/bin/)
+#   make release    optimised build (build/release/bin/)
+#   make asan       AddressSanitizer + UBSan build (build/asan/bin/)
+#   make test       installs what is missing, builds asan, runs unit and
+#                   integration tests, prints "N passed, N failed"
+#   make unit       unit tests only (BUILD=asan by default)
+#   make itest      integration tests only
+#   make run        installs what is missing, builds release, starts the
+#                   local stack (PostgreSQL, herald-devkafka, every service)
+#   make lint       clang-format check and the getenv()/banned-call greps
+#   make deploy-check  validates docker-compose.yml and deploy/k8s/
+#
+# Each build mode has its own directory, so flags never mix. V=1 shows the
+# full commands.
+
+BUILD    ?= debug
+O        := build/$(BUILD)
+SERVICES := api hub relay worker-fcm worker-apns worker-hms
+TOOLS    := $(notdir $(wildcard tools/*))
+
+PKGS := libmicrohttpd libwebsockets rdkafka libpq jansson libcurl openssl \
+        libnghttp2 msgpack
+
+CSTD := -std=c17 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wvla -Wwrite-strings \
+        -Wcast-qual -Wpointer-arith -Wundef -fno-common
+WERROR ?= 1
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(BUILD),debug)
+OPT := -O0 -g3
+else ifeq ($(BUILD),release)
+OPT := -O2 -g -DNDEBUG
+else ifeq ($(BUILD),asan)
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+       -fno-omit-frame-pointer
+else ifeq ($(BUILD),tsan)
+OPT := -O1 -g -fsanitize=thread
+else
+$(error unknown BUILD=$(BUILD): use debug, release, asan or tsan)
+endif
+
+# Library headers are system headers: their warnings are not ours.
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -I. -I$(O)/gen $(PKG_CFLAGS)
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread
+LDFLAGS  += $(filter -fsanitize=%,$(OPT)) -pthread -Wl,--as-needed
+LDLIBS   += $(PKG_LIBS) -lm
+
+ifneq ($(V),1)
+Q = @
+QUIET_CC = @printf '  CC      %s\n' $@;
+QUIET_LD = @printf '  LD      %s\n' $@;
+QUIET_AR = @printf '  AR      %s\n' $@;
+QUIET_GEN = @printf '  GEN     %s\n' $@;
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations_data.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+SVC_BINS   := $(SERVICES:%=$(O)/bin/herald-%)
+TOOL_BINS  := $(TOOLS:%=$(O)/bin/herald-%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
+ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
+              $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC)
+MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+
+.PHONY: all release asan tsan test unit itest run lint format deploy-check \
+        clean bench deps
+all: $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS)
+
+release asan tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$@ all
+
+$(O)/libherald.a: $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(QUIET_AR)$(AR) rcs $@ $^
+
+# The SQL migrations are compiled into libherald.a, so a binary never
+# depends on a path at run time.
+$(O)/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(@D)
+	$(QUIET_GEN)sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# One link rule per service and per tool: every .c in its folder + the lib.
+define bin_rule
+$(O)/bin/herald-$(2): $$(patsubst %.c,$(O)/%.o,$$(wildcard $(1)/$(2)/*.c)) $(O)/libherald.a
+	@mkdir -p $$(@D)
+	$$(QUIET_LD)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call bin_rule,services,$(s))))
+$(foreach t,$(TOOLS),$(eval $(call bin_rule,tools,$(t))))
+
+# Unit tests may link one service's modules: tests/unit/test_<pfx>_*.c links
+# every .c of that service except main.c, with <pfx> from this table.
+SUPPORT_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard tests/unit/support/*.c))
+UDIR_api   := services/api
+UDIR_hub   := services/hub
+UDIR_relay := services/relay
+UDIR_fcm   := services/worker-fcm
+UDIR_apns  := services/worker-apns
+UDIR_hms   := services/worker-hms
+UDIR_sim   := tools/sim
+udir = $(UDIR_$(word 1,$(subst _, ,$(1))))
+svc_objs = $(if $(call udir,$(1)),$(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard $(call udir,$(1))/*.c))))
+
+.SECONDEXPANSION:
+$(O)/tests/%: $(O)/tests/unit/%.o $$(call svc_objs,$$(patsubst test_%,%,$$*)) $(SUPPORT_OBJ) $(O)/libherald.a
+	@mkdir -p $(@D)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bin/%: $(O)/bench/%.o $(O)/libherald.a
+	@mkdir -p $(@D)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/gen/%.o: $(O)/gen/%.c
+	$(QUIET_CC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+test:
+	$(Q)sh scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory BUILD=asan all
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)sh scripts/test.sh
+
+unit:
+	$(Q)$(MAKE) --no-print-directory BUILD=asan all
+	$(Q)HERALD_TEST_ONLY=unit sh scripts/test.sh
+
+itest:
+	$(Q)$(MAKE) --no-print-directory BUILD=asan all
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)HERALD_TEST_ONLY=integration sh scripts/test.sh $(T)
+
+run:
+	$(Q)sh scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)exec sh scripts/run.sh
+
+bench:
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+
+lint:
+	$(Q)sh scripts/lint.sh
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h'; git ls-files --others --exclude-standard '*.c' '*.h')
+
+deploy-check:
+	$(Q)sh scripts/deploy-check.sh
+
+clean:
+	rm -rf build
+
+.SECONDARY:
+-include $(patsubst %.c,$(O)/%.d,$(ALL_SRC))

@@ -1,0 +1,73 @@
+/* limits.h -- every size limit and default timeout in Herald, in one place.
+ *
+ * A buffer, list or queue that grows has its ceiling here, so a reviewer
+ * can see at a glance what a hostile peer can make us allocate. Values that
+ * operators may tune are the defaults of HERALD_* variables; the rest are
+ * protocol facts (provider payload limits) or safety rails. */
+#ifndef HD_LIMITS_H
+#define HD_LIMITS_H
+
+/* HTTP servers (libmicrohttpd) */
+#define HD_HTTP_MAX_BODY (1024 * 1024)       /* default request body cap */
+#define HD_HTTP_MAX_URL 8192                 /* request line path + query */
+#define HD_HTTP_MAX_HEADER 8192              /* one header value we read */
+#define HD_HTTP_MAX_ROUTES 64                /* per server */
+#define HD_HTTP_CONN_TIMEOUT_S 30            /* idle keep-alive connection */
+#define HD_HTTP_MAX_CONNECTIONS 4096         /* per server */
+#define HD_REQ_ID_LEN 32                     /* request id, hex + NUL */
+
+/* Logging */
+#define HD_LOG_LINE_MAX 32768                /* one JSON log line */
+#define HD_LOG_CTX_FIELDS 8                  /* context fields per thread */
+#define HD_LOG_CTX_VALUE_MAX 128             /* one context value */
+
+/* Configuration */
+#define HD_CONFIG_STR_MAX 4096               /* one string variable */
+
+/* Metrics */
+#define HD_METRIC_MAX_LABELS 6               /* label names per family */
+#define HD_METRIC_LABEL_VALUE_MAX 64         /* one label value */
+#define HD_METRIC_MAX_SERIES 4096            /* label combinations per family */
+#define HD_METRIC_MAX_BUCKETS 24             /* histogram buckets */
+#define HD_METRICS_OUT_MAX (4 * 1024 * 1024) /* rendered /metrics body */
+
+/* JWT */
+#define HD_JWT_MAX_LEN 16384                 /* a whole compact JWT */
+#define HD_JWT_LEEWAY_S 60                   /* default clock skew allowed */
+#define HD_JWT_MAX_PEM (64 * 1024)           /* one PEM key or certificate */
+
+/* Kafka messages */
+#define HD_KAFKA_MAX_MESSAGE (4 * 1024 * 1024) /* one record value we accept */
+#define HD_KAFKA_COMMIT_INTERVAL_MS 200        /* batched offset commits */
+#define HD_KAFKA_MAX_INFLIGHT 100000           /* uncommitted offsets/partition */
+
+/* PostgreSQL */
+#define HD_PG_MAX_PARAMS 32                  /* parameters per statement */
+#define HD_PG_MAX_STATEMENTS 128             /* prepared statements per pool */
+#define HD_PG_POOL_MAX 64                    /* connections per pool */
+
+/* Device registry and push API */
+#define HD_TOKEN_MAX_FCM 4096                /* FCM registration token */
+#define HD_TOKEN_MAX_APNS 200                /* hex device token (64 today) */
+#define HD_TOKEN_MAX_HMS 512                 /* HMS token */
+#define HD_TOKEN_MAX_WEBPUSH 2048            /* Web Push endpoint */
+#define HD_ID_MAX 128                        /* device/user/uid ids */
+#define HD_CHANNEL_MAX 256                   /* channel name */
+#define HD_LIST_MAX 1000                     /* ids/tokens/channels in one call */
+#define HD_PAGE_MAX 1000                     /* rows per list page */
+#define HD_META_MAX (16 * 1024)              /* device meta/tags JSON */
+#define HD_PAYLOAD_MAX_FCM 4096              /* FCM message payload */
+#define HD_PAYLOAD_MAX_APNS 4096             /* APNs payload (VoIP 5120) */
+#define HD_PAYLOAD_MAX_HMS 4096              /* HMS message payload */
+
+/* Delivery batches (fan-out -> workers) */
+#define HD_BATCH_MAX_FCM 500
+#define HD_BATCH_MAX_APNS 500
+#define HD_BATCH_MAX_HMS 1000
+#define HD_FANOUT_PAGE 1000                  /* devices per keyset page */
+
+/* Outbound HTTP (workers, relay client) */
+#define HD_HTTPC_MAX_RESPONSE (64 * 1024)    /* provider response body */
+#define HD_HTTPC_TIMEOUT_MS 10000            /* default request timeout */
+
+#endif

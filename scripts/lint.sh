@@ -1,0 +1,35 @@
+#!/bin/sh
+# lint.sh -- the checks a reviewer should not have to make by eye:
+#   * clang-format (.clang-format) on every C file,
+#   * no getenv() outside common/config.c (configuration is a table),
+#   * common/banned.h included by every .c file,
+#   * every .c/.h opens with a comment saying what it is,
+#   * no .c file over 1000 lines (CONVENTIONS.md 12).
+# Prints one line per problem and exits 1 if there is any.
+set -u
+cd "$(dirname "$0")/.."
+problems=0
+files=$(git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+files=$(printf '%s\n' $files | sort -u | grep -v '^tests/unit/unit.h$')
+
+report() { echo "$1"; problems=$((problems + 1)); }
+
+for f in $files; do
+    [ -f "$f" ] || continue
+    if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+        report "$f: not clang-formatted (make format)"
+    fi
+    case "$f" in
+    common/config.c) ;;
+    *) grep -n 'getenv(' "$f" | sed "s|^|$f:|; s|$| <- getenv() outside common/config.c|" | grep . && problems=$((problems + 1)) ;;
+    esac
+    case "$f" in
+    *.c) grep -q '#include "common/banned.h"' "$f" || report "$f: does not include common/banned.h" ;;
+    esac
+    head -n 1 "$f" | grep -q '^/\*' || report "$f: does not open with a comment"
+    case "$f" in
+    *.c) n=$(wc -l <"$f"); [ "$n" -le 1000 ] || report "$f: $n lines (split it by responsibility)" ;;
+    esac
+done
+echo "lint: $problems problem(s)"
+[ "$problems" -eq 0 ]

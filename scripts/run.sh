@@ -1,0 +1,196 @@
+#!/bin/bash
+# run.sh -- the local stack behind `make run`: a throwaway PostgreSQL in
+# ./var, herald-devkafka, the provider simulator and every Herald service,
+# each started, waited for until ready, and stopped cleanly on Ctrl-C.
+#
+# Every service adds itself through scripts/stack.d/NN-name.sh, sourced in
+# order; a snippet whose binary has not been built is skipped. When all are
+# ready, var/stack.env is written (DESIGN.md section 9) and a banner shows
+# where everything is. HERALD_PG_DSN / HERALD_KAFKA_BROKERS, when set, are
+# used instead of the local PostgreSQL / herald-devkafka. Ports move with
+# HERALD_API_PORT, HERALD_HUB_PORT, HERALD_RELAY_PORT, HERALD_SIM_PORT,
+# HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS}_PORT; HERALD_VAR_DIR moves
+# ./var and HERALD_BIN_DIR the binaries (default build/release/bin).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VAR=$(realpath -m "${HERALD_VAR_DIR:-var}")
+BIN=$(realpath -m "${HERALD_BIN_DIR:-build/release/bin}")
+LOG=$VAR/log
+mkdir -p "$LOG"
+rm -f "$VAR/stack.env"
+
+export HERALD_API_PORT=${HERALD_API_PORT:-8080}
+export HERALD_HUB_PORT=${HERALD_HUB_PORT:-8081}
+export HERALD_RELAY_PORT=${HERALD_RELAY_PORT:-8082}
+export HERALD_SIM_PORT=${HERALD_SIM_PORT:-8443}
+export HERALD_PG_PORT=${HERALD_PG_PORT:-55432}
+export HERALD_WORKER_FCM_PORT=${HERALD_WORKER_FCM_PORT:-9101}
+export HERALD_WORKER_APNS_PORT=${HERALD_WORKER_APNS_PORT:-9102}
+export HERALD_WORKER_HMS_PORT=${HERALD_WORKER_HMS_PORT:-9103}
+export HERALD_LOG_LEVEL=${HERALD_LOG_LEVEL:-info}
+
+PIDS=()
+NAMES=()
+STACK_ENV=()
+BANNER=()
+PG_STARTED=0
+
+say() { printf '[herald] %s\n' "$*"; }
+
+stop_all() {
+    trap '' INT TERM
+    say "stopping"
+    rm -f "$VAR/stack.env"
+    local i
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${PIDS[$i]}" 2>/dev/null
+        local n=0
+        while kill -0 "${PIDS[$i]}" 2>/dev/null && [ $n -lt 200 ]; do
+            sleep 0.1
+            n=$((n + 1))
+        done
+        if kill -0 "${PIDS[$i]}" 2>/dev/null; then
+            say "${NAMES[$i]} did not stop in 20 s: killing it"
+            kill -KILL "${PIDS[$i]}" 2>/dev/null
+        fi
+        wait "${PIDS[$i]}" 2>/dev/null
+    done
+    if [ $PG_STARTED -eq 1 ]; then
+        sh scripts/pg.sh stop "$VAR/pg" >/dev/null 2>&1
+    fi
+    say "stopped"
+}
+
+fail() {
+    say "error: $*"
+    stop_all
+    exit 1
+}
+
+trap 'stop_all; exit 0' INT TERM
+
+# have NAME: the binary exists.
+have() { [ -x "$BIN/$1" ]; }
+
+# start NAME LOGNAME [VAR=value ...]: runs $BIN/NAME in the background with
+# the extra variables, output to var/log/LOGNAME.log.
+start() {
+    local name=$1 logname=$2
+    shift 2
+    env "$@" "$BIN/$name" >"$LOG/$logname.log" 2>&1 &
+    PIDS+=($!)
+    NAMES+=("$logname")
+}
+
+# wait_ready LOGNAME URL: polls URL until it answers 200 (60 s).
+wait_ready() {
+    local logname=$1 url=$2 n=0
+    local pid=${PIDS[$((${#PIDS[@]} - 1))]}
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || fail "$logname exited; see $LOG/$logname.log: $(tail -n 3 "$LOG/$logname.log")"
+        n=$((n + 1))
+        [ $n -lt 600 ] || fail "$logname not ready after 60 s; see $LOG/$logname.log"
+        sleep 0.1
+    done
+    say "$logname ready"
+}
+
+stack_env() { STACK_ENV+=("$1=$2"); }
+banner() { BANNER+=("$1"); }
+
+# Secrets: generated once, kept in var/secrets.env across runs.
+if [ ! -f "$VAR/secrets.env" ]; then
+    umask 077
+    {
+        echo "HERALD_API_KEY=$(openssl rand -hex 16)"
+        echo "HERALD_JWT_SECRET=$(openssl rand -hex 32)"
+        echo "HERALD_INTERNAL_KEY=$(openssl rand -hex 24)"
+        echo "HERALD_RELAY_ADMIN_KEY=$(openssl rand -hex 24)"
+    } >"$VAR/secrets.env"
+    umask 022
+fi
+# shellcheck disable=SC1091
+. "$VAR/secrets.env"
+export HERALD_API_KEY HERALD_JWT_SECRET HERALD_INTERNAL_KEY HERALD_RELAY_ADMIN_KEY
+
+# PostgreSQL
+if [ -z "${HERALD_PG_DSN:-}" ]; then
+    HERALD_PG_DSN=$(sh scripts/pg.sh start "$VAR/pg" "$HERALD_PG_PORT") || fail "PostgreSQL did not start (see $VAR/pg/server.log)"
+    PG_STARTED=1
+    say "PostgreSQL ready on 127.0.0.1:$HERALD_PG_PORT"
+fi
+export HERALD_PG_DSN
+
+# Kafka: herald-devkafka unless a real cluster is given.
+if [ -z "${HERALD_KAFKA_BROKERS:-}" ]; then
+    have herald-devkafka || fail "$BIN/herald-devkafka is missing: run make release"
+    rm -f "$VAR/kafka.bootstrap"
+    HERALD_DEVKAFKA_BOOTSTRAP_FILE=$VAR/kafka.bootstrap "$BIN/herald-devkafka" \
+        </dev/null >"$LOG/devkafka.out" 2>"$LOG/devkafka.log" &
+    PIDS+=($!)
+    NAMES+=(devkafka)
+    n=0
+    until [ -s "$VAR/kafka.bootstrap" ]; do
+        kill -0 "${PIDS[0]}" 2>/dev/null || fail "herald-devkafka exited: $(tail -n 3 "$LOG/devkafka.log")"
+        n=$((n + 1))
+        [ $n -lt 300 ] || fail "herald-devkafka printed no bootstrap list"
+        sleep 0.1
+    done
+    HERALD_KAFKA_BROKERS=$(cat "$VAR/kafka.bootstrap")
+    # librdkafka's mock cluster answers an empty fetch only after
+    # fetch.wait.max.ms and rebalances after session.timeout.ms - 1 s.
+    export HERALD_KAFKA_FETCH_WAIT_MAX_MS=${HERALD_KAFKA_FETCH_WAIT_MAX_MS:-5}
+    export HERALD_KAFKA_SESSION_TIMEOUT_MS=${HERALD_KAFKA_SESSION_TIMEOUT_MS:-6000}
+    export HERALD_KAFKA_HEARTBEAT_INTERVAL_MS=${HERALD_KAFKA_HEARTBEAT_INTERVAL_MS:-1500}
+    say "herald-devkafka ready: $HERALD_KAFKA_BROKERS"
+fi
+export HERALD_KAFKA_BROKERS
+
+for snippet in scripts/stack.d/*.sh; do
+    [ -f "$snippet" ] || continue
+    # shellcheck disable=SC1090
+    . "$snippet"
+done
+
+stack_env HERALD_API_KEY "$HERALD_API_KEY"
+stack_env HERALD_JWT_SECRET "$HERALD_JWT_SECRET"
+stack_env HERALD_INTERNAL_KEY "$HERALD_INTERNAL_KEY"
+stack_env HERALD_RELAY_ADMIN_KEY "$HERALD_RELAY_ADMIN_KEY"
+stack_env HERALD_KAFKA_BROKERS "$HERALD_KAFKA_BROKERS"
+stack_env HERALD_PG_DSN "$HERALD_PG_DSN"
+printf '%s\n' "${STACK_ENV[@]}" >"$VAR/stack.env.tmp"
+mv "$VAR/stack.env.tmp" "$VAR/stack.env"
+
+cat <<EOF
+
+  Herald is ready.
+
+EOF
+printf '  %s\n' "${BANNER[@]}"
+cat <<EOF
+  PostgreSQL     ${HERALD_PG_DSN}
+  Kafka          ${HERALD_KAFKA_BROKERS}
+  Logs           $LOG/
+  Settings       $VAR/stack.env  (source it: . $VAR/stack.env)
+
+  Try it:
+    . $VAR/stack.env
+    curl -s -H "Authorization: apikey \$HERALD_API_KEY" \\
+      -d '{"method":"device_register","params":{"provider":"fcm","token":"demo-token","platform":"android","user":"alice"}}' \\
+      \$HERALD_API_URL/api
+
+  Ctrl-C stops everything.
+
+EOF
+
+# Stay up until interrupted or until a process dies.
+while :; do
+    for i in "${!PIDS[@]}"; do
+        if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+            fail "${NAMES[$i]} exited unexpectedly; see $LOG/${NAMES[$i]}.log"
+        fi
+    done
+    sleep 1 &
+    wait $! 2>/dev/null
+done

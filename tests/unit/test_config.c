@@ -1,0 +1,224 @@
+/* test_config.c -- unit tests for common/config.c. */
+#include <stdlib.h>
+
+#include "tests/unit/unit.h"
+#include "common/config.h"
+
+struct cfg {
+    int port;
+    int debug;
+    char *dsn;
+    char *mode;
+    char *name;
+};
+
+static const struct hd_config_field fields[] = {
+    HD_CFG_INT("HT_PORT", struct cfg, port, 8080, 1, 65535, "port"),
+    HD_CFG_BOOL("HT_DEBUG", struct cfg, debug, false, "debug"),
+    HD_CFG_STR("HT_DSN", struct cfg, dsn, NULL, HD_CFG_SECRET, "dsn"),
+    HD_CFG_ENUM("HT_MODE", struct cfg, mode, "cloud", "cloud|selfhosted",
+                "mode"),
+    HD_CFG_STR("HT_NAME", struct cfg, name, "herald", 0, "name"),
+    HD_CFG_END,
+};
+
+static void
+clear_env(void)
+{
+    unsetenv("HT_PORT");
+    unsetenv("HT_DEBUG");
+    unsetenv("HT_DSN");
+    unsetenv("HT_MODE");
+    unsetenv("HT_NAME");
+    unsetenv("HT_REQ");
+    unsetenv("HT_X_FETCH_WAIT_MAX_MS");
+}
+
+static void
+test_defaults(void)
+{
+    struct cfg c;
+    struct hd_config_section s = {fields, &c};
+
+    clear_env();
+    ASSERT_INT_EQ(hd_config_load(&s, 1, NULL), 0);
+    ASSERT_INT_EQ(c.port, 8080);
+    ASSERT_INT_EQ(c.debug, 0);
+    ASSERT_NULL(c.dsn);
+    ASSERT_STR_EQ(c.mode, "cloud");
+    ASSERT_STR_EQ(c.name, "herald");
+    hd_config_release(&s, 1);
+    ASSERT_NULL(c.mode);
+}
+
+static void
+test_values_from_env(void)
+{
+    struct cfg c;
+    struct hd_config_section s = {fields, &c};
+
+    clear_env();
+    setenv("HT_PORT", "9000", 1);
+    setenv("HT_DEBUG", "yes", 1);
+    setenv("HT_DSN", "postgresql://u:pw@h/db", 1);
+    setenv("HT_MODE", "selfhosted", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, NULL), 0);
+    ASSERT_INT_EQ(c.port, 9000);
+    ASSERT_INT_EQ(c.debug, 1);
+    ASSERT_STR_EQ(c.dsn, "postgresql://u:pw@h/db");
+    ASSERT_STR_EQ(c.mode, "selfhosted");
+    hd_config_release(&s, 1);
+}
+
+static void
+test_bad_values_name_the_variable(void)
+{
+    struct cfg c;
+    struct hd_config_section s = {fields, &c};
+    struct hd_err err = {0};
+
+    clear_env();
+    setenv("HT_PORT", "70000", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_PORT");
+    ASSERT_STR_CONTAINS(err.msg, "70000");
+    setenv("HT_PORT", "80x", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_PORT");
+    clear_env();
+    setenv("HT_DEBUG", "maybe", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_DEBUG");
+    clear_env();
+    setenv("HT_MODE", "hybrid", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_MODE");
+    ASSERT_STR_CONTAINS(err.msg, "cloud|selfhosted");
+    ASSERT_NULL(c.name); /* released on failure */
+    clear_env();
+}
+
+static void
+test_secret_never_in_error_or_dump(void)
+{
+    static const struct hd_config_field f2[] = {
+        {"HT_DSN", HD_CFG_T_STR, offsetof(struct cfg, dsn), NULL, 0, 5,
+         HD_CFG_SECRET, NULL, "dsn"},
+        HD_CFG_END,
+    };
+    struct cfg c;
+    struct hd_config_section s = {f2, &c};
+    struct hd_config_section s1 = {fields, &c};
+    struct hd_err err = {0};
+    struct hd_buf b;
+
+    clear_env();
+    setenv("HT_DSN", "supersecretvalue", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_DSN");
+    ASSERT_STR_LACKS(err.msg, "supersecret");
+
+    ASSERT_INT_EQ(hd_config_load(&s1, 1, NULL), 0);
+    hd_buf_init(&b, 4096);
+    ASSERT_INT_EQ(hd_config_dump(&s1, 1, &b, NULL), 0);
+    ASSERT_STR_LACKS(b.data, "supersecret");
+    ASSERT_STR_CONTAINS(b.data, "\"HT_DSN\":\"(set)\"");
+    ASSERT_STR_CONTAINS(b.data, "\"HT_PORT\":8080");
+    hd_buf_release(&b);
+    hd_config_release(&s1, 1);
+    clear_env();
+}
+
+static void
+test_required(void)
+{
+    static const struct hd_config_field f2[] = {
+        HD_CFG_STR("HT_REQ", struct cfg, name, NULL, HD_CFG_REQUIRED, "r"),
+        HD_CFG_END,
+    };
+    struct cfg c;
+    struct hd_config_section s = {f2, &c};
+    struct hd_err err = {0};
+
+    clear_env();
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_REQ: required");
+    setenv("HT_REQ", "x", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, &err), 0);
+    hd_config_release(&s, 1);
+    clear_env();
+}
+
+static int
+collect(const char *name, const char *value, void *ud)
+{
+    struct hd_buf *b = ud;
+
+    return hd_buf_printf(b, NULL, "%s=%s;", name, value);
+}
+
+static void
+test_extra_variables_pass_through(void)
+{
+    struct cfg c;
+    struct hd_config_section s = {fields, &c};
+    struct hd_buf b;
+
+    clear_env();
+    setenv("HT_X_FETCH_WAIT_MAX_MS", "1", 1);
+    setenv("HT_PORT", "1234", 1);
+    hd_buf_init(&b, 4096);
+    ASSERT_INT_EQ(hd_config_each_extra("HT_", &s, 1, collect, &b), 0);
+    ASSERT_STR_CONTAINS(b.data, "HT_X_FETCH_WAIT_MAX_MS=1;");
+    ASSERT_STR_LACKS(b.data, "HT_PORT");
+    hd_buf_release(&b);
+    clear_env();
+}
+
+static void
+test_help_lists_every_variable(void)
+{
+    struct cfg c;
+    struct hd_config_section s = {fields, &c};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    hd_config_help(f, &s, 1);
+    fclose(f);
+    ASSERT_STR_CONTAINS(text, "HT_PORT");
+    ASSERT_STR_CONTAINS(text, "integer 1..65535, default 8080");
+    ASSERT_STR_CONTAINS(text, "one of cloud|selfhosted");
+    ASSERT_STR_CONTAINS(text, "HT_DSN");
+    free(text);
+}
+
+static void
+test_parse_numbers(void)
+{
+    long long v = 0;
+    int i = 0;
+
+    ASSERT_INT_EQ(hd_parse_ll("-5", -10, 10, &v), 0);
+    ASSERT_INT_EQ(v, -5);
+    ASSERT_INT_EQ(hd_parse_ll("", 0, 10, &v), -1);
+    ASSERT_INT_EQ(hd_parse_ll("5 ", 0, 10, &v), -1);
+    ASSERT_INT_EQ(hd_parse_ll("99999999999999999999", 0, 10, &v), -1);
+    ASSERT_INT_EQ(hd_parse_int("7", 0, 10, &i), 0);
+    ASSERT_INT_EQ(i, 7);
+    ASSERT_INT_EQ(hd_parse_int("11", 0, 10, &i), -1);
+}
+
+int
+main(void)
+{
+    RUN_TEST(test_defaults);
+    RUN_TEST(test_values_from_env);
+    RUN_TEST(test_bad_values_name_the_variable);
+    RUN_TEST(test_secret_never_in_error_or_dump);
+    RUN_TEST(test_required);
+    RUN_TEST(test_extra_variables_pass_through);
+    RUN_TEST(test_help_lists_every_variable);
+    RUN_TEST(test_parse_numbers);
+    return UNIT_DONE();
+}
