@@ -14,6 +14,7 @@
 #define HD_HTTP_MAX_ROUTES 64                /* per server */
 #define HD_HTTP_CONN_TIMEOUT_S 30            /* idle keep-alive connection */
 #define HD_HTTP_MAX_CONNECTIONS 4096         /* per server */
+#define HD_HTTP_QUEUE_PER_WORKER 8           /* blocking requests waiting */
 #define HD_REQ_ID_LEN 32                     /* request id, hex + NUL */
 
 /* Logging */
@@ -69,5 +70,15 @@
 /* Outbound HTTP (workers, relay client) */
 #define HD_HTTPC_MAX_RESPONSE (64 * 1024)    /* provider response body */
 #define HD_HTTPC_TIMEOUT_MS 10000            /* default request timeout */
+
+/* SignalR hub (herald-hub) */
+#define HD_HUB_MAX_MESSAGE 4096              /* default inbound message cap */
+#define HD_HUB_HANDSHAKE_MAX 4096            /* SignalR handshake request */
+#define HD_HUB_FRAME_MAX (256 * 1024)        /* one encoded notification */
+#define HD_HUB_PACK_MAX (16 * 1024)          /* queued messages per ws frame */
+#define HD_HUB_QUEUE_MAX 1024                /* default per-connection queue */
+#define HD_HUB_INBOX_MAX 65536               /* events waiting per thread */
+#define HD_HUB_MAX_THREADS 64                /* service threads per process */
+#define HD_HUB_TOKEN_MAX HD_JWT_MAX_LEN      /* access_token / Token value */
 
 #endif

@@ -180,6 +180,7 @@ hd_usertoken_verify(const struct hd_usertoken *v, const char *token,
     json_t *header = NULL, *claims = NULL;
     const struct hd_jwt_key *key;
     const char *alg;
+    char algbuf[17];
     json_t *dt, *exp;
     char dtbuf[32];
     int rc = -1;
@@ -189,12 +190,11 @@ hd_usertoken_verify(const struct hd_usertoken *v, const char *token,
     if (hd_jwt_peek(token, len, &header, NULL, err) < 0)
         return -1;
     alg = json_string_value(json_object_get(header, "alg"));
-    key = (alg && strcmp(alg, "HS256") == 0) ? v->hmac : v->pub;
+    snprintf(algbuf, sizeof(algbuf), "%s", alg ? alg : "(none)");
     json_decref(header);
-    header = NULL;
+    key = strcmp(algbuf, "HS256") == 0 ? v->hmac : v->pub;
     if (key == NULL)
-        return hd_err_set(err, HD_EAUTH, "no key for alg %.16s",
-                          alg ? alg : "(none)");
+        return hd_err_set(err, HD_EAUTH, "no key for alg %s", algbuf);
     o.leeway_s = v->leeway_s;
     o.require_exp = 1;
     o.issuer = v->issuer;
