@@ -18,7 +18,7 @@
 
 BUILD    ?= debug
 O        := build/$(BUILD)
-SERVICES := api hub relay worker-fcm worker-apns worker-hms
+SERVICES := $(notdir $(patsubst %/main.c,%,$(wildcard services/*/main.c)))
 TOOLS    := $(notdir $(wildcard tools/*))
 
 PKGS := libmicrohttpd libwebsockets rdkafka libpq jansson libcurl openssl \
@@ -115,7 +115,8 @@ udir = $(UDIR_$(word 1,$(subst _, ,$(1))))
 svc_objs = $(if $(call udir,$(1)),$(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard $(call udir,$(1))/*.c))))
 
 .SECONDEXPANSION:
-$(O)/tests/%: $(O)/tests/unit/%.o $$(call svc_objs,$$(patsubst test_%,%,$$*)) $(SUPPORT_OBJ) $(O)/libherald.a
+# (subst rather than patsubst: a % in a pattern rule's prerequisites is the stem.)
+$(O)/tests/%: $(O)/tests/unit/%.o $$(call svc_objs,$$(subst test_,,$$*)) $(SUPPORT_OBJ) $(O)/libherald.a
 	@mkdir -p $(@D)
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -6,8 +6,9 @@
  * for a prefix ("/api/" then "*"), or has {name} segments
  * ("/devices/identifier/{id}/token") read with hd_http_req_param(). An
  * unknown path gets 404, a known path with another method 405 with Allow,
- * a body over the route's limit 413 (before it is read), all in the one
- * error shape:
+ * a body over the route's limit 413 (a Content-Length over it before the
+ * body is read; a chunked body is dropped, never buffered, past the limit
+ * and refused when it ends), all in the one error shape:
  *
  *   {"error":"<code>","message":"<text>","request_id":"<id>"}
  *
@@ -38,11 +39,11 @@ struct hd_metrics;
 typedef void hd_http_handler(struct hd_http_req *req, void *ud);
 
 struct hd_http_route {
-    const char *method;       /* "GET", "POST", ...; NULL matches any */
-    const char *path;         /* see above */
+    const char *method; /* "GET", "POST", ...; NULL matches any */
+    const char *path;   /* see above */
     hd_http_handler *handler;
-    size_t max_body;          /* 0 = HD_HTTP_MAX_BODY */
-    int blocking;             /* 1: run on a worker thread */
+    size_t max_body; /* 0 = HD_HTTP_MAX_BODY */
+    int blocking;    /* 1: run on a worker thread */
 };
 
 struct hd_http_config {
@@ -91,7 +92,11 @@ int hd_http_server_port(const struct hd_http_server *s);
 void hd_http_server_quiesce(struct hd_http_server *s);
 
 /* Waits up to timeout_ms for in-progress requests to be answered, then
- * stops the server and frees it. NULL is a no-op. */
+ * stops the server and frees it. Requests still unanswered then get 503
+ * {"error":"shutting_down"}; a handler that answers one of them later
+ * must call only hd_http_respond*() on it (the answer is dropped and the
+ * request freed). Blocking handlers already running are waited for.
+ * NULL is a no-op. */
 void hd_http_server_free(struct hd_http_server *s, int timeout_ms);
 
 /* ---- request accessors: borrowed, valid until the response is sent ---- */
@@ -126,8 +131,8 @@ void hd_http_respond_json(struct hd_http_req *r, int status, json_t *body);
 
 /* Sends the one error shape with code ("bad_request", "unauthorized", ...)
  * and a formatted message. */
-void hd_http_respond_error(struct hd_http_req *r, int status,
-                           const char *code, const char *fmt, ...)
+void hd_http_respond_error(struct hd_http_req *r, int status, const char *code,
+                           const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #endif

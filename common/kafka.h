@@ -32,7 +32,8 @@ struct hd_kafka_config {
     int send_timeout_ms; /* HERALD_KAFKA_SEND_TIMEOUT_MS: message.timeout.ms */
 };
 
-/* HERALD_KAFKA_BROKERS (required), HERALD_KAFKA_TOPIC_PREFIX,
+/* HERALD_KAFKA_BROKERS (unset: no Kafka; the constructors then fail
+ * naming it), HERALD_KAFKA_TOPIC_PREFIX,
  * HERALD_KAFKA_SEND_TIMEOUT_MS. Add as a section to hd_service. */
 extern const struct hd_config_field hd_kafka_config_fields[];
 

@@ -60,6 +60,8 @@
 #define HD_PAYLOAD_MAX_FCM 4096              /* FCM message payload */
 #define HD_PAYLOAD_MAX_APNS 4096             /* APNs payload (VoIP 5120) */
 #define HD_PAYLOAD_MAX_HMS 4096              /* HMS message payload */
+#define HD_API_MAX_BODY (512 * 1024)         /* server API, events: < 1 MB records */
+#define HD_API_SMALL_BODY (16 * 1024)        /* Bitwarden device endpoints */
 
 /* Delivery batches (fan-out -> workers) */
 #define HD_BATCH_MAX_FCM 500
@@ -71,11 +73,16 @@
 #define HD_HTTPC_MAX_RESPONSE (64 * 1024)    /* provider response body */
 #define HD_HTTPC_TIMEOUT_MS 10000            /* default request timeout */
 
+/* Push workers */
+#define HD_PUSH_URL_MAX 2048                 /* one provider request URL */
+#define HD_PUSH_BODY_MAX (1024 * 1024)       /* one request body (HMS) */
+#define HD_PUSH_AUTH_LINE_MAX 8300           /* "authorization: ..." line */
+
 /* SignalR hub (herald-hub) */
 #define HD_HUB_MAX_MESSAGE 4096              /* default inbound message cap */
 #define HD_HUB_HANDSHAKE_MAX 4096            /* SignalR handshake request */
 #define HD_HUB_FRAME_MAX (256 * 1024)        /* one encoded notification */
-#define HD_HUB_PACK_MAX (16 * 1024)          /* queued messages per ws frame */
+#define HD_HUB_PACK_MAX (16 * 1024)         /* queued messages per ws frame */
 #define HD_HUB_QUEUE_MAX 1024                /* default per-connection queue */
 #define HD_HUB_INBOX_MAX 65536               /* events waiting per thread */
 #define HD_HUB_MAX_THREADS 64                /* service threads per process */

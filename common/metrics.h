@@ -46,8 +46,7 @@ struct hd_metric *hd_metrics_gauge(struct hd_metrics *m, const char *name,
 struct hd_metric *hd_metrics_histogram(struct hd_metrics *m, const char *name,
                                        const char *help, size_t nlabels,
                                        const char *const *label_names,
-                                       const double *buckets,
-                                       size_t nbuckets);
+                                       const double *buckets, size_t nbuckets);
 
 /* Latency buckets in seconds, 0.5 ms .. 10 s, for request durations. */
 extern const double hd_metrics_latency_buckets[];

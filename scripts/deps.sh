@@ -14,7 +14,14 @@ PKGS="build-essential pkg-config
   python3 python3-pytest python3-pytest-xdist python3-requests
   python3-psycopg2 python3-confluent-kafka python3-msgpack python3-h2
   python3-cryptography python3-jwt
-  nodejs npm yamllint docker-compose"
+  yamllint docker-compose"
+# Node.js and npm from Debian unless a Node.js is already installed: a
+# NodeSource nodejs bundles npm and conflicts with Debian's npm package.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+# `kubectl kustomize` for make deploy-check: Debian's client unless a kubectl
+# is already installed (another package may own /usr/bin/kubectl)
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 
 missing=""
 for p in $PKGS; do
