@@ -1,0 +1,54 @@
+/* hub_config.c -- the HERALD_HUB_* variables (plus HERALD_INTERNAL_KEY).
+ * The JWT and Kafka variables are the shared tables of common/usertoken.h
+ * and common/kafka.h. */
+#include <stddef.h>
+
+#include "common/limits.h"
+#include "services/hub/hub.h"
+#include "common/banned.h"
+
+#define HC struct hub_config
+
+const struct hd_config_field hub_config_fields[] = {
+    HD_CFG_INT("HERALD_HUB_PORT", HC, port, 8081, 1, 65535,
+               "WebSocket and HTTP port (shared by every thread and by "
+               "other hub processes through SO_REUSEPORT)"),
+    HD_CFG_STR("HERALD_HUB_BIND", HC, bind, "0.0.0.0", 0,
+               "IPv4 address to listen on"),
+    HD_CFG_INT("HERALD_HUB_THREADS", HC, threads, 0, 0, HD_HUB_MAX_THREADS,
+               "service threads, one event loop each (0: one per core)"),
+    HD_CFG_INT("HERALD_HUB_MAX_CONNECTIONS", HC, max_connections, 1000000, 1,
+               100000000, "connections per process (503 beyond)"),
+    HD_CFG_INT("HERALD_HUB_MAX_PER_USER", HC, max_per_user, 100, 1, 100000,
+               "connections per user per process (429 beyond)"),
+    HD_CFG_INT("HERALD_HUB_ANON_PER_IP", HC, anon_per_ip, 25, 1, 100000,
+               "anonymous-hub connections per client address (429 beyond)"),
+    HD_CFG_INT("HERALD_HUB_MAX_MESSAGE", HC, max_message, 4096, 64, 1048576,
+               "largest inbound message, bytes (close 1009 beyond)"),
+    HD_CFG_INT("HERALD_HUB_HANDSHAKE_TIMEOUT_S", HC, handshake_timeout_s, 15, 1,
+               300, "seconds to complete the SignalR handshake (1008)"),
+    HD_CFG_INT("HERALD_HUB_PING_INTERVAL_S", HC, ping_interval_s, 15, 1, 120,
+               "hub Ping after this many seconds without output"),
+    HD_CFG_INT("HERALD_HUB_CLIENT_TIMEOUT_S", HC, client_timeout_s, 30, 2, 120,
+               "drop a client silent for this many seconds"),
+    HD_CFG_INT("HERALD_HUB_QUEUE_MAX", HC, queue_max, 1024, 4, 65536,
+               "queued messages per connection; a client that falls this "
+               "far behind is closed"),
+    HD_CFG_INT("HERALD_HUB_WRITE_DELAY_MS", HC, write_delay_ms, 1, 0, 100,
+               "gather a connection's messages this long before writing "
+               "them in one frame (0: write at once)"),
+    HD_CFG_INT("HERALD_HUB_SHUTDOWN_TIMEOUT_S", HC, shutdown_timeout_s, 5, 1,
+               120, "seconds to flush Close to clients on SIGTERM"),
+    HD_CFG_BOOL("HERALD_HUB_NEGOTIATE", HC, negotiate, true,
+                "serve POST .../negotiate (clients with skipNegotiation "
+                "never call it)"),
+    HD_CFG_STR("HERALD_HUB_INSTALLATION_ID", HC, installation_id, NULL, 0,
+               "installation id: connections join Installation_<id> "
+               "(unset: installation events go nowhere)"),
+    HD_CFG_STR("HERALD_INTERNAL_KEY", HC, internal_key, NULL, HD_CFG_SECRET,
+               "bearer key of POST /send (unset: /send answers 401)"),
+    HD_CFG_STR("HERALD_HUB_GROUP_ID", HC, group_id, NULL, 0,
+               "Kafka group id (unset: herald-hub-<host>-<pid>-<random>, "
+               "so every replica sees every event)"),
+    HD_CFG_END,
+};

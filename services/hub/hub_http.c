@@ -1,0 +1,323 @@
+/* hub_http.c -- the hub's plain HTTP endpoints, served by libwebsockets on
+ * the WebSocket port: /healthz, /readyz, /metrics, POST /send (the
+ * self-hosted path, internal bearer key) and the optional negotiate.
+ *
+ * Request bodies are bounded by HD_HTTP_MAX_BODY; responses are built
+ * whole and written in HD_HUB_PACK_MAX pieces from writable callbacks. A
+ * request's state lives in struct hub_http, allocated only while an HTTP
+ * request is in progress. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "services/hub/hub.h"
+#include "common/banned.h"
+
+enum hub_http_route {
+    HUB_RT_NONE = 0,
+    HUB_RT_SEND,
+    HUB_RT_NEGOTIATE,
+};
+
+struct hub_http {
+    enum hub_http_route route;
+    int authorized;
+    struct hd_buf body;
+    char *out;
+    size_t outlen, off;
+};
+
+void
+hub_http_free(struct hub_conn *c)
+{
+    if (c->http == NULL)
+        return;
+    hd_buf_release(&c->http->body);
+    free(c->http->out);
+    free(c->http);
+    c->http = NULL;
+}
+
+static struct hub_http *
+http_state(struct hub_conn *c)
+{
+    if (c->http == NULL) {
+        c->http = hd_xcalloc(1, sizeof(*c->http));
+        hd_buf_init(&c->http->body, HD_HTTP_MAX_BODY);
+    }
+    return c->http;
+}
+
+int
+hub_http_respond(struct hub_conn *c, struct lws *wsi, unsigned status,
+                 const char *ctype, const char *body, size_t len)
+{
+    unsigned char hdr[LWS_PRE + 512];
+    unsigned char *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+    struct hub_http *h = http_state(c);
+
+    if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p,
+                                     end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                     (const unsigned char *)"close", 5, &p,
+                                     end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    free(h->out);
+    h->out = len ? hd_xmemdup(body, len) : NULL;
+    h->outlen = len;
+    h->off = 0;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int
+respond_json(struct hub_conn *c, struct lws *wsi, unsigned status,
+             const char *body)
+{
+    return hub_http_respond(c, wsi, status, "application/json", body,
+                            strlen(body));
+}
+
+static int
+respond_error(struct hub_conn *c, struct lws *wsi, unsigned status,
+              const char *msg)
+{
+    struct hd_buf b;
+    int rc;
+
+    hd_buf_init(&b, 1024);
+    hd_buf_puts(&b, "{\"error\":\"", NULL);
+    hd_buf_json_escape(&b, msg, strlen(msg), NULL);
+    hd_buf_puts(&b, "\"}", NULL);
+    rc = hub_http_respond(c, wsi, status, "application/json",
+                          b.data ? b.data : "{}", b.len);
+    hd_buf_release(&b);
+    return rc;
+}
+
+int
+hub_http_writable(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    struct hub_http *h = c->http;
+    unsigned char *buf = th->wbuf + LWS_PRE;
+    size_t n;
+    int final;
+
+    if (h == NULL)
+        return 0;
+    if (h->off < h->outlen) {
+        n = h->outlen - h->off;
+        if (n > HD_HUB_PACK_MAX)
+            n = HD_HUB_PACK_MAX;
+        final = h->off + n == h->outlen;
+        memcpy(buf, h->out + h->off, n);
+        if (lws_write(wsi, buf, n,
+                      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+            return -1;
+        h->off += n;
+        if (!final) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    hub_http_free(c);
+    /* One request per connection ("connection: close"): lws 4.1 can spin
+     * on a keep-alive request that arrives while the thread is busy
+     * writing to thousands of WebSockets. */
+    return -1;
+}
+
+/* Constant-time comparison of the presented bearer key. */
+static int
+key_ok(const char *want, const char *got, size_t gotlen)
+{
+    size_t wl = strlen(want), i;
+    unsigned char d = 0;
+
+    if (wl == 0 || wl != gotlen)
+        return 0;
+    for (i = 0; i < wl; i++)
+        d |= (unsigned char)(want[i] ^ got[i]);
+    return d == 0;
+}
+
+static int
+send_authorized(struct hub_thread *th, struct lws *wsi)
+{
+    const char *key = th->hub->cfg.internal_key;
+    char buf[512];
+    const char *tok;
+    int n;
+
+    if (key == NULL)
+        return 0;
+    n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 7 || strncasecmp(buf, "Bearer ", 7) != 0)
+        return 0;
+    tok = buf + 7;
+    while (*tok == ' ')
+        tok++;
+    return key_ok(key, tok, strlen(tok));
+}
+
+static int
+do_send(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    struct hub_ctx *hub = th->hub;
+    struct hub_http *h = c->http;
+    struct hd_err err = {0};
+    struct hub_event *e;
+
+    if (h->body.len == 0) /* upstream ignores an empty body */
+        return hub_http_respond(c, wsi, HTTP_STATUS_OK, "application/json",
+                                NULL, 0);
+    e = hub_event_from_send(h->body.data, h->body.len, &err);
+    if (e == NULL) {
+        hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_MALFORMED]);
+        hd_log(HD_LOG_INFO, 0, "POST /send refused: %s", err.msg);
+        return respond_error(c, wsi, HTTP_STATUS_BAD_REQUEST, err.msg);
+    }
+    if (hub_dispatch(hub, e, 0) < 0) {
+        hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_DROPPED]);
+        return respond_error(c, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                             "hub overloaded");
+    }
+    hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_ROUTED]);
+    return hub_http_respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL,
+                            0);
+}
+
+static int
+do_negotiate(struct hub_conn *c, struct lws *wsi)
+{
+    char id[37], tok[37], body[512];
+
+    hd_uuid4(id);
+    hd_uuid4(tok);
+    snprintf(body, sizeof(body),
+             "{\"connectionId\":\"%s\",\"connectionToken\":\"%s\","
+             "\"negotiateVersion\":1,\"availableTransports\":[{\"transport\":"
+             "\"WebSockets\",\"transferFormats\":[\"Text\",\"Binary\"]}]}",
+             id, tok);
+    return respond_json(c, wsi, HTTP_STATUS_OK, body);
+}
+
+static int
+finish_post(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    enum hub_http_route route = c->http->route;
+
+    c->http->route = HUB_RT_NONE; /* answered once */
+    if (route == HUB_RT_SEND)
+        return do_send(th, c, wsi);
+    return do_negotiate(c, wsi);
+}
+
+/* Does path (after an optional /notifications) name a hub's negotiate? */
+static int
+negotiate_path(const char *path)
+{
+    if (strncmp(path, "/notifications", 14) == 0)
+        path += 14;
+    return strcmp(path, "/hub/negotiate") == 0 ||
+           strcmp(path, "/anonymous-hub/negotiate") == 0;
+}
+
+static int
+is_hub_path(const char *path)
+{
+    if (strncmp(path, "/notifications", 14) == 0)
+        path += 14;
+    return strcmp(path, "/hub") == 0 || strcmp(path, "/anonymous-hub") == 0;
+}
+
+int
+hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
+                 const char *path)
+{
+    struct hub_ctx *hub = th->hub;
+    int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    int is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+    struct hub_http *h;
+    struct hd_buf out;
+    int status, rc;
+
+    hub_http_free(c);
+    if (is_get && strcmp(path, "/healthz") == 0)
+        return respond_json(c, wsi, HTTP_STATUS_OK, "{\"status\":\"ok\"}");
+    if (is_get && strcmp(path, "/readyz") == 0) {
+        hd_buf_init(&out, 64 * 1024);
+        status = hd_health_ready(hub->health, &out);
+        rc = hub_http_respond(c, wsi, (unsigned)status, "application/json",
+                              out.data ? out.data : "{}", out.len);
+        hd_buf_release(&out);
+        return rc;
+    }
+    if (is_get && strcmp(path, "/metrics") == 0) {
+        hd_buf_init(&out, HD_METRICS_OUT_MAX);
+        if (hd_metrics_render(hub->metrics, &out, NULL) < 0) {
+            hd_buf_release(&out);
+            return respond_error(c, wsi, 500, "metrics too large");
+        }
+        rc = hub_http_respond(c, wsi, HTTP_STATUS_OK,
+                              "text/plain; version=0.0.4",
+                              out.data ? out.data : "", out.len);
+        hd_buf_release(&out);
+        return rc;
+    }
+    if (is_post && strcmp(path, "/send") == 0) {
+        if (!send_authorized(th, wsi))
+            return respond_error(c, wsi, HTTP_STATUS_UNAUTHORIZED,
+                                 "bad or missing internal key");
+        h = http_state(c);
+        h->route = HUB_RT_SEND;
+    } else if (is_post && hub->cfg.negotiate && negotiate_path(path)) {
+        h = http_state(c);
+        h->route = HUB_RT_NEGOTIATE;
+    } else if (is_get && is_hub_path(path)) {
+        return respond_error(c, wsi, HTTP_STATUS_BAD_REQUEST,
+                             "WebSocket upgrade required");
+    } else {
+        return respond_error(c, wsi, HTTP_STATUS_NOT_FOUND, "not found");
+    }
+    /* a POST: lws calls HTTP_BODY_COMPLETION once the body is in, even
+     * for "Content-Length: 0"; a POST with no length has no body */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 &&
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0)
+        return finish_post(th, c, wsi);
+    return 0;
+}
+
+int
+hub_http_body(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
+              const void *in, size_t len)
+{
+    (void)th;
+    if (c->http == NULL)
+        return -1;
+    if (c->http->route == HUB_RT_NONE) /* already answered: discard */
+        return 0;
+    if (hd_buf_append(&c->http->body, in, len, NULL) < 0) {
+        respond_error(c, wsi, 413, "body too large");
+        return -1;
+    }
+    return 0;
+}
+
+int
+hub_http_body_done(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    if (c->http == NULL)
+        return -1;
+    if (c->http->route == HUB_RT_NONE) /* already answered */
+        return 0;
+    return finish_post(th, c, wsi);
+}

@@ -1,0 +1,167 @@
+/* hub_kafka.c -- the herald.events consumer thread.
+ *
+ * Dispatch blocks while a service thread's inbox is full, and the
+ * consumer pauses fetching past its in-flight limit, so a burst larger
+ * than the hub can route waits in Kafka rather than in memory. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "services/hub/hub.h"
+#include "services/hub/hub_kafka.h"
+#include "common/banned.h"
+
+struct hub_kafka {
+    struct hub_ctx *hub;
+    struct hd_kconsumer *c;
+    pthread_t tid;
+    atomic_int stop;
+    char topic[256];
+    char *group;
+};
+
+struct kdone {
+    struct hub_kafka *k;
+    int32_t partition;
+    int64_t offset;
+};
+
+static void
+record_done(void *ud)
+{
+    struct kdone *d = ud;
+
+    hd_kconsumer_done(d->k->c, d->k->topic, d->partition, d->offset);
+    free(d);
+}
+
+static void
+handle(struct hub_kafka *k, const struct hd_kmsg *msg)
+{
+    struct hub_ctx *hub = k->hub;
+    struct hd_err err = {0};
+    struct hub_event *e;
+    struct kdone *d;
+
+    e = hub_event_from_record(msg->value, msg->len, &err);
+    if (e == NULL) {
+        hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_MALFORMED]);
+        hd_log(HD_LOG_WARN, 0, "skipping malformed event at %s/%d/%lld: %s",
+               msg->topic, (int)msg->partition, (long long)msg->offset,
+               err.msg);
+        hd_kconsumer_done(k->c, msg->topic, msg->partition, msg->offset);
+        return;
+    }
+    if (e->created_ms <= 0)
+        e->created_ms = msg->timestamp_ms;
+    d = hd_xmalloc(sizeof(*d));
+    d->k = k;
+    d->partition = msg->partition;
+    d->offset = msg->offset;
+    e->done = record_done;
+    e->done_ud = d;
+    if (hub_dispatch(hub, e, 1) < 0)
+        hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_DROPPED]);
+    else
+        hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_ROUTED]);
+}
+
+static void *
+consume(void *arg)
+{
+    struct hub_kafka *k = arg;
+    struct hd_err err = {0};
+    struct hd_kmsg msg;
+    int rc;
+
+    hd_log_ctx_set("thread", "kafka");
+    while (!atomic_load(&k->stop)) {
+        rc = hd_kconsumer_poll(k->c, 100, &msg, &err);
+        if (rc < 0) {
+            hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", k->topic, err.msg);
+            usleep(500 * 1000);
+            continue;
+        }
+        if (rc == 0)
+            continue;
+        hd_log_ctx_set("partition", "%d", (int)msg.partition);
+        hd_log_ctx_set("offset", "%lld", (long long)msg.offset);
+        handle(k, &msg);
+        hd_kmsg_release(&msg);
+        hd_log_ctx_unset("partition");
+        hd_log_ctx_unset("offset");
+    }
+    hd_kconsumer_close(k->c);
+    k->c = NULL;
+    hd_log_ctx_clear();
+    return NULL;
+}
+
+struct hub_kafka *
+hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
+{
+    struct hub_kafka *k = hd_xcalloc(1, sizeof(*k));
+    struct hd_kconsumer_opts o;
+    const char *topics[1];
+    char host[128] = "hub", rnd[9];
+
+    k->hub = hub;
+    atomic_init(&k->stop, 0);
+    if (hd_kafka_topic(&hub->kafka_cfg, "events", k->topic, sizeof(k->topic)) <
+        0) {
+        hd_err_set(err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long");
+        goto fail;
+    }
+    if (hub->cfg.group_id && *hub->cfg.group_id) {
+        k->group = hd_xstrdup(hub->cfg.group_id);
+    } else {
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        hd_random_hex(rnd, 4);
+        k->group =
+            hd_xasprintf("herald-hub-%s-%d-%s", host, (int)getpid(), rnd);
+    }
+    topics[0] = k->topic;
+    memset(&o, 0, sizeof(o));
+    o.group_id = k->group;
+    o.topics = topics;
+    o.ntopics = 1;
+    o.start_latest = 1;
+    k->c = hd_kconsumer_new(&hub->kafka_cfg, &o, err);
+    if (k->c == NULL)
+        goto fail;
+    if (pthread_create(&k->tid, NULL, consume, k) != 0) {
+        hd_err_set(err, HD_EIO, "pthread_create failed");
+        hd_kconsumer_close(k->c);
+        goto fail;
+    }
+    hd_log(HD_LOG_INFO, 0, "consuming %s as group %s", k->topic, k->group);
+    return k;
+fail:
+    free(k->group);
+    free(k);
+    return NULL;
+}
+
+void
+hub_kafka_stop(struct hub_kafka *k)
+{
+    if (k == NULL)
+        return;
+    atomic_store(&k->stop, 1);
+    pthread_join(k->tid, NULL);
+    free(k->group);
+    free(k);
+}
+
+int
+hub_kafka_check(void *ud, struct hd_err *err)
+{
+    struct hub_kafka *k = ud;
+
+    return hd_kconsumer_ping(k->c, 1500, err);
+}

@@ -1,0 +1,27 @@
+/* hub_kafka.h -- the herald.events consumer: one thread per process that
+ * decodes each record, builds its event and hands it to every service
+ * thread.
+ *
+ * The group id is unique per process (every replica must see every event)
+ * and a new group starts at the latest offset. A record is marked done
+ * once every thread has queued it to its connections; a malformed record
+ * is logged once and marked done. */
+#ifndef HUB_KAFKA_H
+#define HUB_KAFKA_H
+
+#include "common/err.h"
+
+struct hub_ctx;
+struct hub_kafka;
+
+/* new: subscribes and starts the thread. NULL with err. */
+struct hub_kafka *hub_kafka_start(struct hub_ctx *hub, struct hd_err *err);
+
+/* Stops the thread, commits what is done and leaves the group. NULL is a
+ * no-op. */
+void hub_kafka_stop(struct hub_kafka *k);
+
+/* /readyz check: the brokers answer. Thread-safe. */
+int hub_kafka_check(void *ud, struct hd_err *err);
+
+#endif

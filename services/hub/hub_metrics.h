@@ -1,0 +1,66 @@
+/* hub_metrics.h -- herald-hub's Prometheus series, looked up once at
+ * start-up so hot paths only do atomic adds.
+ *
+ * Families: herald_hub_connections{hub,protocol} (gauge),
+ * herald_hub_connections_total{hub,protocol}, herald_hub_rejected_total
+ * {reason}, herald_hub_disconnects_total{reason},
+ * herald_hub_deliveries_total{protocol}, herald_hub_dropped_total,
+ * herald_hub_slow_consumer_closes_total, herald_hub_pings_total,
+ * herald_hub_events_total{source,result} and the histogram
+ * herald_hub_event_lag_seconds. Thread-safe (hd_metrics is). */
+#ifndef HUB_METRICS_H
+#define HUB_METRICS_H
+
+#include "common/metrics.h"
+
+enum hub_reject {
+    HUB_REJ_UNAUTHORIZED = 0, /* 401 */
+    HUB_REJ_MAX_CONNECTIONS,  /* 503 */
+    HUB_REJ_MAX_PER_USER,     /* 429 */
+    HUB_REJ_ANON_PER_IP,      /* 429 */
+    HUB_REJ_BAD_REQUEST,      /* 400 / 404 */
+    HUB_REJ_BAD_PROTOCOL,     /* handshake error reply + close */
+    HUB_REJ__COUNT,
+};
+
+enum hub_disc {
+    HUB_DISC_CLIENT = 0,        /* the client closed */
+    HUB_DISC_HANDSHAKE_TIMEOUT, /* 1008 */
+    HUB_DISC_CLIENT_TIMEOUT,    /* 1001 after client_timeout_s silent */
+    HUB_DISC_MESSAGE_TOO_BIG,   /* 1009 */
+    HUB_DISC_SLOW_CONSUMER,     /* queue full: killed */
+    HUB_DISC_SHUTDOWN,          /* Close sent on SIGTERM */
+    HUB_DISC_PROTOCOL,          /* handshake refused */
+    HUB_DISC__COUNT,
+};
+
+enum hub_src {
+    HUB_SRC_KAFKA = 0,
+    HUB_SRC_SEND,
+    HUB_SRC__COUNT,
+};
+
+enum hub_evres {
+    HUB_EV_ROUTED = 0,
+    HUB_EV_MALFORMED,
+    HUB_EV_DROPPED, /* a thread's inbox was full */
+    HUB_EV__COUNT,
+};
+
+struct hub_metrics {
+    struct hd_metric_series *conns[2][2];    /* [kind][proto] gauge */
+    struct hd_metric_series *accepted[2][2]; /* [kind][proto] */
+    struct hd_metric_series *rejected[HUB_REJ__COUNT];
+    struct hd_metric_series *disconnects[HUB_DISC__COUNT];
+    struct hd_metric_series *deliveries[2]; /* [proto] */
+    struct hd_metric_series *dropped;
+    struct hd_metric_series *slow_closes;
+    struct hd_metric_series *pings;
+    struct hd_metric_series *events[HUB_SRC__COUNT][HUB_EV__COUNT];
+    struct hd_metric_series *lag;
+};
+
+/* Registers the families on reg and fills m. */
+void hub_metrics_init(struct hub_metrics *m, struct hd_metrics *reg);
+
+#endif

@@ -1,0 +1,110 @@
+/* main.c -- herald-hub: wiring only. Configuration, the token verifier,
+ * metrics and health, the optional Kafka consumer, the service threads;
+ * then wait for SIGTERM and stop in order (threads send Close to their
+ * clients, then the consumer commits and leaves its group). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/service.h"
+#include "common/shutdown.h"
+#include "services/hub/hub.h"
+#include "services/hub/hub_kafka.h"
+#include "common/banned.h"
+
+/* Large connection counts need every descriptor the hard limit allows. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct hub_ctx hub;
+    struct hd_config_section secs[3];
+    struct hd_service svc;
+    struct hd_err err = {0};
+    long cores;
+    int rc, status = 1;
+
+    memset(&hub, 0, sizeof(hub));
+    secs[0].fields = hub_config_fields;
+    secs[0].base = &hub.cfg;
+    secs[1].fields = hd_usertoken_config_fields;
+    secs[1].base = &hub.jwt_cfg;
+    secs[2].fields = hd_kafka_config_fields;
+    secs[2].base = &hub.kafka_cfg;
+    memset(&svc, 0, sizeof(svc));
+    svc.name = "herald-hub";
+    svc.summary = "Bitwarden-compatible SignalR WebSocket hub";
+    svc.secs = secs;
+    svc.n = 3;
+    rc = hd_service_init(&svc, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : HD_EXIT_CONFIG;
+    raise_nofile();
+    lws_set_log_level(LLL_ERR, NULL);
+
+    hub.tokens = hd_usertoken_new(&hub.jwt_cfg, &err);
+    if (hub.tokens == NULL) {
+        hd_log(HD_LOG_FATAL, 0, "user tokens: %s", err.msg);
+        status = HD_EXIT_CONFIG;
+        goto out;
+    }
+    hub.metrics = hd_metrics_new();
+    hub_metrics_init(&hub.m, hub.metrics);
+    hub.health = hd_health_new();
+    hub_limits_init(&hub.limits, hub.cfg.max_connections);
+    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    hub.nthreads =
+        hub.cfg.threads > 0 ? hub.cfg.threads : (int)(cores > 0 ? cores : 1);
+    if (hub.nthreads > HD_HUB_MAX_THREADS)
+        hub.nthreads = HD_HUB_MAX_THREADS;
+
+    if (hub.kafka_cfg.brokers && *hub.kafka_cfg.brokers) {
+        hub.kafka = hub_kafka_start(&hub, &err);
+        if (hub.kafka == NULL) {
+            hd_log(HD_LOG_FATAL, 0, "kafka: %s", err.msg);
+            status = HD_EXIT_CONFIG;
+            goto out;
+        }
+        hd_health_add_check(hub.health, "kafka", hub_kafka_check, hub.kafka);
+    } else {
+        hd_log(HD_LOG_INFO, 0,
+               "no Kafka brokers: events arrive through "
+               "POST /send only");
+    }
+    if (hub_threads_start(&hub, &err) < 0) {
+        hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
+        goto out;
+    }
+    hd_log(HD_LOG_INFO, 0, "listening on %s:%d with %d threads", hub.cfg.bind,
+           hub.cfg.port, hub.nthreads);
+
+    hd_shutdown_wait(-1);
+    hd_log(HD_LOG_INFO, 0, "shutting down: sending Close to every client");
+    hd_health_set_draining(hub.health);
+    hub_threads_stop(&hub);
+    status = 0;
+out:
+    if (hub.threads)
+        hub_threads_stop(&hub);
+    hub_kafka_stop(hub.kafka);
+    hd_health_free(hub.health);
+    if (hub.limits.buckets)
+        hub_limits_release(&hub.limits);
+    hd_metrics_free(hub.metrics);
+    hd_usertoken_free(hub.tokens);
+    hd_service_release(&svc);
+    hd_log(HD_LOG_INFO, 0, "stopped");
+    return status;
+}

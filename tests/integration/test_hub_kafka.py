@@ -1,0 +1,53 @@
+"""test_hub_kafka.py -- herald-hub consuming herald.events from
+herald-devkafka: each replica in its own group, from the latest offset;
+records with an explicit target and records routed from Type/Payload both
+reach the official SignalR client; a malformed record is skipped."""
+import json
+import time
+
+from confluent_kafka import Producer
+
+from harness import http
+from test_hub_signalr import Clients, metric, start_hub, token
+
+
+def produce(p, record):
+    p.produce("herald.events", json.dumps(record).encode(), key=b"k")
+    p.flush(5)
+
+
+def test_events_from_kafka(stack):
+    kafka = stack.kafka()
+    hub = start_hub(stack, HERALD_KAFKA_BROKERS=kafka.brokers)
+    cl = Clients(hub, [{"id": "u", "token": token("k-user", orgadmin=["k-org"])},
+                       {"id": "a", "token": None, "path": "/notifications/anonymous-hub?Token=k-ar",
+                        "protocol": "json"}])
+    p = Producer({"bootstrap.servers": kafka.brokers, "linger.ms": 1})
+    try:
+        # the group starts at the latest offset once it has its partitions:
+        # keep producing a probe until one arrives
+        deadline = time.monotonic() + 30
+        while not cl.messages("u"):
+            assert time.monotonic() < deadline, "no event consumed in 30 s"
+            produce(p, {"v": 1, "target": "user", "target_id": "k-user", "client_type": 0,
+                        "notification": {"Type": 5, "Payload": {"UserId": "k-user"}, "ContextId": None},
+                        "created_ms": int(time.time() * 1000)})
+            time.sleep(0.5)
+        n0 = len(cl.messages("u"))
+        produce(p, {"v": 1, "notification": {"Type": 18, "Payload": {"OrganizationId": "k-org", "Enabled": False}}})
+        produce(p, b"not json at all".decode())
+        produce(p, {"v": 1, "target": "auth_request", "target_id": "k-ar",
+                    "notification": {"Type": 16, "Payload": {"Id": "k-ar", "UserId": "k-user"}}})
+        cl.wait(lambda evs: len(cl.messages("a")) == 1 and len(cl.messages("u")) == n0 + 1,
+                what="org and auth-request events")
+        org = cl.messages("u")[-1]
+        assert org["target"] == "ReceiveMessage"
+        assert org["arg"] == {"Type": 18, "Payload": {"OrganizationId": "k-org", "Enabled": False}}
+        ar = cl.messages("a")[0]
+        assert ar["target"] == "AuthRequestResponseRecieved" and ar["arg"]["Payload"]["Id"] == "k-ar"
+        assert metric(hub, "herald_hub_events_total", source="kafka", result="malformed") == 1
+        assert metric(hub, "herald_hub_event_lag_seconds_count") >= 1
+        st, _, body = http("GET", hub.url + "/readyz")
+        assert st == 200 and json.loads(body)["checks"]["kafka"] == "ok"
+    finally:
+        cl.close()
