@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh -- runs the unit tests (AddressSanitizer + UBSan build) and the
 # integration tests (real binaries, throwaway PostgreSQL, herald-devkafka),
+# with the offline deployment check (scripts/deploy-check.sh) in between,
 # then prints one line "N passed, N failed" and exits non-zero on any
 # failure. HERALD_TEST_ONLY=unit|integration runs one half; arguments are
 # passed to pytest (a file or -k expression).
@@ -47,6 +48,26 @@ if [ "$only" != integration ]; then
             echo "  ok   $name ($p)"
         fi
     done
+fi
+
+# docker-compose.yml and deploy/k8s (offline): one more counted step
+if [ "$only" = all ]; then
+    log=build/test/deploy-check.log
+    sh scripts/deploy-check.sh >"$log" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    [ -n "$p" ] || { p=0; f=0; }
+    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+        echo "== deploy check: FAIL (exit $rc)"
+        sed 's/^/    /' "$log" | tail -n 60
+    else
+        echo "== deploy check: ok ($p)"
+    fi
 fi
 
 if [ "$only" != unit ]; then
