@@ -78,6 +78,7 @@ struct opts {
     int type;
     int pad;
     const char *user;
+    const char *auth; /* --auth: "Bearer" (hub /send) or "apikey" (api) */
 };
 
 struct stats {
@@ -123,7 +124,8 @@ usage(void)
         "  [--src a,b,...] [--rate conns/s] [--duration s] [--expect N]\n"
         "  [--ping s] [--stats-ms ms] [--batch-ms ms]\n"
         "or: hub_load --send K --key KEY --port P [--send-rate n/s]\n"
-        "  [--type T] [--org O | --user U] [--pad bytes]\n"
+        "  [--type T] [--org O | --user U | --users U] [--pad bytes]\n"
+        "  [--auth Bearer|apikey] (apikey: herald-api's POST /events)\n"
         "--raw: plain WebSocket peer (e.g. nchan), every message is a\n"
         "  delivery; with --send, --send-path P posts {\"BenchTs\",\"Pad\"}\n"
         "  to P instead of a Bitwarden notification to /send\n");
@@ -207,6 +209,8 @@ parse_args(int argc, char **argv, struct opts *o)
             o->key = v;
         else if (strcmp(a, "--send-path") == 0)
             o->send_path = v;
+        else if (strcmp(a, "--auth") == 0)
+            o->auth = v;
         else if (strcmp(a, "--type") == 0)
             o->type = num(v, 0, 255);
         else if (strcmp(a, "--pad") == 0)
@@ -312,6 +316,11 @@ run_sender(const struct opts *o)
                           "{\"Type\":%d,\"Payload\":{\"UserId\":\"%s\","
                           "\"BenchTs\":%lld,\"Pad\":\"%s\"}}",
                           o->type, o->user, (long long)now_us(), pad);
+        else if (o->users > 0 && !o->org) /* round robin: load-0.. */
+            hd_buf_printf(&body, NULL,
+                          "{\"Type\":%d,\"Payload\":{\"UserId\":\"load-%d\","
+                          "\"BenchTs\":%lld,\"Pad\":\"%s\"}}",
+                          o->type, i % o->users, (long long)now_us(), pad);
         else
             hd_buf_printf(&body, NULL,
                           "{\"Type\":%d,\"Payload\":{\"OrganizationId\":\"%s\","
@@ -320,11 +329,11 @@ run_sender(const struct opts *o)
                           (long long)now_us(), pad);
         hd_buf_reset(&req);
         hd_buf_printf(&req, NULL,
-                      "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s "
                       "%s\r\nContent-Type: application/json\r\n"
                       "Connection: close\r\nContent-Length: %zu\r\n\r\n",
-                      o->send_path ? o->send_path : "/send", o->host, o->key,
-                      body.len);
+                      o->send_path ? o->send_path : "/send", o->host,
+                      o->auth ? o->auth : "Bearer", o->key, body.len);
         hd_buf_append(&req, body.data, body.len, NULL);
         /* the hub answers "connection: close": one connection each */
         fd = tcp_connect(o->host, o->port);
