@@ -83,6 +83,39 @@ pascal_notification(json_t *doc)
     return n;
 }
 
+/* Herald's routing extension of a /send body, the herald.events record's
+ * fields: "target" (user, organization, installation, auth_request),
+ * "target_id", "client_type" (0-5). Returns 1 when present (target and
+ * *id set, *id new), 0 when absent, -1 with err when malformed. */
+static int
+send_target(json_t *doc, enum hd_event_target *target, char **id,
+            int *client_type, struct hd_err *err)
+{
+    json_t *t = json_object_get(doc, "target");
+    json_t *tid = json_object_get(doc, "target_id");
+    json_t *ct = json_object_get(doc, "client_type");
+
+    if (t == NULL && tid == NULL && ct == NULL)
+        return 0;
+    if (!json_is_string(t) ||
+        hd_event_target_parse(json_string_value(t), target) < 0)
+        return hd_err_set(err, HD_EINVAL,
+                          "target: must be one of user, organization, "
+                          "installation, auth_request");
+    if (!json_is_string(tid) || json_string_length(tid) == 0 ||
+        json_string_length(tid) > HD_ID_MAX)
+        return hd_err_set(err, HD_EINVAL,
+                          "target_id: must be a string of 1 to %d bytes",
+                          HD_ID_MAX);
+    if (ct != NULL && (!json_is_integer(ct) || json_integer_value(ct) < 0 ||
+                       json_integer_value(ct) > 5))
+        return hd_err_set(err, HD_EINVAL,
+                          "client_type: must be an integer from 0 to 5");
+    *client_type = ct ? (int)json_integer_value(ct) : 0;
+    *id = hd_xstrdup(json_string_value(tid));
+    return 1;
+}
+
 struct hub_event *
 hub_event_from_send(const char *body, size_t len, struct hd_err *err)
 {
@@ -90,7 +123,7 @@ hub_event_from_send(const char *body, size_t len, struct hd_err *err)
     struct hub_event *e = NULL;
     json_t *doc, *note = NULL;
     char *target_id = NULL;
-    int client_type = 0;
+    int client_type = 0, explicit;
 
     doc = hd_json_parse(body, len, err);
     if (doc == NULL)
@@ -100,7 +133,10 @@ hub_event_from_send(const char *body, size_t len, struct hd_err *err)
         goto out;
     }
     note = pascal_notification(doc);
-    if (hd_bw_route(note, &target, &target_id, &client_type, err) < 0)
+    explicit = send_target(doc, &target, &target_id, &client_type, err);
+    if (explicit < 0 ||
+        (explicit == 0 &&
+         hd_bw_route(note, &target, &target_id, &client_type, err) < 0))
         goto out;
     e = hub_event_new(target, target_id, client_type, note, err);
 out:

@@ -246,14 +246,20 @@ def test_user_org_and_anonymous_notifications(stack):
         send(hub, {"Type": 20, "Payload": {"Id": "n2", "UserId": "user2", "ClientType": 3}})  # Desktop
         cl.wait(lambda evs: len(cl.messages("u2mp")) == 2)
         assert cl.messages("u2mp")[1]["arg"]["Payload"]["Id"] == "n2"
+        # Herald's routing extension (self-hosted herald-api): an explicit
+        # target wins over the Payload's UserId
+        st, _, _ = send(hub, {"type": 5, "payload": {"userId": "user1"}, "target": "user", "target_id": "user2"})
+        assert st == 200
+        cl.wait(lambda evs: len(cl.messages("u2mp")) == 3)
+        assert cl.messages("u2mp")[2]["arg"]["Payload"] == {"userId": "user1"}
         time.sleep(0.3)
         # nobody got what was not theirs
         assert len(cl.messages("u1mp")) == 2 and len(cl.messages("u1js")) == 2
-        assert len(cl.messages("anmp")) == 1 and len(cl.messages("u2mp")) == 2
+        assert len(cl.messages("anmp")) == 1 and len(cl.messages("u2mp")) == 3
         assert metric(hub, "herald_hub_connections", hub="main", protocol="messagepack") == 2
         assert metric(hub, "herald_hub_connections", hub="anonymous", protocol="json") == 1
-        wait_for(lambda: metric(hub, "herald_hub_deliveries_total") == 8, what="8 deliveries counted")
-        assert metric(hub, "herald_hub_events_total", source="send", result="routed") == 5
+        wait_for(lambda: metric(hub, "herald_hub_deliveries_total") == 9, what="9 deliveries counted")
+        assert metric(hub, "herald_hub_events_total", source="send", result="routed") == 6
     finally:
         cl.close()
 
@@ -403,6 +409,10 @@ def test_send_auth_bodies_and_http(stack):
     assert send(hub, "{not json")[0] == 400
     assert send(hub, {"type": 5, "payload": {}})[0] == 400          # no user to route to
     assert send(hub, {"type": 999, "payload": {"userId": "u"}})[0] == 400
+    assert send(hub, {"type": 5, "payload": {"userId": "u"}, "target": "planet", "target_id": "x"})[0] == 400
+    assert send(hub, {"type": 5, "payload": {"userId": "u"}, "target": "user"})[0] == 400       # no target_id
+    assert send(hub, {"type": 5, "payload": {"userId": "u"}, "target": "user", "target_id": "u",
+                      "client_type": 9})[0] == 400
     assert send(hub, b"")[0] == 200                                  # upstream ignores empty bodies
     assert send(hub, {"Type": 5, "Payload": {"UserId": "u"}})[0] == 200
     assert send(hub, {"type": 5, "payload": json.dumps({"userId": "u"})})[0] == 200  # payload as a string
@@ -422,4 +432,4 @@ def test_send_auth_bodies_and_http(stack):
                  "herald_hub_slow_consumer_closes_total", "herald_hub_event_lag_seconds_bucket",
                  "herald_hub_rejected_total", "herald_hub_events_total"):
         assert name in text, name
-    assert metric(hub, "herald_hub_events_total", source="send", result="malformed") == 3
+    assert metric(hub, "herald_hub_events_total", source="send", result="malformed") == 6

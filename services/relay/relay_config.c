@@ -1,0 +1,37 @@
+/* relay_config.c -- the HERALD_RELAY_* variables. PostgreSQL and Kafka use
+ * the shared tables of common/pg.h and common/kafka.h; the port
+ * (HERALD_RELAY_PORT) and the HTTP server variables come from
+ * common/runtime.h. The TLS variable names are the ones deploy/ and
+ * docker-compose.yml already use. */
+#include <stddef.h>
+
+#include "common/limits.h"
+#include "services/relay/relay.h"
+#include "common/banned.h"
+
+#define RC struct relay_config
+
+const struct hd_config_field relay_config_fields[] = {
+    HD_CFG_STR("HERALD_RELAY_ADMIN_KEY", RC, admin_key, NULL, HD_CFG_SECRET,
+               "bearer key of POST /installations (unset: only with "
+               "HERALD_RELAY_OPEN_INSTALLATIONS)"),
+    HD_CFG_BOOL("HERALD_RELAY_OPEN_INSTALLATIONS", RC, open_installations,
+                false, "anyone may create an installation (no admin key)"),
+    HD_CFG_STR("HERALD_RELAY_TOKEN_SECRET", RC, token_secret, NULL,
+               HD_CFG_SECRET,
+               "HS256 secret of the access tokens, shared by every replica "
+               "(unset: a random one per process, tokens die with it)"),
+    HD_CFG_STR("HERALD_RELAY_TLS_CERT_FILE", RC, tls_cert_file, NULL, 0,
+               "PEM certificate chain to serve HTTPS (Vaultwarden accepts "
+               "only https:// relay and identity URLs)"),
+    HD_CFG_STR("HERALD_RELAY_TLS_KEY_FILE", RC, tls_key_file, NULL, 0,
+               "PEM private key of that certificate"),
+    HD_CFG_INT("HERALD_RELAY_RATE", RC, rate, 20, 0, 1000000,
+               "requests per second per installation on /push (0: no "
+               "limit); over it: 429 with Retry-After"),
+    HD_CFG_INT("HERALD_RELAY_BURST", RC, burst, 200, 1, 10000000,
+               "requests an idle installation may make at once"),
+    HD_CFG_INT("HERALD_RELAY_PG_WAIT_MS", RC, pg_wait_ms, 2000, 10, 60000,
+               "how long a request waits for a free database connection"),
+    HD_CFG_END,
+};

@@ -1,0 +1,407 @@
+/* relay_identity.c -- who is calling: installations, their access tokens
+ * and the check every /push request starts with.
+ *
+ * POST /connect/token is OAuth2 client credentials the way Bitwarden's
+ * identity server answers them (client_id "installation.<id>", the
+ * installation key as secret, scope api.push, an HS256 Bearer JWT valid
+ * 86,400 s, {"error":"invalid_client"} style failures). Keys are stored as
+ * SHA-256 hashes and compared in constant time; neither keys nor tokens
+ * are ever logged. Token checks need no database: a token is valid until
+ * it expires, as upstream's are. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "services/relay/relay.h"
+#include "common/banned.h"
+
+#define ISSUER "herald-relay"
+#define CLIENT_PREFIX "installation."
+#define SCOPE_MAX 128
+
+static const char *const known_scopes[] = {"api.push", "api.licensing",
+                                           "api.installation", NULL};
+
+void
+relay_key_hash(const char *key, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL);
+    for (i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+int
+relay_token_issue(const struct hd_jwt_key *k, const char *inst,
+                  const char *scope, int64_t now_s, struct hd_buf *out,
+                  struct hd_err *err)
+{
+    char client_id[sizeof(CLIENT_PREFIX) + RELAY_GUID_LEN], jti[37];
+    char buf[SCOPE_MAX + 1], *save = NULL, *s;
+    json_t *claims, *scopes = json_array();
+    int rc;
+
+    snprintf(buf, sizeof(buf), "%s", scope);
+    for (s = strtok_r(buf, " ", &save); s; s = strtok_r(NULL, " ", &save))
+        json_array_append_new(scopes, json_string(s));
+    snprintf(client_id, sizeof(client_id), "%s%s", CLIENT_PREFIX, inst);
+    hd_uuid4(jti);
+    claims = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "iss", ISSUER,
+                       "nbf", (json_int_t)now_s, "iat", (json_int_t)now_s,
+                       "exp", (json_int_t)(now_s + RELAY_TOKEN_TTL_S),
+                       "client_id", client_id, "client_sub", inst, "sub", inst,
+                       "scope", scopes, "jti", jti);
+    rc = hd_jwt_sign(k, NULL, claims, out, err);
+    json_decref(claims);
+    return rc;
+}
+
+/* ---- POST /connect/token ---------------------------------------------- */
+
+static void
+oauth_error(struct hd_http_req *req, struct relay_ctx *ctx, const char *code)
+{
+    json_t *b = json_pack("{s:s}", "error", code);
+
+    hd_counter_inc(hd_metric_with(ctx->m.tokens, code));
+    hd_http_req_add_header(req, "Cache-Control", "no-store");
+    hd_http_respond_json(req, 400, b);
+    json_decref(b);
+}
+
+/* Every requested scope is one we know; empty means api.push. */
+static int
+scope_ok(char *scope)
+{
+    char buf[SCOPE_MAX + 1], *save = NULL, *s;
+    size_t i;
+
+    if (scope[0] == '\0')
+        snprintf(scope, SCOPE_MAX + 1, "%s", "api.push");
+    snprintf(buf, sizeof(buf), "%s", scope);
+    for (s = strtok_r(buf, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
+        for (i = 0; known_scopes[i]; i++)
+            if (strcmp(s, known_scopes[i]) == 0)
+                break;
+        if (known_scopes[i] == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when inst exists, is enabled and key matches its hash; 0 when not;
+ * -1 with err when the database failed. */
+static int
+client_ok(struct relay_ctx *ctx, const char *inst, const char *key,
+          struct hd_err *err)
+{
+    const char *vals[1] = {inst};
+    PGresult *res = NULL;
+    char want[65];
+    int ok = 0;
+
+    if (relay_query(ctx, "inst_get", 1, vals, &res, err) < 0)
+        return -1;
+    relay_key_hash(key, want);
+    if (PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 1)) == 64)
+        ok = CRYPTO_memcmp(want, PQgetvalue(res, 0, 1), 64) == 0 &&
+             strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    PQclear(res);
+    return ok;
+}
+
+void
+relay_handle_token(struct hd_http_req *req, void *ud)
+{
+    struct relay_ctx *ctx = ud;
+    char grant[64], client[128], secret[128], scope[SCOPE_MAX + 1];
+    const char *body, *inst;
+    struct hd_err err = {0};
+    struct hd_buf tok;
+    size_t len = 0;
+    json_t *out;
+    int rc;
+
+    body = hd_http_req_body(req, &len);
+    if (body == NULL)
+        body = "";
+    if (relay_form_get(body, len, "grant_type", grant, sizeof(grant)) != 1 ||
+        relay_form_get(body, len, "client_id", client, sizeof(client)) != 1) {
+        oauth_error(req, ctx, "invalid_request");
+        return;
+    }
+    if (strcmp(grant, "client_credentials") != 0) {
+        oauth_error(req, ctx, "unsupported_grant_type");
+        return;
+    }
+    inst = client + strlen(CLIENT_PREFIX);
+    if (strncmp(client, CLIENT_PREFIX, strlen(CLIENT_PREFIX)) != 0 ||
+        !relay_is_guid(inst) ||
+        relay_form_get(body, len, "client_secret", secret, sizeof(secret)) !=
+            1) {
+        oauth_error(req, ctx, "invalid_client");
+        return;
+    }
+    rc = relay_form_get(body, len, "scope", scope, sizeof(scope));
+    if (rc < 0) {
+        oauth_error(req, ctx, "invalid_scope");
+        return;
+    }
+    if (rc == 0)
+        scope[0] = '\0';
+    for (char *p = client; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+    rc = client_ok(ctx, inst, secret, &err);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc < 0) {
+        hd_log(HD_LOG_ERROR, 0, "token: %s", err.msg);
+        hd_http_respond_error(req, 503, "unavailable", "try again later");
+        return;
+    }
+    if (rc == 0) {
+        oauth_error(req, ctx, "invalid_client");
+        return;
+    }
+    if (!scope_ok(scope)) {
+        oauth_error(req, ctx, "invalid_scope");
+        return;
+    }
+    hd_buf_init(&tok, HD_JWT_MAX_LEN);
+    if (relay_token_issue(ctx->token_key, inst, scope, hd_now_wall_ms() / 1000,
+                          &tok, &err) < 0) {
+        hd_log(HD_LOG_ERROR, 0, "token: %s", err.msg);
+        hd_buf_release(&tok);
+        hd_http_respond_error(req, 500, "internal", "internal server error");
+        return;
+    }
+    out = json_pack("{s:s,s:i,s:s,s:s}", "access_token", tok.data, "expires_in",
+                    RELAY_TOKEN_TTL_S, "token_type", "Bearer", "scope", scope);
+    hd_counter_inc(hd_metric_with(ctx->m.tokens, "issued"));
+    hd_http_req_add_header(req, "Cache-Control", "no-store");
+    hd_http_respond_json(req, 200, out);
+    json_decref(out);
+    hd_buf_release(&tok);
+}
+
+/* ---- Authorization: Bearer on /push ----------------------------------- */
+
+static int
+has_push_scope(json_t *scope)
+{
+    json_t *s;
+    size_t i;
+
+    if (json_is_string(scope))
+        return strcmp(json_string_value(scope), "api.push") == 0;
+    json_array_foreach(scope, i, s)
+    {
+        if (json_is_string(s) && strcmp(json_string_value(s), "api.push") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void
+deny(struct hd_http_req *req, int status, const char *msg)
+{
+    struct relay_fail f;
+
+    relay_fail_set(&f, status, NULL, "%s", msg);
+    if (status == 401)
+        hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+    relay_respond_fail(req, &f);
+}
+
+int
+relay_authenticate(struct relay_ctx *ctx, struct hd_http_req *req,
+                   struct relay_auth *a)
+{
+    const char *h = hd_http_req_header(req, "Authorization");
+    struct hd_jwt_verify_opts o;
+    struct hd_err err = {0};
+    json_t *claims = NULL, *cid, *sub;
+    int ok = 0;
+
+    memset(a, 0, sizeof(*a));
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        deny(req, 401, "Unauthorized.");
+        return 0;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    memset(&o, 0, sizeof(o));
+    o.leeway_s = HD_JWT_LEEWAY_S;
+    o.require_exp = 1;
+    o.issuer = ISSUER;
+    if (strlen(h) > HD_JWT_MAX_LEN ||
+        hd_jwt_verify(ctx->token_key, h, strlen(h), &o, NULL, &claims, &err) <
+            0) {
+        deny(req, 401, "Unauthorized.");
+        return 0;
+    }
+    cid = json_object_get(claims, "client_id");
+    sub = json_object_get(claims, "client_sub");
+    if (!has_push_scope(json_object_get(claims, "scope"))) {
+        deny(req, 403, "Forbidden.");
+    } else if (!json_is_string(cid) || !json_is_string(sub) ||
+               strncmp(json_string_value(cid), CLIENT_PREFIX,
+                       strlen(CLIENT_PREFIX)) != 0 ||
+               !relay_is_guid(json_string_value(sub))) {
+        deny(req, 400, "Not correctly configured for push relays.");
+    } else {
+        snprintf(a->inst, sizeof(a->inst), "%s", json_string_value(sub));
+        a->push_scope = 1;
+        ok = 1;
+    }
+    json_decref(claims);
+    return ok;
+}
+
+/* ---- /installations ---------------------------------------------------- */
+
+/* 20 characters of [A-Za-z0-9], without modulo bias. */
+static void
+new_key(char out[RELAY_KEY_LEN + 1])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = 0;
+
+    while (n < RELAY_KEY_LEN) {
+        unsigned char b;
+
+        hd_random_bytes(&b, 1);
+        if (b < 248) /* 4 * 62 */
+            out[n++] = alphabet[b % 62];
+    }
+    out[n] = '\0';
+}
+
+static int
+admin_ok(struct relay_ctx *ctx, struct hd_http_req *req)
+{
+    const char *h = hd_http_req_header(req, "Authorization");
+    const char *key = ctx->cfg.admin_key;
+    size_t n;
+
+    if (ctx->cfg.open_installations)
+        return 1;
+    if (key == NULL || *key == '\0' || h == NULL ||
+        strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    n = strlen(key);
+    return strlen(h) == n && CRYPTO_memcmp(h, key, n) == 0;
+}
+
+static void
+installation_reply(struct hd_http_req *req, const char *id, const char *key,
+                   int enabled)
+{
+    json_t *b = json_pack("{s:s,s:o,s:b,s:s}", "id", id, "key",
+                          key ? json_string(key) : json_null(), "enabled",
+                          enabled, "object", "installation");
+
+    hd_http_respond_json(req, 200, b);
+    json_decref(b);
+}
+
+void
+relay_handle_installation_new(struct hd_http_req *req, void *ud)
+{
+    struct relay_ctx *ctx = ud;
+    char id[37], key[RELAY_KEY_LEN + 1], hash[65];
+    struct hd_err err = {0};
+    const char *body, *email = NULL, *vals[3];
+    struct relay_fail f;
+    size_t len = 0;
+    json_t *doc, *e;
+
+    if (!admin_ok(ctx, req)) {
+        deny(req, 401, "Unauthorized.");
+        return;
+    }
+    body = hd_http_req_body(req, &len);
+    doc = hd_json_parse(body ? body : "", len, &err);
+    e = json_is_object(doc) ? hd_json_get_ci(doc, "email") : NULL;
+    if (json_is_string(e))
+        email = json_string_value(e);
+    if (doc == NULL || !json_is_object(doc)) {
+        relay_fail_set(&f, 400, NULL, "Body is empty.");
+        goto fail;
+    }
+    if (email == NULL || strchr(email, '@') == NULL ||
+        strlen(email) > RELAY_EMAIL_MAX) {
+        relay_fail_set(&f, 400, "Email",
+                       "The Email field is not a valid e-mail address.");
+        goto fail;
+    }
+    hd_uuid4(id);
+    new_key(key);
+    relay_key_hash(key, hash);
+    vals[0] = id;
+    vals[1] = hash;
+    vals[2] = email;
+    if (relay_query(ctx, "inst_add", 3, vals, NULL, &err) < 0) {
+        hd_log(HD_LOG_ERROR, 0, "installation: %s", err.msg);
+        hd_http_respond_error(req, 503, "unavailable", "try again later");
+        json_decref(doc);
+        return;
+    }
+    hd_log(HD_LOG_INFO, 0, "installation %s created", id);
+    installation_reply(req, id, key, 1);
+    OPENSSL_cleanse(key, sizeof(key));
+    json_decref(doc);
+    return;
+fail:
+    relay_respond_fail(req, &f);
+    json_decref(doc);
+}
+
+void
+relay_handle_installation_get(struct hd_http_req *req, void *ud)
+{
+    struct relay_ctx *ctx = ud;
+    const char *id = hd_http_req_param(req, "id");
+    char lower[RELAY_GUID_LEN + 1];
+    struct hd_err err = {0};
+    PGresult *res = NULL;
+    const char *vals[1];
+    struct relay_fail f;
+    size_t i;
+
+    if (!relay_is_guid(id)) {
+        relay_fail_set(&f, 404, NULL, "Resource not found.");
+        relay_respond_fail(req, &f);
+        return;
+    }
+    for (i = 0; i <= RELAY_GUID_LEN; i++)
+        lower[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
+    vals[0] = lower;
+    if (relay_query(ctx, "inst_get", 1, vals, &res, &err) < 0) {
+        hd_log(HD_LOG_ERROR, 0, "installation: %s", err.msg);
+        hd_http_respond_error(req, 503, "unavailable", "try again later");
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        relay_fail_set(&f, 404, NULL, "Resource not found.");
+        relay_respond_fail(req, &f);
+    } else {
+        installation_reply(req, PQgetvalue(res, 0, 0), NULL,
+                           strcmp(PQgetvalue(res, 0, 2), "t") == 0);
+    }
+    PQclear(res);
+}

@@ -1,0 +1,99 @@
+/* relay_limit.c -- the per-installation rate limit: one token bucket per
+ * installation id in a fixed table.
+ *
+ * The table never grows (RELAY_LIMIT_SLOTS, linear probing over a short
+ * window); when the window is full the slot refilled longest ago is
+ * reused, starting full, so an eviction can only let a caller through
+ * early, never block it wrongly. Time comes from an injectable clock. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "services/relay/relay.h"
+#include "common/banned.h"
+
+#define PROBE 16 /* slots looked at per id */
+
+void
+relay_limit_init(struct relay_limit *l, const struct hd_clock *clock, int rate,
+                 int burst)
+{
+    memset(l, 0, sizeof(*l));
+    pthread_mutex_init(&l->mu, NULL);
+    l->clock = clock;
+    l->rate = rate;
+    l->burst = burst > 0 ? burst : 1;
+    l->slots = hd_xcalloc(RELAY_LIMIT_SLOTS, sizeof(*l->slots));
+}
+
+void
+relay_limit_release(struct relay_limit *l)
+{
+    if (l->slots == NULL)
+        return;
+    pthread_mutex_destroy(&l->mu);
+    free(l->slots);
+    memset(l, 0, sizeof(*l));
+}
+
+/* FNV-1a */
+static uint32_t
+hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static struct relay_limit_slot *
+slot_for(struct relay_limit *l, const char *id, uint64_t now)
+{
+    struct relay_limit_slot *s, *oldest = NULL;
+    uint32_t h = hash(id);
+    int i;
+
+    for (i = 0; i < PROBE; i++) {
+        s = &l->slots[(h + (uint32_t)i) % RELAY_LIMIT_SLOTS];
+        if (strcmp(s->id, id) == 0)
+            return s;
+        if (s->id[0] == '\0' || oldest == NULL || s->at_ms < oldest->at_ms)
+            oldest = s;
+        if (s->id[0] == '\0')
+            break;
+    }
+    snprintf(oldest->id, sizeof(oldest->id), "%s", id);
+    oldest->tokens = l->burst;
+    oldest->at_ms = now;
+    return oldest;
+}
+
+int
+relay_limit_take(struct relay_limit *l, const char *id)
+{
+    struct relay_limit_slot *s;
+    uint64_t now;
+    int wait = 0;
+
+    if (l->rate <= 0)
+        return 0;
+    now = hd_clock_mono_ms(l->clock);
+    pthread_mutex_lock(&l->mu);
+    s = slot_for(l, id, now);
+    if (now > s->at_ms) {
+        s->tokens += (double)(now - s->at_ms) * l->rate / 1000.0;
+        if (s->tokens > l->burst)
+            s->tokens = l->burst;
+        s->at_ms = now;
+    }
+    if (s->tokens >= 1.0)
+        s->tokens -= 1.0;
+    else
+        wait = (int)ceil((1.0 - s->tokens) / l->rate);
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}

@@ -1,0 +1,61 @@
+/* relay_store.c -- every SQL statement herald-relay runs.
+ *
+ * Devices go through the registry's own function (herald_device_register,
+ * db/migrations/0003), in the installation's namespace: every statement
+ * that touches devices names the app "relay.<installationId>", so a
+ * statement cannot reach another installation's rows whatever ids it is
+ * given. Lists travel as JSON arrays ($n::jsonb), never as SQL text. */
+#include "common/pg.h"
+#include "services/relay/relay.h"
+#include "common/banned.h"
+
+#define JSON_IDS(n) "(SELECT jsonb_array_elements_text($" #n "::jsonb))"
+
+const struct hd_pg_stmt relay_stmts[] = {
+    {"inst_get",
+     "SELECT id, key_hash, enabled FROM installations WHERE id = $1", 1},
+    {"inst_add",
+     "INSERT INTO installations (id, key_hash, contact_email) "
+     "VALUES ($1, $2, $3)",
+     3},
+    /* a token belongs to one device of the installation: a row holding it
+     * under another id (a device re-created upstream) goes first */
+    {"dev_drop_token",
+     "DELETE FROM devices WHERE app = $1 AND provider = $2 AND token = $3 "
+     "AND id <> $4",
+     4},
+    /* $1 app, $2 id, $3 provider, $4 token, $5 platform, $6 user,
+     * $7 channels (JSON array), $8 identifier, $9 client type,
+     * $10 device type, $11 installation */
+    {"dev_register",
+     "SELECT id FROM herald_device_register($1, $2, $2, $3, $4, $5, $6, "
+     "NULL, NULL, ARRAY" JSON_IDS(7) ", $8, $9::smallint, $10::smallint, "
+                                     "$11)",
+     11},
+    {"dev_delete", "DELETE FROM devices WHERE app = $1 AND id = $2", 2},
+    {"org_add",
+     "INSERT INTO device_channels (device_id, channel, src, app) "
+     "SELECT d.id, $3, 0, d.app FROM devices d WHERE d.app = $1 "
+     "AND d.id IN " JSON_IDS(2) " ON CONFLICT DO NOTHING",
+     3},
+    {"org_delete",
+     "DELETE FROM device_channels WHERE app = $1 AND src = 0 "
+     "AND channel = $3 AND device_id IN " JSON_IDS(2),
+     3},
+};
+const size_t relay_nstmts = sizeof(relay_stmts) / sizeof(relay_stmts[0]);
+
+int
+relay_query(struct relay_ctx *ctx, const char *stmt, int n,
+            const char *const *vals, PGresult **res, struct hd_err *err)
+{
+    struct hd_pgconn *c;
+    int rc;
+
+    c = hd_pg_acquire(ctx->pg, ctx->cfg.pg_wait_ms, err);
+    if (c == NULL)
+        return -1;
+    rc = hd_pg_exec(c, stmt, n, vals, NULL, NULL, res, err);
+    hd_pg_release(ctx->pg, c);
+    return rc;
+}

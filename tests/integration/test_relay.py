@@ -1,0 +1,258 @@
+"""test_relay.py -- herald-relay as a self-hosted Bitwarden server and
+Vaultwarden see it: over HTTPS, the exact request bytes each of them sends
+(specs/bitwarden.md §4.1, §4.5, §5.2-§5.5), ending in deliveries recorded
+at herald-sim with the payload shapes the mobile apps parse (§6.5).
+Also the identity endpoints, upstream's error answers and the
+per-installation rate limit.
+"""
+import json
+import time
+import uuid
+
+import pytest
+
+from harness import Stack
+from relaykit import ADMIN_KEY, Chain, Relay
+from workerkit import token
+
+
+@pytest.fixture(scope="module")
+def env(pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        chain = Chain(s, pg_cluster)
+        relay = Relay(s, chain.dsn, chain.kafka)
+    except Exception:
+        s.close()
+        raise
+    yield s, chain, relay
+    s.close()
+    if s.problems:
+        pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+def guid():
+    return str(uuid.uuid4())
+
+
+def rfc3339_us():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % (int(t * 1e6) % 10**6)
+
+
+def vw_register(push_uuid, tok, user, atype, device_uuid, inst):
+    # serde_json's json! sorts keys (BTreeMap); no organizationIds (§5.3)
+    return ('{"deviceId":"%s","identifier":"%s","installationId":"%s","pushToken":"%s",'
+            '"type":%d,"userId":"%s"}' % (push_uuid, device_uuid, inst, tok, atype, user)).encode()
+
+
+def vw_send(user, acting_push_uuid, acting_uuid, t, cipher, rev):
+    # Vaultwarden's cipher push (§5.5), keys sorted as serde_json writes them
+    return ('{"clientType":null,"deviceId":"%s","identifier":"%s","installationId":null,'
+            '"organizationId":null,"payload":{"collectionIds":null,"id":"%s",'
+            '"organizationId":null,"revisionDate":"%s","userId":"%s"},"type":%d,'
+            '"userId":"%s"}' % (acting_push_uuid, acting_uuid, cipher, rev, user, t, user)).encode()
+
+
+def bw_register(dev, tok, user, dtype, ident, orgs, inst):
+    # JsonContent.Create: camelCase, declaration order, nulls included (§4.5)
+    return json.dumps({"deviceId": dev, "pushToken": tok, "userId": user, "type": dtype,
+                       "identifier": ident, "organizationIds": orgs,
+                       "installationId": inst}, separators=(",", ":")).encode()
+
+
+def bw_send(user, org, dev, ident, t, payload):
+    return json.dumps({"userId": user, "organizationId": org, "deviceId": dev,
+                       "identifier": ident, "type": t, "payload": payload,
+                       "clientType": None, "installationId": None},
+                      separators=(",", ":")).encode()
+
+
+def ok(resp):
+    st, h, body = resp
+    assert st == 200 and body == b"", (st, body)
+    assert h.get("content-length") == "0"
+
+
+def payload_of(rec, provider):
+    if provider == "fcm":
+        data = rec["json"]["message"]["data"]
+        assert set(data) == {"type", "payload"}
+        return data["type"], json.loads(data["payload"])
+    assert rec["headers"]["apns-push-type"] == "background"
+    assert rec["headers"]["apns-priority"] == "5"
+    assert rec["json"]["aps"] == {"content-available": 1}
+    return rec["json"]["data"]["type"], json.loads(rec["json"]["data"]["payload"])
+
+
+def test_installations_and_tokens(env):
+    _, _, relay = env
+    body = b'{"email":"ops@example.com"}'
+    st, h, doc = relay.json("POST", "/installations", body, {"Content-Type": "application/json"})
+    assert st == 401 and doc["object"] == "error" and h["www-authenticate"] == "Bearer"
+    st, _, _ = relay.json("POST", "/installations", body,
+                          {"Content-Type": "application/json", "Authorization": "Bearer nope"})
+    assert st == 401
+    inst, key = relay.installation()
+    assert len(key) == 20 and key.isalnum()
+    st, _, doc = relay.json("GET", "/installations/" + inst)
+    assert st == 200 and doc == {"id": inst, "key": None, "enabled": True, "object": "installation"}
+    assert relay.json("GET", "/installations/" + guid())[0] == 404
+    assert relay.json("GET", "/installations/nope")[0] == 404
+    st, _, doc = relay.json("POST", "/installations", b'{"email":"x"}',
+                            {"Content-Type": "application/json",
+                             "Authorization": "Bearer " + ADMIN_KEY})
+    assert st == 400 and "Email" in doc["validationErrors"]
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = ("grant_type=client_credentials&scope=api.push&client_id=installation.%s"
+            "&client_secret=%s" % (inst, key)).encode()
+    st, h, doc = relay.json("POST", "/connect/token", body, form)
+    assert st == 200 and h["cache-control"] == "no-store"
+    assert doc["expires_in"] == 86400 and doc["token_type"] == "Bearer"
+    assert doc["scope"] == "api.push" and doc["access_token"].count(".") == 2
+    for bad, err in [(body.replace(key.encode(), b"x" * 20), "invalid_client"),
+                     (body.replace(inst.encode(), guid().encode()), "invalid_client"),
+                     (body.replace(b"installation.", b"internal."), "invalid_client"),
+                     (body.replace(b"client_credentials", b"password"), "unsupported_grant_type"),
+                     (body.replace(b"api.push", b"api.admin"), "invalid_scope"),
+                     (b"scope=api.push", "invalid_request")]:
+        st, _, doc = relay.json("POST", "/connect/token", bad, form)
+        assert (st, doc) == (400, {"error": err}), bad
+    # the key is stored hashed, never as given
+    assert key not in relay_sql(env, "SELECT key_hash FROM installations")
+
+
+def relay_sql(env, q):
+    _, chain, _ = env
+    return chain.api.sql(q)
+
+
+def test_push_errors_are_upstreams(env):
+    _, _, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    reg = vw_register(guid(), "fcm-tok", guid(), 0, guid(), inst)
+    st, h, doc = relay.json("POST", "/push/register", reg, {"Content-Type": "application/json"})
+    assert st == 401 and h["www-authenticate"] == "Bearer" and doc["object"] == "error"
+    st, _, _ = relay.json("POST", "/push/register", reg,
+                          {"Content-Type": "application/json", "Authorization": "Bearer x.y.z"})
+    assert st == 401
+    # a token without api.push is forbidden
+    other = relay.token(inst, key, scope="api.installation")
+    assert relay.push("POST", "/push/register", other, reg)[0] == 403
+    st, _, body = relay.push("POST", "/push/register", tok, b"")
+    assert st == 400 and json.loads(body)["message"] == "Body is empty."
+    st, _, body = relay.push("POST", "/push/register", tok,
+                             b'{"deviceId":"d","userId":"u","type":0,"identifier":"i"}')
+    doc = json.loads(body)
+    assert st == 400 and doc == {
+        "message": "The model state is invalid.",
+        "validationErrors": {"PushToken": ["The PushToken field is required."]},
+        "exceptionMessage": None, "exceptionStackTrace": None,
+        "innerExceptionMessage": None, "object": "error"}
+    st, _, body = relay.push("POST", "/push/send", tok, b'{"type":0,"payload":{}}')
+    assert st == 400 and json.loads(body)["validationErrors"] == {
+        "UserId": ["UserId or OrganizationId or InstallationId is required."]}
+    st, _, body = relay.push("POST", "/push/send", tok,
+                             bw_send(None, None, None, None, 0, {}).replace(
+                                 b'"installationId":null', b'"installationId":"%s"' % guid().encode()))
+    assert st == 400 and json.loads(body)["message"] == \
+        "InstallationId does not match current context."
+    # plain HTTP is not served
+    with pytest.raises(Exception):
+        import urllib.request
+        urllib.request.urlopen("http://127.0.0.1:%d/healthz" % relay.port, timeout=3)
+
+
+def test_vaultwarden_replay(env):
+    _, chain, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    user = guid()
+    phones = []  # (push_uuid, device uuid, provider, token)
+    for provider, atype in (("fcm", 0), ("apns", 1), ("fcm", 0)):
+        t = token(provider)
+        phones.append((guid(), guid(), provider, t))
+        ok(relay.push("POST", "/push/register", tok,
+                      vw_register(phones[-1][0], t, user, atype, phones[-1][1], inst)))
+    # re-registering the same device is an update, not a second row
+    ok(relay.push("POST", "/push/register", tok,
+                  vw_register(phones[0][0], phones[0][3], user, 0, phones[0][1], inst)))
+    assert relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst) == "3"
+
+    actor = phones[0]
+    cipher, rev = guid(), rfc3339_us()
+    ok(relay.push("POST", "/push/send", tok, vw_send(user, actor[0], actor[1], 0, cipher, rev)))
+    want = {"collectionIds": None, "id": cipher, "organizationId": None,
+            "revisionDate": rev, "userId": user}
+    for push_uuid, _, provider, t in phones[1:]:
+        rec = chain.wait(provider, t)[0]
+        typ, payload = payload_of(rec, provider)
+        assert str(typ) == "0" and payload == want
+    assert chain.records("fcm", actor[3]) == []  # the acting device is excluded
+
+    # Vaultwarden's unregister: POST /push/delete/{push_uuid}, no body
+    gone = phones[2]
+    ok(relay.raw("POST", "/push/delete/" + gone[0], None, {"Authorization": "Bearer " + tok}))
+    ok(relay.push("POST", "/push/send", tok, vw_send(user, actor[0], actor[1], 1, guid(), rfc3339_us())))
+    chain.wait("apns", phones[1][3], 2)
+    assert len(chain.records("fcm", gone[3])) == 1
+
+
+def test_bitwarden_server_replay(env):
+    _, chain, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    user, org, org2 = guid(), guid(), guid()
+    dev, ident, t = guid(), guid(), token("apns")
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(dev, t, user, 1, ident, [org], inst), vaultwarden=False))
+    dev2, t2 = guid(), token("fcm")
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(dev2, t2, user, 0, guid(), None, inst), vaultwarden=False))
+
+    # organization target (only dev is in org)
+    p = {"organizationId": org, "enabled": True}
+    ok(relay.push("POST", "/push/send", tok, bw_send(None, org, None, None, 18, p), False))
+    typ, payload = payload_of(chain.wait("apns", t)[0], "apns")
+    assert typ == 18 and payload == p
+
+    # add-organization / delete-organization re-tag devices
+    upd = json.dumps({"devices": [{"id": dev2}], "organizationId": org2}).encode()
+    ok(relay.push("PUT", "/push/add-organization", tok, upd, False))
+    ok(relay.push("POST", "/push/send", tok, bw_send(None, org2, None, None, 6, {"userId": user}), False))
+    chain.wait("fcm", t2)
+    ok(relay.push("PUT", "/push/delete-organization", tok, upd, False))
+
+    # user target with the acting device's identifier excluded (§4.5)
+    p = {"userId": user, "date": rfc3339_us()}
+    ok(relay.push("POST", "/push/send", tok, bw_send(user, None, dev, ident, 5, p), False))
+    typ, payload = payload_of(chain.wait("fcm", t2, 2)[1], "fcm")
+    assert typ == "5" and payload == p
+    assert len(chain.records("apns", t)) == 1  # dev was the actor
+
+    # current delete and the legacy DELETE /push/{id}
+    ok(relay.push("POST", "/push/delete", tok, json.dumps({"id": dev}).encode(), False))
+    ok(relay.raw("DELETE", "/push/" + dev2, None, {"Authorization": "Bearer " + tok}))
+    assert relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst) == "0"
+    # the org2 tag removal left no channel rows behind
+    assert relay_sql(env, "SELECT count(*) FROM device_channels WHERE channel = 'org:%s_%s'"
+                     % (inst, org2)) == "0"
+
+
+def test_rate_limit_per_installation(env, pg_cluster):
+    s, chain, _ = env
+    slow = Relay(s, chain.dsn, chain.kafka, HERALD_RELAY_RATE="1", HERALD_RELAY_BURST="2")
+    a, ka = slow.installation()
+    b, kb = slow.installation()
+    ta, tb = slow.token(a, ka), slow.token(b, kb)
+    body = json.dumps({"id": "nothing"}).encode()
+    ok(slow.push("POST", "/push/delete", ta, body))
+    ok(slow.push("POST", "/push/delete", ta, body))
+    st, h, raw = slow.push("POST", "/push/delete", ta, body)
+    assert st == 429 and int(h["retry-after"]) >= 1, (st, raw)
+    assert json.loads(raw)["object"] == "error"
+    ok(slow.push("POST", "/push/delete", tb, body))  # B has its own bucket
+    time.sleep(1.1)
+    ok(slow.push("POST", "/push/delete", ta, body))
