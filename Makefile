@@ -12,6 +12,8 @@
 #                   local stack (PostgreSQL, herald-devkafka, every service)
 #   make lint       clang-format check and the getenv()/banned-call greps
 #   make deploy-check  validates docker-compose.yml and deploy/k8s/
+#   make config-doc    builds release and regenerates docs/configuration.md
+#                      from every binary's --help
 #
 # Each build mode has its own directory, so flags never mix. V=1 shows the
 # full commands.
@@ -76,7 +78,7 @@ ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 
 .PHONY: all release asan tsan test unit itest run lint format deploy-check \
-        clean bench deps
+        clean bench deps config-doc
 all: $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS)
 
 release asan tsan:
@@ -165,6 +167,10 @@ format:
 
 deploy-check:
 	$(Q)sh scripts/deploy-check.sh
+
+config-doc:
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)sh scripts/gen-config-doc.sh build/release/bin
 
 clean:
 	rm -rf build

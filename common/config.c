@@ -119,13 +119,12 @@ set_field(const struct hd_config_field *f, void *base, const char *text,
         char **sp = (char **)(void *)dst;
 
         if ((long long)strlen(text) > f->max)
-            return hd_err_set(err, HD_EINVAL,
-                              "%s: longer than %lld characters", f->name,
-                              f->max);
+            return hd_err_set(err, HD_EINVAL, "%s: longer than %lld characters",
+                              f->name, f->max);
         if (f->choices && !in_choices(f->choices, text))
             return hd_err_set(err, HD_EINVAL,
-                              "%s: must be one of %s (got \"%.64s\")",
-                              f->name, f->choices, shown);
+                              "%s: must be one of %s (got \"%.64s\")", f->name,
+                              f->choices, shown);
         free(*sp);
         *sp = hd_xstrdup(text);
         return 0;
@@ -194,8 +193,7 @@ hd_config_release(const struct hd_config_section *secs, size_t n)
 
         for (f = secs[s].fields; f->type != HD_CFG_T_END; f++) {
             if (f->type == HD_CFG_T_STR) {
-                char **sp =
-                    (char **)(void *)((char *)secs[s].base + f->offset);
+                char **sp = (char **)(void *)((char *)secs[s].base + f->offset);
                 free(*sp);
                 *sp = NULL;
             }
@@ -261,10 +259,13 @@ hd_config_dump(const struct hd_config_section *secs, size_t n,
                 return -1;
             first = 0;
             if (f->type == HD_CFG_T_INT) {
-                if (hd_buf_printf(out, err, "%d", *(const int *)(const void *)p) < 0)
+                if (hd_buf_printf(out, err, "%d",
+                                  *(const int *)(const void *)p) < 0)
                     return -1;
             } else if (f->type == HD_CFG_T_BOOL) {
-                if (hd_buf_puts(out, *(const int *)(const void *)p ? "true" : "false", err) < 0)
+                if (hd_buf_puts(
+                        out, *(const int *)(const void *)p ? "true" : "false",
+                        err) < 0)
                     return -1;
             } else {
                 const char *v = *(char *const *)(const void *)p;
@@ -303,8 +304,8 @@ declared(const struct hd_config_section *secs, size_t n, const char *name,
 }
 
 int
-hd_config_each_extra(const char *prefix,
-                     const struct hd_config_section *secs, size_t n,
+hd_config_each_extra(const char *prefix, const struct hd_config_section *secs,
+                     size_t n,
                      int (*fn)(const char *name, const char *value, void *ud),
                      void *ud)
 {

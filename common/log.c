@@ -57,43 +57,75 @@ hd_log_level_parse(const char *s, enum hd_log_level *out)
     return -1;
 }
 
+/* Does a key name a secret? It must contain one of the words below, and
+ * its last part must not be one that names something about a secret rather
+ * than the secret itself: HERALD_JWT_PUBLIC_KEY_FILE is a path,
+ * HERALD_APNS_KEY_ID an identifier, HERALD_WORKER_FCM_TOKEN_URL an
+ * address, and operators need to see them. */
 static int
 secret_key(const char *k, size_t n)
 {
-    static const char *const words[] = {"token",         "secret", "password",
-                                        "passwd",        "key",    "authorization",
-                                        "assertion",     "dsn",    NULL};
+    static const char *const words[] = {"token",     "secret", "password",
+                                        "passwd",    "key",    "authorization",
+                                        "assertion", "dsn",    NULL};
+    static const char *const not_secret[] = {
+        "file", "files", "path", "dir", "id",  "ids", "url", "uri",
+        "type", "ttl",   "s",    "ms",  "len", "max", "min", NULL};
+    const char *last;
     char low[64];
     size_t i;
+    int hit = 0;
 
     if (n == 0 || n >= sizeof(low))
         return 0;
     for (i = 0; i < n; i++)
         low[i] = (char)tolower((unsigned char)k[i]);
     low[n] = '\0';
-    for (i = 0; words[i]; i++)
-        if (strstr(low, words[i]))
-            return 1;
-    return 0;
+    for (i = 0; words[i] && !hit; i++)
+        hit = strstr(low, words[i]) != NULL;
+    if (!hit)
+        return 0;
+    last = low + strcspn(low, "_-");
+    if (*last == '\0')
+        return 1; /* one word: "token", "apikey" */
+    last = low + n;
+    while (last > low && last[-1] != '_' && last[-1] != '-')
+        last--;
+    for (i = 0; not_secret[i]; i++)
+        if (strcmp(last, not_secret[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* "HERALD_NAME: " opening a message, or a part of one after ": ", is how
+ * error messages name a variable ("bad configuration: HERALD_API_KEY:
+ * required but not set"), not how a value is shown: values are assigned
+ * with '=' or quoted as JSON, and those are still masked. */
+static int
+config_label(const char *text, size_t ks, size_t ke)
+{
+    int starts_part =
+        ks == 0 || (ks >= 2 && text[ks - 2] == ':' && text[ks - 1] == ' ');
+
+    return starts_part && ke - ks > 7 &&
+           strncmp(text + ks, "HERALD_", 7) == 0 && text[ke] == ':' &&
+           text[ke + 1] == ' ';
 }
 
 static int
 tokchar(char c)
 {
     return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' ||
-           c == '+' || c == '/' || c == '=' || c == '~' || c == ':' ||
-           c == '%';
+           c == '+' || c == '/' || c == '=' || c == '~' || c == ':' || c == '%';
 }
 
-/* Masks text[from..] up to the end of the token with "***". */
+/* Replaces text[from..end) with "***" (or as many '*' when shorter);
+ * returns the index just past the mask. */
 static size_t
-mask_from(char *text, size_t from)
+mask_span(char *text, size_t from, size_t end)
 {
-    size_t end = from;
     size_t len;
 
-    while (text[end] && tokchar(text[end]))
-        end++;
     if (end == from)
         return from;
     len = strlen(text + end);
@@ -104,6 +136,32 @@ mask_from(char *text, size_t from)
     }
     memset(text + from, '*', end - from);
     return end;
+}
+
+/* Masks text[from..] up to the end of the token. */
+static size_t
+mask_from(char *text, size_t from)
+{
+    size_t end = from;
+
+    while (text[end] && tokchar(text[end]))
+        end++;
+    return mask_span(text, from, end);
+}
+
+/* Masks a quoted value that starts at text[from] up to its closing quote
+ * (a PEM key or a secret with spaces is one value), or to the end. */
+static size_t
+mask_quoted(char *text, size_t from)
+{
+    size_t end = from;
+
+    while (text[end] && text[end] != '"') {
+        if (text[end] == '\\' && text[end + 1])
+            end++;
+        end++;
+    }
+    return mask_span(text, from, end);
 }
 
 void
@@ -152,14 +210,21 @@ hd_log_scrub(char *text)
             while (ks > 0 && (isalnum((unsigned char)text[ks - 1]) ||
                               text[ks - 1] == '_' || text[ks - 1] == '-'))
                 ks--;
-            if (secret_key(text + ks, ke - ks)) {
-                while (text[v] == ' ' || text[v] == '"')
+            if (secret_key(text + ks, ke - ks) && !config_label(text, ks, ke)) {
+                int quoted = 0;
+
+                while (text[v] == ' ' || text[v] == '"') {
+                    quoted = text[v] == '"';
                     v++;
+                }
+                /* "(set)" is a redaction already; a variable's name is
+                 * not its value */
                 if (text[v] && tokchar(text[v]) &&
                     strncasecmp(text + v, "bearer ", 7) != 0 &&
                     strncasecmp(text + v, "apikey ", 7) != 0 &&
+                    strncmp(text + v, "HERALD_", 7) != 0 &&
                     strncmp(text + v, "***", 3) != 0) {
-                    i = mask_from(text, v);
+                    i = quoted ? mask_quoted(text, v) : mask_from(text, v);
                     continue;
                 }
             }
@@ -244,7 +309,7 @@ void
 hd_log_emit(int level, int errnum, const char *fmt, ...)
 {
     static _Thread_local char line[HD_LOG_LINE_MAX];
-    char msg[HD_LOG_LINE_MAX / 2];  /* on the stack: 16 KiB */
+    char msg[HD_LOG_LINE_MAX / 2]; /* on the stack: 16 KiB */
     char ts[40];
     char ebuf[128];
     struct hd_buf b;

@@ -59,8 +59,12 @@ void hd_log_ctx_clear(void);
 char *hd_log_redact(const char *secret, char *out, size_t outlen);
 
 /* Masks secrets inside text in place (exposed for tests): "Bearer X",
- * "apikey X", JWTs, and key=value / "key":"value" pairs whose key contains
- * token, secret, password, key, authorization or assertion. */
+ * "apikey X", JWTs, and key=value / key: value / "key":"value" pairs whose
+ * key contains token, secret, password, key, authorization, assertion or
+ * dsn (a quoted value is masked up to its closing quote). A key whose last
+ * part says it is about a secret rather than the secret (_FILE, _PATH,
+ * _DIR, _ID, _URL, _TTL, ...) is shown, and so is an error label such as
+ * "HERALD_API_KEY: required but not set". */
 void hd_log_scrub(char *text);
 
 #endif

@@ -11,8 +11,11 @@
 # HERALD_API_PORT, HERALD_HUB_PORT, HERALD_RELAY_PORT, HERALD_SIM_PORT,
 # HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS}_PORT; HERALD_VAR_DIR moves
 # ./var and HERALD_BIN_DIR the binaries (default build/release/bin).
+# `make run` starts it with sh (dash on Debian): run under bash whatever
+# the caller used, before any bash-only syntax is parsed.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 VAR=$(realpath -m "${HERALD_VAR_DIR:-var}")
 BIN=$(realpath -m "${HERALD_BIN_DIR:-build/release/bin}")
@@ -35,11 +38,12 @@ NAMES=()
 STACK_ENV=()
 BANNER=()
 PG_STARTED=0
+PGDIR=$VAR/pg
 
 say() { printf '[herald] %s\n' "$*"; }
 
 stop_all() {
-    trap '' INT TERM
+    trap '' INT TERM HUP
     say "stopping"
     rm -f "$VAR/stack.env"
     local i
@@ -57,7 +61,8 @@ stop_all() {
         wait "${PIDS[$i]}" 2>/dev/null
     done
     if [ $PG_STARTED -eq 1 ]; then
-        sh scripts/pg.sh stop "$VAR/pg" >/dev/null 2>&1
+        sh scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1
+        [ "$PGDIR" = "$VAR/pg" ] || rm -rf "$PGDIR"
     fi
     say "stopped"
 }
@@ -68,7 +73,10 @@ fail() {
     exit 1
 }
 
-trap 'stop_all; exit 0' INT TERM
+# Ctrl-C reaches run.sh alone: every process below runs in a session of
+# its own (setsid), so stop_all can stop them in reverse order of start,
+# the services before the Kafka and PostgreSQL they flush to.
+trap 'stop_all; exit 0' INT TERM HUP
 
 # have NAME: the binary exists.
 have() { [ -x "$BIN/$1" ]; }
@@ -78,7 +86,7 @@ have() { [ -x "$BIN/$1" ]; }
 start() {
     local name=$1 logname=$2
     shift 2
-    env "$@" "$BIN/$name" >"$LOG/$logname.log" 2>&1 &
+    setsid env "$@" "$BIN/$name" >"$LOG/$logname.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("$logname")
 }
@@ -116,7 +124,14 @@ export HERALD_API_KEY HERALD_JWT_SECRET HERALD_INTERNAL_KEY HERALD_RELAY_ADMIN_K
 
 # PostgreSQL
 if [ -z "${HERALD_PG_DSN:-}" ]; then
-    HERALD_PG_DSN=$(sh scripts/pg.sh start "$VAR/pg" "$HERALD_PG_PORT") || fail "PostgreSQL did not start (see $VAR/pg/server.log)"
+    # As root, PostgreSQL runs as the postgres user, which must reach its
+    # data directory: a checkout in a private home (/root) cannot host it,
+    # so the cluster then lives in /tmp for this run only.
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$VAR" 2>/dev/null; then
+        PGDIR=$(mktemp -d /tmp/herald-stack-pg.XXXXXX)
+        say "postgres cannot reach $VAR: PostgreSQL data in $PGDIR (removed on exit)"
+    fi
+    HERALD_PG_DSN=$(sh scripts/pg.sh start "$PGDIR" "$HERALD_PG_PORT") || fail "PostgreSQL did not start (see $PGDIR/server.log)"
     PG_STARTED=1
     say "PostgreSQL ready on 127.0.0.1:$HERALD_PG_PORT"
 fi
@@ -126,7 +141,7 @@ export HERALD_PG_DSN
 if [ -z "${HERALD_KAFKA_BROKERS:-}" ]; then
     have herald-devkafka || fail "$BIN/herald-devkafka is missing: run make release"
     rm -f "$VAR/kafka.bootstrap"
-    HERALD_DEVKAFKA_BOOTSTRAP_FILE=$VAR/kafka.bootstrap "$BIN/herald-devkafka" \
+    HERALD_DEVKAFKA_BOOTSTRAP_FILE=$VAR/kafka.bootstrap setsid "$BIN/herald-devkafka" \
         </dev/null >"$LOG/devkafka.out" 2>"$LOG/devkafka.log" &
     PIDS+=($!)
     NAMES+=(devkafka)

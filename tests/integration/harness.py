@@ -36,10 +36,23 @@ KAFKA_TEST_ENV = {
 }
 
 
+_handed = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never the same one twice in a run (two
+    calls before either port is bound could otherwise get the same one)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed:
+            _handed.add(port)
+            return port
+
+
+class Exited(Exception):
+    """A process wait_for() was waiting on is gone: no point waiting on."""
 
 
 def log_path(name):
@@ -57,6 +70,8 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
             last = pred()
             if last:
                 return last
+        except Exited:
+            raise
         except Exception as e:  # noqa: BLE001 - report the last error
             last = e
         time.sleep(interval)
@@ -195,7 +210,7 @@ class Service:
         if wait:
             def ready():
                 if self.proc.poll() is not None:
-                    raise RuntimeError("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.read_log()[-4000:]))
+                    raise Exited("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.read_log()[-4000:]))
                 st, _, _ = http("GET", "%s/%s" % (self.url, wait), timeout=2)
                 return st == 200
             try:

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 
 from api_support import start_api
-from harness import wait_for
+from harness import Exited, wait_for
 from simkit import Sim
 from workerkit import Rig
 
@@ -57,7 +57,7 @@ class Relay:
 
     def _ready(self):
         if not self.svc.running():
-            raise RuntimeError("herald-relay exited:\n" + self.svc.read_log()[-4000:])
+            raise Exited("herald-relay exited:\n" + self.svc.read_log()[-4000:])
         return self.raw("GET", "/readyz")[0] == 200
 
     def raw(self, method, path, body=None, headers=None):

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
+#include "common/config.h"
 #include "common/log.h"
+#include "common/banned.h"
 
 static int saved_stderr = -1;
 static int pipe_r = -1;
@@ -114,6 +116,112 @@ test_scrub_masks_secrets(void)
     ASSERT_STR_EQ(f, "provider fcm answered 404 for device 7");
 }
 
+/* Paths, identifiers and addresses of secrets are not secrets: operators
+ * need to see which key file a service reads. The secrets stay masked. */
+static void
+test_scrub_shows_paths_masks_secrets(void)
+{
+    char a[] = "{\"HERALD_JWT_PUBLIC_KEY_FILE\":\"/etc/herald/jwt.pem\","
+               "\"HERALD_APNS_KEY_ID\":\"ABC123\","
+               "\"HERALD_WORKER_FCM_TOKEN_URL\":\"https://oauth.test/t\","
+               "\"HERALD_API_KEY\":\"(set)\","
+               "\"HERALD_INTERNAL_KEY\":\"s3cr3t-value\","
+               "\"client_secret\":\"two words\"}";
+    char b[] = "HERALD_JWT_SECRET=s3cr3t-value HERALD_API_KEYS=k1,k2";
+    char c[] = "{\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n"
+               "-----END PRIVATE KEY-----\\n\",\"client_email\":\"a@b\"}";
+    char d[] = "sasl.password=hunter2 key_file=/run/k.pem";
+
+    hd_log_scrub(a);
+    hd_log_scrub(b);
+    hd_log_scrub(c);
+    hd_log_scrub(d);
+    ASSERT_STR_CONTAINS(a, "\"HERALD_JWT_PUBLIC_KEY_FILE\":"
+                           "\"/etc/herald/jwt.pem\"");
+    ASSERT_STR_CONTAINS(a, "\"HERALD_APNS_KEY_ID\":\"ABC123\"");
+    ASSERT_STR_CONTAINS(a, "\"https://oauth.test/t\"");
+    ASSERT_STR_CONTAINS(a, "\"HERALD_API_KEY\":\"(set)\"");
+    ASSERT_STR_CONTAINS(a, "\"HERALD_INTERNAL_KEY\":\"***\"");
+    ASSERT_STR_CONTAINS(a, "\"client_secret\":\"***\"}");
+    ASSERT_STR_LACKS(b, "s3cr3t");
+    ASSERT_STR_LACKS(b, "k1");
+    ASSERT_STR_LACKS(c, "MIIEvQ");
+    ASSERT_STR_LACKS(c, "END PRIVATE");
+    ASSERT_STR_CONTAINS(c, "\"client_email\":\"a@b\"");
+    ASSERT_STR_EQ(d, "sasl.password=*** key_file=/run/k.pem");
+}
+
+/* An error naming a variable stays readable; the same name used to show
+ * a value is still masked. */
+static void
+test_scrub_keeps_variable_names_in_errors(void)
+{
+    char a[] = "bad configuration: HERALD_API_KEY: required but not set";
+    char b[] = "HERALD_API_KEY: empty key in the list";
+    char c[] = "user tokens: HERALD_JWT_PUBLIC_KEY_FILE: open /x: gone";
+    char d[] = "set HERALD_JWT_SECRET: hunter2";
+    char e[] = "device token: f00dcafe rejected";
+
+    hd_log_scrub(a);
+    hd_log_scrub(b);
+    hd_log_scrub(c);
+    hd_log_scrub(d);
+    hd_log_scrub(e);
+    ASSERT_STR_EQ(a, "bad configuration: HERALD_API_KEY: required but not set");
+    ASSERT_STR_EQ(b, "HERALD_API_KEY: empty key in the list");
+    ASSERT_STR_EQ(c, "user tokens: HERALD_JWT_PUBLIC_KEY_FILE: open /x: gone");
+    ASSERT_STR_EQ(d, "set HERALD_JWT_SECRET: ***");
+    ASSERT_STR_EQ(e, "device token: *** rejected");
+}
+
+struct dump_cfg {
+    char *key_file;
+    char *secret;
+    char *api_key;
+};
+
+static const struct hd_config_field dump_fields[] = {
+    HD_CFG_STR("HERALD_T_PUBLIC_KEY_FILE", struct dump_cfg, key_file, NULL, 0,
+               "a path"),
+    HD_CFG_STR("HERALD_T_SECRET", struct dump_cfg, secret, NULL, HD_CFG_SECRET,
+               "a secret"),
+    HD_CFG_STR("HERALD_T_API_KEY", struct dump_cfg, api_key, NULL,
+               HD_CFG_SECRET, "another"),
+    HD_CFG_END,
+};
+
+/* What a service logs at start: its configuration dump, through the
+ * logger. The key file's path shows, secrets do not. */
+static void
+test_logged_config_dump_shows_paths_only(void)
+{
+    struct dump_cfg cfg;
+    struct hd_config_section sec = {dump_fields, &cfg};
+    struct hd_err err = {0};
+    struct hd_buf dump;
+    char out[4096];
+
+    setenv("HERALD_T_PUBLIC_KEY_FILE", "/etc/herald/jwt-public.pem", 1);
+    setenv("HERALD_T_SECRET", "s3cr3t-value", 1);
+    unsetenv("HERALD_T_API_KEY");
+    ASSERT_INT_EQ(hd_config_load(&sec, 1, &err), 0);
+    hd_buf_init(&dump, 4096);
+    ASSERT_INT_EQ(hd_config_dump(&sec, 1, &dump, &err), 0);
+    hd_log_init("t", HD_LOG_DEBUG);
+    capture_start();
+    hd_log(HD_LOG_INFO, 0, "starting with configuration %s", dump.data);
+    capture_end(out, sizeof(out));
+    hd_buf_release(&dump);
+    hd_config_release(&sec, 1);
+    unsetenv("HERALD_T_PUBLIC_KEY_FILE");
+    unsetenv("HERALD_T_SECRET");
+    ASSERT_STR_CONTAINS(out, "/etc/herald/jwt-public.pem");
+    ASSERT_STR_CONTAINS(out, "HERALD_T_SECRET\\\":\\\"(set)");
+    ASSERT_STR_CONTAINS(out, "HERALD_T_API_KEY\\\":\\\"(unset)");
+    ASSERT_STR_LACKS(out, "s3cr3t");
+    ASSERT_TRUE(cfg.key_file == NULL && cfg.secret == NULL);
+}
+
 static void
 test_messages_are_scrubbed_when_logged(void)
 {
@@ -158,6 +266,9 @@ main(void)
     RUN_TEST(test_level_checked_before_arguments);
     RUN_TEST(test_json_line_with_context_and_errno);
     RUN_TEST(test_scrub_masks_secrets);
+    RUN_TEST(test_scrub_shows_paths_masks_secrets);
+    RUN_TEST(test_scrub_keeps_variable_names_in_errors);
+    RUN_TEST(test_logged_config_dump_shows_paths_only);
     RUN_TEST(test_messages_are_scrubbed_when_logged);
     RUN_TEST(test_redact_fingerprint);
     RUN_TEST(test_level_parse);

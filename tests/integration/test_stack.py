@@ -1,0 +1,181 @@
+"""test_stack.py -- `make run`: scripts/run.sh started the way the Makefile
+starts it (sh scripts/run.sh), with its var directory in a temporary place,
+every port moved to a free one and HERALD_BIN_DIR pointing at the binaries
+under test. It must reach "ready", write var/stack.env (DESIGN.md section 9)
+only then, print a banner whose every URL answers /healthz and serves valid
+/metrics, and on Ctrl-C (SIGINT to its process group) stop everything it
+started -- services, herald-devkafka, PostgreSQL -- remove stack.env and
+exit 0. Bounded: about 60 s in all.
+"""
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from harness import BIN, ROOT, SANITIZER_MARKERS, free_port
+from test_foundation import parse_prometheus
+
+PORT_VARS = ["HERALD_API_PORT", "HERALD_HUB_PORT", "HERALD_RELAY_PORT", "HERALD_SIM_PORT",
+             "HERALD_SIM_CONTROL_PORT", "HERALD_PG_PORT", "HERALD_WORKER_FCM_PORT",
+             "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"]
+# DESIGN.md section 9: what any script may rely on finding in stack.env
+STACK_ENV_KEYS = ["HERALD_API_URL", "HERALD_HUB_URL", "HERALD_SIM_URL", "HERALD_API_KEY",
+                  "HERALD_JWT_SECRET", "HERALD_INTERNAL_KEY", "HERALD_RELAY_ADMIN_KEY",
+                  "HERALD_KAFKA_BROKERS", "HERALD_PG_DSN"]
+SECRET_KEYS = ["HERALD_API_KEY", "HERALD_JWT_SECRET", "HERALD_INTERNAL_KEY",
+               "HERALD_RELAY_ADMIN_KEY", "HERALD_SIM_HMS_CLIENT_SECRET"]
+
+
+def processes_using(*needles):
+    """{pid: command line} of every process whose command line mentions
+    one of needles."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in cmd for n in needles):
+            found[int(pid)] = cmd
+    return found
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def get(url, cafile):
+    """(status, body text) of GET url; https URLs (the relay) trust cafile."""
+    ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=ctx) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f.read().splitlines():
+            m = re.fullmatch(r"(HERALD_[A-Z0-9_]+)=(\S*)", line)
+            assert m, "not a KEY=value line in stack.env: %r" % line
+            env[m.group(1)] = m.group(2)
+    return env
+
+
+def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
+    # not under pytest's tmp_path: its 0700 parents keep the postgres user
+    # (which runs the throwaway cluster) out
+    top = tempfile.mkdtemp(prefix="herald-stack-")
+    os.chmod(top, 0o755)
+    var = os.path.join(top, "var")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env.update({v: str(free_port()) for v in PORT_VARS})
+    env.update(HERALD_VAR_DIR=var, HERALD_BIN_DIR=BIN)
+    out_path = os.path.join(top, "run.out")
+    out = open(out_path, "w")
+    # its own process group, so SIGINT to the group is a terminal's Ctrl-C;
+    # SIGINT handled by default even if this test runs with it ignored
+    proc = subprocess.Popen(["sh", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    stack_env = os.path.join(var, "stack.env")
+    started = {}
+    try:
+        def text():
+            with open(out_path, errors="replace") as f:
+                return f.read()
+
+        t0 = time.monotonic()
+        while not os.path.exists(stack_env):
+            assert proc.poll() is None, "run.sh exited %s:\n%s" % (proc.returncode, text())
+            assert time.monotonic() - t0 < 50, "no stack.env after 50 s:\n" + text()
+            time.sleep(0.1)
+        ready_s = time.monotonic() - t0
+        while "Ctrl-C stops everything." not in text() and time.monotonic() - t0 < 55:
+            time.sleep(0.1)  # the banner follows stack.env
+        banner = text()
+        assert "Herald is ready." in banner and "Ctrl-C stops everything." in banner, banner
+        assert not os.path.exists(stack_env + ".tmp")
+
+        senv = read_env(stack_env)
+        for k in STACK_ENV_KEYS + (["HERALD_RELAY_URL"]
+                                   if os.path.exists(os.path.join(BIN, "herald-relay")) else []):
+            assert senv.get(k), "%s missing from stack.env: %s" % (k, sorted(senv))
+        assert senv["HERALD_API_URL"] == "http://127.0.0.1:%s" % env["HERALD_API_PORT"]
+        assert senv["HERALD_HUB_URL"] == "http://127.0.0.1:%s" % env["HERALD_HUB_PORT"]
+        assert ":%s/" % env["HERALD_PG_PORT"] in senv["HERALD_PG_DSN"]
+        assert senv["HERALD_KAFKA_BROKERS"] in banner and senv["HERALD_API_URL"] in banner
+
+        urls = {v for k, v in senv.items() if k.endswith("_URL")}
+        urls |= {m.group(1) for m in re.finditer(r"(http://127\.0\.0\.1:\d+)", banner)}
+        for url in sorted(urls):
+            assert get(url + "/healthz", senv.get("HERALD_RELAY_CA_FILE"))[0] == 200, url
+            st, body = get(url + "/metrics", senv.get("HERALD_RELAY_CA_FILE"))
+            assert st == 200, url
+            parse_prometheus(body)
+        for port in ("HERALD_WORKER_FCM_PORT", "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"):
+            if os.path.exists(os.path.join(BIN, "herald-worker-" + port.split("_")[2].lower())):
+                assert "http://127.0.0.1:%s" % env[port] in urls, (port, banner)
+
+        started = processes_using(BIN + "/herald-", var + "/")
+        names = " ".join(started.values())
+        for b in ("herald-devkafka", "herald-api", "herald-hub", "postgres"):
+            assert b in names, (b, started)
+
+        t1 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(40)
+        stop_s = time.monotonic() - t1
+        final = text()
+        assert rc == 0, (rc, final[-3000:])
+        assert final.rstrip().endswith("[herald] stopped"), final[-2000:]
+        assert "exited unexpectedly" not in final and "killing it" not in final, final[-2000:]
+        assert not os.path.exists(stack_env)
+        left = {p: c for p, c in started.items() if alive(p)}
+        assert not left, "left running after Ctrl-C: %s" % left
+        assert not processes_using(BIN + "/herald-", var + "/")
+        assert not os.path.exists(os.path.join(var, "pg", "data", "postmaster.pid"))
+        assert ready_s + stop_s < 60, (ready_s, stop_s)
+
+        secrets = [senv[k] for k in SECRET_KEYS if senv.get(k)]
+        token_secret = os.path.join(var, "relay-tls", "token-secret")
+        if os.path.exists(token_secret):
+            with open(token_secret) as f:
+                secrets.append(f.read().strip())
+        logs = os.path.join(var, "log")
+        for name in sorted(os.listdir(logs)):
+            with open(os.path.join(logs, name), errors="replace") as f:
+                log = f.read()
+            assert not [m for m in SANITIZER_MARKERS if m in log], (name, log[-3000:])
+            for s in secrets:
+                assert s not in log, "a secret from stack.env is in %s" % name
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for pid in processes_using(BIN + "/herald-", var + "/"):
+            if "postgres" not in started.get(pid, ""):
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(var, "pg")],
+                       capture_output=True)
+        out.close()
+        shutil.rmtree(top, ignore_errors=True)
