@@ -1,11 +1,15 @@
 /* test_sim_gen.c -- unit tests for `herald-sim gen` (tools/sim/gen.c) and
  * the credential loader (creds.c): the files exist with the right modes,
- * the server certificate verifies against the CA for every SAN, a second
- * run keeps every file, and a missing CA renews the server certificate. */
+ * the server certificate verifies against the CA for every SAN, the APNs
+ * client certificate (PEM and .p12) chains to the CA and names the topic,
+ * a second run keeps every file, and a missing CA renews the server and
+ * client certificates. */
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -49,6 +53,25 @@ verifies(const char *dir, const char *host, int ip)
     return ok;
 }
 
+/* 1 when the cert chains to the CA found in dir for client auth. */
+static int
+client_verifies(const char *dir, X509 *leaf)
+{
+    X509 *ca = load_cert(dir, SIM_FILE_CA);
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok;
+
+    X509_STORE_add_cert(store, ca);
+    X509_STORE_CTX_init(ctx, store, leaf, NULL);
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+    ok = X509_verify_cert(ctx) == 1;
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(ca);
+    return ok;
+}
+
 static char *
 slurp(const char *dir, const char *name)
 {
@@ -57,6 +80,57 @@ slurp(const char *dir, const char *name)
 
     free(p);
     return v;
+}
+
+/* The APNs client certificate: PEM with its key, and the .p12 opened with
+ * the password file, both the same certificate, chaining to the CA for
+ * client authentication, subject UID = the topic; both 0600. */
+static void
+check_apns_cert(const char *dir)
+{
+    char *pw = slurp(dir, SIM_FILE_APNS_P12_PW);
+    char *topic = slurp(dir, SIM_FILE_APNS_TOPIC);
+    char *pem = slurp(dir, SIM_FILE_APNS_CERT);
+    char *env = slurp(dir, SIM_FILE_ENV);
+    char *p12path = hd_xasprintf("%s/%s", dir, SIM_FILE_APNS_P12);
+    X509 *x = load_cert(dir, SIM_FILE_APNS_CERT);
+    X509 *px = NULL;
+    EVP_PKEY *pk = NULL;
+    PKCS12 *p12 = NULL;
+    FILE *fp = fopen(p12path, "rb");
+    struct stat st;
+    char uid[128];
+
+    ASSERT_NOT_NULL(x);
+    ASSERT_TRUE(client_verifies(dir, x));
+    ASSERT_INT_EQ(X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+                                            NID_userId, uid, sizeof(uid)) > 0,
+                  1);
+    ASSERT_STR_EQ(uid, topic);
+    ASSERT_STR_CONTAINS(pem, "-----BEGIN PRIVATE KEY-----");
+    ASSERT_NOT_NULL(fp);
+    p12 = d2i_PKCS12_fp(fp, NULL);
+    fclose(fp);
+    ASSERT_NOT_NULL(p12);
+    ASSERT_INT_EQ(PKCS12_parse(p12, "wrong", &pk, &px, NULL), 0);
+    ASSERT_INT_EQ(PKCS12_parse(p12, pw, &pk, &px, NULL), 1);
+    ASSERT_INT_EQ(X509_cmp(x, px), 0);
+    ASSERT_INT_EQ(X509_check_private_key(px, pk), 1);
+    ASSERT_INT_EQ(stat(p12path, &st), 0);
+    ASSERT_INT_EQ(st.st_mode & 0777, 0600);
+    ASSERT_STR_CONTAINS(env, "HERALD_SIM_APNS_CERT_FILE=");
+    ASSERT_STR_CONTAINS(env, "HERALD_SIM_APNS_CERT_P12_FILE=");
+    ASSERT_STR_CONTAINS(env, pw);
+    ERR_clear_error();
+    EVP_PKEY_free(pk);
+    X509_free(px);
+    X509_free(x);
+    PKCS12_free(p12);
+    free(p12path);
+    free(env);
+    free(pem);
+    free(topic);
+    free(pw);
 }
 
 static void
@@ -99,6 +173,7 @@ test_files_and_sans(void)
     ASSERT_STR_CONTAINS(p, "\"token_uri\": \"https://oauth2.googleapis.com/"
                            "token\"");
     free(p);
+    check_apns_cert(f.dir);
     fx_rmdir(f.dir);
 }
 
@@ -106,8 +181,9 @@ static void
 test_idempotent(void)
 {
     static const char *const files[] = {
-        SIM_FILE_CA,     SIM_FILE_CERT, SIM_FILE_APNS_P8, SIM_FILE_APNS_KID,
-        SIM_FILE_FCM_SA, SIM_FILE_HMS,  SIM_FILE_ENV,
+        SIM_FILE_CA,       SIM_FILE_CERT,      SIM_FILE_APNS_P8,
+        SIM_FILE_APNS_KID, SIM_FILE_FCM_SA,    SIM_FILE_HMS,
+        SIM_FILE_ENV,      SIM_FILE_APNS_CERT, SIM_FILE_APNS_P12_PW,
     };
     char *before[sizeof(files) / sizeof(files[0])];
     struct hd_err err = {0};
@@ -135,6 +211,10 @@ test_idempotent(void)
     ASSERT_TRUE(strcmp(cert, before[1]) != 0);
     ASSERT_TRUE(verifies(f.dir, "api.push.apple.com", 0));
     free(cert);
+    cert = slurp(f.dir, SIM_FILE_APNS_CERT);
+    ASSERT_TRUE(strcmp(cert, before[7]) != 0);
+    free(cert);
+    check_apns_cert(f.dir);
     for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         free(before[i]);
     fx_rmdir(f.dir);

@@ -297,8 +297,11 @@ accept_push(struct sim_ctx *ctx, struct sim_peer *peer,
 
 /* Steps 1-9 of the validation order: header and path syntax. Returns the
  * reason or NULL. */
+/* cert_topic: the topic of the connection's client certificate ("" for
+ * token authentication), which makes apns-topic optional. */
 static const char *
-check_headers(const struct sim_ctx *ctx, const struct sim_req *req)
+check_headers(const struct sim_ctx *ctx, const struct sim_req *req,
+              const char *cert_topic)
 {
     static const char *const once[] = {
         "apns-id",         "apns-topic",       "apns-priority",
@@ -323,8 +326,10 @@ check_headers(const struct sim_ctx *ctx, const struct sim_req *req)
     for (i = 0; i < sizeof(once) / sizeof(once[0]); i++)
         if (sim_req_header_count(req, once[i]) > 1)
             return "DuplicateHeaders";
-    if (topic == NULL || *topic == '\0')
+    if ((topic == NULL || *topic == '\0') && *cert_topic == '\0')
         return "MissingTopic";
+    if (topic == NULL || *topic == '\0')
+        topic = cert_topic;
     if (collapse != NULL && strlen(collapse) > APNS_COLLAPSE_MAX)
         return "BadCollapseId";
     if (prio != NULL && strcmp(prio, "10") != 0 && strcmp(prio, "5") != 0 &&
@@ -359,7 +364,7 @@ apns_handle(struct sim_ctx *ctx, struct sim_peer *peer,
             const struct sim_req *req, struct sim_resp *resp)
 {
     enum sim_apns_env env = environment(peer, req);
-    const char *reason = check_headers(ctx, req);
+    const char *reason = check_headers(ctx, req, peer->cert_topic);
     const char *path = sim_req_header(req, ":path");
     const char *topic = sim_req_header(req, "apns-topic");
     const char *type = sim_req_header(req, "apns-push-type");
@@ -373,6 +378,8 @@ apns_handle(struct sim_ctx *ctx, struct sim_peer *peer,
         reject(ctx, peer, req, resp, reason, -1, env);
         goto out;
     }
+    if (topic == NULL || *topic == '\0')
+        topic = peer->cert_topic; /* the certificate's single topic */
     tok = path + strlen(APNS_PATH);
     toklen = strcspn(tok, "?");
     sim_resp_add_token(resp, tok, toklen);

@@ -198,6 +198,27 @@ topic_allowed(const struct sim_apns_key *key, const char *topic)
     return 0;
 }
 
+/* Certificate authentication: the TLS client certificate decides, any
+ * authorization header is ignored (as APNs does on a certificate
+ * connection). The certificate must chain to the simulator's CA and
+ * name a topic; the request's topic (without its push-type suffix) must
+ * be that one. */
+static const char *
+cert_auth(struct sim_peer *peer, const char *topic, char *identity,
+          size_t idlen)
+{
+    char base[256];
+
+    if (!peer->cert_ok || peer->cert_topic[0] == '\0')
+        return "BadCertificate";
+    snprintf(identity, idlen, "cert/%s", peer->cert_topic);
+    sim_apns_base_topic(topic, base, sizeof(base));
+    if (strcmp(base, peer->cert_topic) != 0)
+        return "TopicDisallowed";
+    peer->authed = 1;
+    return NULL;
+}
+
 const char *
 sim_apns_auth(struct sim_ctx *ctx, struct sim_peer *peer,
               const struct sim_req *req, const char *topic,
@@ -213,6 +234,8 @@ sim_apns_auth(struct sim_ctx *ctx, struct sim_peer *peer,
     size_t len;
     int cached;
 
+    if (peer->cert)
+        return cert_auth(peer, topic, identity, idlen);
     if (h == NULL)
         return "MissingProviderToken";
     while (*h == ' ')

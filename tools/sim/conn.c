@@ -17,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/alloc.h"
 #include "tools/sim/conn.h"
@@ -247,6 +248,26 @@ sim_conn_settle(struct sim_conn *c)
     return 0;
 }
 
+/* A client certificate (APNs certificate authentication): whether it
+ * chains to the simulator's CA, and its subject UID, the topic. */
+static void
+peer_cert(struct sim_conn *c)
+{
+    X509 *x = SSL_get1_peer_certificate(c->ssl);
+    int n;
+
+    if (x == NULL)
+        return;
+    c->peer.cert = 1;
+    c->peer.cert_ok = SSL_get_verify_result(c->ssl) == X509_V_OK;
+    n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_userId,
+                                  c->peer.cert_topic,
+                                  (int)sizeof(c->peer.cert_topic));
+    if (n <= 0 || (size_t)n >= sizeof(c->peer.cert_topic) - 1)
+        c->peer.cert_topic[0] = '\0';
+    X509_free(x);
+}
+
 static void
 tls_ready(struct sim_conn *c)
 {
@@ -262,6 +283,7 @@ tls_ready(struct sim_conn *c)
     }
     if (sni != NULL)
         sim_copy(c->peer.sni, sizeof(c->peer.sni), sni);
+    peer_cert(c);
     if (ep != NULL) {
         c->provider = (int)ep->provider;
         c->apns_host = ep->h2_only;

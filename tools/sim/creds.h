@@ -20,6 +20,9 @@
 #define SIM_FILE_APNS_KID "apns-key-id"
 #define SIM_FILE_APNS_TEAM "apns-team-id"
 #define SIM_FILE_APNS_TOPIC "apns-topic"
+#define SIM_FILE_APNS_CERT "apns-cert.pem" /* certificate + key */
+#define SIM_FILE_APNS_P12 "apns-cert.p12"
+#define SIM_FILE_APNS_P12_PW "apns-cert-password"
 #define SIM_FILE_FCM_SA "fcm-service-account.json"
 #define SIM_FILE_HMS "hms-app.json"
 #define SIM_FILE_ENV "credentials.env"

@@ -84,7 +84,11 @@ struct sim_peer {
     char team[16];
     char kid[16];
     int authed; /* a request with a valid JWT was seen */
-    int wedged; /* ExpiredProviderToken wedged the connection */
+    /* APNs certificate authentication (TLS client certificate) */
+    int cert;             /* the client presented one */
+    int cert_ok;          /* it chains to the simulator's CA */
+    char cert_topic[128]; /* its subject UID, "" if none */
+    int wedged;           /* ExpiredProviderToken wedged the connection */
     /* what the transport should advertise as MAX_CONCURRENT_STREAMS;
      * providers change it, the transport sends SETTINGS when it moves */
     unsigned want_streams;

@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -32,6 +33,8 @@
 
 #define CA_DAYS 3650
 #define CERT_DAYS 825
+
+enum cert_kind { CERT_SERVER = 0, CERT_CA, CERT_CLIENT };
 
 static int
 exists(const char *dir, const char *name)
@@ -141,11 +144,12 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     return rc;
 }
 
-/* new: a certificate for key, issued by issuer/ikey (self-signed when
- * issuer is NULL). */
+/* new: a certificate of kind for key, issued by issuer/ikey (self-signed
+ * when issuer is NULL); uid, when not NULL, goes into the subject as UID
+ * (what Apple puts the bundle id of a push certificate in). */
 static X509 *
-make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey, int ca,
-          long days)
+make_cert(EVP_PKEY *key, const char *cn, const char *uid, X509 *issuer,
+          EVP_PKEY *ikey, enum cert_kind kind, long days)
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
@@ -163,17 +167,29 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey, int ca,
         X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                                    (const unsigned char *)"Herald", -1, -1,
                                    0) == 1 &&
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                    (const unsigned char *)cn, -1, -1, 0) == 1 &&
+        (uid == NULL || X509_NAME_add_entry_by_txt(name, "UID", MBSTRING_UTF8,
+                                                   (const unsigned char *)uid,
+                                                   -1, -1, 0) == 1) &&
         X509_set_subject_name(x, name) == 1 &&
         X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
                                        : name) == 1;
-    if (ok && ca)
+    if (ok && kind == CERT_CA)
         ok =
             add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") == 0 &&
             add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") == 0 &&
             add_ext(x, x, NID_subject_key_identifier, "hash") == 0 &&
             add_ext(x, x, NID_authority_key_identifier, "keyid:always") == 0;
+    else if (ok && kind == CERT_CLIENT)
+        ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ==
+                 0 &&
+             add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ==
+                 0 &&
+             add_ext(x, issuer, NID_ext_key_usage, "clientAuth") == 0 &&
+             add_ext(x, issuer, NID_subject_key_identifier, "hash") == 0 &&
+             add_ext(x, issuer, NID_authority_key_identifier, "keyid:always") ==
+                 0;
     else if (ok)
         ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ==
                  0 &&
@@ -224,9 +240,10 @@ read_cert(const char *dir, const char *name)
     return x;
 }
 
-/* CA and server certificate: a new CA implies a new server certificate. */
+/* CA and server certificate: a new CA implies a new server certificate
+ * (and *fresh_ca = 1: the APNs client certificate is reissued too). */
 static int
-gen_tls(const char *dir, struct hd_err *err)
+gen_tls(const char *dir, int *fresh_ca_out, struct hd_err *err)
 {
     EVP_PKEY *cakey = NULL;
     EVP_PKEY *key = NULL;
@@ -237,8 +254,8 @@ gen_tls(const char *dir, struct hd_err *err)
 
     if (!exists(dir, SIM_FILE_CA) || !exists(dir, SIM_FILE_CA_KEY)) {
         cakey = EVP_EC_gen("P-256");
-        ca = cakey ? make_cert(cakey, "Herald Simulator CA", NULL, NULL, 1,
-                               CA_DAYS)
+        ca = cakey ? make_cert(cakey, "Herald Simulator CA", NULL, NULL, NULL,
+                               CERT_CA, CA_DAYS)
                    : NULL;
         if (ca == NULL) {
             hd_err_set(err, HD_EIO, "cannot create the CA");
@@ -248,6 +265,7 @@ gen_tls(const char *dir, struct hd_err *err)
             write_cert(dir, SIM_FILE_CA, ca, err) < 0)
             goto out;
         fresh_ca = 1;
+        *fresh_ca_out = 1;
     }
     if (!fresh_ca && exists(dir, SIM_FILE_CERT) && exists(dir, SIM_FILE_KEY)) {
         rc = 0;
@@ -263,7 +281,9 @@ gen_tls(const char *dir, struct hd_err *err)
         }
     }
     key = EVP_EC_gen("P-256");
-    cert = key ? make_cert(key, "herald-sim", ca, cakey, 0, CERT_DAYS) : NULL;
+    cert = key ? make_cert(key, "herald-sim", NULL, ca, cakey, CERT_SERVER,
+                           CERT_DAYS)
+               : NULL;
     if (cert == NULL) {
         hd_err_set(err, HD_EIO, "cannot create the server certificate");
         goto out;
@@ -333,6 +353,78 @@ gen_apns(const char *dir, struct hd_err *err)
         gen_text(dir, SIM_FILE_APNS_TOPIC, SIM_DEFAULT_TOPIC, err) < 0)
         return -1;
     return 0;
+}
+
+/* APNs certificate authentication: a client certificate issued by the
+ * test CA whose subject UID is the topic, as in Apple's push
+ * certificates, written as PEM (certificate, then key) and as a .p12
+ * protected by a random password (its own file). Kept unless missing or
+ * the CA is new; the .p12 is written last, so its presence means done. */
+static int
+gen_apns_cert(const char *dir, int fresh_ca, struct hd_err *err)
+{
+    EVP_PKEY *cakey = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *ca = NULL;
+    X509 *cert = NULL;
+    PKCS12 *p12 = NULL;
+    BIO *pem = NULL;
+    BIO *der = NULL;
+    char *tpath = hd_xasprintf("%s/%s", dir, SIM_FILE_APNS_TOPIC);
+    char *topic = NULL;
+    char pw[33];
+    char cn[300];
+    int rc = -1;
+
+    if (!fresh_ca && exists(dir, SIM_FILE_APNS_CERT) &&
+        exists(dir, SIM_FILE_APNS_P12_PW) && exists(dir, SIM_FILE_APNS_P12)) {
+        rc = 0;
+        goto out;
+    }
+    topic = sim_read_text(tpath, 200, err);
+    if (topic == NULL)
+        goto out;
+    cakey = read_key(dir, SIM_FILE_CA_KEY);
+    ca = read_cert(dir, SIM_FILE_CA);
+    if (ca == NULL || cakey == NULL) {
+        hd_err_set(err, HD_EINVAL, "%s/%s or %s unreadable", dir, SIM_FILE_CA,
+                   SIM_FILE_CA_KEY);
+        goto out;
+    }
+    snprintf(cn, sizeof(cn), "Apple Push Services: %s", topic);
+    key = EVP_EC_gen("P-256");
+    cert = key ? make_cert(key, cn, topic, ca, cakey, CERT_CLIENT, CERT_DAYS)
+               : NULL;
+    hd_random_hex(pw, 16);
+    p12 =
+        cert ? PKCS12_create(pw, topic, key, cert, NULL, 0, 0, 0, 0, 0) : NULL;
+    pem = BIO_new(BIO_s_mem());
+    der = BIO_new(BIO_s_mem());
+    if (p12 == NULL || pem == NULL || der == NULL ||
+        PEM_write_bio_X509(pem, cert) != 1 ||
+        PEM_write_bio_PKCS8PrivateKey(pem, key, NULL, NULL, 0, NULL, NULL) !=
+            1 ||
+        i2d_PKCS12_bio(der, p12) != 1) {
+        hd_err_set(err, HD_EIO, "cannot create the APNs client certificate");
+        goto out;
+    }
+    if (write_file(dir, SIM_FILE_APNS_P12_PW, pw, strlen(pw), 0600, err) < 0 ||
+        write_bio(dir, SIM_FILE_APNS_CERT, pem, 0600, err) < 0 ||
+        write_bio(dir, SIM_FILE_APNS_P12, der, 0600, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    ERR_clear_error();
+    PKCS12_free(p12);
+    BIO_free(pem);
+    BIO_free(der);
+    EVP_PKEY_free(cakey);
+    EVP_PKEY_free(key);
+    X509_free(ca);
+    X509_free(cert);
+    free(topic);
+    free(tpath);
+    return rc;
 }
 
 static int
@@ -423,16 +515,21 @@ gen_env(const char *dir, struct hd_err *err)
 {
     struct sim_creds *c = sim_creds_load(dir, NULL, NULL, NULL, err);
     char *topic = NULL;
+    char *pw = NULL;
     char *tpath;
+    char *pwpath;
     struct hd_buf b;
     int rc = -1;
 
     if (c == NULL)
         return -1;
     tpath = hd_xasprintf("%s/%s", dir, SIM_FILE_APNS_TOPIC);
+    pwpath = hd_xasprintf("%s/%s", dir, SIM_FILE_APNS_P12_PW);
     topic = sim_read_text(tpath, 256, err);
+    if (topic != NULL)
+        pw = sim_read_text(pwpath, 256, err);
     hd_buf_init(&b, 64 * 1024);
-    if (topic != NULL &&
+    if (topic != NULL && pw != NULL &&
         hd_buf_printf(&b, err,
                       "# generated by herald-sim gen; source it: . %s/%s\n"
                       "HERALD_SIM_CREDENTIALS_DIR=%s\n"
@@ -441,18 +538,24 @@ gen_env(const char *dir, struct hd_err *err)
                       "HERALD_SIM_APNS_KEY_ID=%s\n"
                       "HERALD_SIM_APNS_TEAM_ID=%s\n"
                       "HERALD_SIM_APNS_TOPIC=%s\n"
+                      "HERALD_SIM_APNS_CERT_FILE=%s/%s\n"
+                      "HERALD_SIM_APNS_CERT_P12_FILE=%s/%s\n"
+                      "HERALD_SIM_APNS_CERT_PASSWORD=%s\n"
                       "HERALD_SIM_FCM_SERVICE_ACCOUNT_FILE=%s/%s\n"
                       "HERALD_SIM_FCM_PROJECT_ID=%s\n"
                       "HERALD_SIM_HMS_APP_ID=%s\n"
                       "HERALD_SIM_HMS_CLIENT_SECRET=%s\n",
                       dir, SIM_FILE_ENV, dir, dir, SIM_FILE_CA, dir,
                       SIM_FILE_APNS_P8, c->apns[0].kid, c->apns[0].team, topic,
-                      dir, SIM_FILE_FCM_SA, c->fcm[0].project, c->hms[0].id,
+                      dir, SIM_FILE_APNS_CERT, dir, SIM_FILE_APNS_P12, pw, dir,
+                      SIM_FILE_FCM_SA, c->fcm[0].project, c->hms[0].id,
                       c->hms[0].secret) == 0)
         rc = write_file(dir, SIM_FILE_ENV, b.data, b.len, 0600, err);
     hd_buf_release(&b);
     free(topic);
+    free(pw);
     free(tpath);
+    free(pwpath);
     sim_creds_free(c);
     return rc;
 }
@@ -461,13 +564,15 @@ int
 sim_gen(const char *dir, struct hd_err *err)
 {
     char abs[PATH_MAX];
+    int fresh_ca = 0;
 
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return hd_err_set(err, HD_EIO, "mkdir %s: %s", dir, strerror(errno));
     if (realpath(dir, abs) == NULL)
         return hd_err_set(err, HD_EIO, "%s: %s", dir, strerror(errno));
-    if (gen_tls(abs, err) < 0 || gen_apns(abs, err) < 0 ||
-        gen_fcm(abs, err) < 0 || gen_hms(abs, err) < 0 || gen_env(abs, err) < 0)
+    if (gen_tls(abs, &fresh_ca, err) < 0 || gen_apns(abs, err) < 0 ||
+        gen_apns_cert(abs, fresh_ca, err) < 0 || gen_fcm(abs, err) < 0 ||
+        gen_hms(abs, err) < 0 || gen_env(abs, err) < 0)
         return -1;
     return 0;
 }

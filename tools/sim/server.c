@@ -64,6 +64,38 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* Accepts every client certificate chain during the handshake: the
+ * verdict (SSL_get_verify_result) is read per connection and an untrusted
+ * certificate is answered the way APNs does, 403 BadCertificate, instead
+ * of a handshake failure that tells a test nothing. */
+static int
+accept_any(int ok, X509_STORE_CTX *x)
+{
+    (void)ok;
+    (void)x;
+    return 1;
+}
+
+/* APNs certificate authentication: ask every client for a certificate
+ * (optional: token-authenticated and other clients send none) and trust
+ * the simulator's CA for it. Without a readable CA file nothing is
+ * asked. */
+static void
+client_auth(SSL_CTX *c, const struct sim_creds *creds)
+{
+    char *ca = hd_xasprintf("%s/%s", creds->dir, SIM_FILE_CA);
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+
+    if (names != NULL && SSL_CTX_load_verify_locations(c, ca, NULL) == 1) {
+        SSL_CTX_set_client_CA_list(c, names);
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER, accept_any);
+    } else {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+    }
+    ERR_clear_error();
+    free(ca);
+}
+
 static SSL_CTX *
 make_ssl_ctx(const struct sim_creds *creds, struct hd_err *err)
 {
@@ -89,6 +121,7 @@ make_ssl_ctx(const struct sim_creds *creds, struct hd_err *err)
         return NULL;
     }
     SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
+    client_auth(c, creds);
     return c;
 }
 

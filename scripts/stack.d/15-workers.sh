@@ -1,0 +1,41 @@
+# 15-workers.sh -- herald-worker-{fcm,apns,hms} in the local stack (sourced
+# by scripts/run.sh after 10-sim.sh): each consumes herald.deliver.<p> from
+# the stack's Kafka and sends to herald-sim with the real provider
+# hostnames (HERALD_WORKER_CONNECT_TO redirects the sockets, the
+# simulator's CA verifies them), using the credentials `herald-sim gen`
+# wrote. Without the simulator the workers are not started: they would
+# need real provider credentials (docs/workers.md).
+if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
+    # shellcheck disable=SC2153
+    WORKER_NET=(HERALD_KAFKA_BROKERS="$HERALD_KAFKA_BROKERS"
+        HERALD_WORKER_CA_FILE="$HERALD_SIM_CA_FILE"
+        HERALD_WORKER_CONNECT_TO="::$HERALD_SIM_TLS_ADDR"
+        HERALD_HTTP_BIND=127.0.0.1)
+    if have herald-worker-fcm; then
+        start herald-worker-fcm worker-fcm "${WORKER_NET[@]}" \
+            HERALD_WORKER_FCM_PORT="$HERALD_WORKER_FCM_PORT" \
+            HERALD_WORKER_FCM_SERVICE_ACCOUNT_FILE="$HERALD_SIM_FCM_SERVICE_ACCOUNT_FILE"
+        wait_ready worker-fcm "http://127.0.0.1:$HERALD_WORKER_FCM_PORT/readyz"
+        banner "FCM worker     http://127.0.0.1:$HERALD_WORKER_FCM_PORT/metrics  (herald.deliver.fcm -> sim)"
+    fi
+    if have herald-worker-apns; then
+        start herald-worker-apns worker-apns "${WORKER_NET[@]}" \
+            HERALD_WORKER_APNS_PORT="$HERALD_WORKER_APNS_PORT" \
+            HERALD_WORKER_APNS_KEY_FILE="$HERALD_SIM_APNS_KEY_FILE" \
+            HERALD_WORKER_APNS_KEY_ID="$HERALD_SIM_APNS_KEY_ID" \
+            HERALD_WORKER_APNS_TEAM_ID="$HERALD_SIM_APNS_TEAM_ID" \
+            HERALD_WORKER_APNS_TOPIC="$HERALD_SIM_APNS_TOPIC"
+        wait_ready worker-apns "http://127.0.0.1:$HERALD_WORKER_APNS_PORT/readyz"
+        banner "APNs worker    http://127.0.0.1:$HERALD_WORKER_APNS_PORT/metrics  (herald.deliver.apns -> sim)"
+    fi
+    if have herald-worker-hms; then
+        start herald-worker-hms worker-hms "${WORKER_NET[@]}" \
+            HERALD_WORKER_HMS_PORT="$HERALD_WORKER_HMS_PORT" \
+            HERALD_WORKER_HMS_APP_ID="$HERALD_SIM_HMS_APP_ID" \
+            HERALD_WORKER_HMS_CLIENT_SECRET="$HERALD_SIM_HMS_CLIENT_SECRET"
+        wait_ready worker-hms "http://127.0.0.1:$HERALD_WORKER_HMS_PORT/readyz"
+        banner "HMS worker     http://127.0.0.1:$HERALD_WORKER_HMS_PORT/metrics  (herald.deliver.hms -> sim)"
+    fi
+else
+    say "herald-sim not built: skipping the push workers"
+fi
