@@ -1,0 +1,239 @@
+/* api.h -- herald-api's context and what its files share: configuration,
+ * the server-API call and its replies, the method table, metrics.
+ *
+ * One struct api_ctx is made in main() and passed everywhere; it is
+ * read-only after start-up except through the thread-safe objects it
+ * points to. Threads: MHD I/O threads (send, events), the server's worker
+ * threads (everything that waits on PostgreSQL), the producer's thread
+ * (delivery callbacks), and the fan-out, feedback and cleanup threads. */
+#ifndef API_H
+#define API_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/http_server.h"
+#include "common/kafka.h"
+#include "common/limits.h"
+#include "common/metrics.h"
+#include "common/msg.h"
+#include "common/pg.h"
+#include "common/usertoken.h"
+#include "services/api/api_auth.h"
+#include "services/api/api_params.h"
+#include "services/api/api_sink.h"
+
+/* Centrifugo server-API error codes. */
+#define API_E_INTERNAL 100
+#define API_E_NOT_FOUND 104 /* method not found */
+#define API_E_LIMIT 106
+#define API_E_BAD_REQUEST 107
+#define API_E_UNAVAILABLE 108
+
+#define API_TOPIC_MAX 256
+
+struct api_config {
+    char *keys;                /* HERALD_API_KEY: comma-separated */
+    int pg_wait_ms;            /* HERALD_API_PG_WAIT_MS: pool acquire */
+    int bg_pool_size;          /* HERALD_API_BG_POOL_SIZE */
+    int fanout;                /* HERALD_API_FANOUT: run the stage */
+    char *fanout_group;        /* HERALD_API_FANOUT_GROUP */
+    int fanout_workers;        /* HERALD_API_FANOUT_WORKERS */
+    int fanout_page;           /* HERALD_API_FANOUT_PAGE */
+    int fanout_max_batches;    /* HERALD_API_FANOUT_MAX_BATCHES */
+    int fanout_max_requests;   /* HERALD_API_FANOUT_MAX_REQUESTS */
+    int feedback;              /* HERALD_API_FEEDBACK: run the consumer */
+    char *feedback_group;      /* HERALD_API_FEEDBACK_GROUP */
+    int feedback_batch;        /* HERALD_API_FEEDBACK_BATCH */
+    int breaker_window_s;      /* HERALD_API_BREAKER_WINDOW_S */
+    int breaker_min_sends;     /* HERALD_API_BREAKER_MIN_SENDS */
+    int breaker_ratio_pct;     /* HERALD_API_BREAKER_RATIO_PCT */
+    int max_inactive_days;     /* HERALD_API_MAX_INACTIVE_DEVICE_DAYS */
+    int cleanup_interval_s;    /* HERALD_API_CLEANUP_INTERVAL_S */
+    int retention_hours;       /* HERALD_API_STATUS_RETENTION_HOURS */
+    int clear_token_anonymous; /* HERALD_API_CLEAR_TOKEN_ANONYMOUS */
+};
+
+extern const struct hd_config_field api_config_fields[];
+
+struct api_metrics {
+    struct hd_metric *calls;         /* herald_api_calls_total */
+    struct hd_metric *events;        /* herald_api_events_total */
+    struct hd_metric *fo_requests;   /* herald_api_fanout_requests_total */
+    struct hd_metric *fo_tokens;     /* herald_api_fanout_tokens_total */
+    struct hd_metric *fo_batches;    /* herald_api_fanout_batches_total */
+    struct hd_metric *job_duration;  /* herald_push_job_duration_seconds */
+    struct hd_metric_series *fo_lag; /* herald_push_queue_consuming_lag_... */
+    struct hd_metric_series *fo_inflight;
+    struct hd_metric_series *fb_lag;
+    struct hd_metric_series *fb_inflight;
+    struct hd_metric *feedback;     /* herald_api_feedback_total */
+    struct hd_metric *removed;      /* herald_api_devices_removed_total */
+    struct hd_metric *breaker_open; /* herald_token_cleanup_circuit_open */
+    struct hd_metric *breaker_kept; /* herald_token_cleanup_skipped_total */
+};
+
+void api_metrics_init(struct api_metrics *m, struct hd_metrics *reg);
+
+struct api_fanout;
+struct api_feedback;
+struct api_cleanup;
+
+struct api_ctx {
+    struct api_config cfg;
+    struct hd_pg_config pg_cfg;
+    struct hd_kafka_config kafka_cfg;
+    struct hd_usertoken_config jwt_cfg;
+    struct api_selfhost_config selfhost_cfg; /* no Kafka: api_sink_relay.c */
+    struct api_keys keys;
+    struct hd_pg *pg; /* HTTP handlers */
+    struct hd_pg *bg; /* fan-out, feedback, cleanup */
+    struct hd_kproducer *producer;
+    struct api_sink sink;        /* requests and events go out here */
+    struct hd_usertoken *tokens; /* NULL: no user-token keys set */
+    struct hd_metrics *registry;
+    struct api_metrics m;
+    struct api_fanout *fanout;
+    struct api_feedback *feedback;
+    struct api_cleanup *cleanup;
+    char topic_requests[API_TOPIC_MAX];
+    char topic_events[API_TOPIC_MAX];
+    char topic_feedback[API_TOPIC_MAX];
+    char topic_dlq[API_TOPIC_MAX];
+    char topic_deliver[HD_PROVIDER__COUNT][API_TOPIC_MAX];
+};
+
+/* The prepared statements (api_store.c) both pools prepare. */
+extern const struct hd_pg_stmt api_stmts[];
+extern const size_t api_nstmts;
+
+/* ---- a server-API call and its one reply ------------------------------ */
+
+struct api_call {
+    struct api_ctx *ctx;
+    struct hd_http_req *req;
+    const char *method; /* the table's name (static) */
+    json_t *params;     /* owned reference: an object */
+};
+
+typedef void api_method_fn(struct api_call *call);
+
+struct api_method {
+    const char *name;
+    api_method_fn *fn;
+};
+
+/* Replies {"result":result} (stolen; NULL means {}) and frees call. */
+void api_call_result(struct api_call *call, json_t *result);
+
+/* Replies {"result":{"<key>":"<value>"}} (one string member, escaped
+ * here: the hot send path skips building a JSON tree) and frees call. */
+void api_call_result_str(struct api_call *call, const char *key,
+                         const char *value);
+
+/* Replies {"error":{"code":code,"message":...}} and frees call. */
+void api_call_error(struct api_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Replies for a failure in err: HD_EINVAL 107 and HD_ETOOBIG 106 with
+ * err's message (validation messages name a field, never internals);
+ * anything else is logged once here and answered 100 "internal server
+ * error". Frees call. */
+void api_call_fail(struct api_call *call, const struct hd_err *err);
+
+/* device_register's params, validated (api_device.c). Strings and JSON
+ * are borrowed from the params object. */
+struct api_register {
+    const char *app;
+    const char *id; /* NULL: find by token */
+    enum hd_provider provider;
+    const char *token;
+    const char *platform;
+    const char *user; /* "" = no user */
+    json_t *meta;     /* NULL: absent */
+    json_t *tags;
+    json_t *channels;
+    const char *identifier; /* Herald extensions: NULL / -1 = absent */
+    int device_type;
+    int client_type;
+};
+
+/* Validates device_register params into r. 0 or -1 with err. */
+int api_register_parse(json_t *params, struct api_register *r,
+                       struct hd_err *err);
+
+/* Registers r in one database call (herald_device_register) and returns
+ * the Device (new). keep_absent 0 is device_register (absent meta, tags
+ * and channels mean empty); 1 keeps what the device had (the Bitwarden
+ * endpoints). Worker threads. */
+int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
+                      int keep_absent, json_t **device, struct hd_err *err);
+
+/* Validates send_push_notification params into r (owned fields; release
+ * with hd_msg_request_release). A missing uid is generated; created_ms is
+ * now_ms. 0 or -1 with err (r left zeroed). */
+int api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
+                   struct hd_err *err);
+
+/* The registry methods (api_device.c, api_channel.c, api_status.c) and
+ * send_push_notification (api_send.c). */
+void api_device_register(struct api_call *call);
+void api_device_update(struct api_call *call);
+void api_device_remove(struct api_call *call);
+void api_device_list(struct api_call *call);
+void api_user_channel_update(struct api_call *call);
+void api_user_channel_list(struct api_call *call);
+void api_send_push(struct api_call *call);
+void api_update_push_status(struct api_call *call);
+void api_push_status_list(struct api_call *call);
+
+/* The HTTP routes: /api, /api/{method}, /events and the Bitwarden device
+ * endpoints. */
+extern const struct hd_http_route api_routes[];
+extern const size_t api_nroutes;
+
+void api_handle_events(struct hd_http_req *req, void *ud);
+void api_handle_bw_token(struct hd_http_req *req, void *ud);
+void api_handle_bw_clear(struct hd_http_req *req, void *ud);
+
+/* ---- background stages ------------------------------------------------- */
+
+/* Called once a dead letter is acknowledged, with the original record's
+ * position, so the consumer can mark it done. Producer thread. */
+typedef void api_dlq_done_fn(void *ud, int32_t partition, int64_t offset);
+
+/* Writes msg to herald.dlq with the reason (api_dlq.c). Returns 0 (done
+ * runs later, only on success), or -1 with err: the record then stays
+ * uncommitted and comes back after a restart. Any thread. */
+int api_dead_letter(struct api_ctx *ctx, const struct hd_kmsg *msg,
+                    const char *why, api_dlq_done_fn *done, void *ud,
+                    struct hd_err *err);
+
+/* new: starts the fan-out consumer and workers. NULL with err. */
+struct api_fanout *api_fanout_start(struct api_ctx *ctx, struct hd_err *err);
+/* Stops taking requests, leaves the ones not finished uncommitted, waits
+ * (up to 10 s) for the batches in flight, commits and leaves the group.
+ * NULL is a no-op. */
+void api_fanout_stop(struct api_fanout *fo);
+/* Frees the stage. Call after the producer is freed: a delivery report
+ * may reach the stage until then. NULL is a no-op. */
+void api_fanout_free(struct api_fanout *fo);
+
+/* new: starts the feedback consumer. NULL with err. */
+struct api_feedback *api_feedback_start(struct api_ctx *ctx,
+                                        struct hd_err *err);
+/* Stores the batch in hand (or leaves it uncommitted), commits and leaves
+ * the group. NULL is a no-op. */
+void api_feedback_stop(struct api_feedback *fb);
+/* Frees it; after the producer is freed (dead letters report late). */
+void api_feedback_free(struct api_feedback *fb);
+
+/* new: a thread that, every HERALD_API_CLEANUP_INTERVAL_S, removes
+ * devices inactive for HERALD_API_MAX_INACTIVE_DEVICE_DAYS (when set) and
+ * push_status / push_requests rows past the retention. NULL with err. */
+struct api_cleanup *api_cleanup_start(struct api_ctx *ctx, struct hd_err *err);
+/* Stops (at most one chunk's delete in flight) and frees. NULL no-op. */
+void api_cleanup_stop(struct api_cleanup *cl);
+
+#endif

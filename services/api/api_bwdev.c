@@ -1,0 +1,263 @@
+/* api_bwdev.c -- Bitwarden's client device endpoints (specs/bitwarden.md
+ * 6.1): PUT|POST /devices/identifier/{identifier}/token and .../clear-token.
+ *
+ * The bearer JWT gives the user (sub), the provider (devicetype: Android
+ * FCM, iOS APNs) and the organizations, which become the device's own
+ * channels "org:<id>". clear-token removes the user's devices with that
+ * identifier (anonymously only if HERALD_API_CLEAR_TOKEN_ANONYMOUS).
+ * 200 with no body, as Bitwarden. Worker threads. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/bitwarden.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "services/api/api.h"
+#include "services/api/api_store.h"
+#include "common/banned.h"
+
+#define BW_PUSH_TOKEN_MAX 255 /* DeviceTokenRequestModel.PushToken */
+#define BW_ANDROID 0
+#define BW_IOS 1
+
+/* Verifies the bearer token into *u. 1 when valid; 0 when there is no
+ * Authorization header (nothing answered); -1 after answering 401. */
+static int
+user_of(struct api_ctx *ctx, struct hd_http_req *req, struct hd_user *u)
+{
+    const char *h = hd_http_req_header(req, "Authorization");
+    struct hd_err err = {0};
+    const char *tok;
+    size_t len = 0;
+
+    if (h == NULL)
+        return 0;
+    tok = api_bearer(h, &len);
+    if (tok == NULL || ctx->tokens == NULL ||
+        hd_usertoken_verify(ctx->tokens, tok, len, u, &err) < 0) {
+        hd_log(HD_LOG_INFO, 0, "device endpoint: user token refused: %s",
+               tok == NULL           ? "not a bearer token"
+               : ctx->tokens == NULL ? "no user-token key configured"
+                                     : err.msg);
+        hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+        hd_http_respond_error(req, 401, "unauthorized",
+                              "a valid user access token is required");
+        return -1;
+    }
+    return 1;
+}
+
+static const char *
+identifier_of(struct hd_http_req *req)
+{
+    const char *id = hd_http_req_param(req, "identifier");
+    struct hd_err err = {0};
+
+    if (id == NULL ||
+        api_check_str(API_K_ID, id, strlen(id), "identifier", &err) < 0) {
+        hd_http_respond_error(req, 400, "bad_request",
+                              "identifier: 1 to %d printable characters",
+                              HD_ID_MAX);
+        return NULL;
+    }
+    return id;
+}
+
+static int
+device_type_of(struct hd_http_req *req, const struct hd_user *u)
+{
+    const char *h = hd_http_req_header(req, "Device-Type");
+    int t = -1;
+
+    if (u->device_type >= 0)
+        return u->device_type;
+    if (h != NULL && hd_parse_int(h, 0, 255, &t) == 0)
+        return t;
+    return -1;
+}
+
+/* The user's organizations as channels "org:<id>" (new). */
+static json_t *
+org_channels(const struct hd_user *u)
+{
+    json_t *a = json_array();
+    char ch[HD_ID_MAX + 8];
+    size_t i;
+
+    for (i = 0; i < u->norgs && i < HD_LIST_MAX; i++) {
+        snprintf(ch, sizeof(ch), "org:%s", u->orgs[i]);
+        json_array_append_new(a, json_string(ch));
+    }
+    return a;
+}
+
+static void
+respond_ok(struct hd_http_req *req)
+{
+    hd_http_respond(req, 200, NULL, NULL, 0);
+}
+
+/* Self-hosted mode: tells the upstream relay too (api_sink_relay.c). Like
+ * upstream, a relay failure is logged and does not fail the request: the
+ * device is saved and re-registers on its next token update. */
+static void
+relay_register(struct api_ctx *ctx, json_t *device,
+               const struct api_register *r, const struct hd_user *u)
+{
+    struct api_sink_device d;
+    struct hd_err err = {0};
+    json_t *orgs = json_array();
+    size_t i;
+
+    for (i = 0; i < u->norgs && i < HD_LIST_MAX; i++)
+        json_array_append_new(orgs, json_string(u->orgs[i]));
+    d.id = json_string_value(json_object_get(device, "id"));
+    d.token = r->token;
+    d.user = r->user;
+    d.identifier = r->identifier;
+    d.device_type = r->device_type;
+    d.org_ids = orgs;
+    if (d.id != NULL && api_sink_device_register(&ctx->sink, &d, &err) < 0)
+        hd_log(HD_LOG_WARN, 0, "device token: relay: %s", err.msg);
+    json_decref(orgs);
+}
+
+/* The removed device ids of a bw_clear_* result, told to the relay. */
+static void
+relay_remove(struct api_ctx *ctx, PGresult *res)
+{
+    struct hd_err err = {0};
+    int i;
+
+    for (i = 0; res != NULL && i < PQntuples(res); i++)
+        if (api_sink_device_remove(&ctx->sink, PQgetvalue(res, i, 0), &err) < 0)
+            hd_log(HD_LOG_WARN, 0, "clear token: relay: %s", err.msg);
+}
+
+void
+api_handle_bw_token(struct hd_http_req *req, void *ud)
+{
+    struct api_ctx *ctx = ud;
+    struct hd_user u = {0};
+    struct hd_err err = {0};
+    struct api_register r;
+    const char *ident, *body, *tok;
+    const char *vals[3];
+    json_t *doc = NULL, *pt, *device = NULL;
+    PGresult *res = NULL;
+    size_t len = 0;
+    int dt, rc;
+
+    u.device_type = -1;
+    rc = user_of(ctx, req, &u);
+    if (rc <= 0) {
+        if (rc == 0) {
+            hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+            hd_http_respond_error(req, 401, "unauthorized",
+                                  "a valid user access token is required");
+        }
+        return;
+    }
+    ident = identifier_of(req);
+    if (ident == NULL)
+        goto out;
+    body = hd_http_req_body(req, &len);
+    doc = hd_json_parse(body ? body : "", len, &err);
+    pt = hd_json_get_ci(doc, "pushToken");
+    if (!json_is_string(pt) || json_string_length(pt) == 0 ||
+        json_string_length(pt) > BW_PUSH_TOKEN_MAX) {
+        hd_http_respond_error(req, 400, "bad_request",
+                              "pushToken: required, 1 to %d characters",
+                              BW_PUSH_TOKEN_MAX);
+        goto out;
+    }
+    tok = json_string_value(pt);
+    dt = device_type_of(req, &u);
+    memset(&r, 0, sizeof(r));
+    r.app = API_APP_DEFAULT;
+    r.token = tok;
+    r.user = u.sub;
+    r.identifier = ident;
+    r.device_type = dt;
+    r.client_type = hd_bw_client_type_of_device(dt);
+    if (dt == BW_ANDROID) {
+        r.provider = HD_PROVIDER_FCM;
+        r.platform = "android";
+    } else if (dt == BW_IOS) {
+        r.provider = HD_PROVIDER_APNS;
+        r.platform = "ios";
+    } else {
+        hd_http_respond_error(req, 400, "bad_request",
+                              "device type %d has no mobile push provider", dt);
+        goto out;
+    }
+    if (api_check_token(r.provider, tok, strlen(tok), "pushToken", &err) < 0) {
+        hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
+        goto out;
+    }
+    vals[0] = r.app;
+    vals[1] = ident;
+    vals[2] = u.sub;
+    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "bw_find", 3, vals, &res,
+                  &err) < 0)
+        goto fail;
+    r.id = PQntuples(res) == 1 ? api_pg_get(res, 0, 0) : NULL;
+    r.channels = org_channels(&u);
+    rc = api_register_exec(ctx, &r, 1, &device, &err);
+    json_decref(r.channels);
+    if (rc < 0)
+        goto fail;
+    relay_register(ctx, device, &r, &u);
+    json_decref(device);
+    respond_ok(req);
+    goto out;
+fail:
+    hd_log(HD_LOG_ERROR, 0, "device token: %s", err.msg);
+    hd_http_respond_error(req, 500, "internal", "internal server error");
+out:
+    PQclear(res);
+    json_decref(doc);
+    hd_user_release(&u);
+}
+
+void
+api_handle_bw_clear(struct hd_http_req *req, void *ud)
+{
+    struct api_ctx *ctx = ud;
+    struct hd_user u = {0};
+    struct hd_err err = {0};
+    PGresult *res = NULL;
+    const char *vals[3];
+    const char *ident;
+    int rc;
+
+    u.device_type = -1;
+    rc = user_of(ctx, req, &u);
+    if (rc < 0)
+        return;
+    if (rc == 0 && !ctx->cfg.clear_token_anonymous) {
+        hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+        hd_http_respond_error(req, 401, "unauthorized",
+                              "a valid user access token is required");
+        return;
+    }
+    ident = identifier_of(req);
+    if (ident == NULL)
+        goto out;
+    vals[0] = API_APP_DEFAULT;
+    vals[1] = ident;
+    vals[2] = u.sub;
+    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms,
+                  rc == 1 ? "bw_clear_user" : "bw_clear_any", rc == 1 ? 3 : 2,
+                  vals, &res, &err) < 0) {
+        hd_log(HD_LOG_ERROR, 0, "clear token: %s", err.msg);
+        hd_http_respond_error(req, 500, "internal", "internal server error");
+        goto out;
+    }
+    relay_remove(ctx, res);
+    respond_ok(req);
+out:
+    PQclear(res);
+    hd_user_release(&u);
+}

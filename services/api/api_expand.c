@@ -1,0 +1,262 @@
+/* api_expand.c -- one request into delivery batches: raw tokens and
+ * topics directly; device ids, users and channels by keyset pages.
+ *
+ * A page is one prepared statement reading ~1000 rows as an index range
+ * from the cursor (the last device id); its batches go to the producer,
+ * which sends them while the next page is read. Every row of a page comes
+ * back with a "passes the filter" flag, so the cursor moves past filtered
+ * rows too. Fan-out worker threads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/backoff.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "services/api/api_batch.h"
+#include "services/api/api_fanout.h"
+#include "services/api/api_store.h"
+#include "common/banned.h"
+
+#define PAGE_RETRY_BASE_MS 200
+#define PAGE_RETRY_CAP_MS 5000
+
+static int
+stopping(struct api_fanout *fo)
+{
+    return atomic_load(&fo->stop);
+}
+
+static int
+expired(const struct fo_req *req)
+{
+    return req->r.expire_at_ms > 0 && hd_now_wall_ms() >= req->r.expire_at_ms;
+}
+
+/* Sleeps ms in short steps; returns early when stopping. */
+static void
+nap(struct api_fanout *fo, uint64_t ms)
+{
+    uint64_t until = hd_now_mono_ms() + ms;
+
+    while (!stopping(fo) && hd_now_mono_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The batcher's emit: encode and produce. */
+static int
+emit(void *ud, const struct hd_msg_delivery *d, size_t seq, struct hd_err *err)
+{
+    struct fo_req *req = ud;
+    struct hd_buf b;
+    size_t len;
+    char *value;
+
+    hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);
+    if (hd_msg_delivery_encode(d, &b, err) < 0) {
+        /* a registry row the schema should never have let in: drop this
+         * batch, not the request (it would come back forever) */
+        hd_log(HD_LOG_ERROR, 0, "fan-out %s: batch %zu dropped: %s", d->uid,
+               seq, err->msg);
+        hd_buf_release(&b);
+        return 0;
+    }
+    value = hd_buf_detach(&b, &len);
+    hd_buf_release(&b);
+    if (fo_produce(req->fo, req, d->provider, d->ntokens, seq, value, len) < 0)
+        return hd_err_set(err, HD_EIO, "stopping");
+    return 0;
+}
+
+static int
+raw_tokens(struct api_batcher *b, const struct hd_msg_request *r,
+           enum hd_provider p, struct hd_err *err)
+{
+    json_t *t;
+    size_t i;
+
+    json_array_foreach(r->values, i, t)
+    {
+        if (api_batcher_add(b, p, json_string_value(t), NULL, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The page statement's fixed parameters. */
+struct page_args {
+    struct hd_buf values;
+    struct hd_buf providers;
+    struct hd_buf exclude;
+    char client_type[16];
+    char rows[16];
+    const char *stmt;
+};
+
+static void
+page_args_release(struct page_args *a)
+{
+    hd_buf_release(&a->values);
+    hd_buf_release(&a->providers);
+    hd_buf_release(&a->exclude);
+}
+
+static int
+page_args_init(struct page_args *a, struct api_batcher *b,
+               const struct hd_msg_request *r, int page, struct hd_err *err)
+{
+    int p, any = 0;
+
+    memset(a, 0, sizeof(*a));
+    hd_buf_init(&a->values, API_PG_ARRAY_MAX);
+    hd_buf_init(&a->providers, 256);
+    hd_buf_init(&a->exclude, API_PG_ARRAY_MAX);
+    a->stmt = r->kind == HD_RCPT_DEVICE_IDS ? "fo_page_ids"
+              : r->kind == HD_RCPT_USERS    ? "fo_page_users"
+                                            : "fo_page_channels";
+    if (api_pgarr_json(&a->values, r->values, err) == NULL)
+        return -1;
+    api_pgarr_begin(&a->providers);
+    for (p = 0; p < HD_PROVIDER__COUNT; p++) {
+        if (!api_batcher_wants(b, (enum hd_provider)p))
+            continue;
+        if (api_pgarr_add(&a->providers, hd_provider_name(p), err) < 0)
+            return -1;
+        any = 1;
+    }
+    if (api_pgarr_end(&a->providers, err) < 0)
+        return -1;
+    if (r->exclude_identifiers &&
+        api_pgarr_json(&a->exclude, r->exclude_identifiers, err) == NULL)
+        return -1;
+    snprintf(a->client_type, sizeof(a->client_type), "%d", r->client_type);
+    snprintf(a->rows, sizeof(a->rows), "%d", page);
+    return any ? 1 : 0;
+}
+
+/* Registry recipients, page by page. 0, or -1 when stopping. */
+static int
+pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
+      struct hd_err *err)
+{
+    const struct hd_backoff bo = {PAGE_RETRY_BASE_MS, PAGE_RETRY_CAP_MS};
+    struct api_ctx *ctx = fo->ctx;
+    char cursor[HD_ID_MAX + 1] = "";
+    const char *vals[8];
+    struct page_args a;
+    unsigned fails = 0;
+    int rc, n, i;
+
+    rc = page_args_init(&a, b, &req->r, ctx->cfg.fanout_page, err);
+    if (rc <= 0) {
+        page_args_release(&a);
+        return rc; /* 0: no provider of the request to look for */
+    }
+    vals[0] = req->r.app;
+    vals[1] = a.values.data;
+    vals[2] = cursor;
+    vals[3] = a.rows;
+    vals[4] = a.providers.data;
+    vals[5] = req->r.exclude_identifiers ? a.exclude.data : NULL;
+    vals[6] = a.client_type;
+    vals[7] = req->r.installation_id;
+    for (;;) {
+        PGresult *res = NULL;
+
+        if (stopping(fo)) {
+            rc = -1;
+            break;
+        }
+        if (expired(req)) {
+            atomic_fetch_or(&req->flags, FO_F_EXPIRED);
+            rc = 0;
+            break;
+        }
+        if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, a.stmt, 8, vals, &res,
+                      err) < 0) {
+            hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
+            nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
+            continue;
+        }
+        fails = 0;
+        n = PQntuples(res);
+        for (i = 0; i < n; i++) {
+            const char *ok = api_pg_get(res, i, 3);
+            enum hd_provider p;
+
+            if (ok == NULL || ok[0] != 't' ||
+                hd_provider_parse(api_pg_get(res, i, 1), &p) < 0)
+                continue;
+            if (api_batcher_add(b, p, api_pg_get(res, i, 2),
+                                api_pg_get(res, i, 0), err) < 0)
+                break;
+        }
+        if (n > 0)
+            snprintf(cursor, sizeof(cursor), "%s", api_pg_get(res, n - 1, 0));
+        PQclear(res);
+        if (i < n) {
+            rc = -1; /* emit refused: stopping */
+            break;
+        }
+        if (n < ctx->cfg.fanout_page) {
+            rc = 0;
+            break;
+        }
+    }
+    page_args_release(&a);
+    return rc;
+}
+
+void
+fo_expand(struct api_fanout *fo, struct fo_req *req)
+{
+    const struct hd_msg_request *r = &req->r;
+    struct hd_err err = {0};
+    struct api_batcher b;
+    int rc = 0;
+
+    if (expired(req)) {
+        atomic_fetch_or(&req->flags, FO_F_EXPIRED);
+        return;
+    }
+    api_batcher_init(&b, r, 0, emit, req);
+    switch (r->kind) {
+    case HD_RCPT_FCM_TOKENS:
+        rc = raw_tokens(&b, r, HD_PROVIDER_FCM, &err);
+        break;
+    case HD_RCPT_APNS_TOKENS:
+        rc = raw_tokens(&b, r, HD_PROVIDER_APNS, &err);
+        break;
+    case HD_RCPT_HMS_TOKENS:
+        rc = raw_tokens(&b, r, HD_PROVIDER_HMS, &err);
+        break;
+    case HD_RCPT_FCM_TOPIC:
+    case HD_RCPT_FCM_CONDITION:
+    case HD_RCPT_HMS_TOPIC:
+    case HD_RCPT_HMS_CONDITION:
+        rc = api_batcher_target(
+            &b,
+            r->kind == HD_RCPT_FCM_TOPIC || r->kind == HD_RCPT_FCM_CONDITION
+                ? HD_PROVIDER_FCM
+                : HD_PROVIDER_HMS,
+            r->kind == HD_RCPT_FCM_TOPIC || r->kind == HD_RCPT_HMS_TOPIC
+                ? HD_RT_TOPIC
+                : HD_RT_CONDITION,
+            json_string_value(r->values), &err);
+        break;
+    default:
+        rc = pages(fo, req, &b, &err);
+        break;
+    }
+    if (rc == 0 && !(atomic_load(&req->flags) & FO_F_EXPIRED))
+        rc = api_batcher_flush(&b, &err);
+    if (rc < 0)
+        atomic_fetch_or(&req->flags, FO_F_ABANDONED);
+    api_batcher_release(&b);
+}

@@ -1,0 +1,289 @@
+/* api_routes.c -- the HTTP routes and the server-API envelope: apikey,
+ * body parsing, method lookup, Centrifugo-shaped replies.
+ *
+ * POST /api carries {"method","params"}; POST /api/<method> the params.
+ * A missing key is 401, a body that is not a JSON object 400; after that
+ * it is HTTP 200 with {"result":...} or {"error":{"code","message"}}.
+ * Send has an exact route run on the I/O thread (it waits for Kafka via a
+ * callback); the rest run on worker threads (they wait on PostgreSQL). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "services/api/api.h"
+#include "common/banned.h"
+
+static const struct api_method methods[] = {
+    {"device_register", api_device_register},
+    {"device_update", api_device_update},
+    {"device_remove", api_device_remove},
+    {"device_list", api_device_list},
+    {"push_user_channel_update", api_user_channel_update},
+    {"push_user_channel_list", api_user_channel_list},
+    {"send_push_notification", api_send_push},
+    {"update_push_status", api_update_push_status},
+    {"push_status_list", api_push_status_list},
+};
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+
+static const struct api_method *
+find_method(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NMETHODS; i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return &methods[i];
+    return NULL;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static const char *
+code_label(int code)
+{
+    switch (code) {
+    case 0:
+        return "0";
+    case API_E_INTERNAL:
+        return "100";
+    case API_E_NOT_FOUND:
+        return "104";
+    case API_E_LIMIT:
+        return "106";
+    case API_E_BAD_REQUEST:
+        return "107";
+    default:
+        return "other";
+    }
+}
+
+static void
+count(struct api_call *call, int code)
+{
+    hd_counter_inc(hd_metric_with(call->ctx->m.calls,
+                                  call->method ? call->method : "unknown",
+                                  code_label(code)));
+}
+
+static void
+call_free(struct api_call *call)
+{
+    json_decref(call->params);
+    free(call);
+}
+
+void
+api_call_result(struct api_call *call, json_t *result)
+{
+    json_t *body =
+        json_pack("{s:o}", "result", result ? result : json_object());
+
+    count(call, 0);
+    hd_http_respond_json(call->req, 200, body);
+    json_decref(body);
+    call_free(call);
+}
+
+void
+api_call_result_str(struct api_call *call, const char *key, const char *value)
+{
+    struct hd_buf b;
+
+    hd_buf_init(&b, 2 * HD_HTTP_MAX_HEADER);
+    if (hd_buf_puts(&b, "{\"result\":{\"", NULL) < 0 ||
+        hd_buf_json_escape(&b, key, strlen(key), NULL) < 0 ||
+        hd_buf_puts(&b, "\":\"", NULL) < 0 ||
+        hd_buf_json_escape(&b, value, strlen(value), NULL) < 0 ||
+        hd_buf_puts(&b, "\"}}", NULL) < 0) {
+        hd_buf_release(&b);
+        api_call_result(call, json_pack("{s:s}", key, value));
+        return;
+    }
+    count(call, 0);
+    hd_http_respond(call->req, 200, "application/json", b.data, b.len);
+    hd_buf_release(&b);
+    call_free(call);
+}
+
+static void
+verror(struct api_call *call, int code, const char *fmt, va_list ap)
+{
+    char msg[HD_ERR_MSG_LEN + 32];
+    json_t *body;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    body = json_pack("{s:{s:i,s:s}}", "error", "code", code, "message", msg);
+    count(call, code);
+    hd_http_respond_json(call->req, 200, body);
+    json_decref(body);
+    call_free(call);
+}
+
+void
+api_call_error(struct api_call *call, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    verror(call, code, fmt, ap);
+    va_end(ap);
+}
+
+void
+api_call_fail(struct api_call *call, const struct hd_err *err)
+{
+    switch (err->code) {
+    case HD_EINVAL:
+        api_call_error(call, API_E_BAD_REQUEST, "bad request: %s", err->msg);
+        break;
+    case HD_ETOOBIG:
+        api_call_error(call, API_E_LIMIT, "limit exceeded: %s", err->msg);
+        break;
+    default:
+        hd_log(HD_LOG_ERROR, 0, "%s (request %s): %s", call->method,
+               hd_http_req_id(call->req), err->msg);
+        api_call_error(call, API_E_INTERNAL, "internal server error");
+        break;
+    }
+}
+
+/* ---- the envelope ------------------------------------------------------ */
+
+static int
+authorized(struct api_ctx *ctx, struct hd_http_req *req)
+{
+    if (api_keys_check(&ctx->keys, hd_http_req_header(req, "Authorization"),
+                       hd_http_req_header(req, "X-API-Key")))
+        return 1;
+    hd_http_req_add_header(req, "WWW-Authenticate", "apikey");
+    hd_http_respond_error(req, 401, "unauthorized", "missing or wrong API key");
+    return 0;
+}
+
+/* The body as a JSON object (new), or NULL after answering 400. */
+static json_t *
+body_object(struct hd_http_req *req)
+{
+    struct hd_err err = {0};
+    const char *body;
+    size_t len = 0;
+    json_t *v;
+
+    body = hd_http_req_body(req, &len);
+    v = hd_json_parse(body ? body : "", len, &err);
+    if (v == NULL) {
+        hd_http_respond_error(req, 400, "bad_request",
+                              "body is not valid JSON: %s", err.msg);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        hd_http_respond_error(req, 400, "bad_request",
+                              "body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+static void
+run(struct api_ctx *ctx, struct hd_http_req *req, const char *name,
+    json_t *params)
+{
+    struct api_call *call = hd_xcalloc(1, sizeof(*call));
+    const struct api_method *m = find_method(name);
+
+    call->ctx = ctx;
+    call->req = req;
+    call->params = params;
+    if (m == NULL) {
+        api_call_error(call, API_E_NOT_FOUND, "method not found");
+        return;
+    }
+    call->method = m->name;
+    if (!json_is_object(params)) {
+        api_call_error(call, API_E_BAD_REQUEST,
+                       "bad request: params: must be an object");
+        return;
+    }
+    m->fn(call); /* failures are logged with the method and request id */
+}
+
+/* POST /api: {"method": "...", "params": {...}} */
+static void
+handle_api(struct hd_http_req *req, void *ud)
+{
+    static const char *const known[] = {"method", "params", NULL};
+    struct api_ctx *ctx = ud;
+    struct hd_err err = {0};
+    const char *method = NULL;
+    json_t *body, *params;
+
+    if (!authorized(ctx, req))
+        return;
+    body = body_object(req);
+    if (body == NULL)
+        return;
+    if (api_params_known(body, "", known, &err) < 0 ||
+        hd_json_str(body, "", "method", 1, 64, &method, &err) < 0) {
+        struct api_call *call = hd_xcalloc(1, sizeof(*call));
+
+        call->ctx = ctx;
+        call->req = req;
+        json_decref(body);
+        api_call_fail(call, &err);
+        return;
+    }
+    params = json_object_get(body, "params");
+    params = params == NULL || json_is_null(params) ? json_object()
+                                                    : json_incref(params);
+    run(ctx, req, method, params);
+    json_decref(body);
+}
+
+/* POST /api/<method>: the body is the params object. */
+static void
+handle_params(struct hd_http_req *req, struct api_ctx *ctx, const char *name)
+{
+    json_t *params;
+
+    if (!authorized(ctx, req))
+        return;
+    params = body_object(req);
+    if (params == NULL)
+        return;
+    run(ctx, req, name ? name : "", params);
+}
+
+static void
+handle_method(struct hd_http_req *req, void *ud)
+{
+    handle_params(req, ud, hd_http_req_param(req, "method"));
+}
+
+static void
+handle_send(struct hd_http_req *req, void *ud)
+{
+    handle_params(req, ud, "send_push_notification");
+}
+
+const struct hd_http_route api_routes[] = {
+    {"POST", "/api/send_push_notification", handle_send, HD_API_MAX_BODY, 0},
+    {"POST", "/api/{method}", handle_method, HD_API_MAX_BODY, 1},
+    {"POST", "/api", handle_api, HD_API_MAX_BODY, 1},
+    {"POST", "/events", api_handle_events, HD_API_MAX_BODY, 0},
+    {"PUT", "/devices/identifier/{identifier}/token", api_handle_bw_token,
+     HD_API_SMALL_BODY, 1},
+    {"POST", "/devices/identifier/{identifier}/token", api_handle_bw_token,
+     HD_API_SMALL_BODY, 1},
+    {"PUT", "/devices/identifier/{identifier}/clear-token", api_handle_bw_clear,
+     HD_API_SMALL_BODY, 1},
+    {"POST", "/devices/identifier/{identifier}/clear-token",
+     api_handle_bw_clear, HD_API_SMALL_BODY, 1},
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

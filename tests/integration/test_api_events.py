@@ -1,0 +1,204 @@
+"""test_api_events.py -- Bitwarden event ingest (POST /events) and the
+Bitwarden client device endpoints (PUT|POST /devices/identifier/{id}/token
+and .../clear-token): the hub event on herald.events, the mobile send with
+the !deviceIdentifier exclusion and Bitwarden's mobile payloads, hub-only
+events, routing from the payload, user-token auth, and the error paths.
+"""
+import json
+import time
+
+import jwt
+
+from api_support import API_KEY, api, batches_for, read_topic, tokens_of, uid, wait_sql  # noqa: F401
+from harness import http, http_json
+
+SECRET = "test-jwt-secret-0123456789abcdef"  # api_support's HERALD_JWT_SECRET
+
+
+def token(sub, device="", devicetype=0, orgs=(), **extra):
+    claims = {"sub": sub, "device": device, "devicetype": devicetype,
+              "exp": int(time.time()) + 600}
+    if orgs:
+        claims["orguser"] = list(orgs)
+    claims.update(extra)
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def save_token(api, ident, push_token, user_jwt, method="PUT"):
+    return http(method, "%s/devices/identifier/%s/token" % (api.url, ident),
+                {"pushToken": push_token}, headers={"Authorization": "Bearer " + user_jwt})[0]
+
+
+def post_event(api, body, key=API_KEY):
+    return http_json("POST", api.url + "/events", body,
+                     headers={"Authorization": "apikey " + key} if key else {})
+
+
+def events_for(api, target_id):
+    recs = read_topic(api.kafka.brokers, "herald.events",
+                      lambda rs: any(isinstance(v, dict) and v.get("target_id") == target_id
+                                     for _, v in rs))
+    return [v for _, v in recs if isinstance(v, dict) and v.get("target_id") == target_id]
+
+
+# ---- Bitwarden device endpoints ---------------------------------------------
+
+def test_save_token_registers_then_updates_the_users_device(api):
+    user, ident = uid(), uid()
+    jwt_ = token(user, device=ident, devicetype=0, orgs=["o1-" + user])
+    assert save_token(api, ident, "fcm-a-" + user, jwt_) == 200
+    [d] = api.ok("device_list", {"users": [user], "include_channels": True})["items"]
+    assert (d["provider"], d["platform"], d["token"], d["identifier"]) == \
+        ("fcm", "android", "fcm-a-" + user, ident)
+    assert d["client_type"] == 4 and d["device_type"] == 0
+    assert d["channels"] == ["org:o1-" + user], "the token's organizations become channels"
+    # a new token for the same (identifier, user): the same device, updated
+    assert save_token(api, ident, "fcm-b-" + user, jwt_, method="POST") == 200
+    [d2] = api.ok("device_list", {"users": [user]})["items"]
+    assert d2["id"] == d["id"] and d2["token"] == "fcm-b-" + user
+    # iOS (devicetype by name) uses APNs; its tokens are hex
+    ios = token(user, device="i-" + ident, devicetype="iOS")
+    assert save_token(api, "i-" + ident, "ab" * 32, ios) == 200
+    assert save_token(api, "i-" + ident, "not-hex", ios) == 400
+    assert len(api.ok("device_list", {"users": [user]})["items"]) == 2
+
+
+def test_device_endpoints_refuse_bad_requests(api):
+    user, ident = uid(), uid()
+    good = token(user, device=ident)
+    url = "%s/devices/identifier/%s/token" % (api.url, ident)
+    assert http("PUT", url, {"pushToken": "x"})[0] == 401
+    assert http("PUT", url, {"pushToken": "x"}, headers={"Authorization": "Bearer nope"})[0] == 401
+    forged = jwt.encode({"sub": user, "exp": int(time.time()) + 60}, "other-secret",
+                        algorithm="HS256")
+    assert save_token(api, ident, "x", forged) == 401
+    expired = token(user, exp=int(time.time()) - 3600)
+    assert save_token(api, ident, "x", expired) == 401
+    assert save_token(api, ident, "", good) == 400
+    assert save_token(api, ident, "x" * 256, good) == 400
+    assert http("PUT", url, b"not json", headers={"Authorization": "Bearer " + good})[0] == 400
+    desktop = token(user, devicetype=8)
+    assert save_token(api, ident, "x", desktop) == 400
+    assert api.ok("device_list", {"users": [user]})["items"] == []
+
+
+def test_clear_token_removes_only_the_users_device(api):
+    user, other, ident = uid(), uid(), uid()
+    assert save_token(api, ident, "mine-" + user, token(user)) == 200
+    assert save_token(api, ident, "theirs-" + user, token(other)) == 200
+    url = "%s/devices/identifier/%s/clear-token" % (api.url, ident)
+    assert http("PUT", url)[0] == 401, "anonymous clear-token is off by default"
+    st, _, _ = http("PUT", url, headers={"Authorization": "Bearer " + token(user)})
+    assert st == 200
+    assert api.ok("device_list", {"users": [user]})["items"] == []
+    assert len(api.ok("device_list", {"users": [other]})["items"]) == 1
+    st, _, _ = http("POST", url, headers={"Authorization": "Bearer " + token(other)})
+    assert st == 200 and api.ok("device_list", {"users": [other]})["items"] == []
+
+
+# ---- /events ------------------------------------------------------------------
+
+def test_event_reaches_the_hub_and_the_other_mobile_device_only(api):
+    user = uid()
+    phone_a, phone_b = "a-" + user, "b-" + user
+    assert save_token(api, phone_a, "tok-a-" + user, token(user, device=phone_a)) == 200
+    assert save_token(api, phone_b, "tok-b-" + user, token(user, device=phone_b)) == 200
+    payload = {"Id": "c1", "UserId": user, "RevisionDate": "2026-11-23T10:00:00Z"}
+    st, doc = post_event(api, {"Type": 1, "Payload": payload, "ContextId": phone_a,
+                               "target": {"user": user}, "device_identifier": phone_a})
+    assert st == 202 and doc["status"] == "accepted" and doc["uid"]
+    [ev] = events_for(api, user)
+    assert ev["target"] == "user" and ev["client_type"] == 0
+    assert ev["notification"] == {"Type": 1, "Payload": payload, "ContextId": phone_a}
+    bs = batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: bs)
+    assert tokens_of(bs) == ["tok-b-" + user], "one delivery, to the other device"
+    data = bs[0]["notification"]["message"]["data"]
+    assert data["type"] == "1" and json.loads(data["payload"]) == payload
+    assert "contextId" not in data
+    wait_sql(api, "select tokens from push_requests where uid = '%s'" % doc["uid"], "1")
+
+
+def test_organization_event_reaches_members_devices(api):
+    org, u1, u2 = uid(), uid(), uid()
+    assert save_token(api, "d1-" + org, "o1-" + org, token(u1, orgs=[org])) == 200
+    assert save_token(api, "d2-" + org, "ab" * 32, token(u2, devicetype=1, orgs=[org])) == 200
+    st, doc = post_event(api, {"Type": 18, "Payload": {"OrganizationId": org, "Enabled": True},
+                               "target": {"organization": org}})
+    assert st == 202
+    assert tokens_of(batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: bs)) == \
+        ["o1-" + org]
+    [b] = batches_for(api.kafka.brokers, "apns", doc["uid"], lambda bs: bs)
+    assert b["notification"]["headers"]["apns-push-type"] == "background"
+    assert b["notification"]["payload"]["aps"] == {"content-available": 1}
+    assert b["notification"]["payload"]["data"]["type"] == 18
+
+
+def test_hub_only_events_send_no_mobile_push(api):
+    user = uid()
+    assert save_token(api, "h-" + user, "hub-" + user, token(user)) == 200
+    for body in [
+        {"Type": 0, "Payload": {"Id": "x", "UserId": user}, "target": {"user": user},
+         "non_mobile_only": True},
+        {"type": 16, "payload": {"Id": "ar-" + user, "UserId": user}},  # camelCase too
+        {"Type": 5, "Payload": {"UserId": user}, "target": {"user": user}, "client_type": 3},
+    ]:
+        st, doc = post_event(api, body)
+        assert st == 202 and doc["uid"] is None, body
+    evs = events_for(api, "ar-" + user)
+    assert evs[0]["target"] == "auth_request", "Type 16 routed to the anonymous hub"
+    assert len(events_for(api, user)) == 2
+
+
+def test_event_without_target_is_routed_from_its_payload(api):
+    user = uid()
+    assert save_token(api, "r-" + user, "routed-" + user, token(user)) == 200
+    st, doc = post_event(api, {"Type": 5, "Payload": json.dumps({"UserId": user, "Date": "x"})})
+    assert st == 202
+    [ev] = events_for(api, user)
+    assert ev["target"] == "user" and ev["notification"]["Type"] == 5
+    assert tokens_of(batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: bs)) == \
+        ["routed-" + user]
+
+
+def test_installation_event_uses_the_relay_installations_devices(api):
+    inst = uid()
+    api.sql("insert into installations (id, key_hash) values ('%s', 'x')" % inst)
+    api.sql("insert into devices (id, app, provider, token, platform, installation_id) values "
+            "('i1-%s', 'default', 'fcm', 'inst-%s', 'android', '%s'), "
+            "('i2-%s', 'default', 'fcm', 'other-%s', 'android', null)"
+            % (inst, inst, inst, inst, inst))
+    st, doc = post_event(api, {"Type": 20, "Payload": {"Id": "n", "InstallationId": inst},
+                               "target": {"installation": inst}, "client_type": 4})
+    assert st == 202
+    wait_sql(api, "select state from push_requests where uid = '%s'" % doc["uid"], "done")
+    assert batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: True, timeout=1) == []
+    # client_type 4 (Mobile) filters on the device's client type: these rows have 0
+    st, doc = post_event(api, {"Type": 20, "Payload": {"Id": "n", "InstallationId": inst},
+                               "target": {"installation": inst}})
+    assert tokens_of(batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: bs)) == \
+        ["inst-" + inst]
+
+
+def test_event_errors(api):
+    good = {"Type": 1, "Payload": {"UserId": "u"}, "target": {"user": "u"}}
+    assert post_event(api, good, key=None)[0] == 401
+    assert post_event(api, good, key="wrong")[0] == 401
+    assert http("POST", api.url + "/events", b"{no", headers=api.headers())[0] == 400
+    for body in [
+        {"Payload": {"UserId": "u"}, "target": {"user": "u"}},
+        {"Type": "1", "Payload": {}, "target": {"user": "u"}},
+        {"Type": 300, "Payload": {}, "target": {"user": "u"}},
+        {"Type": 1, "target": {"user": "u"}},
+        {"Type": 1, "Payload": "[1]", "target": {"user": "u"}},
+        {"Type": 1, "Payload": {}, "target": {"planet": "u"}},
+        {"Type": 1, "Payload": {}, "target": {"user": "u", "organization": "o"}},
+        {"Type": 1, "Payload": {}, "target": {"user": ""}},
+        {"Type": 1, "Payload": {}, "client_type": 9, "target": {"user": "u"}},
+        {"Type": 1, "Payload": {}, "target": {"user": "u"}, "surprise": 1},
+        {"Type": 1, "Payload": {}},  # no target, and no UserId to route by
+        {"Type": 99, "Payload": {"UserId": "u"}},
+        {"Type": 1, "Payload": {"x": "y" * 3000}, "target": {"user": "u"}},
+    ]:
+        st, doc = post_event(api, body)
+        assert st in (400, 413) and "error" in doc, (body, st, doc)
+    assert api.metric("herald_api_events_total", result="rejected") >= 13

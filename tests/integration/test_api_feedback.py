@@ -1,0 +1,144 @@
+"""test_api_feedback.py -- the feedback consumer on herald.feedback: every
+outcome lands in push_status, token_invalid removes the device behind the
+circuit breaker of specs/providers.md 4.2, sent refreshes last_seen_at,
+max_inactive_device_days removes stale devices, malformed records are
+dead-lettered.
+"""
+import time
+import uuid
+
+import pytest
+
+from api_support import produce, read_topic, start_api, uid, wait_sql
+from harness import Stack, wait_for
+
+
+@pytest.fixture(scope="module")
+def fb(pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        a = start_api(s, pg_cluster, HERALD_API_MAX_INACTIVE_DEVICE_DAYS="1",
+                      HERALD_API_CLEANUP_INTERVAL_S="1")
+    except Exception:
+        s.close()
+        raise
+    yield a
+    s.close()
+    if s.problems:
+        pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+def outcome(uid_, device, token, status, provider="fcm", app="default", code="", http=200):
+    return {"v": 1, "uid": uid_, "app": app, "provider": provider, "device": device,
+            "token": token, "outcome": status, "code": code, "http_status": http,
+            "attempt": 0, "ts_ms": int(time.time() * 1000)}
+
+
+def feed(api, records):
+    produce(api.kafka.brokers, "herald.feedback", records, key=str(uuid.uuid4()))
+
+
+def test_outcomes_are_stored_and_invalid_tokens_removed(fb):
+    u = uid()
+    keep = fb.register("keep-" + u)
+    gone = fb.register("gone-" + u)
+    feed(fb, [outcome(u, keep["id"], "keep-" + u, "sent"),
+              outcome(u, gone["id"], "gone-" + u, "token_invalid", code="UNREGISTERED", http=404),
+              outcome(u, None, "raw-" + u, "failed", code="INTERNAL", http=500),
+              outcome(u, None, None, "sent", provider="hms")])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "4")
+    wait_sql(fb, "select count(*) from devices where id = '%s'" % gone["id"], "0")
+    assert fb.sql("select count(*) from devices where id = '%s'" % keep["id"]) == "1"
+    res = fb.ok("push_status_list", {"uid": u})
+    assert res["counts"] == {"sent": 2, "token_invalid": 1, "failed": 1}
+    by = {i["target"]: i for i in res["items"]}
+    assert by[gone["id"]]["status"] == "token_invalid" and by[gone["id"]]["code"] == "UNREGISTERED"
+    raw = [i for i in res["items"] if i["target"].startswith("token:")]
+    assert len(raw) == 1 and raw[0]["token"] == "raw-" + u and raw[0]["code"] == "INTERNAL"
+    assert any(i["target"] == "topic:hms" for i in res["items"])
+    # keyset pages over the targets; counts on the first page only
+    p1 = fb.ok("push_status_list", {"uid": u, "limit": 3})
+    assert len(p1["items"]) == 3 and p1["has_more"] is True and "counts" in p1
+    p2 = fb.ok("push_status_list", {"uid": u, "limit": 3, "since": p1["items"][-1]["target"]})
+    assert len(p2["items"]) == 1 and p2["has_more"] is False and "counts" not in p2
+    assert {i["target"] for i in p1["items"] + p2["items"]} == set(by)
+    # the app's own report outranks the worker's
+    fb.ok("update_push_status", {"uid": u, "status": "interacted", "device_id": keep["id"]})
+    feed(fb, [outcome(u, keep["id"], "keep-" + u, "sent")])
+    time.sleep(1)
+    assert fb.sql("select status from push_status where uid = '%s' and target = '%s'"
+                  % (u, keep["id"])) == "interacted"
+    assert fb.metric("herald_api_devices_removed_total", provider="fcm", reason="token_invalid") >= 1
+
+
+def test_a_token_that_moved_on_is_not_removed(fb):
+    u = uid()
+    d = fb.register("old-" + u)
+    fb.ok("device_register", {"id": d["id"], "provider": "fcm", "token": "new-" + u,
+                              "platform": "android"})
+    feed(fb, [outcome(u, d["id"], "old-" + u, "token_invalid")])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "1")
+    assert fb.sql("select token from devices where id = '%s'" % d["id"]) == "new-" + u
+
+
+def test_circuit_breaker_keeps_devices_when_everything_looks_invalid(fb):
+    app = "brk" + uid()[-8:]
+    u = uid()
+    # prime the window: 20 sends for (app, apns), all token-invalid
+    feed(fb, [outcome(u, "ghost-%d" % i, "%064x" % i, "token_invalid", provider="apns", app=app,
+                      code="BadDeviceToken", http=400) for i in range(20)])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "20")
+    wait_for(lambda: fb.metric("herald_token_cleanup_circuit_open", app=app, provider="apns") == 1,
+             what="breaker open")
+    real = [fb.register("%063x1" % i, provider="apns", platform="ios", app=app) for i in range(5)]
+    u2 = uid()
+    feed(fb, [outcome(u2, d["id"], d["token"], "token_invalid", provider="apns", app=app)
+              for d in real])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u2, "5")
+    assert fb.sql("select count(*) from devices where app = '%s'" % app) == "5", "nothing removed"
+    assert fb.metric("herald_token_cleanup_skipped_total", app=app, provider="apns") >= 5
+    logs = [l for l in fb.svc.log_lines() if "token cleanup suspended" in l.get("msg", "")
+            and app in l["msg"]]
+    assert len(logs) == 1, "one log line when it trips"
+    # other providers of the app are not affected
+    other = fb.register("fcm-" + u, app=app)
+    feed(fb, [outcome(u2, other["id"], other["token"], "token_invalid", app=app)])
+    wait_sql(fb, "select count(*) from devices where id = '%s'" % other["id"], "0")
+    # one success for (app, apns) closes it: removal resumes
+    ok_uid = uid()
+    feed(fb, [outcome(ok_uid, "x", "%064x" % 99, "sent", provider="apns", app=app)])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % ok_uid, "1")
+    feed(fb, [outcome(uid(), real[1]["id"], real[1]["token"], "token_invalid", provider="apns",
+                      app=app)])
+    wait_sql(fb, "select count(*) from devices where id = '%s'" % real[1]["id"], "0")
+    assert fb.metric("herald_token_cleanup_circuit_open", app=app, provider="apns") == 0
+
+
+def test_sent_refreshes_last_seen_and_inactive_devices_are_removed(fb):
+    u = uid()
+    stale = fb.register("stale-" + u)
+    alive = fb.register("alive-" + u)
+    fresh = fb.register("fresh-" + u)
+    fb.sql("update devices set last_seen_at = now() - interval '2 hours' where id = '%s'"
+           % alive["id"])
+    feed(fb, [outcome(u, alive["id"], "alive-" + u, "sent")])
+    wait_sql(fb, "select last_seen_at > now() - interval '1 minute' from devices where id = '%s'"
+             % alive["id"], "t")
+    fb.sql("update devices set last_seen_at = now() - interval '3 days' where id = '%s'"
+           % stale["id"])
+    wait_sql(fb, "select count(*) from devices where id = '%s'" % stale["id"], "0", timeout=30)
+    assert fb.sql("select count(*) from devices where id in ('%s', '%s')"
+                  % (alive["id"], fresh["id"])) == "2"
+    assert fb.metric("herald_api_devices_removed_total", provider="fcm", reason="inactive") >= 1
+
+
+def test_malformed_feedback_is_dead_lettered(fb):
+    u = uid()
+    feed(fb, [b"{oops", {"v": 1, "uid": u, "provider": "fcm", "outcome": "exploded"}])
+    dl = read_topic(fb.kafka.brokers, "herald.dlq",
+                    lambda rs: sum(1 for _, v in rs if isinstance(v, dict)
+                                   and v.get("source_topic") == "herald.feedback") >= 2)
+    assert any("outcome" in v.get("reason", "") for _, v in dl if isinstance(v, dict))
+    d = fb.register("after-" + u)
+    feed(fb, [outcome(u, d["id"], "after-" + u, "sent")])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "1")

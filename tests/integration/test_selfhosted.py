@@ -1,0 +1,155 @@
+"""test_selfhosted.py -- herald-api in self-hosted mode (DESIGN.md §2): a
+small box with herald-api + herald-hub + PostgreSQL and no Kafka. An event
+posted to herald-api reaches an @microsoft/signalr client through the
+hub's POST /send, and the same event's mobile push goes through a
+herald-relay elsewhere (over HTTPS, installation credentials) and its own
+Kafka/fan-out/worker chain to herald-sim. Device tokens saved on the box
+are registered at, and removed from, the relay.
+"""
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+
+from api_support import API_KEY
+from harness import Stack, http, http_json, wait_for
+from relaykit import Chain, Relay
+from test_hub_signalr import Clients
+from workerkit import token as push_token
+
+SECRET = "selfhost-jwt-secret-0123456789abcdef"
+INTERNAL = "selfhost-internal-key"
+
+
+def user_jwt(sub, devicetype, device=""):
+    return jwt.encode({"sub": sub, "exp": int(time.time()) + 600, "device": device,
+                       "devicetype": devicetype, "scope": ["api"], "amr": ["Application"]},
+                      SECRET, algorithm="HS256")
+
+
+@pytest.fixture(scope="module")
+def box(pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        chain = Chain(s, pg_cluster)  # the relay operator's side
+        relay = Relay(s, chain.dsn, chain.kafka)
+        inst, key = relay.installation()
+        hub = s.start("herald-hub", s.env(HERALD_JWT_SECRET=SECRET, HERALD_INTERNAL_KEY=INTERNAL,
+                                          HERALD_HUB_THREADS="1"),
+                      port_var="HERALD_HUB_PORT")
+        api = s.start("herald-api", s.env(
+            HERALD_API_KEY=API_KEY, HERALD_PG_DSN=pg_cluster.new_database(),
+            HERALD_JWT_SECRET=SECRET, HERALD_INTERNAL_KEY=INTERNAL,
+            HERALD_SELFHOST_HUB_URL=hub.url, HERALD_SELFHOST_RELAY_URL=relay.url,
+            HERALD_SELFHOST_INSTALLATION_ID=inst, HERALD_SELFHOST_INSTALLATION_KEY=key,
+            HERALD_SELFHOST_CA_FILE=relay.cert, HERALD_HTTP_ACCESS_LOG="false",
+            HERALD_KAFKA_BROKERS=None), port_var="HERALD_API_PORT", wait="readyz")
+    except Exception:
+        s.close()
+        raise
+    yield chain, relay, inst, hub, api
+    s.close()
+    if s.problems:
+        pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+def relay_rows(chain, inst):
+    return chain.api.sql("SELECT user_id || ' ' || token FROM devices WHERE "
+                         "installation_id = '%s' ORDER BY id" % inst).splitlines()
+
+
+def test_event_reaches_signalr_client_and_phone(box):
+    chain, relay, inst, hub, api = box
+    user = str(uuid.uuid4())
+    phone, actor = push_token("fcm"), push_token("fcm")
+    for ident, tok in (("phone-1", phone), ("actor-1", actor)):
+        st, _, body = http("PUT", "%s/devices/identifier/%s/token" % (api.url, ident),
+                           {"pushToken": tok}, headers={"Authorization": "Bearer " +
+                                                        user_jwt(user, "Android", ident)})
+        assert st == 200, body
+    # the box registered both phones at the relay, in its installation
+    assert sorted(relay_rows(chain, inst)) == sorted(
+        "%s_%s %s" % (inst, user, t) for t in (phone, actor))
+
+    cl = Clients(hub, [{"id": "web", "token": user_jwt(user, "ChromeBrowser", "web-1"),
+                        "protocol": "messagepack"}])
+    try:
+        cl.wait(lambda evs: any(e["ev"] == "connected" for e in evs), 20, "hub connection")
+        payload = {"Id": str(uuid.uuid4()), "UserId": user, "OrganizationId": None,
+                   "CollectionIds": None, "RevisionDate": "2026-11-23T10:00:00Z"}
+        st, doc = http_json("POST", api.url + "/events",
+                            {"Type": 1, "Payload": payload, "ContextId": "actor-1",
+                             "target": {"user": user}, "device_identifier": "actor-1"},
+                            headers={"Authorization": "apikey " + API_KEY})
+        assert st == 202, doc
+        cl.wait(lambda evs: len(cl.messages("web")) == 1, 20, "the SignalR notification")
+        m = cl.messages("web")[0]
+        assert m["target"] == "ReceiveMessage"
+        assert m["arg"] == {"Type": 1, "Payload": payload, "ContextId": "actor-1"}
+    finally:
+        cl.close()
+    rec = chain.wait("fcm", phone)[0]
+    data = rec["json"]["message"]["data"]
+    assert data["type"] == "1" and json.loads(data["payload"]) == payload
+    assert chain.records("fcm", actor) == []  # the acting phone is excluded
+
+    # clearing a token on the box removes the registration at the relay
+    st, _, _ = http("PUT", "%s/devices/identifier/phone-1/clear-token" % api.url, b"",
+                    headers={"Authorization": "Bearer " + user_jwt(user, "Android", "phone-1")})
+    assert st == 200
+    wait_for(lambda: relay_rows(chain, inst) == ["%s_%s %s" % (inst, user, actor)],
+             timeout=10, what="the relay registration removed")
+
+
+def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
+    _, _, _, _, api = box
+    st, _, body = http("GET", api.url + "/readyz")
+    assert st == 200 and b"kafka" not in body and b"hub" in body
+    # a raw-token send cannot go through a Bitwarden relay
+    st, doc = http_json("POST", api.url + "/api/send_push_notification",
+                        {"recipient": {"fcm_tokens": ["t-1"]},
+                         "notification": {"fcm": {"message": {"notification": {"title": "x"}}}}},
+                        headers={"Authorization": "apikey " + API_KEY})
+    assert st == 200 and "error" in doc, doc
+
+
+def relay_metric(relay, name, **labels):
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in relay.raw("GET", "/metrics")[2].decode().splitlines():
+        if line.startswith(name + "{"):
+            series, value = line.rsplit(" ", 1)
+            if ",".join(sorted(series[len(name) + 1:-1].split(","))) == want:
+                return float(value)
+    return 0.0
+
+
+def test_identity_400_backs_off_for_a_day(box, pg_cluster):
+    chain, relay, inst, hub, _ = box
+    s = Stack(pg=pg_cluster)
+    try:
+        api = s.start("herald-api", s.env(
+            HERALD_API_KEY=API_KEY, HERALD_PG_DSN=pg_cluster.new_database(),
+            HERALD_JWT_SECRET=SECRET, HERALD_INTERNAL_KEY=INTERNAL,
+            HERALD_SELFHOST_HUB_URL=hub.url, HERALD_SELFHOST_RELAY_URL=relay.url + "/",
+            HERALD_SELFHOST_IDENTITY_URL=relay.url, HERALD_SELFHOST_INSTALLATION_ID=inst,
+            HERALD_SELFHOST_INSTALLATION_KEY="wrong-key", HERALD_SELFHOST_CA_FILE=relay.cert,
+            HERALD_HTTP_ACCESS_LOG="false", HERALD_KAFKA_BROKERS=None),
+            port_var="HERALD_API_PORT", wait="readyz")
+        before = relay_metric(relay, "herald_relay_tokens_total", result="invalid_client")
+        user = str(uuid.uuid4())
+        for ident in ("p-1", "p-2", "p-3"):
+            st, _, _ = http("PUT", "%s/devices/identifier/%s/token" % (api.url, ident),
+                            {"pushToken": push_token("fcm")},
+                            headers={"Authorization": "Bearer " + user_jwt(user, "Android", ident)})
+            assert st == 200  # saved on the box; the relay failure is logged
+        # one token request was refused; the next two never asked
+        assert relay_metric(relay, "herald_relay_tokens_total",
+                            result="invalid_client") == before + 1
+        log = api.read_log()
+        assert "no token requests for a day" in log and "not asking again" in log
+        assert "wrong-key" not in log
+    finally:
+        s.close()
+    assert not s.problems, s.problems
