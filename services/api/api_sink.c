@@ -36,6 +36,8 @@ k_submit(void *impl, const struct hd_msg_request *r, api_sink_cb *cb,
         rc = hd_kproducer_send(k->p, k->topic_requests, r->uid, strlen(r->uid),
                                b.data, b.len, cb, opaque, err);
     hd_buf_release(&b);
+    if (rc < 0 && err->code == HD_EINVAL) /* ours, not the caller's */
+        err->code = HD_EUPSTREAM;
     return rc;
 }
 

@@ -34,8 +34,11 @@ typedef void api_sink_cb(void *opaque, int ok, const char *errstr);
 
 struct api_sink_ops {
     const char *name;
-    /* Returns 0 and cb runs later, or -1 with err and cb never runs.
-     * Thread-safe. The record is read during the call only. */
+    /* Returns 0 and cb runs later, or -1 with err and cb never runs:
+     * HD_EINVAL when this sink cannot carry such a request (err's message
+     * is for the caller), HD_ETOOBIG when it is too large, any other code
+     * for an internal failure. Thread-safe. The record is read during the
+     * call only. */
     int (*submit_request)(void *impl, const struct hd_msg_request *r,
                           api_sink_cb *cb, void *opaque, struct hd_err *err);
     int (*publish_event)(void *impl, const struct hd_msg_event *e,

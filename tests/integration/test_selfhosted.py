@@ -112,7 +112,8 @@ def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
                         {"recipient": {"fcm_tokens": ["t-1"]},
                          "notification": {"fcm": {"message": {"notification": {"title": "x"}}}}},
                         headers={"Authorization": "apikey " + API_KEY})
-    assert st == 200 and "error" in doc, doc
+    assert st == 200 and doc["error"]["code"] == 107, doc
+    assert "self-hosted mode relays only" in doc["error"]["message"], doc
 
 
 def relay_metric(relay, name, **labels):
