@@ -10,8 +10,7 @@
 #include "common/alloc.h"
 #include "common/banned.h"
 
-static void __attribute__((noreturn))
-oom(size_t size)
+static void __attribute__((noreturn)) oom(size_t size)
 {
     fprintf(stderr,
             "{\"level\":\"fatal\",\"msg\":\"out of memory allocating %zu "

@@ -51,22 +51,23 @@ parse_http_date(const char *v, int64_t *secs)
     memset(&tm, 0, sizeof(tm));
     /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
     if (sscanf(v, "%15[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &d, mon, &y,
-               &hh, &mm, &ss, zone, &n) == 8 && v[n] == '\0') {
+               &hh, &mm, &ss, zone, &n) == 8 &&
+        v[n] == '\0') {
         /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-    } else if (sscanf(v, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %3s%n", wday, &d,
-                      mon, &y, &hh, &mm, &ss, zone, &n) == 8 &&
+    } else if (sscanf(v, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %3s%n", wday, &d, mon,
+                      &y, &hh, &mm, &ss, zone, &n) == 8 &&
                v[n] == '\0') {
         y += (y < 70) ? 2000 : (y < 100 ? 1900 : 0);
         /* asctime: Sun Nov  6 08:49:37 1994 */
     } else if (sscanf(v, "%15s %3s %d %d:%d:%d %d%n", wday, mon, &d, &hh, &mm,
-                      &ss, &y, &n) == 7 && v[n] == '\0') {
+                      &ss, &y, &n) == 7 &&
+               v[n] == '\0') {
         memcpy(zone, "GMT", 4);
     } else {
         return -1;
     }
-    if (strcmp(zone, "GMT") != 0 || month_index(mon) < 0 || d < 1 ||
-        d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970 || hh < 0 ||
-        mm < 0 || ss < 0)
+    if (strcmp(zone, "GMT") != 0 || month_index(mon) < 0 || d < 1 || d > 31 ||
+        hh > 23 || mm > 59 || ss > 60 || y < 1970 || hh < 0 || mm < 0 || ss < 0)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = month_index(mon);
@@ -79,8 +80,7 @@ parse_http_date(const char *v, int64_t *secs)
 }
 
 int
-hd_retry_after_parse(const char *value, int64_t now_wall_ms,
-                     uint64_t *delay_ms)
+hd_retry_after_parse(const char *value, int64_t now_wall_ms, uint64_t *delay_ms)
 {
     long long secs;
     int64_t at;

@@ -15,14 +15,33 @@
 #include "common/limits.h"
 #include "common/banned.h"
 
-static const char *const device_type_names[] = {
-    "Android",        "iOS",           "ChromeExtension", "FirefoxExtension",
-    "OperaExtension", "EdgeExtension", "WindowsDesktop",  "MacOsDesktop",
-    "LinuxDesktop",   "ChromeBrowser", "FirefoxBrowser",  "OperaBrowser",
-    "EdgeBrowser",    "IEBrowser",     "UnknownBrowser",  "AndroidAmazon",
-    "UWP",            "SafariBrowser", "VivaldiBrowser",  "VivaldiExtension",
-    "SafariExtension", "SDK",          "Server",          "WindowsCLI",
-    "MacOsCLI",       "LinuxCLI",      "DuckDuckGoBrowser"};
+static const char *const device_type_names[] = {"Android",
+                                                "iOS",
+                                                "ChromeExtension",
+                                                "FirefoxExtension",
+                                                "OperaExtension",
+                                                "EdgeExtension",
+                                                "WindowsDesktop",
+                                                "MacOsDesktop",
+                                                "LinuxDesktop",
+                                                "ChromeBrowser",
+                                                "FirefoxBrowser",
+                                                "OperaBrowser",
+                                                "EdgeBrowser",
+                                                "IEBrowser",
+                                                "UnknownBrowser",
+                                                "AndroidAmazon",
+                                                "UWP",
+                                                "SafariBrowser",
+                                                "VivaldiBrowser",
+                                                "VivaldiExtension",
+                                                "SafariExtension",
+                                                "SDK",
+                                                "Server",
+                                                "WindowsCLI",
+                                                "MacOsCLI",
+                                                "LinuxCLI",
+                                                "DuckDuckGoBrowser"};
 
 #define NDEVICE_TYPES (sizeof(device_type_names) / sizeof(device_type_names[0]))
 
@@ -122,19 +141,33 @@ hd_bw_route(json_t *notification, enum hd_event_target *target,
         ct = 0;
 
     switch (type) {
-    case 0: case 1: case 2: case 9: /* ciphers: user, else organization */
+    case 0:
+    case 1:
+    case 2:
+    case 9: /* ciphers: user, else organization */
         if (user)
             rc = set_target(HD_TARGET_USER, user, 0, target, target_id,
                             client_type);
         else if (org)
-            rc = set_target(HD_TARGET_ORGANIZATION, org, 0, target,
-                            target_id, client_type);
+            rc = set_target(HD_TARGET_ORGANIZATION, org, 0, target, target_id,
+                            client_type);
         break;
-    case 3: case 7: case 8:                     /* folders */
-    case 4: case 5: case 6: case 10: case 11: case 17: /* user updates */
-    case 12: case 13: case 14:                  /* sends */
-    case 15:                                    /* auth request */
-    case 22: case 26: case 27:
+    case 3:
+    case 7:
+    case 8: /* folders */
+    case 4:
+    case 5:
+    case 6:
+    case 10:
+    case 11:
+    case 17: /* user updates */
+    case 12:
+    case 13:
+    case 14: /* sends */
+    case 15: /* auth request */
+    case 22:
+    case 26:
+    case 27:
         if (user)
             rc = set_target(HD_TARGET_USER, user, 0, target, target_id,
                             client_type);
@@ -142,15 +175,19 @@ hd_bw_route(json_t *notification, enum hd_event_target *target,
     case 16: /* auth request response: the anonymous hub */
         id = payload_id(payload, "Id");
         if (id)
-            rc = set_target(HD_TARGET_AUTH_REQUEST, id, 0, target,
-                            target_id, client_type);
+            rc = set_target(HD_TARGET_AUTH_REQUEST, id, 0, target, target_id,
+                            client_type);
         break;
-    case 18: case 19: case 23: case 25:
+    case 18:
+    case 19:
+    case 23:
+    case 25:
         if (org)
-            rc = set_target(HD_TARGET_ORGANIZATION, org, 0, target,
-                            target_id, client_type);
+            rc = set_target(HD_TARGET_ORGANIZATION, org, 0, target, target_id,
+                            client_type);
         break;
-    case 20: case 21: /* notification center */
+    case 20:
+    case 21: /* notification center */
         if (inst)
             rc = set_target(HD_TARGET_INSTALLATION, inst, (int)ct, target,
                             target_id, client_type);
@@ -174,8 +211,7 @@ hd_bw_route(json_t *notification, enum hd_event_target *target,
     json_decref(parsed);
     if (rc < 0)
         return hd_err_set(err, HD_EINVAL,
-                          "Type %lld: payload lacks the id it routes by",
-                          type);
+                          "Type %lld: payload lacks the id it routes by", type);
     return 0;
 }
 
@@ -214,8 +250,8 @@ hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
                     "s:{s:{s:s}}}",
                     "fcm", "message", "data", fcm_data, "apns", "headers",
                     "apns-push-type", "background", "apns-priority", "5",
-                    "payload", "aps", "content-available", 1, "data",
-                    apns_data, "hms", "message", "data", hms_text);
+                    "payload", "aps", "content-available", 1, "data", apns_data,
+                    "hms", "message", "data", hms_text);
     json_decref(hms_data);
     free(hms_text);
     free(text);

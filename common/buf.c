@@ -43,8 +43,8 @@ grow(struct hd_buf *b, size_t extra, struct hd_err *err)
     size_t ncap;
 
     if (extra > b->max || b->len > b->max - extra)
-        return hd_err_set(err, HD_ETOOBIG,
-                          "buffer limit %zu bytes exceeded", b->max);
+        return hd_err_set(err, HD_ETOOBIG, "buffer limit %zu bytes exceeded",
+                          b->max);
     need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;

@@ -30,7 +30,8 @@ void hd_buf_release(struct hd_buf *b);
 void hd_buf_reset(struct hd_buf *b);
 
 /* Appends n bytes. Returns 0, or -1 with HD_ETOOBIG (buffer unchanged). */
-int hd_buf_append(struct hd_buf *b, const void *p, size_t n, struct hd_err *err);
+int hd_buf_append(struct hd_buf *b, const void *p, size_t n,
+                  struct hd_err *err);
 
 /* Appends a C string. Same contract as hd_buf_append(). */
 int hd_buf_puts(struct hd_buf *b, const char *s, struct hd_err *err);

@@ -121,10 +121,10 @@ hd_json_str_array(json_t *obj, const char *prefix, const char *key,
                           FIELD_FMT ": must be an array of strings",
                           FIELD_ARGS(prefix, key));
     if (json_array_size(v) > maxn)
-        return hd_err_set(err, HD_EINVAL,
-                          FIELD_FMT ": more than %zu items",
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": more than %zu items",
                           FIELD_ARGS(prefix, key), maxn);
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e))
             return hd_err_set(err, HD_EINVAL,
                               FIELD_FMT "[%zu]: must be a string",
@@ -149,7 +149,8 @@ hd_json_get_ci(json_t *obj, const char *key)
     v = json_object_get(obj, key);
     if (v)
         return v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         if (strcasecmp(k, key) == 0)
             return v;
     }

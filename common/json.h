@@ -17,17 +17,16 @@
 
 /* Return 1 if found and valid, 0 if absent (or null) and optional, -1 on
  * error (wrong type, out of range, or absent and required). */
-int hd_json_str(json_t *obj, const char *prefix, const char *key,
-                int required, size_t maxlen, const char **out,
+int hd_json_str(json_t *obj, const char *prefix, const char *key, int required,
+                size_t maxlen, const char **out, struct hd_err *err);
+int hd_json_int(json_t *obj, const char *prefix, const char *key, int required,
+                long long min, long long max, long long *out,
                 struct hd_err *err);
-int hd_json_int(json_t *obj, const char *prefix, const char *key,
-                int required, long long min, long long max, long long *out,
-                struct hd_err *err);
-int hd_json_bool(json_t *obj, const char *prefix, const char *key,
-                 int required, int *out, struct hd_err *err);
+int hd_json_bool(json_t *obj, const char *prefix, const char *key, int required,
+                 int *out, struct hd_err *err);
 /* An object (borrowed). */
-int hd_json_obj(json_t *obj, const char *prefix, const char *key,
-                int required, json_t **out, struct hd_err *err);
+int hd_json_obj(json_t *obj, const char *prefix, const char *key, int required,
+                json_t **out, struct hd_err *err);
 /* An array of at most maxn strings each at most maxlen long (borrowed). */
 int hd_json_str_array(json_t *obj, const char *prefix, const char *key,
                       int required, size_t maxn, size_t maxlen, json_t **out,

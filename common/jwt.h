@@ -75,7 +75,7 @@ int hd_jwt_verify(const struct hd_jwt_key *k, const char *token, size_t len,
 
 /* Decodes header and claims WITHOUT verifying, to pick a key by "kid" or
  * "iss" before calling hd_jwt_verify(). Same outputs and ownership. */
-int hd_jwt_peek(const char *token, size_t len, json_t **header,
-                json_t **claims, struct hd_err *err);
+int hd_jwt_peek(const char *token, size_t len, json_t **header, json_t **claims,
+                struct hd_err *err);
 
 #endif

@@ -27,8 +27,7 @@
 #define FREE_FLUSH_MS 10000     /* free() waits this long for reports */
 
 const struct hd_config_field hd_kafka_config_fields[] = {
-    HD_CFG_STR("HERALD_KAFKA_BROKERS", struct hd_kafka_config, brokers, NULL,
-               0,
+    HD_CFG_STR("HERALD_KAFKA_BROKERS", struct hd_kafka_config, brokers, NULL, 0,
                "Kafka bootstrap list (host:port,...); unset: no Kafka "
                "(herald-hub and self-hosted herald-api only)"),
     HD_CFG_STR("HERALD_KAFKA_TOPIC_PREFIX", struct hd_kafka_config,
@@ -166,8 +165,9 @@ hd_kafka_base_conf(const struct hd_kafka_config *cfg, struct hd_err *err)
     struct passthrough pt;
 
     if (cfg->brokers == NULL || cfg->brokers[0] == '\0') {
-        hd_err_set(err, HD_EINVAL,
-                   "HERALD_KAFKA_BROKERS: not set, and this service needs Kafka");
+        hd_err_set(
+            err, HD_EINVAL,
+            "HERALD_KAFKA_BROKERS: not set, and this service needs Kafka");
         return NULL;
     }
     conf = rd_kafka_conf_new();

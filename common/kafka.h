@@ -27,8 +27,8 @@
 #include "common/err.h"
 
 struct hd_kafka_config {
-    char *brokers;      /* HERALD_KAFKA_BROKERS: bootstrap list */
-    char *topic_prefix; /* HERALD_KAFKA_TOPIC_PREFIX, default "herald." */
+    char *brokers;       /* HERALD_KAFKA_BROKERS: bootstrap list */
+    char *topic_prefix;  /* HERALD_KAFKA_TOPIC_PREFIX, default "herald." */
     int send_timeout_ms; /* HERALD_KAFKA_SEND_TIMEOUT_MS: message.timeout.ms */
 };
 
@@ -120,12 +120,12 @@ typedef void hd_krebalance_fn(void *ud, int assigned, const char *topic,
                               int32_t partition);
 
 struct hd_kconsumer_opts {
-    const char *group_id;         /* required */
-    const char *const *topics;    /* full names, ntopics of them */
+    const char *group_id;      /* required */
+    const char *const *topics; /* full names, ntopics of them */
     size_t ntopics;
-    int start_latest;             /* 1: auto.offset.reset=latest */
-    long max_inflight;            /* pause fetching above this many polled
-                                     but not done messages (0 = 10000) */
+    int start_latest;               /* 1: auto.offset.reset=latest */
+    long max_inflight;              /* pause fetching above this many polled
+                                       but not done messages (0 = 10000) */
     hd_krebalance_fn *on_rebalance; /* may be NULL */
     void *ud;
 };

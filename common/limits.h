@@ -7,6 +7,9 @@
 #ifndef HD_LIMITS_H
 #define HD_LIMITS_H
 
+/* one aligned table, kept by hand: */
+/* clang-format off */
+
 /* HTTP servers (libmicrohttpd) */
 #define HD_HTTP_MAX_BODY (1024 * 1024)       /* default request body cap */
 #define HD_HTTP_MAX_URL 8192                 /* request line path + query */
@@ -87,5 +90,7 @@
 #define HD_HUB_INBOX_MAX 65536               /* events waiting per thread */
 #define HD_HUB_MAX_THREADS 64                /* service threads per process */
 #define HD_HUB_TOKEN_MAX HD_JWT_MAX_LEN      /* access_token / Token value */
+
+/* clang-format on */
 
 #endif

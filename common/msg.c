@@ -94,9 +94,8 @@ hd_event_target_parse(const char *s, enum hd_event_target *out)
 }
 
 static const char *const rcpt_keys[HD_RCPT__COUNT] = {
-    "device_ids", "channels",   "users",         "fcm_tokens",
-    "fcm_topic",  "fcm_condition", "hms_tokens", "hms_topic",
-    "hms_condition", "apns_tokens"};
+    "device_ids",    "channels",   "users",     "fcm_tokens",    "fcm_topic",
+    "fcm_condition", "hms_tokens", "hms_topic", "hms_condition", "apns_tokens"};
 
 const char *
 hd_recipient_key(enum hd_recipient_kind k)
@@ -335,7 +334,8 @@ check_recipient_values(enum hd_recipient_kind k, json_t *values,
         return hd_err_set(err, HD_EINVAL,
                           "recipient.%s: must be an array of 1 to %d strings",
                           key, HD_LIST_MAX);
-    json_array_foreach(values, i, v) {
+    json_array_foreach(values, i, v)
+    {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             json_string_length(v) > recipient_item_max(k))
             return hd_err_set(err, HD_EINVAL,
@@ -368,8 +368,7 @@ hd_msg_request_encode(const struct hd_msg_request *r, struct hd_buf *out,
         return hd_err_set(err, HD_EINVAL, "cannot build request record");
     filter = json_object();
     if (r->exclude_identifiers && json_array_size(r->exclude_identifiers))
-        json_object_set(filter, "exclude_identifiers",
-                        r->exclude_identifiers);
+        json_object_set(filter, "exclude_identifiers", r->exclude_identifiers);
     if (r->client_type)
         json_object_set_new(filter, "client_type",
                             json_integer(r->client_type));
@@ -408,7 +407,8 @@ hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
         goto fail;
     if (r->app == NULL)
         r->app = hd_xstrdup("default");
-    json_object_foreach(rcpt, key, val) {
+    json_object_foreach(rcpt, key, val)
+    {
         for (k = 0; k < HD_RCPT__COUNT; k++) {
             if (strcmp(key, rcpt_keys[k]) != 0)
                 continue;
@@ -417,8 +417,7 @@ hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
                            "recipient: exactly one kind allowed");
                 goto fail;
             }
-            if (check_recipient_values((enum hd_recipient_kind)k, val, err) <
-                0)
+            if (check_recipient_values((enum hd_recipient_kind)k, val, err) < 0)
                 goto fail;
             r->kind = (enum hd_recipient_kind)k;
             r->values = json_incref(val);
@@ -491,16 +490,16 @@ hd_msg_delivery_encode(const struct hd_msg_delivery *d, struct hd_buf *out,
                   HD_MSG_VERSION, "uid", d->uid, "app",
                   d->app ? d->app : "default", "provider",
                   hd_provider_name(d->provider), "attempt", d->attempt,
-                  "not_before_ms", (json_int_t)d->not_before_ms,
-                  "expire_at_ms", (json_int_t)d->expire_at_ms, "created_ms",
+                  "not_before_ms", (json_int_t)d->not_before_ms, "expire_at_ms",
+                  (json_int_t)d->expire_at_ms, "created_ms",
                   (json_int_t)d->created_ms, "recipient_type",
-                  hd_rcpt_type_name(d->rtype), "notification",
-                  d->notification);
+                  hd_rcpt_type_name(d->rtype), "notification", d->notification);
     if (o == NULL)
         return hd_err_set(err, HD_EINVAL, "cannot build delivery record");
     switch (d->rtype) {
     case HD_RT_DEVICE:
-        if (d->ntokens == 0 || d->ntokens > hd_provider_batch_max(d->provider)) {
+        if (d->ntokens == 0 ||
+            d->ntokens > hd_provider_batch_max(d->provider)) {
             json_decref(o);
             return hd_err_set(err, HD_EINVAL,
                               "tokens: must hold 1 to %zu entries",
@@ -542,7 +541,8 @@ decode_tokens(json_t *o, struct hd_msg_delivery *d, struct hd_err *err)
         json_array_size(arr) > max)
         return hd_err_set(err, HD_EINVAL,
                           "tokens: must be an array of 1 to %zu entries", max);
-    json_array_foreach(arr, i, t) {
+    json_array_foreach(arr, i, t)
+    {
         const char *tok = NULL, *dev = NULL;
         char path[32];
 
@@ -711,9 +711,9 @@ hd_msg_feedback_release(struct hd_msg_feedback *f)
 /* ---- dead letters ------------------------------------------------------ */
 
 int
-hd_msg_dlq_encode(const char *source_topic, const char *reason,
-                  const char *uid, const void *original, size_t len,
-                  int64_t ts_ms, struct hd_buf *out, struct hd_err *err)
+hd_msg_dlq_encode(const char *source_topic, const char *reason, const char *uid,
+                  const void *original, size_t len, int64_t ts_ms,
+                  struct hd_buf *out, struct hd_err *err)
 {
     json_t *orig = json_loadb(original, len, 0, NULL);
     json_t *o;

@@ -88,7 +88,7 @@ struct hd_msg_request {
     char *uid;
     char *app;
     int64_t created_ms;
-    int64_t expire_at_ms;        /* 0 = never */
+    int64_t expire_at_ms; /* 0 = never */
     enum hd_recipient_kind kind;
     json_t *values;              /* array of strings, or a string: owned */
     json_t *exclude_identifiers; /* array of strings or NULL: owned */
@@ -130,16 +130,16 @@ struct hd_msg_delivery {
     json_t *notification;        /* the provider's part: owned */
     struct hd_msg_token *tokens; /* HD_RT_DEVICE: ntokens >= 1 */
     size_t ntokens;
-    size_t cap;                  /* allocated entries in tokens */
-    char *topic;                 /* HD_RT_TOPIC */
-    char *condition;             /* HD_RT_CONDITION */
+    size_t cap;      /* allocated entries in tokens */
+    char *topic;     /* HD_RT_TOPIC */
+    char *condition; /* HD_RT_CONDITION */
 };
 
 /* Appends a token (both strings copied; device may be NULL). */
 void hd_msg_delivery_add_token(struct hd_msg_delivery *d, const char *token,
                                const char *device);
-int hd_msg_delivery_encode(const struct hd_msg_delivery *d,
-                           struct hd_buf *out, struct hd_err *err);
+int hd_msg_delivery_encode(const struct hd_msg_delivery *d, struct hd_buf *out,
+                           struct hd_err *err);
 int hd_msg_delivery_decode(const void *data, size_t len,
                            struct hd_msg_delivery *d, struct hd_err *err);
 void hd_msg_delivery_release(struct hd_msg_delivery *d);
@@ -164,14 +164,14 @@ struct hd_msg_feedback {
     char *device; /* may be NULL */
     char *token;  /* may be NULL for topic/condition sends */
     enum hd_outcome outcome;
-    char *code;   /* provider reason, may be NULL */
+    char *code; /* provider reason, may be NULL */
     int http_status;
     int attempt;
     int64_t ts_ms;
 };
 
-int hd_msg_feedback_encode(const struct hd_msg_feedback *f,
-                           struct hd_buf *out, struct hd_err *err);
+int hd_msg_feedback_encode(const struct hd_msg_feedback *f, struct hd_buf *out,
+                           struct hd_err *err);
 int hd_msg_feedback_decode(const void *data, size_t len,
                            struct hd_msg_feedback *f, struct hd_err *err);
 void hd_msg_feedback_release(struct hd_msg_feedback *f);

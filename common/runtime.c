@@ -26,12 +26,24 @@ hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
     }
     snprintf(rt->port_def, sizeof(rt->port_def), "%d", d->default_port);
     rt->port_fields[0] = (struct hd_config_field){
-        d->port_var, HD_CFG_T_INT, offsetof(struct hd_runtime, port),
-        rt->port_def, 0, 65535, 0, NULL,
+        d->port_var,
+        HD_CFG_T_INT,
+        offsetof(struct hd_runtime, port),
+        rt->port_def,
+        0,
+        65535,
+        0,
+        NULL,
         "TCP port for the HTTP server (0 picks a free port)"};
     rt->port_fields[1] = (struct hd_config_field){
-        "HERALD_SHUTDOWN_TIMEOUT_MS", HD_CFG_T_INT,
-        offsetof(struct hd_runtime, drain_ms), "15000", 0, 600000, 0, NULL,
+        "HERALD_SHUTDOWN_TIMEOUT_MS",
+        HD_CFG_T_INT,
+        offsetof(struct hd_runtime, drain_ms),
+        "15000",
+        0,
+        600000,
+        0,
+        NULL,
         "how long SIGTERM waits for in-flight work before exiting"};
     rt->port_fields[2] = (struct hd_config_field)HD_CFG_END;
 
@@ -61,8 +73,8 @@ hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
 {
     struct hd_err err = {0};
 
-    rt->http = hd_http_server_new(&rt->http_cfg, rt->port, tls, rt->metrics,
-                                  &err);
+    rt->http =
+        hd_http_server_new(&rt->http_cfg, rt->port, tls, rt->metrics, &err);
     if (rt->http == NULL)
         goto fail;
     if (hd_health_mount(rt->health, rt->metrics, rt->http, &err) < 0)
@@ -72,8 +84,8 @@ hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
     if (hd_http_server_start(rt->http, &err) < 0)
         goto fail;
     rt->port = hd_http_server_port(rt->http);
-    hd_log(HD_LOG_INFO, 0, "listening on %s:%d%s", rt->http_cfg.bind,
-           rt->port, tls ? " (https)" : "");
+    hd_log(HD_LOG_INFO, 0, "listening on %s:%d%s", rt->http_cfg.bind, rt->port,
+           tls ? " (https)" : "");
     return 0;
 fail:
     hd_log(HD_LOG_FATAL, 0, "cannot serve HTTP on port %d: %s", rt->port,

@@ -6,11 +6,13 @@
  * checks, and an HTTP server serving /healthz, /readyz, /metrics and the
  * service's own routes. A service's main() is then wiring only:
  *
- *   rc = hd_runtime_init(&rt, &desc, argc, argv);   // 1: --help, -1: bad config
+ *   rc = hd_runtime_init(&rt, &desc, argc, argv);   // 1: --help, -1: bad
+ * config
  *   ... create the service context, add health checks and metrics ...
  *   hd_runtime_serve(&rt, routes, n, ctx, NULL);    // listen
  *   hd_runtime_wait(&rt);                           // until SIGTERM/SIGINT
- *   hd_runtime_drain(&rt);                          // /readyz 503, stop accepting
+ *   hd_runtime_drain(&rt);                          // /readyz 503, stop
+ * accepting
  *   ... finish in-flight work, commit ...
  *   hd_runtime_release(&rt);                        // close HTTP, free
  *
@@ -38,8 +40,8 @@ struct hd_runtime_desc {
 
 struct hd_runtime {
     struct hd_service svc;
-    int port;          /* from desc->port_var */
-    int drain_ms;      /* HERALD_SHUTDOWN_TIMEOUT_MS */
+    int port;     /* from desc->port_var */
+    int drain_ms; /* HERALD_SHUTDOWN_TIMEOUT_MS */
     struct hd_http_config http_cfg;
     struct hd_metrics *metrics;
     struct hd_health *health;

@@ -21,8 +21,8 @@ struct hd_service {
     const char *usage;   /* extra usage lines (subcommands), or NULL */
     const struct hd_config_section *secs; /* borrowed, n entries */
     size_t n;
-    char *log_level;     /* HERALD_LOG_LEVEL, filled by init */
-    int argi;            /* index of the first positional argument */
+    char *log_level; /* HERALD_LOG_LEVEL, filled by init */
+    int argi;        /* index of the first positional argument */
 };
 
 /* Returns 0 to run, 1 when --help or --version was printed (exit 0), or

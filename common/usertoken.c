@@ -131,7 +131,8 @@ has_scope(json_t *claims, const char *want)
         }
         return 0;
     }
-    json_array_foreach(s, i, e) {
+    json_array_foreach(s, i, e)
+    {
         if (json_is_string(e) && strcmp(json_string_value(e), want) == 0)
             return 1;
     }
@@ -165,7 +166,8 @@ read_orgs(json_t *claims, struct hd_user *u)
         c = json_object_get(claims, keys[k]);
         if (json_is_string(c))
             add_org(u, json_string_value(c));
-        json_array_foreach(c, i, e) {
+        json_array_foreach(c, i, e)
+        {
             if (json_is_string(e))
                 add_org(u, json_string_value(e));
         }
@@ -173,8 +175,8 @@ read_orgs(json_t *claims, struct hd_user *u)
 }
 
 int
-hd_usertoken_verify(const struct hd_usertoken *v, const char *token,
-                    size_t len, struct hd_user *user, struct hd_err *err)
+hd_usertoken_verify(const struct hd_usertoken *v, const char *token, size_t len,
+                    struct hd_user *user, struct hd_err *err)
 {
     struct hd_jwt_verify_opts o = {0};
     json_t *header = NULL, *claims = NULL;

@@ -38,7 +38,7 @@ struct hd_user {
     int client_type;            /* from device_type; 0 = All */
     char **orgs;                /* organization ids, norgs of them (new) */
     size_t norgs;
-    int64_t exp;                /* expiry, Unix seconds (0 = none) */
+    int64_t exp; /* expiry, Unix seconds (0 = none) */
 };
 
 struct hd_usertoken;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test.sh -- runs the unit tests (AddressSanitizer + UBSan build) and the
 # integration tests (real binaries, throwaway PostgreSQL, herald-devkafka),
-# with the offline deployment check (scripts/deploy-check.sh) in between,
+# with the lint and the offline deployment check (scripts/lint.sh,
+# scripts/deploy-check.sh) in between,
 # then prints one line "N passed, N failed" and exits non-zero on any
 # failure. HERALD_TEST_ONLY=unit|integration runs one half; arguments are
 # passed to pytest (a file or -k expression).
@@ -48,6 +49,18 @@ if [ "$only" != integration ]; then
             echo "  ok   $name ($p)"
         fi
     done
+fi
+
+# the style and convention checks (scripts/lint.sh): one counted step
+if [ "$only" = all ]; then
+    if sh scripts/lint.sh >build/test/lint.log 2>&1; then
+        passed=$((passed + 1))
+        echo "== lint: ok"
+    else
+        failed=$((failed + 1))
+        echo "== lint: FAIL"
+        sed 's/^/    /' build/test/lint.log | tail -n 40
+    fi
 fi
 
 # docker-compose.yml and deploy/k8s (offline): one more counted step

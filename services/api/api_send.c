@@ -387,7 +387,7 @@ api_send_push(struct api_call *call)
                            "limit exceeded: notification too large");
             return;
         }
-        if (err.code != HD_EINVAL) /* EINVAL: the sink can't carry it */
+        if (err.code != HD_EINVAL)   /* EINVAL: the sink can't carry it */
             err.code = HD_EUPSTREAM; /* logged, answered 100 */
         api_call_fail(call, &err);
         return;

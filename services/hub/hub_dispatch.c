@@ -134,9 +134,8 @@ hub_event_from_send(const char *body, size_t len, struct hd_err *err)
     }
     note = pascal_notification(doc);
     explicit = send_target(doc, &target, &target_id, &client_type, err);
-    if (explicit < 0 ||
-        (explicit == 0 &&
-         hd_bw_route(note, &target, &target_id, &client_type, err) < 0))
+    if (explicit < 0 || (explicit == 0 && hd_bw_route(note, &target, &target_id,
+                                                      &client_type, err) < 0))
         goto out;
     e = hub_event_new(target, target_id, client_type, note, err);
 out:

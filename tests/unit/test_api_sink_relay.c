@@ -282,8 +282,8 @@ test_bodies_and_token_cache(void)
     ev.target = HD_TARGET_INSTALLATION;
     ev.target_id = inst_id;
     ev.client_type = 2;
-    ev.notification = json_pack("{s:i,s:{s:s}}", "Type", 5, "Payload", "Id",
-                                "c-2");
+    ev.notification =
+        json_pack("{s:i,s:{s:s}}", "Type", 5, "Payload", "Id", "c-2");
     ASSERT_INT_EQ(api_sink_publish(&g.sink, &ev, on_done, &d, &err), 0);
     ASSERT_INT_EQ(wait_cb(&d), 1);
     json_decref(ev.notification);

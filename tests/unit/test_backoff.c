@@ -73,23 +73,26 @@ test_retry_after_seconds_and_dates(void)
     ASSERT_INT_EQ(d, 120000);
     ASSERT_INT_EQ(hd_retry_after_parse(" 0", 0, &d), 0);
     ASSERT_INT_EQ(d, 0);
-    ASSERT_INT_EQ(hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 GMT",
-                                       at - 5000, &d), 0);
+    ASSERT_INT_EQ(
+        hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 GMT", at - 5000, &d),
+        0);
     ASSERT_INT_EQ(d, 5000);
     ASSERT_INT_EQ(hd_retry_after_parse("Wednesday, 21-Oct-15 07:28:00 GMT",
-                                       at - 1000, &d), 0);
+                                       at - 1000, &d),
+                  0);
     ASSERT_INT_EQ(d, 1000);
-    ASSERT_INT_EQ(hd_retry_after_parse("Wed Oct 21 07:28:00 2015",
-                                       at - 2000, &d), 0);
+    ASSERT_INT_EQ(
+        hd_retry_after_parse("Wed Oct 21 07:28:00 2015", at - 2000, &d), 0);
     ASSERT_INT_EQ(d, 2000);
     /* in the past: retry now */
-    ASSERT_INT_EQ(hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 GMT",
-                                       at + 9000, &d), 0);
+    ASSERT_INT_EQ(
+        hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 GMT", at + 9000, &d),
+        0);
     ASSERT_INT_EQ(d, 0);
     ASSERT_INT_EQ(hd_retry_after_parse("soon", 0, &d), -1);
     ASSERT_INT_EQ(hd_retry_after_parse("-5", 0, &d), -1);
-    ASSERT_INT_EQ(hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 PST", 0,
-                                       &d), -1);
+    ASSERT_INT_EQ(hd_retry_after_parse("Wed, 21 Oct 2015 07:28:00 PST", 0, &d),
+                  -1);
     ASSERT_INT_EQ(hd_retry_after_parse(NULL, 0, &d), -1);
 }
 
@@ -114,8 +117,8 @@ test_next_honours_retry_after_and_expiry(void)
     ASSERT_INT_EQ(hd_backoff_next(&b, 0, 2000, now, now + 1500, &r0, &at), -1);
     /* advancing the fake clock moves the schedule with it */
     fc.wall_ms += 60000;
-    ASSERT_INT_EQ(hd_backoff_next(&b, 0, 500, hd_clock_wall_ms(&clk), 0, &r0,
-                                  &at), 0);
+    ASSERT_INT_EQ(
+        hd_backoff_next(&b, 0, 500, hd_clock_wall_ms(&clk), 0, &r0, &at), 0);
     ASSERT_INT_EQ(at, 1700000060500LL);
     ASSERT_INT_EQ(hd_clock_mono_ms(&clk), 1000);
 }

@@ -51,8 +51,9 @@ static void
 test_routing_table(void)
 {
     /* cipher with user, and org-only cipher; camelCase keys */
-    route("{\"Type\":1,\"Payload\":{\"UserId\":\"u\",\"OrganizationId\":\"o\"}}",
-          0, HD_TARGET_USER, "u", 0);
+    route(
+        "{\"Type\":1,\"Payload\":{\"UserId\":\"u\",\"OrganizationId\":\"o\"}}",
+        0, HD_TARGET_USER, "u", 0);
     route("{\"type\":0,\"payload\":{\"organizationId\":\"o\"}}", 0,
           HD_TARGET_ORGANIZATION, "o", 0);
     route("{\"Type\":8,\"Payload\":{\"Id\":\"f\",\"UserId\":\"u\"}}", 0,
@@ -64,7 +65,8 @@ test_routing_table(void)
     route("{\"Type\":18,\"Payload\":{\"OrganizationId\":\"o\"}}", 0,
           HD_TARGET_ORGANIZATION, "o", 0);
     route("{\"Type\":20,\"Payload\":{\"InstallationId\":\"i\",\"ClientType\":2,"
-          "\"UserId\":\"u\"}}", 0, HD_TARGET_INSTALLATION, "i", 2);
+          "\"UserId\":\"u\"}}",
+          0, HD_TARGET_INSTALLATION, "i", 2);
     route("{\"Type\":21,\"Payload\":{\"UserId\":\"u\",\"ClientType\":3}}", 0,
           HD_TARGET_USER, "u", 3);
     route("{\"Type\":24,\"Payload\":{\"ProviderId\":\"p\",\"AdminId\":\"a\"}}",
@@ -90,8 +92,8 @@ test_mobile_payloads(void)
     const char *payload;
 
     ASSERT_NOT_NULL(n);
-    fcm = json_object_get(json_object_get(json_object_get(n, "fcm"),
-                                          "message"), "data");
+    fcm = json_object_get(json_object_get(json_object_get(n, "fcm"), "message"),
+                          "data");
     ASSERT_STR_EQ(json_string_value(json_object_get(fcm, "type")), "1");
     payload = json_string_value(json_object_get(fcm, "payload"));
     ASSERT_STR_EQ(payload, "{\"id\":\"c1\",\"userId\":\"u1\"}");
@@ -103,13 +105,15 @@ test_mobile_payloads(void)
                   "background");
     ASSERT_INT_EQ(json_integer_value(json_object_get(
                       json_object_get(json_object_get(apns, "payload"), "aps"),
-                      "content-available")), 1);
-    ASSERT_INT_EQ(json_integer_value(json_object_get(
-                      json_object_get(json_object_get(apns, "payload"), "data"),
-                      "type")), 1);
+                      "content-available")),
+                  1);
+    ASSERT_INT_EQ(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(apns, "payload"), "data"), "type")),
+        1);
     hms = json_object_get(json_object_get(n, "hms"), "message");
-    hdata = json_loads(json_string_value(json_object_get(hms, "data")), 0,
-                       NULL);
+    hdata =
+        json_loads(json_string_value(json_object_get(hms, "data")), 0, NULL);
     ASSERT_NOT_NULL(hdata);
     ASSERT_STR_EQ(json_string_value(json_object_get(hdata, "payload")),
                   payload);
@@ -118,8 +122,8 @@ test_mobile_payloads(void)
 
     /* without context id there is no contextId key */
     n = hd_bw_mobile_notification(5, p, NULL, &err);
-    fcm = json_object_get(json_object_get(json_object_get(n, "fcm"),
-                                          "message"), "data");
+    fcm = json_object_get(json_object_get(json_object_get(n, "fcm"), "message"),
+                          "data");
     ASSERT_NULL(json_object_get(fcm, "contextId"));
     json_decref(n);
     json_decref(p);

@@ -73,8 +73,8 @@ test_request_round_trip(void)
     r.exclude_identifiers = json_pack("[s]", "dev-ident");
     r.client_type = 4;
     r.installation_id = (char[]){"inst"};
-    r.notification = json_pack("{s:{s:{s:{s:s}}}}", "fcm", "message", "data",
-                               "type", "1");
+    r.notification =
+        json_pack("{s:{s:{s:{s:s}}}}", "fcm", "message", "data", "type", "1");
     hd_buf_init(&b, 4096);
     ASSERT_INT_EQ(hd_msg_request_encode(&r, &b, &err), 0);
     ASSERT_INT_EQ(hd_msg_request_decode(b.data, b.len, &d, &err), 0);
@@ -200,8 +200,7 @@ test_delivery_topic_and_bad(void)
     hd_msg_delivery_release(&d);
     ASSERT_INT_EQ(hd_msg_delivery_decode(badp, strlen(badp), &d, &err), -1);
     ASSERT_STR_CONTAINS(err.msg, "sms");
-    ASSERT_INT_EQ(hd_msg_delivery_decode(badtok, strlen(badtok), &d, &err),
-                  -1);
+    ASSERT_INT_EQ(hd_msg_delivery_decode(badtok, strlen(badtok), &d, &err), -1);
     ASSERT_STR_CONTAINS(err.msg, "tokens[0].token");
 }
 
@@ -239,14 +238,16 @@ test_dlq_wraps_json_and_text(void)
 
     hd_buf_init(&b, 4096);
     ASSERT_INT_EQ(hd_msg_dlq_encode("herald.deliver.fcm", "bad", "u",
-                                    "{\"a\":1}", 7, 5, &b, NULL), 0);
+                                    "{\"a\":1}", 7, 5, &b, NULL),
+                  0);
     o = json_loads(b.data, 0, NULL);
-    ASSERT_INT_EQ(json_integer_value(json_object_get(
-                      json_object_get(o, "original"), "a")), 1);
+    ASSERT_INT_EQ(json_integer_value(
+                      json_object_get(json_object_get(o, "original"), "a")),
+                  1);
     json_decref(o);
     hd_buf_reset(&b);
-    ASSERT_INT_EQ(hd_msg_dlq_encode("t", "r", NULL, "\xff\x01zz", 4, 5, &b,
-                                    NULL), 0);
+    ASSERT_INT_EQ(
+        hd_msg_dlq_encode("t", "r", NULL, "\xff\x01zz", 4, 5, &b, NULL), 0);
     o = json_loads(b.data, 0, NULL);
     ASSERT_NOT_NULL(o);
     ASSERT_TRUE(json_is_null(json_object_get(o, "uid")));
