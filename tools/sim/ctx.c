@@ -115,7 +115,7 @@ const struct hd_config_field sim_config_fields[] = {
                "QUOTA_EXCEEDED; 0 = unlimited"),
     HD_CFG_INT("HERALD_SIM_HMS_ACCESS_TTL_S", C, hms_token_ttl_s, 3600, 1,
                86400, "expires_in of HMS access tokens"),
-    HD_CFG_STR("HERALD_SIM_HMS_APPS", C, hms_apps, "", 0,
+    HD_CFG_STR("HERALD_SIM_HMS_APPS", C, hms_apps, "", HD_CFG_SECRET,
                "extra HMS apps: APPID:SECRET,..."),
     HD_CFG_ENUM("HERALD_SIM_HMS_STATUS_MODE", C, hms_status_mode, "observed",
                 "observed|documented",
