@@ -78,7 +78,7 @@ ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 
 .PHONY: all release asan tsan test unit itest run lint format deploy-check \
-        clean bench deps config-doc
+        clean bench deps config-doc FORCE
 all: $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS)
 
 release asan tsan:
@@ -89,10 +89,17 @@ $(O)/libherald.a: $(COMMON_OBJ)
 	$(QUIET_AR)$(AR) rcs $@ $^
 
 # The SQL migrations are compiled into libherald.a, so a binary never
-# depends on a path at run time.
-$(O)/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
+# depends on a path at run time. migrations.list changes when the set of
+# files does (a removed or renamed migration re-embeds too).
+$(O)/gen/migrations.list: FORCE
+	@mkdir -p $(@D)
+	@echo "$(MIGRATIONS)" | cmp -s - $@ || echo "$(MIGRATIONS)" > $@
+
+$(O)/gen/migrations_data.c: $(MIGRATIONS) $(O)/gen/migrations.list scripts/embed-migrations.sh
 	@mkdir -p $(@D)
 	$(QUIET_GEN)sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+FORCE:
 
 # One link rule per service and per tool: every .c in its folder + the lib.
 define bin_rule
