@@ -19,6 +19,7 @@
 #include "common/kafka.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/pushauth.h"
 #include "common/pushengine.h"
 #include "common/pushworker.h"
 #include "common/runtime.h"
@@ -493,4 +494,34 @@ out_free:
     free(w->pcfg);
     free(w);
     return status;
+}
+
+struct hd_pushauth *
+hd_push_token_cache(const struct hd_push_env *env,
+                    int (*fetch)(void *ud, struct hd_buf *value,
+                                 int64_t *expires_ms, struct hd_err *err),
+                    void *ud, int64_t refresh_before_ms,
+                    int64_t min_interval_ms, struct hd_httpc **http,
+                    struct hd_err *err)
+{
+    struct hd_httpc_config net = *env->net;
+    struct hd_pushauth_opts o;
+
+    net.max_connections = 1;
+    net.max_streams = 1;
+    net.version = HD_HTTPC_HTTP2;
+    net.native_h2 = 0; /* token endpoints may speak HTTP/1.1 only */
+    *http = hd_httpc_new(&net, err);
+    if (*http == NULL)
+        return NULL;
+    memset(&o, 0, sizeof(o));
+    o.fetch = fetch;
+    o.ud = ud;
+    o.refresh_before_ms = refresh_before_ms;
+    o.min_interval_ms = min_interval_ms;
+    o.clock = env->clock;
+    o.on_change = env->wake;
+    o.change_ud = env->wake_ud;
+    o.threaded = env->threaded;
+    return hd_pushauth_new(&o, err);
 }

@@ -75,6 +75,21 @@ struct hd_push_env {
     int threaded; /* 1: credential threads; 0 (unit tests): none */
 };
 
+struct hd_pushauth;
+
+/* The set-up the OAuth providers share: a one-connection, one-stream
+ * client for the token endpoint (through libcurl, so HTTP/1.1 or h2) in
+ * *http, and a credential cache that fetches with fetch(ud) on env's clock
+ * and wakes env's sender on every change. Returns the cache, or NULL with
+ * err; *http is then whatever was made (the caller frees it). */
+struct hd_pushauth *
+hd_push_token_cache(const struct hd_push_env *env,
+                    int (*fetch)(void *ud, struct hd_buf *value,
+                                 int64_t *expires_ms, struct hd_err *err),
+                    void *ud, int64_t refresh_before_ms,
+                    int64_t min_interval_ms, struct hd_httpc **http,
+                    struct hd_err *err);
+
 struct hd_push_provider {
     const char *name;   /* "fcm": logs, metrics, topic, consumer group */
     const char *binary; /* "herald-worker-fcm" */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "services/hub/hub_limits.h"
 #include "common/banned.h"
 
@@ -17,19 +18,6 @@ struct hub_lent {
     size_t len;
     char key[];
 };
-
-static unsigned
-hash_key(const char *k, size_t len)
-{
-    unsigned h = 2166136261u;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
-    return h;
-}
 
 void
 hub_limits_init(struct hub_limits *l, long max_total)
@@ -97,7 +85,7 @@ grow(struct hub_limits *l)
 struct hub_lent *
 hub_limits_acquire(struct hub_limits *l, const char *key, size_t len, long max)
 {
-    unsigned h = hash_key(key, len);
+    unsigned h = hd_hash(key, len);
     struct hub_lent *e;
 
     if (max <= 0)

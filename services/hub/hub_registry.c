@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "services/hub/hub_registry.h"
 #include "common/banned.h"
 
@@ -17,19 +18,6 @@ struct hub_group {
     uint32_t keylen;
     char key[];
 };
-
-static uint32_t
-hash_key(const char *k, size_t len)
-{
-    uint32_t h = 2166136261u;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
-    return h;
-}
 
 void
 hub_registry_init(struct hub_registry *r)
@@ -90,7 +78,7 @@ void
 hub_registry_join(struct hub_registry *r, const char *key, size_t len,
                   struct hub_member *m)
 {
-    uint32_t h = hash_key(key, len);
+    uint32_t h = hd_hash(key, len);
     struct hub_group *g = find(r, key, len, h);
 
     if (g == NULL) {
@@ -147,7 +135,7 @@ hub_registry_leave(struct hub_registry *r, struct hub_member *m)
 struct hub_member *
 hub_registry_members(struct hub_registry *r, const char *key, size_t len)
 {
-    struct hub_group *g = find(r, key, len, hash_key(key, len));
+    struct hub_group *g = find(r, key, len, hd_hash(key, len));
 
     return g ? g->head : NULL;
 }
@@ -155,7 +143,7 @@ hub_registry_members(struct hub_registry *r, const char *key, size_t len)
 uint32_t
 hub_registry_count(struct hub_registry *r, const char *key, size_t len)
 {
-    struct hub_group *g = find(r, key, len, hash_key(key, len));
+    struct hub_group *g = find(r, key, len, hd_hash(key, len));
 
     return g ? g->count : 0;
 }

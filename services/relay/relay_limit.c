@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "services/relay/relay.h"
 #include "common/banned.h"
 
@@ -39,22 +40,11 @@ relay_limit_release(struct relay_limit *l)
     memset(l, 0, sizeof(*l));
 }
 
-/* FNV-1a */
-static uint32_t
-hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 static struct relay_limit_slot *
 slot_for(struct relay_limit *l, const char *id, uint64_t now)
 {
     struct relay_limit_slot *s, *oldest = NULL;
-    uint32_t h = hash(id);
+    uint32_t h = hd_hash_str(id);
     int i;
 
     for (i = 0; i < PROBE; i++) {

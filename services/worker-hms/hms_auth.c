@@ -78,8 +78,6 @@ hms_auth_new(const struct hms_config *cfg, const struct hd_push_env *env,
              struct hd_err *err)
 {
     struct hms_auth *a;
-    struct hd_httpc_config net = *env->net;
-    struct hd_pushauth_opts o;
 
     if (!cfg->app_id || !*cfg->app_id || !cfg->secret || !*cfg->secret) {
         hd_err_set(err, HD_EINVAL,
@@ -93,23 +91,8 @@ hms_auth_new(const struct hms_config *cfg, const struct hd_push_env *env,
     a->app_id = hd_xstrdup(cfg->app_id);
     a->secret = hd_xstrdup(cfg->secret);
     a->token_url = hd_xstrdup(cfg->token_url);
-    net.max_connections = 1;
-    net.max_streams = 1;
-    net.version = HD_HTTPC_HTTP2;
-    net.native_h2 = 0; /* token endpoints may speak HTTP/1.1 only */
-    a->http = hd_httpc_new(&net, err);
-    if (a->http == NULL)
-        goto fail;
-    memset(&o, 0, sizeof(o));
-    o.fetch = fetch;
-    o.ud = a;
-    o.refresh_before_ms = REFRESH_BEFORE_MS;
-    o.min_interval_ms = REJECT_FLOOR_MS;
-    o.clock = env->clock;
-    o.on_change = env->wake;
-    o.change_ud = env->wake_ud;
-    o.threaded = env->threaded;
-    a->cache = hd_pushauth_new(&o, err);
+    a->cache = hd_push_token_cache(env, fetch, a, REFRESH_BEFORE_MS,
+                                   REJECT_FLOOR_MS, &a->http, err);
     if (a->cache == NULL)
         goto fail;
     return a;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "tools/sim/tokens.h"
 #include "common/banned.h"
 
@@ -32,11 +33,7 @@ struct sim_tokens {
 static uint32_t
 hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % NBUCKETS;
+    return hd_hash_str(s) % NBUCKETS;
 }
 
 struct sim_tokens *
