@@ -1,17 +1,18 @@
 #!/bin/bash
 # api_register.sh -- device_register throughput and latency: wrk registers
 # a new device per request (new token, one of 100,000 users, one channel;
-# REGISTER_CHANNELS=0: no channel), each a single database round trip
-# (herald_device_register()).
+# REGISTER_CHANNELS=0: no channel), each one call of
+# herald_device_register(), alone or in a group commit.
 #   bash bench/api_register.sh [seconds] [connections]
 . "$(dirname "$0")/api_lib.sh"
 SECS=${1:-20}
-CONNS=${2:-32}
-# as many worker threads as connections (a worker never waits for one).
-# 6 was best on 2 cores (4: ~15 % fewer, 8: more context switches); the
-# server queues 8 requests per worker, so keep CONNS <= 8 * POOL or the
+CONNS=${2:-64}
+# WORKERS HTTP worker threads, a pool of POOL connections, of which
+# registrations use SLOTS as separate round trips; registrations waiting
+# beyond that go to PostgreSQL in groups (one round trip, one commit).
+# The server queues 8 requests per worker: keep CONNS <= 8 * WORKERS or the
 # excess is answered 503 "overloaded".
-TUNE="HERALD_HTTP_THREADS=${HTTP_THREADS:-1} HERALD_HTTP_WORKERS=${POOL:-6} HERALD_PG_POOL_SIZE=${POOL:-6}"
+TUNE="HERALD_HTTP_THREADS=${HTTP_THREADS:-1} HERALD_HTTP_WORKERS=${WORKERS:-32} HERALD_PG_POOL_SIZE=${POOL:-8} HERALD_API_REGISTER_SLOTS=${SLOTS:-2}"
 machine
 pg_start
 kafka_start
@@ -24,3 +25,7 @@ echo "$out" | grep -E "Requests/sec|requests in|api errors|latency ms|Socket err
 n=$(echo "$out" | awk '/requests in/{print $1}')
 echo "herald-api CPU per request: $(( (after - before) * 1000000 / $(getconf CLK_TCK) / n )) us"
 echo "devices in the registry: $(psql_q "select count(*) from devices")"
+m=$(curl -fsS "$API_URL/metrics")
+groups=$(echo "$m" | awk '/^herald_api_register_groups_total /{print $2}')
+grouped=$(echo "$m" | awk '/^herald_api_register_grouped_total /{print $2}')
+echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each)"

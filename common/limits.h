@@ -49,6 +49,7 @@
 #define HD_PG_MAX_PARAMS 32                  /* parameters per statement */
 #define HD_PG_MAX_STATEMENTS 128             /* prepared statements per pool */
 #define HD_PG_POOL_MAX 64                    /* connections per pool */
+#define HD_PG_BATCH_MAX 64                   /* statements in one pipeline */
 
 /* Device registry and push API */
 #define HD_TOKEN_MAX_FCM 4096                /* FCM registration token */

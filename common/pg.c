@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/pg.h"
+#include "common/pg_private.h"
 #include "common/rand.h"
 #include "common/banned.h"
 
@@ -40,8 +41,6 @@
  * pool back within PG_BACKOFF_CAP_MS without being hammered while down. */
 #define PG_BACKOFF_BASE_MS 100
 #define PG_BACKOFF_CAP_MS 1000
-/* pg_advisory_lock key serialising migrations ("HRLD"). */
-#define PG_MIGRATE_LOCK "1213353028"
 
 /* PQconnectStartParams keywords. Entries before dbname are defaults the DSN
  * may override; the entry after it (options) overrides the DSN. */
@@ -57,7 +56,8 @@ static const char *const pg_keywords[] = {
     "options",
     NULL,
 };
-#define PG_NKW (sizeof(pg_keywords) / sizeof(pg_keywords[0]))
+_Static_assert(sizeof(pg_keywords) / sizeof(pg_keywords[0]) == HD_PG_NKW,
+               "HD_PG_NKW is the keyword count");
 
 const struct hd_config_field hd_pg_config_fields[] = {
     HD_CFG_STR("HERALD_PG_DSN", struct hd_pg_config, dsn, NULL,
@@ -74,44 +74,6 @@ const struct hd_config_field hd_pg_config_fields[] = {
     HD_CFG_END,
 };
 
-struct hd_pgconn {
-    struct hd_pg *pg;
-    PGconn *conn;         /* NULL until connected */
-    int in_use;           /* guarded by pg->mu */
-    int broken;           /* drop instead of reuse */
-    unsigned gen;         /* pg->gen when connected */
-    unsigned fails;       /* consecutive failed connects */
-    uint64_t retry_at_ms; /* no connect attempt before (monotonic) */
-    enum hd_errcode last_code;
-    char last_err[HD_ERR_MSG_LEN]; /* why the last connect failed */
-    char sqlstate[6];
-};
-
-struct hd_pg {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    const struct hd_pg_stmt *stmts;
-    size_t nstmts;
-    int size;
-    int connect_timeout_ms;
-    int statement_timeout_ms;
-    unsigned gen; /* bumped after migrations: stale plans reconnect */
-    const char *val[PG_NKW]; /* for pg_keywords */
-    char *dsn;
-    char *options;
-    char connect_timeout_s[16];
-    char tcp_user_timeout_ms[16];
-    struct hd_pgconn slots[];
-};
-
-/* The parameters of one hd_pg_exec, so their text never reaches an error
- * message. */
-struct pg_params {
-    int n;
-    const char *const *values;
-    const int *formats;
-};
-
 static void
 quiet_notices(void *arg, const PGresult *res)
 {
@@ -122,8 +84,8 @@ quiet_notices(void *arg, const PGresult *res)
 
 /* 1 ready, 0 deadline passed, -1 error. deadline_ms 0 waits without limit
  * (keepalives still end a dead connection). */
-static int
-wait_fd(int fd, short events, uint64_t deadline_ms)
+int
+hd_pg_wait_fd(int fd, short events, uint64_t deadline_ms)
 {
     struct pollfd p;
     uint64_t now;
@@ -154,18 +116,18 @@ wait_fd(int fd, short events, uint64_t deadline_ms)
 
 /* Waits until conn has input. Bytes OpenSSL has already decrypted are
  * invisible to poll(2), so they count as ready. */
-static int
-wait_input(PGconn *conn, uint64_t deadline_ms)
+int
+hd_pg_wait_input(PGconn *conn, uint64_t deadline_ms)
 {
     SSL *ssl = PQsslInUse(conn) ? PQsslStruct(conn, "OpenSSL") : NULL;
 
     if (ssl != NULL && SSL_pending(ssl) > 0)
         return 1;
-    return wait_fd(PQsocket(conn), POLLIN, deadline_ms);
+    return hd_pg_wait_fd(PQsocket(conn), POLLIN, deadline_ms);
 }
 
-static uint64_t
-deadline_after(int ms)
+uint64_t
+hd_pg_deadline_after(int ms)
 {
     return hd_now_mono_ms() + (uint64_t)ms;
 }
@@ -182,15 +144,15 @@ earliest(uint64_t a, uint64_t b)
 
 /* Client-side bound on a statement: the server's statement_timeout plus
  * grace, so the server's own 57014 normally answers first. */
-static uint64_t
-stmt_deadline(const struct hd_pg *pg)
+uint64_t
+hd_pg_stmt_deadline(const struct hd_pg *pg)
 {
     int grace = pg->connect_timeout_ms > PG_GRACE_MS ? pg->connect_timeout_ms
                                                      : PG_GRACE_MS;
 
     if (pg->statement_timeout_ms <= 0)
         return 0;
-    return deadline_after(pg->statement_timeout_ms + grace);
+    return hd_pg_deadline_after(pg->statement_timeout_ms + grace);
 }
 
 /* Copies the first line of s into out. */
@@ -209,7 +171,7 @@ first_line(const char *s, char *out, size_t outlen)
  * of 3+ bytes, or a shorter one the server put in double quotes. */
 static size_t
 param_at(const char *msg, const char *at, size_t rest,
-         const struct pg_params *p, const size_t *lens)
+         const struct hd_pg_params *p, const size_t *lens)
 {
     size_t best = 0;
     int i;
@@ -228,7 +190,7 @@ param_at(const char *msg, const char *at, size_t rest,
 /* Copies the server's message into out on one line, with every parameter
  * value it repeats (invalid input syntax ... "value") replaced by "...". */
 static void
-scrub(const char *msg, const struct pg_params *p, char *out, size_t outlen)
+scrub(const char *msg, const struct hd_pg_params *p, char *out, size_t outlen)
 {
     size_t lens[HD_PG_MAX_PARAMS] = {0};
     size_t len = strlen(msg);
@@ -289,7 +251,7 @@ await_result(PGconn *conn, uint64_t deadline_ms, int *timed_out)
 
     *timed_out = 0;
     while ((rc = PQflush(conn)) == 1) {
-        rc = wait_fd(PQsocket(conn), POLLIN | POLLOUT, deadline_ms);
+        rc = hd_pg_wait_fd(PQsocket(conn), POLLIN | POLLOUT, deadline_ms);
         if (rc <= 0) {
             *timed_out = rc == 0;
             return NULL;
@@ -318,7 +280,7 @@ await_result(PGconn *conn, uint64_t deadline_ms, int *timed_out)
         }
         if (lost)
             break;
-        rc = wait_input(conn, deadline_ms);
+        rc = hd_pg_wait_input(conn, deadline_ms);
         if (rc == 0) {
             *timed_out = 1;
             break;
@@ -330,20 +292,49 @@ await_result(PGconn *conn, uint64_t deadline_ms, int *timed_out)
     return NULL;
 }
 
+/* Maps a result that is not a success into err (and c->sqlstate; c is
+ * marked broken when the connection is gone). Returns -1. */
+int
+hd_pg_map_error(struct hd_pgconn *c, const PGresult *r, const char *what,
+                const struct hd_pg_params *p, struct hd_err *err)
+{
+    char line[HD_ERR_MSG_LEN];
+    ExecStatusType s = PQresultStatus(r);
+    const char *st;
+    const char *prim;
+
+    st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    st = st != NULL ? st : "";
+    snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", st);
+    prim = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    scrub(prim != NULL ? prim : PQresultErrorMessage(r), p, line, sizeof(line));
+    if (s != PGRES_FATAL_ERROR && s != PGRES_NONFATAL_ERROR) {
+        c->broken = 1;
+        return hd_err_set(err, HD_EUPSTREAM, "pg %s: unexpected result %s",
+                          what, PQresStatus(s));
+    }
+    if (PQstatus(c->conn) != CONNECTION_OK || conn_lost_state(st)) {
+        c->broken = 1;
+        return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection lost: %s", what,
+                          line);
+    }
+    return hd_err_set(err, code_for(st), "pg %s: %s (SQLSTATE %s)", what, line,
+                      st[0] ? st : "none");
+}
+
 /* Finishes one round trip on c (the query was sent when sent != 0) and
  * maps its outcome. what names it in messages ("exec put_device"). Returns
  * 0 with *res (new) when res is not NULL, or -1 with err. */
-static int
-finish(struct hd_pgconn *c, int sent, const char *what, uint64_t deadline_ms,
-       const struct pg_params *p, PGresult **res, struct hd_err *err)
+int
+hd_pg_finish(struct hd_pgconn *c, int sent, const char *what,
+             uint64_t deadline_ms, const struct hd_pg_params *p, PGresult **res,
+             struct hd_err *err)
 {
     char line[HD_ERR_MSG_LEN];
-    const char *st;
-    const char *prim;
     PGresult *r = NULL;
     ExecStatusType s;
     int timed_out = 0;
-    int rc = -1;
+    int rc;
 
     if (sent)
         r = await_result(c->conn, deadline_ms, &timed_out);
@@ -363,35 +354,19 @@ finish(struct hd_pgconn *c, int sent, const char *what, uint64_t deadline_ms,
             r = NULL;
         }
         rc = 0;
-        goto out;
-    }
-    st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    st = st != NULL ? st : "";
-    snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", st);
-    prim = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    scrub(prim != NULL ? prim : PQresultErrorMessage(r), p, line, sizeof(line));
-    if (s != PGRES_FATAL_ERROR && s != PGRES_NONFATAL_ERROR) {
-        c->broken = 1;
-        hd_err_set(err, HD_EUPSTREAM, "pg %s: unexpected result %s", what,
-                   PQresStatus(s));
-    } else if (PQstatus(c->conn) != CONNECTION_OK || conn_lost_state(st)) {
-        c->broken = 1;
-        hd_err_set(err, HD_EUPSTREAM, "pg %s: connection lost: %s", what, line);
     } else {
-        hd_err_set(err, code_for(st), "pg %s: %s (SQLSTATE %s)", what, line,
-                   st[0] ? st : "none");
+        rc = hd_pg_map_error(c, r, what, p, err);
     }
-out:
     PQclear(r);
     return rc;
 }
 
 /* One parameterised statement given as text (transaction control and
  * migration bookkeeping: constant SQL, never user input). */
-static int
-run(struct hd_pgconn *c, const char *what, const char *sql, int n,
-    const char *const *values, uint64_t deadline_ms, PGresult **res,
-    struct hd_err *err)
+int
+hd_pg_run(struct hd_pgconn *c, const char *what, const char *sql, int n,
+          const char *const *values, uint64_t deadline_ms, PGresult **res,
+          struct hd_err *err)
 {
     int sent;
 
@@ -399,14 +374,14 @@ run(struct hd_pgconn *c, const char *what, const char *sql, int n,
         return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection is broken",
                           what);
     sent = PQsendQueryParams(c->conn, sql, n, NULL, values, NULL, NULL, 0);
-    return finish(c, sent, what, deadline_ms, NULL, res, err);
+    return hd_pg_finish(c, sent, what, deadline_ms, NULL, res, err);
 }
 
 /* Opens c->conn with the pool's parameters, bounded by deadline_ms. The
  * message never repeats the DSN (it may hold a password). */
-static int
-open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,
-          struct hd_err *err)
+int
+hd_pg_open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,
+                struct hd_err *err)
 {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     uint64_t start = hd_now_mono_ms();
@@ -420,9 +395,9 @@ open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,
     PQsetNoticeReceiver(conn, quiet_notices, NULL);
     while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
            st != PGRES_POLLING_FAILED) {
-        rc = wait_fd(PQsocket(conn),
-                     st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                     deadline_ms);
+        rc = hd_pg_wait_fd(PQsocket(conn),
+                           st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                           deadline_ms);
         if (rc == 0) {
             PQfinish(conn);
             return hd_err_set(err, HD_EUPSTREAM,
@@ -455,16 +430,16 @@ connect_slot(struct hd_pg *pg, struct hd_pgconn *c, uint64_t hard_deadline,
     size_t i;
     int sent;
 
-    dl = earliest(deadline_after(pg->connect_timeout_ms), hard_deadline);
-    if (open_conn(pg, c, dl, err) < 0)
+    dl = earliest(hd_pg_deadline_after(pg->connect_timeout_ms), hard_deadline);
+    if (hd_pg_open_conn(pg, c, dl, err) < 0)
         return -1;
-    dl = earliest(deadline_after(pg->connect_timeout_ms), hard_deadline);
+    dl = earliest(hd_pg_deadline_after(pg->connect_timeout_ms), hard_deadline);
     for (i = 0; i < pg->nstmts; i++) {
         const struct hd_pg_stmt *s = &pg->stmts[i];
 
         snprintf(what, sizeof(what), "prepare %.64s", s->name);
         sent = PQsendPrepare(c->conn, s->name, s->sql, s->nparams, NULL);
-        if (finish(c, sent, what, dl, NULL, NULL, err) < 0) {
+        if (hd_pg_finish(c, sent, what, dl, NULL, NULL, err) < 0) {
             PQfinish(c->conn);
             c->conn = NULL;
             c->broken = 0;
@@ -536,7 +511,7 @@ set_params(struct hd_pg *pg, int connect_timeout_ms)
     int tut = connect_timeout_ms > PG_TCP_USER_TIMEOUT_MIN_MS
                   ? connect_timeout_ms
                   : PG_TCP_USER_TIMEOUT_MIN_MS;
-    const char *val[PG_NKW] = {
+    const char *val[HD_PG_NKW] = {
         program_invocation_short_name,
         pg->connect_timeout_s,
         "1",
@@ -661,7 +636,7 @@ acquire(struct hd_pg *pg, int timeout_ms, uint64_t hard_deadline,
 {
     const struct hd_backoff bo = {PG_BACKOFF_BASE_MS, PG_BACKOFF_CAP_MS};
     struct hd_err cerr = {0};
-    uint64_t wait_until = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    uint64_t wait_until = hd_pg_deadline_after(timeout_ms > 0 ? timeout_ms : 0);
     struct hd_pgconn *c;
     struct timespec ts;
     unsigned gen;
@@ -752,20 +727,28 @@ hd_pg_release(struct hd_pg *pg, struct hd_pgconn *c)
     PQfinish(drop);
 }
 
+/* The statement named stmt in the pool's table, NULL if none. */
+const struct hd_pg_stmt *
+hd_pg_find_stmt(const struct hd_pg *pg, const char *stmt)
+{
+    size_t i;
+
+    for (i = 0; stmt != NULL && i < pg->nstmts; i++)
+        if (strcmp(pg->stmts[i].name, stmt) == 0)
+            return &pg->stmts[i];
+    return NULL;
+}
+
 int
 hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
            const char *const *values, const int *lengths, const int *formats,
            PGresult **res, struct hd_err *err)
 {
-    const struct hd_pg_stmt *s = NULL;
-    struct pg_params p = {nparams, values, formats};
+    const struct hd_pg_stmt *s = hd_pg_find_stmt(c->pg, stmt);
+    struct hd_pg_params p = {nparams, values, formats};
     char what[96];
-    size_t i;
     int sent;
 
-    for (i = 0; stmt != NULL && i < c->pg->nstmts; i++)
-        if (strcmp(c->pg->stmts[i].name, stmt) == 0)
-            s = &c->pg->stmts[i];
     if (s == NULL)
         return hd_err_set(err, HD_EINVAL, "pg exec %.64s: no such statement",
                           stmt ? stmt : "(null)");
@@ -779,7 +762,8 @@ hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
                           what);
     sent = PQsendQueryPrepared(c->conn, stmt, nparams, values, lengths, formats,
                                0);
-    return finish(c, sent, what, stmt_deadline(c->pg), &p, res, err);
+    return hd_pg_finish(c, sent, what, hd_pg_stmt_deadline(c->pg), &p, res,
+                        err);
 }
 
 const char *
@@ -791,138 +775,41 @@ hd_pg_sqlstate(const struct hd_pgconn *c)
 int
 hd_pg_begin(struct hd_pgconn *c, struct hd_err *err)
 {
-    return run(c, "begin", "BEGIN", 0, NULL, stmt_deadline(c->pg), NULL, err);
+    return hd_pg_run(c, "begin", "BEGIN", 0, NULL, hd_pg_stmt_deadline(c->pg),
+                     NULL, err);
 }
 
 int
 hd_pg_commit(struct hd_pgconn *c, struct hd_err *err)
 {
-    return run(c, "commit", "COMMIT", 0, NULL, stmt_deadline(c->pg), NULL, err);
+    return hd_pg_run(c, "commit", "COMMIT", 0, NULL, hd_pg_stmt_deadline(c->pg),
+                     NULL, err);
 }
 
 void
 hd_pg_rollback(struct hd_pgconn *c)
 {
     /* bounded even without a statement timeout: release() waits on it */
-    uint64_t dl = deadline_after(c->pg->connect_timeout_ms + PG_GRACE_MS);
+    uint64_t dl = hd_pg_deadline_after(c->pg->connect_timeout_ms + PG_GRACE_MS);
 
     if (c->broken || c->conn == NULL)
         return;
     if (PQtransactionStatus(c->conn) == PQTRANS_IDLE)
         return;
-    (void)run(c, "rollback", "ROLLBACK", 0, NULL, dl, NULL, NULL);
+    (void)hd_pg_run(c, "rollback", "ROLLBACK", 0, NULL, dl, NULL, NULL);
 }
 
 int
 hd_pg_ping(struct hd_pg *pg, int timeout_ms, struct hd_err *err)
 {
-    uint64_t dl = deadline_after(timeout_ms > 0 ? timeout_ms : 1);
+    uint64_t dl = hd_pg_deadline_after(timeout_ms > 0 ? timeout_ms : 1);
     struct hd_pgconn *c;
     int rc;
 
     c = acquire(pg, timeout_ms, dl, err);
     if (c == NULL)
         return -1;
-    rc = run(c, "ping", "SELECT 1", 0, NULL, dl, NULL, err);
+    rc = hd_pg_run(c, "ping", "SELECT 1", 0, NULL, dl, NULL, err);
     hd_pg_release(pg, c);
-    return rc;
-}
-
-/* Applies m unless schema_migrations has it: 1 applied, 0 already there,
- * -1 failed (rolled back). The migration text may hold several statements,
- * so it goes through the simple protocol with no client-side deadline;
- * the server applies statement_timeout to each statement. */
-static int
-apply_one(struct hd_pgconn *c, const struct hd_migration *m, struct hd_err *err)
-{
-    char ver[24];
-    char what[96];
-    const char *vals[2] = {ver, m->name};
-    PGresult *r = NULL;
-    int have, sent;
-
-    snprintf(ver, sizeof(ver), "%ld", m->version);
-    snprintf(what, sizeof(what), "migration %.64s", m->name);
-    if (run(c, what, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
-            vals, stmt_deadline(c->pg), &r, err) < 0)
-        return -1;
-    have = PQntuples(r) > 0;
-    PQclear(r);
-    if (have)
-        return 0;
-    if (run(c, what, "BEGIN", 0, NULL, stmt_deadline(c->pg), NULL, err) < 0)
-        return -1;
-    sent = PQsendQuery(c->conn, m->sql);
-    if (finish(c, sent, what, 0, NULL, NULL, err) < 0 ||
-        run(c, what,
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
-            vals, stmt_deadline(c->pg), NULL, err) < 0 ||
-        run(c, what, "COMMIT", 0, NULL, stmt_deadline(c->pg), NULL, err) < 0) {
-        hd_pg_rollback(c);
-        return -1;
-    }
-    return 1;
-}
-
-int
-hd_pg_migrate(struct hd_pg *pg, const struct hd_migration *migrations,
-              int *applied, struct hd_err *err)
-{
-    const struct hd_migration *m;
-    struct hd_pgconn mc;
-    int locked = 0;
-    int rc = -1;
-    int n = 0;
-    int r;
-
-    if (applied != NULL)
-        *applied = 0;
-    if (migrations == NULL)
-        return hd_err_set(err, HD_EINVAL, "pg migrate: no migration table");
-    for (m = migrations; m->name != NULL; m++)
-        if (m->sql == NULL || m->version <= 0 ||
-            (m != migrations && m->version <= m[-1].version))
-            return hd_err_set(err, HD_EINVAL,
-                              "pg migrate: migration %.64s is out of order "
-                              "or empty",
-                              m->name);
-    /* A connection of its own, outside the pool: the pool's statements may
-     * name tables these very migrations create. */
-    memset(&mc, 0, sizeof(mc));
-    mc.pg = pg;
-    if (open_conn(pg, &mc, deadline_after(pg->connect_timeout_ms), err) < 0)
-        return -1;
-    /* the lock waits for a concurrent starter, up to statement_timeout */
-    if (run(&mc, "migrate lock", "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")",
-            0, NULL, stmt_deadline(pg), NULL, err) < 0)
-        goto out;
-    locked = 1;
-    if (run(&mc, "migrate",
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version bigint PRIMARY KEY, name text NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())",
-            0, NULL, stmt_deadline(pg), NULL, err) < 0)
-        goto out;
-    for (m = migrations; m->name != NULL; m++) {
-        r = apply_one(&mc, m, err);
-        if (r < 0)
-            goto out;
-        n += r;
-    }
-    rc = 0;
-out:
-    if (locked && !mc.broken)
-        (void)run(&mc, "migrate unlock",
-                  "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")", 0, NULL,
-                  stmt_deadline(pg), NULL, NULL);
-    PQfinish(mc.conn); /* also ends the lock if unlocking failed */
-    if (n > 0) {
-        /* pooled connections prepared against the old schema start over */
-        pthread_mutex_lock(&pg->mu);
-        pg->gen++;
-        pthread_mutex_unlock(&pg->mu);
-    }
-    if (applied != NULL)
-        *applied = n;
     return rc;
 }

@@ -74,6 +74,16 @@ int hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
                const char *const *values, const int *lengths,
                const int *formats, PGresult **res, struct hd_err *err);
 
+/* Runs stmt once per row of parameters (values[row * nparams + i], text;
+ * nrows <= HD_PG_BATCH_MAX) in one pipeline ending in a single sync: one
+ * round trip and one implicit transaction, so every row applies or none
+ * does. res[row] (new: PQclear each) receives each row's result. Returns
+ * 0, or -1 with err as hd_pg_exec gives it for the first row that failed
+ * (every res[] NULL, nothing applied). Outside any explicit transaction. */
+int hd_pg_exec_batch(struct hd_pgconn *c, const char *stmt, int nparams,
+                     int nrows, const char *const *values, PGresult **res,
+                     struct hd_err *err);
+
 /* SQLSTATE of the last failed hd_pg_exec on this connection, "" if none. */
 const char *hd_pg_sqlstate(const struct hd_pgconn *c);
 

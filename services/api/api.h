@@ -10,6 +10,7 @@
 #define API_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -19,6 +20,7 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/pg.h"
+#include "common/pg_group.h"
 #include "common/usertoken.h"
 #include "services/api/api_auth.h"
 #include "services/api/api_params.h"
@@ -37,6 +39,7 @@ struct api_config {
     char *keys;                /* HERALD_API_KEY: comma-separated */
     int pg_wait_ms;            /* HERALD_API_PG_WAIT_MS: pool acquire */
     int bg_pool_size;          /* HERALD_API_BG_POOL_SIZE */
+    int register_slots;        /* HERALD_API_REGISTER_SLOTS */
     int fanout;                /* HERALD_API_FANOUT: run the stage */
     char *fanout_group;        /* HERALD_API_FANOUT_GROUP */
     int fanout_workers;        /* HERALD_API_FANOUT_WORKERS */
@@ -72,9 +75,21 @@ struct api_metrics {
     struct hd_metric *removed;      /* herald_api_devices_removed_total */
     struct hd_metric *breaker_open; /* herald_token_cleanup_circuit_open */
     struct hd_metric *breaker_kept; /* herald_token_cleanup_skipped_total */
+    /* device_register's group commit, read from it at every scrape */
+    struct hd_pg_group *reg;
+    pthread_mutex_t reg_mu;
+    struct hd_pg_group_stats reg_seen;     /* counted so far */
+    struct hd_metric_series *reg_groups;   /* ..._register_groups_total */
+    struct hd_metric_series *reg_grouped;  /* ..._register_grouped_total */
+    struct hd_metric_series *reg_fallback; /* ..._register_group_fallbacks_ */
 };
 
 void api_metrics_init(struct api_metrics *m, struct hd_metrics *reg);
+
+/* Reports g's counters (herald_api_register_groups_total and the like) at
+ * every scrape. g must outlive the registry's rendering. */
+void api_metrics_watch_register(struct api_metrics *m, struct hd_metrics *reg,
+                                struct hd_pg_group *g);
 
 struct api_fanout;
 struct api_feedback;
@@ -87,8 +102,9 @@ struct api_ctx {
     struct hd_usertoken_config jwt_cfg;
     struct api_selfhost_config selfhost_cfg; /* no Kafka: api_sink_relay.c */
     struct api_keys keys;
-    struct hd_pg *pg; /* HTTP handlers */
-    struct hd_pg *bg; /* fan-out, feedback, cleanup */
+    struct hd_pg *pg;        /* HTTP handlers */
+    struct hd_pg *bg;        /* fan-out, feedback, cleanup */
+    struct hd_pg_group *reg; /* device_register's group commit */
     struct hd_kproducer *producer;
     struct api_sink sink;        /* requests and events go out here */
     struct hd_usertoken *tokens; /* NULL: no user-token keys set */
@@ -158,6 +174,11 @@ struct api_register {
     int device_type;
     int client_type;
 };
+
+/* dev_register's parameters, and the most registrations one group commit
+ * carries (api_device.c). */
+#define API_REGISTER_PARAMS 14
+#define API_REGISTER_GROUP_MAX 32
 
 /* Validates device_register params into r. 0 or -1 with err. */
 int api_register_parse(json_t *params, struct api_register *r,

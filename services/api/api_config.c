@@ -20,6 +20,11 @@ const struct hd_config_field api_config_fields[] = {
                HD_PG_POOL_MAX,
                "database connections for the fan-out, feedback and cleanup "
                "(HERALD_PG_POOL_SIZE is for HTTP requests)"),
+    HD_CFG_INT("HERALD_API_REGISTER_SLOTS", AC, register_slots, 2, 1,
+               HD_PG_POOL_MAX,
+               "registrations run as separate round trips at once; more "
+               "wait and then go to the database together, one round trip "
+               "and one commit per group"),
     HD_CFG_BOOL("HERALD_API_FANOUT", AC, fanout, true,
                 "run the fan-out stage (consumer of herald.requests)"),
     HD_CFG_STR("HERALD_API_FANOUT_GROUP", AC, fanout_group, "herald-fanout", 0,

@@ -149,7 +149,8 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     char new_id[37], dt[16], ct[16];
     char *meta = dump_or_null(r->meta);
     char *tags = dump_or_null(r->tags);
-    const char *vals[14];
+    const char *vals[API_REGISTER_PARAMS];
+    char *key;
     PGresult *res = NULL;
     struct hd_buf ch;
     int rc = -1;
@@ -178,9 +179,15 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     vals[11] = r->client_type >= 0 ? ct : NULL;
     vals[12] = r->device_type >= 0 ? dt : NULL;
     vals[13] = NULL;
-    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "dev_register", 14, vals, &res,
-                  err) < 0)
+    /* groups take the users' locks in one order: by app, then user */
+    key = hd_xasprintf("%s%c%s%c%s", r->app, '\001', r->user, '\001', r->token);
+    rc = hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, vals, key, &res, err);
+    free(key);
+    if (rc < 0) {
+        err->code = HD_EUPSTREAM; /* never a client's fault: not a 107 */
         goto out;
+    }
+    rc = -1;
     if (PQntuples(res) != 1) {
         hd_err_set(err, HD_EUPSTREAM, "dev_register returned %d rows",
                    PQntuples(res));

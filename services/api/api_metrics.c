@@ -4,6 +4,9 @@
  * provider "all" and queue the topic for the fan-out and feedback stages,
  * which serve every provider; the rest are herald_api_* and the token
  * cleanup breaker's herald_token_cleanup_*. */
+#include <pthread.h>
+#include <string.h>
+
 #include "services/api/api.h"
 #include "common/banned.h"
 
@@ -69,4 +72,45 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
         "Devices kept although reported token_invalid, because the circuit "
         "breaker was open.",
         2, app_prov);
+}
+
+/* Adds what the group commit counted since the last scrape. */
+static void
+collect_register(void *ud)
+{
+    struct api_metrics *m = ud;
+    struct hd_pg_group_stats now;
+
+    pthread_mutex_lock(&m->reg_mu);
+    hd_pg_group_stats(m->reg, &now);
+    hd_counter_add(m->reg_groups, now.groups - m->reg_seen.groups);
+    hd_counter_add(m->reg_grouped, now.grouped - m->reg_seen.grouped);
+    hd_counter_add(m->reg_fallback, now.fallbacks - m->reg_seen.fallbacks);
+    m->reg_seen = now;
+    pthread_mutex_unlock(&m->reg_mu);
+}
+
+void
+api_metrics_watch_register(struct api_metrics *m, struct hd_metrics *reg,
+                           struct hd_pg_group *g)
+{
+    m->reg = g;
+    pthread_mutex_init(&m->reg_mu, NULL);
+    memset(&m->reg_seen, 0, sizeof(m->reg_seen));
+    m->reg_groups = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_register_groups_total",
+                           "Database round trips (one commit each) that "
+                           "carried several device registrations.",
+                           0, NULL));
+    m->reg_grouped = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_register_grouped_total",
+                           "Device registrations that went to the database "
+                           "in a group.",
+                           0, NULL));
+    m->reg_fallback = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_register_group_fallbacks_total",
+                           "Groups run again one registration at a time "
+                           "because one of them failed.",
+                           0, NULL));
+    hd_metrics_on_collect(reg, collect_register, m);
 }

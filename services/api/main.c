@@ -144,7 +144,11 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     bg_cfg.pool_size = ctx->cfg.bg_pool_size;
     if (ctx->pg != NULL)
         ctx->bg = hd_pg_new(&bg_cfg, api_stmts, api_nstmts, &err);
-    if (ctx->pg == NULL || ctx->bg == NULL) {
+    if (ctx->bg != NULL)
+        ctx->reg = hd_pg_group_new(ctx->pg, "dev_register", API_REGISTER_PARAMS,
+                                   ctx->cfg.register_slots,
+                                   API_REGISTER_GROUP_MAX, &err);
+    if (ctx->pg == NULL || ctx->bg == NULL || ctx->reg == NULL) {
         hd_log(HD_LOG_FATAL, 0, "postgres: %s", err.msg);
         return HD_EXIT_CONFIG;
     }
@@ -156,6 +160,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     hd_log(HD_LOG_INFO, 0, "migrations: %d applied", n);
     ctx->registry = rt->metrics;
     api_metrics_init(&ctx->m, rt->metrics);
+    api_metrics_watch_register(&ctx->m, rt->metrics, ctx->reg);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
     if (ctx->kafka_cfg.brokers == NULL || *ctx->kafka_cfg.brokers == '\0') {
         /* self-hosted mode: no Kafka, so no fan-out or feedback stage */
@@ -217,6 +222,7 @@ teardown(struct api_ctx *ctx)
     hd_kproducer_free(ctx->producer); /* flushes: every callback has run */
     api_fanout_free(ctx->fanout);
     api_feedback_free(ctx->feedback);
+    hd_pg_group_free(ctx->reg);
     hd_pg_free(ctx->bg);
     hd_pg_free(ctx->pg);
     hd_usertoken_free(ctx->tokens);

@@ -93,12 +93,12 @@ def start_api(stack, pg_cluster, dsn=None, kafka=None, **env):
     return Api(stack, pg_cluster, dsn, kafka, svc)
 
 
-@pytest.fixture(scope="module")
-def api(pg_cluster):
-    """One herald-api per test module."""
+def serve_api(pg_cluster, **env):
+    """The body of a module fixture: one herald-api (with env) on its own
+    Stack, yielded, then stopped; the module fails if it logged problems."""
     s = Stack(pg=pg_cluster)
     try:
-        a = start_api(s, pg_cluster, HERALD_JWT_SECRET="test-jwt-secret-0123456789abcdef")
+        a = start_api(s, pg_cluster, **env)
     except Exception:
         s.close()
         raise
@@ -106,6 +106,12 @@ def api(pg_cluster):
     s.close()
     if s.problems:
         pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def api(pg_cluster):
+    """One herald-api per test module."""
+    yield from serve_api(pg_cluster, HERALD_JWT_SECRET="test-jwt-secret-0123456789abcdef")
 
 
 def uid():

@@ -9,23 +9,14 @@ import uuid
 
 import pytest
 
-from api_support import produce, read_topic, start_api, uid, wait_sql
-from harness import Stack, wait_for
+from api_support import produce, read_topic, serve_api, uid, wait_sql
+from harness import wait_for
 
 
 @pytest.fixture(scope="module")
 def fb(pg_cluster):
-    s = Stack(pg=pg_cluster)
-    try:
-        a = start_api(s, pg_cluster, HERALD_API_MAX_INACTIVE_DEVICE_DAYS="1",
-                      HERALD_API_CLEANUP_INTERVAL_S="1")
-    except Exception:
-        s.close()
-        raise
-    yield a
-    s.close()
-    if s.problems:
-        pytest.fail("\n".join(s.problems), pytrace=False)
+    yield from serve_api(pg_cluster, HERALD_API_MAX_INACTIVE_DEVICE_DAYS="1",
+                         HERALD_API_CLEANUP_INTERVAL_S="1")
 
 
 def outcome(uid_, device, token, status, provider="fcm", app="default", code="", http=200):

@@ -1,0 +1,96 @@
+"""test_api_register_groups.py -- device_register's group commit: with one
+registration slot and many concurrent requests, registrations that wait
+go to PostgreSQL together (one round trip, one commit). Every request
+must still get exactly its own device, with the channels a lone
+registration would have given it, and racing registrations of one token
+must still leave one device holding the last user's channels.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from api_support import serve_api, uid
+
+THREADS = 24
+
+
+@pytest.fixture(scope="module")
+def api(pg_cluster):
+    yield from serve_api(pg_cluster, HERALD_API_REGISTER_SLOTS="1", HERALD_HTTP_WORKERS="32",
+                         HERALD_PG_POOL_SIZE="4", HERALD_API_FANOUT="false",
+                         HERALD_API_FEEDBACK="false")
+
+
+def run_all(fn, jobs):
+    with ThreadPoolExecutor(max_workers=THREADS) as ex:
+        return list(ex.map(fn, jobs))
+
+
+def channels_by_device(api, where):
+    rows = api.sql("select d.id || ':' || coalesce(string_agg(c.channel || '/' || c.src, ','"
+                   " order by c.channel, c.src), '') from devices d left join device_channels c"
+                   " on c.device_id = d.id where %s group by d.id" % where)
+    out = {}
+    for line in rows.splitlines():
+        dev, chans = line.split(":", 1)
+        out[dev] = set(chans.split(",")) if chans else set()
+    return out
+
+
+def test_concurrent_registrations_each_get_their_own_device(api):
+    run = uid()
+    users = ["%s-u%d" % (run, i) for i in range(12)]
+    for u in users:
+        api.ok("push_user_channel_update", {"user": u, "op": "set", "channels": ["uc-" + u]})
+    groups0 = api.metric("herald_api_register_groups_total")
+    grouped0 = api.metric("herald_api_register_grouped_total")
+    jobs = [("%s-tok%d" % (run, i), users[i % len(users)]) for i in range(480)]
+
+    def register(job):
+        token, user = job
+        st, doc = api.call("device_register", {"provider": "fcm", "token": token,
+                                               "platform": "android", "user": user,
+                                               "channels": ["own-" + token]})
+        return job, st, doc
+
+    for (token, user), st, doc in run_all(register, jobs):
+        assert st == 200 and "result" in doc, (token, st, doc)
+        d = doc["result"]["device"]
+        assert (d["token"], d["user"]) == (token, user)
+    assert int(api.sql("select count(*) from devices where token like '%s-tok%%'" % run)) == 480
+    by_dev = channels_by_device(api, "d.token like '%s-tok%%'" % run)
+    ids = api.sql("select id || ' ' || token || ' ' || user_id from devices"
+                  " where token like '%s-tok%%'" % run).splitlines()
+    for line in ids:
+        dev, token, user = line.split(" ")
+        assert by_dev[dev] == {"own-%s/0" % token, "uc-%s/1" % user}, line
+    # they did not go one by one
+    assert api.metric("herald_api_register_groups_total") > groups0
+    assert api.metric("herald_api_register_grouped_total") - grouped0 >= 2
+
+
+def test_racing_registrations_of_one_token_leave_one_device(api):
+    run = uid()
+    users = ["%s-u%d" % (run, i) for i in range(6)]
+    for u in users:
+        api.ok("push_user_channel_update", {"user": u, "op": "set", "channels": ["uc-" + u]})
+    tokens = ["%s-shared%d" % (run, i) for i in range(4)]
+    # every token registered many times, by every user, all at once
+    jobs = [(tokens[i % len(tokens)], users[(i // len(tokens)) % len(users)])
+            for i in range(360)]
+
+    def register(job):
+        token, user = job
+        return api.call("device_register", {"provider": "fcm", "token": token,
+                                            "platform": "android", "user": user})
+
+    for st, doc in run_all(register, jobs):
+        assert st == 200 and "result" in doc, (st, doc)
+    rows = api.sql("select token || ' ' || user_id || ' ' || id from devices"
+                   " where token like '%s-shared%%' order by token" % run).splitlines()
+    assert [r.split(" ")[0] for r in rows] == sorted(tokens)  # one device per token
+    by_dev = channels_by_device(api, "d.token like '%s-shared%%'" % run)
+    for line in rows:
+        _, user, dev = line.split(" ")
+        # the user-bound channels are exactly the final user's
+        assert by_dev[dev] == {"uc-%s/1" % user}, line
