@@ -240,7 +240,10 @@ hd_pg_group_exec(struct hd_pg_group *g, int wait_ms, const char *const *values,
     g->tailp = &me.next;
     while (me.state != CALL_DONE) {
         if (me.state == CALL_QUEUED && g->running < g->slots) {
-            lead(g, wait_ms);
+            /* the wait for a connection is what is left of ours */
+            uint64_t now = hd_now_mono_ms();
+
+            lead(g, now < until ? (int)(until - now) : 1);
             continue;
         }
         if (me.state == CALL_QUEUED) {
