@@ -84,8 +84,8 @@ quiet_notices(void *arg, const PGresult *res)
 
 /* 1 ready, 0 deadline passed, -1 error. deadline_ms 0 waits without limit
  * (keepalives still end a dead connection). */
-int
-hd_pg_wait_fd(int fd, short events, uint64_t deadline_ms)
+static int
+wait_fd(int fd, short events, uint64_t deadline_ms)
 {
     struct pollfd p;
     uint64_t now;
@@ -123,7 +123,22 @@ hd_pg_wait_input(PGconn *conn, uint64_t deadline_ms)
 
     if (ssl != NULL && SSL_pending(ssl) > 0)
         return 1;
-    return hd_pg_wait_fd(PQsocket(conn), POLLIN, deadline_ms);
+    return wait_fd(PQsocket(conn), POLLIN, deadline_ms);
+}
+
+int
+hd_pg_flush(PGconn *conn, uint64_t deadline_ms)
+{
+    int rc;
+
+    while ((rc = PQflush(conn)) == 1) {
+        rc = wait_fd(PQsocket(conn), POLLIN | POLLOUT, deadline_ms);
+        if (rc <= 0)
+            return rc;
+        if (!PQconsumeInput(conn))
+            return -1;
+    }
+    return rc == 0 ? 1 : -1;
 }
 
 uint64_t
@@ -250,14 +265,10 @@ await_result(PGconn *conn, uint64_t deadline_ms, int *timed_out)
     int rc;
 
     *timed_out = 0;
-    while ((rc = PQflush(conn)) == 1) {
-        rc = hd_pg_wait_fd(PQsocket(conn), POLLIN | POLLOUT, deadline_ms);
-        if (rc <= 0) {
-            *timed_out = rc == 0;
-            return NULL;
-        }
-        if (!PQconsumeInput(conn))
-            break;
+    rc = hd_pg_flush(conn, deadline_ms);
+    if (rc <= 0) {
+        *timed_out = rc == 0;
+        return NULL;
     }
     for (;;) {
         while (!PQisBusy(conn)) {
@@ -395,9 +406,9 @@ hd_pg_open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,
     PQsetNoticeReceiver(conn, quiet_notices, NULL);
     while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
            st != PGRES_POLLING_FAILED) {
-        rc = hd_pg_wait_fd(PQsocket(conn),
-                           st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                           deadline_ms);
+        rc = wait_fd(PQsocket(conn),
+                     st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                     deadline_ms);
         if (rc == 0) {
             PQfinish(conn);
             return hd_err_set(err, HD_EUPSTREAM,

@@ -5,7 +5,6 @@
  * error) and then NULL, and the sync gives PGRES_PIPELINE_SYNC once the
  * transaction has committed or rolled back. Anything else, or no reply in
  * time, leaves the connection marked broken. */
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,12 +36,12 @@ pipe_next(PGconn *conn, uint64_t deadline_ms, int *fail)
     return PQgetResult(conn);
 }
 
-/* Sends every row and the sync. 0, or -1 when the connection failed. */
+/* Sends every row and the sync: 1 sent, 0 deadline passed, -1 failed. */
 static int
 pipe_send(PGconn *conn, const char *stmt, int nparams, int nrows,
           const char *const *values, uint64_t deadline_ms)
 {
-    int i, rc;
+    int i;
 
     for (i = 0; i < nrows; i++)
         if (!PQsendQueryPrepared(conn, stmt, nparams,
@@ -51,12 +50,18 @@ pipe_send(PGconn *conn, const char *stmt, int nparams, int nrows,
             return -1;
     if (!PQpipelineSync(conn))
         return -1;
-    while ((rc = PQflush(conn)) == 1) {
-        if (hd_pg_wait_fd(PQsocket(conn), POLLIN | POLLOUT, deadline_ms) <= 0 ||
-            !PQconsumeInput(conn))
-            return -1;
+    return hd_pg_flush(conn, deadline_ms);
+}
+
+static void
+clear_all(PGresult **res, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
     }
-    return rc;
 }
 
 int
@@ -70,7 +75,7 @@ hd_pg_exec_batch(struct hd_pgconn *c, const char *stmt, int nparams, int nrows,
     char what[96];
     PGresult *r;
     int failed = 0, fail = 0;
-    int i;
+    int i, sent;
 
     if (s == NULL || nparams != s->nparams || nrows < 1 ||
         nrows > HD_PG_BATCH_MAX || values == NULL || res == NULL)
@@ -82,9 +87,13 @@ hd_pg_exec_batch(struct hd_pgconn *c, const char *stmt, int nparams, int nrows,
     if (c->broken || c->conn == NULL)
         return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection is broken",
                           what);
-    if (!PQenterPipelineMode(c->conn) ||
-        pipe_send(c->conn, stmt, nparams, nrows, values, dl) < 0)
+    if (!PQenterPipelineMode(c->conn))
         goto lost;
+    sent = pipe_send(c->conn, stmt, nparams, nrows, values, dl);
+    if (sent <= 0) {
+        fail = sent == 0 ? 2 : 1;
+        goto lost;
+    }
     /* each query: one result, then NULL; an aborted one too */
     for (i = 0; i < nrows; i++) {
         r = pipe_next(c->conn, dl, &fail);
@@ -114,17 +123,11 @@ hd_pg_exec_batch(struct hd_pgconn *c, const char *stmt, int nparams, int nrows,
         goto lost;
     if (!failed)
         return 0;
-    for (i = 0; i < nrows; i++) {
-        PQclear(res[i]);
-        res[i] = NULL;
-    }
+    clear_all(res, nrows);
     return -1;
 lost:
     c->broken = 1;
-    for (i = 0; i < nrows; i++) {
-        PQclear(res[i]);
-        res[i] = NULL;
-    }
+    clear_all(res, nrows);
     if (fail == 2)
         return hd_err_set(err, HD_ETIMEDOUT, "pg %s: no reply in time", what);
     return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection lost", what);

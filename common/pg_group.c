@@ -209,12 +209,11 @@ unlink_call(struct hd_pg_group *g, struct call *k)
     for (pp = &g->head; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == k) {
             *pp = k->next;
-            break;
+            if (g->tailp == &k->next)
+                g->tailp = pp;
+            return;
         }
     }
-    g->tailp = &g->head;
-    while (*g->tailp != NULL)
-        g->tailp = &(*g->tailp)->next;
 }
 
 int

@@ -55,12 +55,13 @@ struct hd_pg_params {
     const int *formats;
 };
 
-/* poll(2) on fd until events, the deadline (0: none) or an error: 1 ready,
- * 0 deadline passed, -1 error. */
-int hd_pg_wait_fd(int fd, short events, uint64_t deadline_ms);
-
-/* hd_pg_wait_fd for input, counting bytes OpenSSL already decrypted. */
+/* Waits for input on conn up to the deadline (0: none), counting bytes
+ * OpenSSL already decrypted: 1 ready, 0 deadline passed, -1 error. */
 int hd_pg_wait_input(PGconn *conn, uint64_t deadline_ms);
+
+/* Sends everything libpq has buffered for conn, reading input meanwhile so
+ * the server never blocks on us: 1 sent, 0 deadline passed, -1 failed. */
+int hd_pg_flush(PGconn *conn, uint64_t deadline_ms);
 
 /* The monotonic time ms from now. */
 uint64_t hd_pg_deadline_after(int ms);
