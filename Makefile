@@ -52,7 +52,7 @@ endif
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CPPFLAGS += -I. -I$(O)/gen $(PKG_CFLAGS)
+CPPFLAGS += -I. -Icommon -I$(O)/gen $(PKG_CFLAGS)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT)) -pthread -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lm
@@ -65,7 +65,7 @@ QUIET_AR = @printf '  AR      %s\n' $@;
 QUIET_GEN = @printf '  GEN     %s\n' $@;
 endif
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations_data.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))

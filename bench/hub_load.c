@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/config.h"
-#include "common/jwt.h"
-#include "common/banned.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "auth/jwt.h"
+#include "core/banned.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24

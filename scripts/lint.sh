@@ -1,8 +1,8 @@
 #!/bin/sh
 # lint.sh -- the checks a reviewer should not have to make by eye:
 #   * clang-format (.clang-format) on every C file,
-#   * no getenv() outside common/config.c (configuration is a table),
-#   * common/banned.h included by every .c file outside tests/,
+#   * no getenv() outside common/core/config.c (configuration is a table),
+#   * common/core/banned.h included by every .c file outside tests/,
 #   * every .c/.h opens with a comment saying what it is,
 #   * no .c file over 1000 lines (CONVENTIONS.md 12).
 # Prints one line per problem and exits 1 if there is any.
@@ -20,12 +20,12 @@ for f in $files; do
         report "$f: not clang-formatted (make format)"
     fi
     case "$f" in
-    common/config.c) ;;
-    *) grep -n 'getenv(' "$f" | sed "s|^|$f:|; s|$| <- getenv() outside common/config.c|" | grep . && problems=$((problems + 1)) ;;
+    common/core/config.c) ;;
+    *) grep -n 'getenv(' "$f" | sed "s|^|$f:|; s|$| <- getenv() outside common/core/config.c|" | grep . && problems=$((problems + 1)) ;;
     esac
     case "$f" in
     tests/*) ;; # test code may call what product code must not
-    *.c) grep -q '#include "common/banned.h"' "$f" || report "$f: does not include common/banned.h" ;;
+    *.c) grep -q '#include "core/banned.h"' "$f" || report "$f: does not include common/core/banned.h" ;;
     esac
     head -n 1 "$f" | grep -q '^/\*' || report "$f: does not open with a comment"
     case "$f" in

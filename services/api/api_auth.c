@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "services/api/api_auth.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 int
 api_keys_init(struct api_keys *k, const char *list, struct hd_err *err)

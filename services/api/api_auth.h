@@ -4,13 +4,13 @@
  * both are zero-padded to API_KEY_MAX bytes and compared in full with
  * CRYPTO_memcmp, lengths compared branch-free, no early exit, so neither
  * a key nor its length leaks through timing. It does not verify user JWTs
- * (common/usertoken.h). Read-only after init: any thread may check. */
+ * (common/auth/usertoken.h). Read-only after init: any thread may check. */
 #ifndef API_AUTH_H
 #define API_AUTH_H
 
 #include <stddef.h>
 
-#include "common/err.h"
+#include "core/err.h"
 
 #define API_MAX_KEYS 16
 #define API_KEY_MAX 256 /* one key's length */

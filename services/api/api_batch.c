@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "services/api/api_batch.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static json_t *
 part_of(const struct hd_msg_request *req, enum hd_provider p)

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "common/err.h"
-#include "common/msg.h"
+#include "core/err.h"
+#include "proto/msg.h"
 
 /* Returns 0 to go on, -1 (err set) to stop: the add/flush that called it
  * then fails with that error. */

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/limits.h"
 #include "services/api/api_breaker.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct slot {
     int64_t start_ms; /* period start; -1 unused */

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "common/msg.h"
+#include "proto/msg.h"
 
 #define API_BREAKER_SLOTS 60
 #define API_BREAKER_KEYS                                                       \

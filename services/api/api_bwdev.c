@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/bitwarden.h"
-#include "common/config.h"
-#include "common/json.h"
-#include "common/log.h"
+#include "proto/bitwarden.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define BW_PUSH_TOKEN_MAX 255 /* DeviceTokenRequestModel.PushToken */
 #define BW_ANDROID 0

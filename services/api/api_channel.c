@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/config.h"
+#include "core/buf.h"
+#include "core/config.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 api_user_channel_update(struct api_call *call)

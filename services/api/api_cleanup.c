@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define CHUNK 5000
 #define FIRST_RUN_S 10 /* after start, so start-up is not slowed */

@@ -1,12 +1,12 @@
 /* api_config.c -- the HERALD_API_* variables. PostgreSQL, Kafka and user
- * tokens use the shared tables of common/pg.h, common/kafka.h and
- * common/usertoken.h; the port and HTTP server variables come from
- * common/runtime.h. */
+ * tokens use the shared tables of common/pg/pg.h, common/kafka/kafka.h and
+ * common/auth/usertoken.h; the port and HTTP server variables come from
+ * common/service/runtime.h. */
 #include <stddef.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define AC struct api_config
 

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/bitwarden.h"
-#include "common/buf.h"
-#include "common/json.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "proto/bitwarden.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/rand.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* Columns of dev_register and dev_list_*. */
 enum {

@@ -4,11 +4,11 @@
  * acknowledged, so nothing is ever dropped on the floor. */
 #include <stdlib.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/clock.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct dlq_wait {
     api_dlq_done_fn *done;

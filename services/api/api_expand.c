@@ -11,15 +11,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/backoff.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/backoff.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/api/api_batch.h"
 #include "services/api/api_fanout.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define PAGE_RETRY_BASE_MS 200
 #define PAGE_RETRY_CAP_MS 5000

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "services/api/api_fanout.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define POLL_MS 10
 #define DB_RETRY_MS 500

@@ -15,16 +15,16 @@
 
 #include <openssl/evp.h>
 
-#include "common/alloc.h"
-#include "common/backoff.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/api/api.h"
 #include "services/api/api_breaker.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define POLL_MS 100
 #define FB_LINGER_MS 50

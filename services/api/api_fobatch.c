@@ -10,13 +10,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/backoff.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/api/api_fanout.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 10000

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)

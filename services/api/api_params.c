@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "services/api/api_params.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define PATH_MAX_LEN 160
 

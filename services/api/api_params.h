@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "common/err.h"
-#include "common/msg.h"
+#include "core/err.h"
+#include "proto/msg.h"
 
 #define API_APP_DEFAULT "default"
 #define API_APP_MAX 64      /* app namespace name */

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/json.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const struct api_method methods[] = {
     {"device_register", api_device_register},

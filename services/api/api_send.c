@@ -11,13 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* ---- recipient --------------------------------------------------------- */
 

@@ -2,17 +2,17 @@
  * (so a repeated uid lands on the partition that already saw it, in
  * order), events to herald.events keyed by target id.
  *
- * Records are encoded by common/msg.h on the caller's thread; the
+ * Records are encoded by common/proto/msg.h on the caller's thread; the
  * producer copies them, so nothing here outlives the call but the
  * callback's opaque pointer. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/limits.h"
 #include "services/api/api_sink.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define KAFKA_CHECK_MS 1500
 

@@ -11,11 +11,11 @@
 
 #include <jansson.h>
 
-#include "common/clock.h"
-#include "common/config.h"
-#include "common/err.h"
-#include "common/kafka.h"
-#include "common/msg.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "kafka/kafka.h"
+#include "proto/msg.h"
 
 /* A mobile device as an upstream relay registers it (all borrowed). */
 struct api_sink_device {

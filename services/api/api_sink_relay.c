@@ -17,15 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/httpc.h"
-#include "common/json.h"
-#include "common/limits.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "http/client.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "services/api/api_sink.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define QUEUE_MAX 1024 /* jobs waiting for a worker */
 #define WORKERS_MAX 16

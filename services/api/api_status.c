@@ -10,7 +10,7 @@
 
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 api_update_push_status(struct api_call *call)

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/pg.h"
+#include "pg/pg.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* ---- device_list: $1 app, $2 ids, $3 providers, $4 tokens, $5 platforms,
  * $6 users, $7 since, $8 rows, $9..$11 include meta/tags/channels ---- */

@@ -11,9 +11,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/limits.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/limits.h"
 
 /* Array literals are bounded by what one call can carry: HD_LIST_MAX of
  * the longest tokens, each possibly doubled by escaping. */

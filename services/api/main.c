@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/migrations.h"
-#include "common/runtime.h"
+#include "core/log.h"
+#include "pg/migrations.h"
+#include "service/runtime.h"
 #include "services/api/api.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const char usage[] =
     "  (none)     serve the API and run the fan-out and feedback stages\n"

@@ -16,10 +16,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "common/health.h"
-#include "common/kafka.h"
-#include "common/metrics.h"
-#include "common/usertoken.h"
+#include "service/health.h"
+#include "kafka/kafka.h"
+#include "service/metrics.h"
+#include "auth/usertoken.h"
 #include "services/hub/hub_event.h"
 #include "services/hub/hub_limits.h"
 #include "services/hub/hub_metrics.h"

@@ -1,11 +1,11 @@
 /* hub_config.c -- the HERALD_HUB_* variables (plus HERALD_INTERNAL_KEY).
- * The JWT and Kafka variables are the shared tables of common/usertoken.h
- * and common/kafka.h. */
+ * The JWT and Kafka variables are the shared tables of common/auth/usertoken.h
+ * and common/kafka/kafka.h. */
 #include <stddef.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define HC struct hub_config
 

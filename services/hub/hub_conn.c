@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/limits.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define TICKS_PER_S (1000 / HUB_WHEEL_TICK_MS)
 

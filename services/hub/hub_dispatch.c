@@ -10,14 +10,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/bitwarden.h"
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/limits.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "proto/bitwarden.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 int
 hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block)

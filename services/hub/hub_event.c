@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/limits.h"
 #include "services/hub/hub_event.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct hub_frame *
 hub_frame_new(const void *data, size_t len)

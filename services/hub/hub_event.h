@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/err.h"
-#include "common/msg.h"
+#include "core/err.h"
+#include "proto/msg.h"
 #include "services/hub/hub_signalr.h"
 
 /* Immutable bytes shared between threads. */

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alloc.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 enum hub_http_route {
     HUB_RT_NONE = 0,

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/hub/hub.h"
 #include "services/hub/hub_kafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct hub_kafka {
     struct hub_ctx *hub;

@@ -9,7 +9,7 @@
 #ifndef HUB_KAFKA_H
 #define HUB_KAFKA_H
 
-#include "common/err.h"
+#include "core/err.h"
 
 struct hub_ctx;
 struct hub_kafka;

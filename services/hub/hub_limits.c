@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/hash.h"
+#include "core/alloc.h"
+#include "core/hash.h"
 #include "services/hub/hub_limits.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct hub_lent {
     struct hub_lent *next;

@@ -1,6 +1,6 @@
 /* hub_metrics.c -- registration of the hub's metric families. */
 #include "services/hub/hub_metrics.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const char *const kind_names[2] = {"main", "anonymous"};
 static const char *const proto_names[2] = {"messagepack", "json"};

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "services/hub/hub_msgpack.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static int
 put_be(struct hd_buf *b, unsigned char tag, uint64_t v, int nbytes,

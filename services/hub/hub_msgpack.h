@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #define HUB_MP_MAX_DEPTH 32 /* nesting accepted in a converted JSON value */
 

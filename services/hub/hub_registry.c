@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/hash.h"
+#include "core/alloc.h"
+#include "core/hash.h"
 #include "services/hub/hub_registry.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct hub_group {
     struct hub_group *hnext;

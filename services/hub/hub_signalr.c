@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "services/hub/hub_msgpack.h"
 #include "services/hub/hub_signalr.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const char *const proto_names[HUB_PROTO__COUNT] = {"messagepack",
                                                           "json"};

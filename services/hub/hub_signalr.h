@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "common/buf.h"
-#include "common/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 enum hub_proto {
     HUB_PROTO_MSGPACK = 0,

@@ -16,12 +16,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/limits.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* No lws-level validity pings or idle hangups: the hub does its own
  * keep-alive on the timer wheel. (lws re-sorts a per-connection timer on

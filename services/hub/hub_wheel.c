@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "services/hub/hub_wheel.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static int
 due(uint32_t deadline, uint32_t now)

@@ -16,11 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/limits.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const char *const kind_names[HUB_KIND__COUNT] = {"main", "anonymous"};
 

@@ -7,12 +7,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/service.h"
-#include "common/shutdown.h"
+#include "core/log.h"
+#include "service/service.h"
+#include "core/shutdown.h"
 #include "services/hub/hub.h"
 #include "services/hub/hub_kafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* Large connection counts need every descriptor the hard limit allows. */
 static void

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/migrations.h"
-#include "common/rand.h"
-#include "common/runtime.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "pg/migrations.h"
+#include "core/rand.h"
+#include "service/runtime.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define PEM_FILE_MAX (256 * 1024)
 

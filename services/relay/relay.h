@@ -15,15 +15,15 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "common/clock.h"
-#include "common/err.h"
-#include "common/http_server.h"
-#include "common/jwt.h"
-#include "common/kafka.h"
-#include "common/limits.h"
-#include "common/metrics.h"
-#include "common/msg.h"
-#include "common/pg.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "http/server.h"
+#include "auth/jwt.h"
+#include "kafka/kafka.h"
+#include "core/limits.h"
+#include "service/metrics.h"
+#include "proto/msg.h"
+#include "pg/pg.h"
 
 #define RELAY_APP_PREFIX "relay."
 #define RELAY_APP_MAX 64

@@ -1,13 +1,13 @@
 /* relay_config.c -- the HERALD_RELAY_* variables. PostgreSQL and Kafka use
- * the shared tables of common/pg.h and common/kafka.h; the port
+ * the shared tables of common/pg/pg.h and common/kafka/kafka.h; the port
  * (HERALD_RELAY_PORT) and the HTTP server variables come from
- * common/runtime.h. The TLS variable names are the ones deploy/ and
+ * common/service/runtime.h. The TLS variable names are the ones deploy/ and
  * docker-compose.yml already use. */
 #include <stddef.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define RC struct relay_config
 

@@ -15,14 +15,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/log.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rand.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define ISSUER "herald-relay"
 #define CLIENT_PREFIX "installation."

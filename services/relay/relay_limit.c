@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/hash.h"
+#include "core/alloc.h"
+#include "core/hash.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define PROBE 16 /* slots looked at per id */
 

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alloc.h"
-#include "common/bitwarden.h"
-#include "common/json.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "proto/bitwarden.h"
+#include "core/json.h"
+#include "core/rand.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define BW_ANDROID 0
 #define BW_IOS 1

@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/bitwarden.h"
-#include "common/buf.h"
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "proto/bitwarden.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 relay_respond_fail(struct hd_http_req *req, const struct relay_fail *f)

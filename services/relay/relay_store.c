@@ -5,9 +5,9 @@
  * that touches devices names the app "relay.<installationId>", so a
  * statement cannot reach another installation's rows whatever ids it is
  * given. Lists travel as JSON arrays ($n::jsonb), never as SQL text. */
-#include "common/pg.h"
+#include "pg/pg.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define JSON_IDS(n) "(SELECT jsonb_array_elements_text($" #n "::jsonb))"
 

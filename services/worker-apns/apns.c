@@ -15,12 +15,12 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/backoff.h"
-#include "common/json.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/json.h"
+#include "core/limits.h"
 #include "services/worker-apns/apns.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define MAX_LINES 12 /* header lines per notification */
 #define VOIP_PAYLOAD_MAX 5120

@@ -1,5 +1,5 @@
 /* apns.h -- herald-worker-apns: Apple's HTTP/2 provider API behind the push
- * engine's provider contract (common/pushworker.h).
+ * engine's provider contract (common/push/worker.h).
  *
  * apns.c builds one POST /3/device/<token> per token, headers from the
  * delivery's notification.headers plus the configured apns-topic, and
@@ -9,8 +9,8 @@
 #ifndef APNS_APNS_H
 #define APNS_APNS_H
 
-#include "common/pushauth.h"
-#include "common/pushworker.h"
+#include "push/credential.h"
+#include "push/worker.h"
 
 struct apns_config {
     char *environment;   /* HERALD_WORKER_APNS_ENVIRONMENT */

@@ -12,10 +12,10 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/jwt.h"
+#include "core/alloc.h"
+#include "auth/jwt.h"
 #include "services/worker-apns/apns.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define REFRESH_FLOOR_MS (20 * 60 * 1000)
 

@@ -1,9 +1,9 @@
 /* main.c -- herald-worker-apns: delivers herald.deliver.apns through
  * Apple's HTTP/2 provider API. All the work is in the shared engine
- * (common/pushworker.h) and the provider (apns.c, apns_auth.c). */
-#include "common/pushworker.h"
+ * (common/push/worker.h) and the provider (apns.c, apns_auth.c). */
+#include "push/worker.h"
 #include "services/worker-apns/apns.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 int
 main(int argc, char **argv)

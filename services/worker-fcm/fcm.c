@@ -13,12 +13,12 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/backoff.h"
-#include "common/json.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/json.h"
+#include "core/limits.h"
 #include "services/worker-fcm/fcm.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define QUOTA_MIN_MS 60000 /* FCM: wait at least a minute on quota errors */
 #define BAD_TOKEN_MSG "The registration token is not a valid FCM registration"

@@ -1,5 +1,5 @@
 /* fcm.h -- herald-worker-fcm: Firebase Cloud Messaging HTTP v1 behind the
- * push engine's provider contract (common/pushworker.h).
+ * push engine's provider contract (common/push/worker.h).
  *
  * fcm.c builds one messages:send request per token (or per topic or
  * condition) and reads the answers (specs/providers.md 1.5); fcm_auth.c
@@ -9,8 +9,8 @@
 #ifndef FCM_FCM_H
 #define FCM_FCM_H
 
-#include "common/pushauth.h"
-#include "common/pushworker.h"
+#include "push/credential.h"
+#include "push/worker.h"
 
 struct fcm_config {
     char *service_account; /* HERALD_WORKER_FCM_SERVICE_ACCOUNT_FILE */

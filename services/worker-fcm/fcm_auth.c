@@ -13,13 +13,13 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/httpc.h"
-#include "common/json.h"
-#include "common/jwt.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "http/client.h"
+#include "core/json.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
 #include "services/worker-fcm/fcm.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define SCOPE "https://www.googleapis.com/auth/firebase.messaging"
 #define GRANT "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"

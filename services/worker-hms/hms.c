@@ -13,12 +13,12 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/backoff.h"
-#include "common/json.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/json.h"
+#include "core/limits.h"
 #include "services/worker-hms/hms.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static const struct hd_config_field hms_fields[] = {
     HD_CFG_STR("HERALD_WORKER_HMS_APP_ID", struct hms_config, app_id, NULL,

@@ -1,5 +1,5 @@
 /* hms.h -- herald-worker-hms: Huawei Push Kit (server API v1) behind the
- * push engine's provider contract (common/pushworker.h).
+ * push engine's provider contract (common/push/worker.h).
  *
  * hms.c sends up to 1000 tokens per messages:send request and reads the
  * answers, including partial success, where only the illegal tokens are
@@ -9,8 +9,8 @@
 #ifndef HMS_HMS_H
 #define HMS_HMS_H
 
-#include "common/pushauth.h"
-#include "common/pushworker.h"
+#include "push/credential.h"
+#include "push/worker.h"
 
 struct hms_config {
     char *app_id;    /* HERALD_WORKER_HMS_APP_ID */

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/httpc.h"
+#include "core/alloc.h"
+#include "http/client.h"
 #include "services/worker-hms/hms.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define REFRESH_BEFORE_MS (5 * 60 * 1000)
 #define REJECT_FLOOR_MS 0 /* one refetch per generation bounds it */

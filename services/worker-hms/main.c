@@ -1,9 +1,9 @@
 /* main.c -- herald-worker-hms: delivers herald.deliver.hms through Huawei
- * Push Kit. All the work is in the shared engine (common/pushworker.h) and
+ * Push Kit. All the work is in the shared engine (common/push/worker.h) and
  * the provider (hms.c, hms_auth.c). */
-#include "common/pushworker.h"
+#include "push/worker.h"
 #include "services/worker-hms/hms.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 int
 main(int argc, char **argv)

@@ -3,7 +3,7 @@ acknowledged: a consumer killed before its ack gets the record again, and
 one stopped cleanly after its ack commits, so its successor starts at the
 next record.
 
-Drives `herald-devkafka consume`, which is common/kafka.c's consumer with
+Drives `herald-devkafka consume`, which is common/kafka/kafka.c's consumer with
 an ack protocol on stdin, against the mock cluster.
 """
 import json

@@ -1,7 +1,7 @@
 """test_worker_config.py -- the three worker binaries as processes: --help
 lists their variables, and configuration they cannot run with is refused
 at start, naming the variable, with a non-zero exit and no sanitizer
-report (HERALD_KAFKA_BROKERS unset: Kafka is optional in common/kafka.c
+report (HERALD_KAFKA_BROKERS unset: Kafka is optional in common/kafka/kafka.c
 but the workers need it)."""
 import os
 import subprocess

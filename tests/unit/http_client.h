@@ -16,8 +16,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/http_server.h"
+#include "core/clock.h"
+#include "http/server.h"
 
 /* The port of the server the test started last (see start()). */
 static int port_of_server;

@@ -9,11 +9,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "common/alloc.h"
-#include "common/base64.h"
-#include "common/buf.h"
-#include "common/json.h"
-#include "common/jwt.h"
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "auth/jwt.h"
 
 /* openssl ecparam -name prime256v1 writes this block before the key */
 static const char ec_params_p256[] = "-----BEGIN EC PARAMETERS-----\n"

@@ -16,9 +16,9 @@
 
 #include <libpq-fe.h>
 
-#include "common/alloc.h"
-#include "common/config.h"
-#include "common/pg.h"
+#include "core/alloc.h"
+#include "core/config.h"
+#include "pg/pg.h"
 
 struct test_env {
     char *dsn;

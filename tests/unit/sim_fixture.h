@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/config.h"
+#include "core/alloc.h"
+#include "core/config.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/exchange.h"
 #include "tools/sim/gen.h"

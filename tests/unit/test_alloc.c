@@ -1,4 +1,4 @@
-/* test_alloc.c -- unit tests for common/alloc.c: the abort-on-OOM path is
+/* test_alloc.c -- unit tests for common/core/alloc.c: the abort-on-OOM path is
  * proved in a child process. */
 #include <signal.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
+#include "core/alloc.h"
 
 /* Under ASan a huge malloc() must return NULL, as libc's does, so that our
  * own out-of-memory path is what runs. */

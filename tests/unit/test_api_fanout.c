@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "tests/unit/unit.h"
-#include "common/buf.h"
+#include "core/buf.h"
 #include "services/api/api_batch.h"
 #include "services/api/api_breaker.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct sink {
     size_t n; /* batches seen */

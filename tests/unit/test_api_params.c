@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "tests/unit/unit.h"
-#include "common/buf.h"
-#include "common/json.h"
+#include "core/buf.h"
+#include "core/json.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static json_t *
 js(const char *text)

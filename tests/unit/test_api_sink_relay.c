@@ -13,11 +13,11 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/alloc.h"
-#include "common/bitwarden.h"
-#include "common/clock.h"
+#include "core/alloc.h"
+#include "proto/bitwarden.h"
+#include "core/clock.h"
 #include "services/api/api_sink.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define INST "8b1e6a8c-52f0-4a0e-9d7f-0f1bb2a3c4d5"
 #define KEY "AbCdEf0123456789wxyz"

@@ -10,10 +10,10 @@
 #include <openssl/pem.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/jwt.h"
-#include "common/limits.h"
-#include "common/metrics.h"
+#include "core/alloc.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
+#include "service/metrics.h"
 #include "services/worker-apns/apns.h"
 
 static void

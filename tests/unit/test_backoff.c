@@ -1,8 +1,8 @@
-/* test_backoff.c -- unit tests for common/backoff.c with a fake clock and
+/* test_backoff.c -- unit tests for common/core/backoff.c with a fake clock and
  * a scripted random source: no sleeping. */
 #include "tests/unit/unit.h"
-#include "common/backoff.h"
-#include "common/clock.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 
 /* A random source that returns a fixed value: max jitter when ~0. */
 static uint64_t

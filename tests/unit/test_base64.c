@@ -1,10 +1,10 @@
-/* test_base64.c -- unit tests for common/base64.c: RFC 4648 section 10
+/* test_base64.c -- unit tests for common/core/base64.c: RFC 4648 section 10
  * vectors, the url-safe alphabet, padding rules, strict rejection and the
  * hd_buf ceiling. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/base64.h"
+#include "core/base64.h"
 
 static const struct {
     const char *plain;

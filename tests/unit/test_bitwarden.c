@@ -1,9 +1,9 @@
-/* test_bitwarden.c -- unit tests for common/bitwarden.c: client types, the
- * hub routing table and the mobile payload shapes the apps parse. */
+/* test_bitwarden.c -- unit tests for common/proto/bitwarden.c: client types,
+ * the hub routing table and the mobile payload shapes the apps parse. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/bitwarden.h"
+#include "proto/bitwarden.h"
 
 static void
 test_client_types(void)

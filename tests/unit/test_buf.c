@@ -1,8 +1,8 @@
-/* test_buf.c -- unit tests for common/buf.c. */
+/* test_buf.c -- unit tests for common/core/buf.c. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/buf.h"
+#include "core/buf.h"
 
 static void
 test_append_and_nul(void)

@@ -1,6 +1,6 @@
-/* test_clock.c -- unit tests for common/clock.c. */
+/* test_clock.c -- unit tests for common/core/clock.c. */
 #include "tests/unit/unit.h"
-#include "common/clock.h"
+#include "core/clock.h"
 
 static void
 test_system_clock_moves_forward(void)

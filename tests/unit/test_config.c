@@ -1,8 +1,8 @@
-/* test_config.c -- unit tests for common/config.c. */
+/* test_config.c -- unit tests for common/core/config.c. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/config.h"
+#include "core/config.h"
 
 struct cfg {
     int port;

@@ -1,6 +1,6 @@
-/* test_err.c -- unit tests for common/err.c. */
+/* test_err.c -- unit tests for common/core/err.c. */
 #include "tests/unit/unit.h"
-#include "common/err.h"
+#include "core/err.h"
 
 static void
 test_set_formats_and_returns_minus_one(void)

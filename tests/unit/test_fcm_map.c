@@ -12,10 +12,10 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/alloc.h"
-#include "common/jwt.h"
-#include "common/limits.h"
-#include "common/metrics.h"
+#include "core/alloc.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
+#include "service/metrics.h"
 #include "services/worker-fcm/fcm.h"
 
 #define FCM_ERR(http, status, code)                                            \

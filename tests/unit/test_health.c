@@ -1,17 +1,17 @@
-/* test_health.c -- unit tests for common/health.c: bodies and statuses,
+/* test_health.c -- unit tests for common/service/health.c: bodies and statuses,
  * the 500 ms cache, and the mounted routes over real HTTP. */
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/clock.h"
-#include "common/health.h"
-#include "common/http_server.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/banned.h"
+#include "core/clock.h"
+#include "service/health.h"
+#include "http/server.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "service/metrics.h"
+#include "core/banned.h"
 
 struct fake_dep {
     atomic_int calls;

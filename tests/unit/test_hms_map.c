@@ -8,7 +8,7 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/alloc.h"
+#include "core/alloc.h"
 #include "services/worker-hms/hms.h"
 
 static const char *const toks[] = {"t1", "t2", "t3", "t4"};

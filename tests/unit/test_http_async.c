@@ -1,4 +1,4 @@
-/* test_http_async.c -- unit tests for common/http_server.c's answers
+/* test_http_async.c -- unit tests for common/http/server.c's answers
  * from other threads: both orders of the respond/return race, blocking
  * routes on workers (with their log context and access lines), worker
  * queue overload, and many clients at once with the metrics they leave. */
@@ -10,12 +10,12 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/clock.h"
-#include "common/http_server.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/banned.h"
+#include "core/clock.h"
+#include "http/server.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "service/metrics.h"
+#include "core/banned.h"
 
 /* ---- asynchronous answers ---- */
 

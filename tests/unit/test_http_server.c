@@ -1,4 +1,4 @@
-/* test_http_server.c -- unit tests for common/http_server.c (routing,
+/* test_http_server.c -- unit tests for common/http/server.c (routing,
  * errors, request ids, body limits, TLS, shutdown): a real server on a
  * free port, driven by libcurl. test_http_async.c has the rest. */
 #include <arpa/inet.h>
@@ -16,12 +16,12 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/clock.h"
-#include "common/http_server.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/banned.h"
+#include "core/clock.h"
+#include "http/server.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "service/metrics.h"
+#include "core/banned.h"
 
 static char tag[] = "r";
 

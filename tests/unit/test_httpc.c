@@ -1,5 +1,5 @@
-/* test_httpc.c -- unit tests for common/httpc.c against an in-process
- * HTTP/1.1 server (common/http_server): request shape, response headers,
+/* test_httpc.c -- unit tests for common/http/client.c against an in-process
+ * HTTP/1.1 server (common/http/server): request shape, response headers,
  * many requests in flight at once, the body ceiling, timeouts, refused
  * connections, HTTP/2-only refusal, threaded mode and cancellation.
  * HTTP/2 multiplexing itself is exercised against herald-sim by the worker
@@ -10,9 +10,9 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/http_client.h"
-#include "common/alloc.h"
-#include "common/httpc.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "http/client.h"
+#include "core/limits.h"
 
 #define PARALLEL 40
 

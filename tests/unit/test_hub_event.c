@@ -5,7 +5,7 @@
 
 #include "tests/unit/unit.h"
 #include "services/hub/hub.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static void
 test_send_body_camel_and_pascal(void)

@@ -6,7 +6,7 @@
 #include "tests/unit/unit.h"
 #include "services/hub/hub_msgpack.h"
 #include "services/hub/hub_signalr.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static void
 test_int_forms(void)

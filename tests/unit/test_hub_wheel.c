@@ -7,7 +7,7 @@
 #include "services/hub/hub_limits.h"
 #include "services/hub/hub_registry.h"
 #include "services/hub/hub_wheel.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct rec {
     struct hub_wheel_node node;

@@ -1,8 +1,8 @@
-/* test_json.c -- unit tests for common/json.c. */
+/* test_json.c -- unit tests for common/core/json.c. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/json.h"
+#include "core/json.h"
 
 static void
 test_typed_getters(void)

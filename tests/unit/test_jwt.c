@@ -1,4 +1,4 @@
-/* test_jwt.c -- unit tests for common/jwt.c.
+/* test_jwt.c -- unit tests for common/auth/jwt.c.
  *
  * Keys are generated here and PEM-exported so the loaders see the same
  * formats as production (PKCS#8, traditional, SPKI, X.509). Interop is
@@ -14,11 +14,11 @@
 #include <openssl/x509.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/base64.h"
-#include "common/json.h"
-#include "common/jwt.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/json.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
 #include "tests/unit/jwt_fixture.h"
 
 /* RFC 7515 Appendix A.1: HS256, exp 1300819380, key given as a JWK "k". */
@@ -174,7 +174,7 @@ test_rs256_round_trip_and_pem_forms(void)
 }
 
 /* Verifies a raw R||S signature through DER and EVP directly, without
- * common/jwt.c: an independent check of the JOSE conversion. */
+ * common/auth/jwt.c: an independent check of the JOSE conversion. */
 static int
 es256_verify_independently(EVP_PKEY *pkey, const char *tok)
 {

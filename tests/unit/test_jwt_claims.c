@@ -1,11 +1,11 @@
-/* test_jwt_claims.c -- unit tests for common/jwt.c: header checks,
+/* test_jwt_claims.c -- unit tests for common/auth/jwt.c: header checks,
  * malformed tokens, size limits, time claims, issuer and audience, peek. */
 #include <stdlib.h>
 
 #include <openssl/evp.h>
 
 #include "tests/unit/unit.h"
-#include "common/limits.h"
+#include "core/limits.h"
 #include "tests/unit/jwt_fixture.h"
 
 static void

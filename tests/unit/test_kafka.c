@@ -1,4 +1,4 @@
-/* test_kafka.c -- unit tests for common/kafka.c.
+/* test_kafka.c -- unit tests for common/kafka/kafka.c.
  *
  * Every test talks to librdkafka's in-process mock cluster over real
  * sockets, with the fast group settings from specs/toolchain.md (a group's
@@ -14,11 +14,11 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "tests/unit/unit.h"
-#include "common/clock.h"
-#include "common/kafka.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/banned.h"
+#include "core/clock.h"
+#include "kafka/kafka.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/banned.h"
 
 /* librdkafka settings that make the mock fast, as services get them. */
 static const char *const test_env[][2] = {

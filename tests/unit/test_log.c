@@ -1,13 +1,13 @@
-/* test_log.c -- unit tests for common/log.c: lines are captured by pointing
- * stderr at a pipe. */
+/* test_log.c -- unit tests for common/core/log.c: lines are captured by
+ * pointing stderr at a pipe. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/banned.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/banned.h"
 
 static int saved_stderr = -1;
 static int pipe_r = -1;

@@ -1,13 +1,13 @@
-/* test_metrics.c -- unit tests for common/metrics.c: exact exposition text,
- * overflow series, concurrent updates, process metrics and collectors. */
+/* test_metrics.c -- unit tests for common/service/metrics.c: exact exposition
+ * text, overflow series, concurrent updates, process metrics and collectors. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/limits.h"
-#include "common/metrics.h"
-#include "common/banned.h"
+#include "core/limits.h"
+#include "service/metrics.h"
+#include "core/banned.h"
 
 /* Renders m and cuts the process_* tail off, so the registered families
  * can be compared exactly. Returns a new string. */

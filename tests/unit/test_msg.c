@@ -1,10 +1,10 @@
-/* test_msg.c -- unit tests for common/msg.c: round trips of every record
+/* test_msg.c -- unit tests for common/proto/msg.c: round trips of every record
  * type and the validation that keeps bad records out. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/msg.h"
+#include "core/alloc.h"
+#include "proto/msg.h"
 
 static void
 test_event_round_trip(void)

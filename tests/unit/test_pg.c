@@ -1,4 +1,4 @@
-/* test_pg.c -- unit tests for common/pg.c against a real PostgreSQL.
+/* test_pg.c -- unit tests for common/pg/pg.c against a real PostgreSQL.
  *
  * HERALD_TEST_PG_DSN names a throwaway server (scripts/pg.sh). Each test
  * works in a schema of its own, dropped and recreated at the start, so the
@@ -19,13 +19,13 @@
 #include <libpq-fe.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/config.h"
-#include "common/limits.h"
-#include "common/pg.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "pg/pg.h"
 #include "tests/unit/pg_fixture.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* The first cell of a statement without parameters, -1 on error. */
 static long long

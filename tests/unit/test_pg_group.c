@@ -10,12 +10,12 @@
 #include <libpq-fe.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/limits.h"
-#include "common/pg.h"
-#include "common/pg_group.h"
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "pg/pg.h"
+#include "pg/group.h"
 #include "tests/unit/pg_fixture.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define THREADS 16
 #define PER_THREAD 40

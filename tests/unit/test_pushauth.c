@@ -1,4 +1,4 @@
-/* test_pushauth.c -- unit tests for common/pushauth.c: reuse until the
+/* test_pushauth.c -- unit tests for common/push/credential.c: reuse until the
  * refresh margin, transient versus configuration failures, the rejection
  * floor, all on a fake clock; plus one run of the real thread. */
 #include <stdatomic.h>
@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "common/clock.h"
-#include "common/pushauth.h"
+#include "core/clock.h"
+#include "push/credential.h"
 
 struct fetcher {
     struct hd_fake_clock *fc;

@@ -1,4 +1,4 @@
-/* test_pushengine.c -- unit tests for the push engine (common/pushengine.c
+/* test_pushengine.c -- unit tests for the push engine (common/push/engine.c
  * and pushoutcome.c) with an in-memory source, a fake transport that the
  * test answers by hand, a fake sink whose acknowledgements the test gives,
  * a scripted provider and a fake clock: no Kafka, no HTTP, no sleeping.
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/metrics.h"
-#include "common/msg.h"
-#include "common/pushengine.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "service/metrics.h"
+#include "proto/msg.h"
+#include "push/engine.h"
 
 #define MAXREQ 64
 #define MAXREC 128

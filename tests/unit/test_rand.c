@@ -1,8 +1,8 @@
-/* test_rand.c -- unit tests for common/rand.c. */
+/* test_rand.c -- unit tests for common/core/rand.c. */
 #include <ctype.h>
 
 #include "tests/unit/unit.h"
-#include "common/rand.h"
+#include "core/rand.h"
 
 static void
 test_uuid_shape(void)

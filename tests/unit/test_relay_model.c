@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "tests/unit/unit.h"
-#include "common/jwt.h"
+#include "auth/jwt.h"
 #include "services/relay/relay.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define INST "8b1e6a8c-52f0-4a0e-9d7f-0f1bb2a3c4d5"
 #define OTHER "11111111-2222-4333-8444-555555555555"

@@ -1,11 +1,11 @@
-/* test_shutdown.c -- unit tests for common/shutdown.c: a real SIGTERM. */
+/* test_shutdown.c -- unit tests for common/core/shutdown.c: a real SIGTERM. */
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "common/clock.h"
-#include "common/shutdown.h"
+#include "core/clock.h"
+#include "core/shutdown.h"
 
 static void
 test_wait_times_out_without_signal(void)

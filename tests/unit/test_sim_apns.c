@@ -13,12 +13,12 @@
 #include <openssl/pem.h>
 
 #include "tests/unit/unit.h"
-#include "common/base64.h"
-#include "common/jwt.h"
+#include "core/base64.h"
+#include "auth/jwt.h"
 #include "tests/unit/sim_fixture.h"
 #include "tools/sim/apns.h"
 #include "tools/sim/rules.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define TOKEN "00fc13adff785122b4ad28809a3420982341241421348097878e577c991de8f0"
 #define HOST "api.push.apple.com"

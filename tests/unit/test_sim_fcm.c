@@ -6,10 +6,10 @@
 #include <time.h>
 
 #include "tests/unit/unit.h"
-#include "common/jwt.h"
+#include "auth/jwt.h"
 #include "tests/unit/sim_fixture.h"
 #include "tools/sim/fcm.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define AUD "https://oauth2.googleapis.com/token"
 #define SCOPE "https://www.googleapis.com/auth/firebase.messaging"

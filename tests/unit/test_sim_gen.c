@@ -16,7 +16,7 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/sim_fixture.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static X509 *
 load_cert(const char *dir, const char *name)

@@ -6,7 +6,7 @@
 
 #include "tests/unit/unit.h"
 #include "tests/unit/sim_fixture.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct app {
     char id[64];

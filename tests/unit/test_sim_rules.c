@@ -11,7 +11,7 @@
 #include "tools/sim/rate.h"
 #include "tools/sim/rules.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 static int
 add(struct sim_rules *r, const char *json, struct hd_err *err)

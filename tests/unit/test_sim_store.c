@@ -9,7 +9,7 @@
 #include "tools/sim/hms.h"
 #include "tools/sim/oauth.h"
 #include "tools/sim/store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct shot {
     struct sim_peer peer;

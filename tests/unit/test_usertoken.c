@@ -1,4 +1,4 @@
-/* test_usertoken.c -- unit tests for common/usertoken.c: Bitwarden claims,
+/* test_usertoken.c -- unit tests for common/auth/usertoken.c: Bitwarden claims,
  * key selection by alg, expiry, issuer and scope checks. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "common/jwt.h"
-#include "common/usertoken.h"
+#include "auth/jwt.h"
+#include "auth/usertoken.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 

@@ -1,6 +1,6 @@
 /* client.c -- herald-devkafka's produce and consume subcommands.
  *
- * Both are thin drivers of common/kafka.c, so tests exercise the same
+ * Both are thin drivers of common/kafka/kafka.c, so tests exercise the same
  * producer and consumer the services use. consume hands each record out
  * as one JSON line and marks it done only when stdin acknowledges it:
  * killing it before the ack must bring the record back (at-least-once). */
@@ -11,15 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/config.h"
-#include "common/limits.h"
-#include "common/log.h"
-#include "common/service.h"
-#include "common/shutdown.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "service/service.h"
+#include "core/shutdown.h"
 #include "tools/devkafka/devkafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define DK_CONSUME_MAX_INFLIGHT 1000 /* printed, not yet acknowledged */
 #define DK_CONSUME_POLL_MS 20

@@ -2,15 +2,15 @@
  *
  * herald-devkafka is a development and test tool, never deployed: it hosts
  * librdkafka's mock cluster (the real Kafka wire protocol, in memory) and
- * offers produce/consume subcommands built on common/kafka.c. Everything
+ * offers produce/consume subcommands built on common/kafka/kafka.c. Everything
  * here runs on the main thread. */
 #ifndef DK_DEVKAFKA_H
 #define DK_DEVKAFKA_H
 
 #include <stddef.h>
 
-#include "common/err.h"
-#include "common/kafka.h"
+#include "core/err.h"
+#include "kafka/kafka.h"
 
 #define DK_LINE_MAX 1024 /* one control or ack line on stdin */
 

@@ -15,13 +15,13 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "common/alloc.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/service.h"
-#include "common/shutdown.h"
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "service/service.h"
+#include "core/shutdown.h"
 #include "tools/devkafka/devkafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define DK_TOPIC_NAME_MAX 249 /* Kafka's own limit */
 #define DK_MAX_PARTITIONS 1000

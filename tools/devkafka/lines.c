@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/shutdown.h"
+#include "core/shutdown.h"
 #include "tools/devkafka/devkafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 dk_lines_init(struct dk_lines *l, int fd)

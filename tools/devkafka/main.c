@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/kafka.h"
-#include "common/log.h"
-#include "common/service.h"
+#include "core/config.h"
+#include "kafka/kafka.h"
+#include "core/log.h"
+#include "service/service.h"
 #include "tools/devkafka/devkafka.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define DK_DEFAULT_TOPICS                                                      \
     "herald.events:4,herald.requests:8,herald.deliver.fcm:8,"                  \

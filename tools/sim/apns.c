@@ -12,11 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/limits.h"
+#include "core/limits.h"
 #include "tools/sim/apns.h"
 #include "tools/sim/outcome.h"
 #include "tools/sim/rules.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define APNS_PATH "/3/device/"
 #define APNS_PAYLOAD_MAX 4096

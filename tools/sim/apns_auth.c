@@ -17,12 +17,12 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
-#include "common/alloc.h"
-#include "common/base64.h"
-#include "common/jwt.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
 #include "tools/sim/apns.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define IAT_SKEW_S 60
 

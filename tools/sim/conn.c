@@ -19,10 +19,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "common/alloc.h"
+#include "core/alloc.h"
 #include "tools/sim/conn.h"
 #include "tools/sim/route.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* ---- streams and timers ---- */
 

@@ -18,7 +18,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
-#include "common/buf.h"
+#include "core/buf.h"
 #include "tools/sim/exchange.h"
 #include "tools/sim/sim.h"
 

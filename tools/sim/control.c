@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/limits.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/limits.h"
 #include "tools/sim/apns.h"
 #include "tools/sim/control.h"
 #include "tools/sim/creds.h"
@@ -23,7 +23,7 @@
 #include "tools/sim/server.h"
 #include "tools/sim/store.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define DEFAULT_LIMIT 100
 #define DEFAULT_WAIT_MS 5000

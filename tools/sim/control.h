@@ -2,7 +2,7 @@
  * records, counts, wait-until, rules, reset, virtual clock, latency,
  * GOAWAY on demand, and what the simulator serves.
  *
- * Routes are served by common/http_server.h next to /healthz, /readyz and
+ * Routes are served by common/http/server.h next to /healthz, /readyz and
  * /metrics; handlers run on its I/O threads and only touch thread-safe
  * state (store, rules, tokens, atomics). The endpoints and their bodies
  * are documented in docs/sim.md. */
@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "common/http_server.h"
+#include "http/server.h"
 #include "tools/sim/sim.h"
 
 #define SIM_WAIT_MAX_MS 120000

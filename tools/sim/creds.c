@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/json.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json.h"
 #include "tools/sim/creds.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 char *
 sim_read_text(const char *path, size_t max, struct hd_err *err)

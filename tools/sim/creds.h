@@ -9,8 +9,8 @@
 #ifndef SIM_CREDS_H
 #define SIM_CREDS_H
 
-#include "common/err.h"
-#include "common/jwt.h"
+#include "core/err.h"
+#include "auth/jwt.h"
 
 #define SIM_FILE_CA "ca.pem"
 #define SIM_FILE_CA_KEY "ca-key.pem"

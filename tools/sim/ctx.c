@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "common/rand.h"
+#include "core/clock.h"
+#include "core/rand.h"
 #include "tools/sim/apns.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/rate.h"
@@ -16,7 +16,7 @@
 #include "tools/sim/sim.h"
 #include "tools/sim/store.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define C struct sim_config
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tools/sim/exchange.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 void
 sim_req_init(struct sim_req *r, size_t max_body)

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 #include "tools/sim/sim.h"
 
 #define SIM_REQ_MAX_HEADERS 48

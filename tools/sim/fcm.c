@@ -21,7 +21,7 @@
 #include "tools/sim/rate.h"
 #include "tools/sim/rules.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define FCM_PREFIX "/v1/projects/"
 #define FCM_SUFFIX "/messages:send"

@@ -24,12 +24,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "common/alloc.h"
-#include "common/buf.h"
-#include "common/rand.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/rand.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/gen.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define CA_DAYS 3650
 #define CERT_DAYS 825

@@ -9,7 +9,7 @@
 #ifndef SIM_GEN_H
 #define SIM_GEN_H
 
-#include "common/err.h"
+#include "core/err.h"
 
 /* Server certificate subject alternative names: every provider host,
  * localhost and the loopback addresses. */

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
+#include "core/config.h"
 #include "tools/sim/conn.h"
 #include "tools/sim/route.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 enum parse_rc {
     P_MORE = 0,

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "tools/sim/conn.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define APNS_HEADER_LIST_MAX 8000
 #define EXCESS_DEBUG "Maximum active streams violated for this endpoint."

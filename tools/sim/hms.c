@@ -18,7 +18,7 @@
 #include "tools/sim/rate.h"
 #include "tools/sim/rules.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define HMS_PAYLOAD_MAX 4096
 #define HMS_TOKENS_MAX 1000

@@ -7,17 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/runtime.h"
-#include "common/shutdown.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "service/runtime.h"
+#include "core/shutdown.h"
 #include "tools/sim/control.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/gen.h"
 #include "tools/sim/server.h"
 #include "tools/sim/sim.h"
 #include "tools/sim/store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define TICK_MS 20
 

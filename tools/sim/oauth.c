@@ -15,17 +15,17 @@
 
 #include <jansson.h>
 
-#include "common/base64.h"
-#include "common/jwt.h"
-#include "common/limits.h"
-#include "common/rand.h"
+#include "core/base64.h"
+#include "auth/jwt.h"
+#include "core/limits.h"
+#include "core/rand.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/oauth.h"
 #include "tools/sim/outcome.h"
 #include "tools/sim/rate.h"
 #include "tools/sim/rules.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define GOOGLE_AUD "https://oauth2.googleapis.com/token"

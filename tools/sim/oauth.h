@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "common/buf.h"
+#include "core/buf.h"
 #include "tools/sim/route.h"
 
 extern const struct sim_endpoint sim_google_token;

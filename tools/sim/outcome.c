@@ -11,10 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
+#include "core/config.h"
 #include "tools/sim/outcome.h"
 #include "tools/sim/route.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 enum param {
     P_NONE = 0,

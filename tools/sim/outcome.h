@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
+#include "core/buf.h"
 #include "tools/sim/exchange.h"
 
 struct sim_endpoint;

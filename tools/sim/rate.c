@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
+#include "core/alloc.h"
 #include "tools/sim/rate.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct bucket {
     int64_t sec;

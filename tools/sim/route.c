@@ -12,7 +12,7 @@
 #include "tools/sim/oauth.h"
 #include "tools/sim/route.h"
 #include "tools/sim/store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 /* Hostname -> endpoint; path "" accepts any path on that host. */
 static const struct host_route {

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/json.h"
+#include "core/alloc.h"
+#include "core/json.h"
 #include "tools/sim/rules.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define RULE_STR_MAX 512
 

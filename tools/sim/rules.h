@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "common/err.h"
+#include "core/err.h"
 #include "tools/sim/outcome.h"
 #include "tools/sim/route.h"
 

@@ -21,14 +21,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "tools/sim/conn.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/route.h"
 #include "tools/sim/server.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define MAX_EVENTS 256
 

@@ -9,7 +9,7 @@
 #ifndef SIM_SERVER_H
 #define SIM_SERVER_H
 
-#include "common/err.h"
+#include "core/err.h"
 #include "tools/sim/sim.h"
 
 struct sim_server;

@@ -12,8 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "common/config.h"
-#include "common/err.h"
+#include "core/config.h"
+#include "core/err.h"
 
 enum sim_provider {
     SIM_APNS = 0,

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/base64.h"
-#include "common/json.h"
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/json.h"
 #include "tools/sim/store.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 struct rec {
     uint64_t seq;

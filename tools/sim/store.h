@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/err.h"
+#include "core/err.h"
 #include "tools/sim/exchange.h"
 #include "tools/sim/route.h"
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/hash.h"
+#include "core/alloc.h"
+#include "core/hash.h"
 #include "tools/sim/tokens.h"
-#include "common/banned.h"
+#include "core/banned.h"
 
 #define NBUCKETS (SIM_TOKENS_MAX * 2)
 

@@ -1,0 +1,331 @@
+/* config.c -- HERALD_* variables to structs, following the field tables.
+ *
+ * Loading is all-or-nothing: defaults are applied first, then each set
+ * variable is parsed; the first bad value stops the load with a message
+ * that names it. Secret values never appear in messages or dumps. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/banned.h"
+
+extern char **environ;
+
+int
+hd_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+hd_parse_int(const char *s, int min, int max, int *out)
+{
+    long long v;
+
+    if (hd_parse_ll(s, min, max, &v) < 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on", NULL};
+    static const char *const no[] = {"0", "false", "no", "off", NULL};
+    int i;
+
+    for (i = 0; yes[i]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+    }
+    for (i = 0; no[i]; i++) {
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+        if (len == n && strncmp(p, v, n) == 0)
+            return 1;
+        if (bar == NULL)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* Parses text into the field. from_env says whether to blame the variable
+ * (a bad default is a programming error, reported the same way). */
+static int
+set_field(const struct hd_config_field *f, void *base, const char *text,
+          struct hd_err *err)
+{
+    char *dst = (char *)base + f->offset;
+    const char *shown = (f->flags & HD_CFG_SECRET) ? "(secret)" : text;
+
+    switch (f->type) {
+    case HD_CFG_T_INT: {
+        long long v;
+
+        if (hd_parse_ll(text, f->min, f->max, &v) < 0)
+            return hd_err_set(err, HD_EINVAL,
+                              "%s: must be an integer between %lld and %lld "
+                              "(got \"%.64s\")",
+                              f->name, f->min, f->max, shown);
+        *(int *)(void *)dst = (int)v;
+        return 0;
+    }
+    case HD_CFG_T_BOOL: {
+        int v;
+
+        if (parse_bool(text, &v) < 0)
+            return hd_err_set(err, HD_EINVAL,
+                              "%s: must be true or false (got \"%.64s\")",
+                              f->name, shown);
+        *(int *)(void *)dst = v;
+        return 0;
+    }
+    case HD_CFG_T_STR: {
+        char **sp = (char **)(void *)dst;
+
+        if ((long long)strlen(text) > f->max)
+            return hd_err_set(err, HD_EINVAL, "%s: longer than %lld characters",
+                              f->name, f->max);
+        if (f->choices && !in_choices(f->choices, text))
+            return hd_err_set(err, HD_EINVAL,
+                              "%s: must be one of %s (got \"%.64s\")", f->name,
+                              f->choices, shown);
+        free(*sp);
+        *sp = hd_xstrdup(text);
+        return 0;
+    }
+    case HD_CFG_T_END:
+        break;
+    }
+    return hd_err_set(err, HD_EINVAL, "%s: unknown field type", f->name);
+}
+
+/* Looks a variable up in the environment (the only getenv() in the tree).
+ * An empty value counts as unset, as shells make "X=" easy to write. */
+static const char *
+env_get(const char *name)
+{
+    const char *v = getenv(name);
+
+    return (v && *v) ? v : NULL;
+}
+
+int
+hd_config_load(const struct hd_config_section *secs, size_t n,
+               struct hd_err *err)
+{
+    size_t s;
+
+    /* Every string starts NULL, so a failure can release them all. */
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++)
+            if (f->type == HD_CFG_T_STR)
+                *(char **)(void *)((char *)secs[s].base + f->offset) = NULL;
+    }
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++) {
+            const char *v = env_get(f->name);
+
+            if (v == NULL && (f->flags & HD_CFG_REQUIRED)) {
+                hd_config_release(secs, n);
+                return hd_err_set(err, HD_EINVAL, "%s: required but not set",
+                                  f->name);
+            }
+            if (v == NULL)
+                v = f->def;
+            if (v == NULL)
+                continue;
+            if (set_field(f, secs[s].base, v, err) < 0) {
+                hd_config_release(secs, n);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void
+hd_config_release(const struct hd_config_section *secs, size_t n)
+{
+    size_t s;
+
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++) {
+            if (f->type == HD_CFG_T_STR) {
+                char **sp = (char **)(void *)((char *)secs[s].base + f->offset);
+                free(*sp);
+                *sp = NULL;
+            }
+        }
+    }
+}
+
+void
+hd_config_help(FILE *out, const struct hd_config_section *secs, size_t n)
+{
+    size_t s;
+
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++) {
+            fprintf(out, "  %s\n      %s\n", f->name, f->help ? f->help : "");
+            switch (f->type) {
+            case HD_CFG_T_INT:
+                fprintf(out, "      integer %lld..%lld", f->min, f->max);
+                break;
+            case HD_CFG_T_BOOL:
+                fprintf(out, "      boolean");
+                break;
+            case HD_CFG_T_STR:
+                if (f->choices)
+                    fprintf(out, "      one of %s", f->choices);
+                else
+                    fprintf(out, "      string");
+                break;
+            case HD_CFG_T_END:
+                break;
+            }
+            if (f->flags & HD_CFG_REQUIRED)
+                fprintf(out, ", required");
+            else if (f->def)
+                fprintf(out, ", default %s",
+                        (f->flags & HD_CFG_SECRET) ? "(set)" : f->def);
+            if (f->flags & HD_CFG_SECRET)
+                fprintf(out, ", secret");
+            fputc('\n', out);
+        }
+    }
+}
+
+int
+hd_config_dump(const struct hd_config_section *secs, size_t n,
+               struct hd_buf *out, struct hd_err *err)
+{
+    size_t s;
+    int first = 1;
+
+    if (hd_buf_putc(out, '{', err) < 0)
+        return -1;
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++) {
+            const char *p = (const char *)secs[s].base + f->offset;
+
+            if (hd_buf_printf(out, err, "%s\"%s\":", first ? "" : ",",
+                              f->name) < 0)
+                return -1;
+            first = 0;
+            if (f->type == HD_CFG_T_INT) {
+                if (hd_buf_printf(out, err, "%d",
+                                  *(const int *)(const void *)p) < 0)
+                    return -1;
+            } else if (f->type == HD_CFG_T_BOOL) {
+                if (hd_buf_puts(
+                        out, *(const int *)(const void *)p ? "true" : "false",
+                        err) < 0)
+                    return -1;
+            } else {
+                const char *v = *(char *const *)(const void *)p;
+
+                if (f->flags & HD_CFG_SECRET)
+                    v = v ? "(set)" : "(unset)";
+                if (v == NULL) {
+                    if (hd_buf_puts(out, "null", err) < 0)
+                        return -1;
+                    continue;
+                }
+                if (hd_buf_putc(out, '"', err) < 0 ||
+                    hd_buf_json_escape(out, v, strlen(v), err) < 0 ||
+                    hd_buf_putc(out, '"', err) < 0)
+                    return -1;
+            }
+        }
+    }
+    return hd_buf_putc(out, '}', err);
+}
+
+static int
+declared(const struct hd_config_section *secs, size_t n, const char *name,
+         size_t len)
+{
+    size_t s;
+
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++)
+            if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+int
+hd_config_each_extra(const char *prefix, const struct hd_config_section *secs,
+                     size_t n,
+                     int (*fn)(const char *name, const char *value, void *ud),
+                     void *ud)
+{
+    size_t plen = strlen(prefix);
+    char **e;
+
+    for (e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[256];
+        size_t len;
+
+        if (eq == NULL || strncmp(*e, prefix, plen) != 0)
+            continue;
+        len = (size_t)(eq - *e);
+        if (len >= sizeof(name) || declared(secs, n, *e, len))
+            continue;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        if (fn(name, eq + 1, ud) < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* json.c -- checked jansson access.
+ *
+ * jansson returns NULL for absent keys and happily hands back a string
+ * where an integer was expected; every Herald handler would need the same
+ * five checks, so they live here once. */
+#include <string.h>
+#include <strings.h>
+
+#include "core/json.h"
+#include "core/banned.h"
+
+#define FIELD_FMT "%s%s%s"
+#define FIELD_ARGS(p, k) (p), ((p)[0] ? "." : ""), (k)
+
+static json_t *
+field(json_t *obj, const char *key)
+{
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return NULL;
+    v = json_object_get(obj, key);
+    return json_is_null(v) ? NULL : v;
+}
+
+static int
+absent(const char *prefix, const char *key, int required, struct hd_err *err)
+{
+    if (required)
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": required",
+                          FIELD_ARGS(prefix, key));
+    return 0;
+}
+
+int
+hd_json_str(json_t *obj, const char *prefix, const char *key, int required,
+            size_t maxlen, const char **out, struct hd_err *err)
+{
+    json_t *v = field(obj, key);
+
+    if (v == NULL)
+        return absent(prefix, key, required, err);
+    if (!json_is_string(v))
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": must be a string",
+                          FIELD_ARGS(prefix, key));
+    if (json_string_length(v) > maxlen)
+        return hd_err_set(err, HD_EINVAL,
+                          FIELD_FMT ": longer than %zu characters",
+                          FIELD_ARGS(prefix, key), maxlen);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": contains NUL",
+                          FIELD_ARGS(prefix, key));
+    *out = json_string_value(v);
+    return 1;
+}
+
+int
+hd_json_int(json_t *obj, const char *prefix, const char *key, int required,
+            long long min, long long max, long long *out, struct hd_err *err)
+{
+    json_t *v = field(obj, key);
+    long long n;
+
+    if (v == NULL)
+        return absent(prefix, key, required, err);
+    if (!json_is_integer(v))
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": must be an integer",
+                          FIELD_ARGS(prefix, key));
+    n = json_integer_value(v);
+    if (n < min || n > max)
+        return hd_err_set(err, HD_EINVAL,
+                          FIELD_FMT ": must be between %lld and %lld",
+                          FIELD_ARGS(prefix, key), min, max);
+    *out = n;
+    return 1;
+}
+
+int
+hd_json_bool(json_t *obj, const char *prefix, const char *key, int required,
+             int *out, struct hd_err *err)
+{
+    json_t *v = field(obj, key);
+
+    if (v == NULL)
+        return absent(prefix, key, required, err);
+    if (!json_is_boolean(v))
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": must be a boolean",
+                          FIELD_ARGS(prefix, key));
+    *out = json_is_true(v);
+    return 1;
+}
+
+int
+hd_json_obj(json_t *obj, const char *prefix, const char *key, int required,
+            json_t **out, struct hd_err *err)
+{
+    json_t *v = field(obj, key);
+
+    if (v == NULL)
+        return absent(prefix, key, required, err);
+    if (!json_is_object(v))
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": must be an object",
+                          FIELD_ARGS(prefix, key));
+    *out = v;
+    return 1;
+}
+
+int
+hd_json_str_array(json_t *obj, const char *prefix, const char *key,
+                  int required, size_t maxn, size_t maxlen, json_t **out,
+                  struct hd_err *err)
+{
+    json_t *v = field(obj, key);
+    json_t *e;
+    size_t i;
+
+    if (v == NULL)
+        return absent(prefix, key, required, err);
+    if (!json_is_array(v))
+        return hd_err_set(err, HD_EINVAL,
+                          FIELD_FMT ": must be an array of strings",
+                          FIELD_ARGS(prefix, key));
+    if (json_array_size(v) > maxn)
+        return hd_err_set(err, HD_EINVAL, FIELD_FMT ": more than %zu items",
+                          FIELD_ARGS(prefix, key), maxn);
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return hd_err_set(err, HD_EINVAL,
+                              FIELD_FMT "[%zu]: must be a string",
+                              FIELD_ARGS(prefix, key), i);
+        if (json_string_length(e) == 0 || json_string_length(e) > maxlen)
+            return hd_err_set(err, HD_EINVAL,
+                              FIELD_FMT "[%zu]: must be 1 to %zu characters",
+                              FIELD_ARGS(prefix, key), i, maxlen);
+    }
+    *out = v;
+    return 1;
+}
+
+json_t *
+hd_json_get_ci(json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return NULL;
+    v = json_object_get(obj, key);
+    if (v)
+        return v;
+    json_object_foreach(obj, k, v)
+    {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+json_t *
+hd_json_parse(const char *data, size_t len, struct hd_err *err)
+{
+    json_error_t je;
+    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+
+    if (v == NULL)
+        hd_err_set(err, HD_EINVAL, "invalid JSON at line %d column %d: %s",
+                   je.line, je.column, je.text);
+    return v;
+}
+
+static int
+dump_cb(const char *p, size_t n, void *ud)
+{
+    struct hd_buf *b = ud;
+
+    return hd_buf_append(b, p, n, NULL);
+}
+
+int
+hd_json_dump(json_t *v, struct hd_buf *out, struct hd_err *err)
+{
+    size_t start = out->len;
+
+    if (json_dump_callback(v, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) <
+        0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return hd_err_set(err, HD_ETOOBIG, "JSON larger than %zu bytes",
+                          out->max);
+    }
+    return 0;
+}

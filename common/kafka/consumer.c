@@ -1,0 +1,666 @@
+/* kafka_consumer.c -- the consumer of common/kafka/kafka.h and its offsets.
+ *
+ * Per owned partition, the offsets poll() handed out sit in a ring ordered
+ * by offset: done() finds one by binary search, and the done prefix is
+ * popped at once, so the ring's first entry is the offset to commit and
+ * out-of-order completion costs O(log n). Main invariant: an offset is
+ * committed only when it and every offset polled before it on that
+ * partition are done. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "kafka/kafka.h"
+#include "kafka/private.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/banned.h"
+
+#define RING_MIN 64
+/* A partition's ring never holds more than this (a power of two); poll()
+ * pauses far below it, so reaching it means back-pressure failed. */
+#define RING_MAX ((size_t)1 << 18)
+_Static_assert(RING_MAX >= 2 * HD_KAFKA_MAX_INFLIGHT, "ring below limit");
+
+/* ---- offset tracking --------------------------------------------------- */
+
+struct ring_ent {
+    int64_t off;
+    int done;
+};
+
+/* One owned partition. ring holds the offsets polled and not yet
+ * committable, ascending; its first entry is never done. */
+struct kpart {
+    char *topic;
+    int32_t partition;
+    struct ring_ent *ring;
+    size_t cap; /* a power of two, or 0 */
+    size_t head;
+    size_t len;
+    int64_t next;      /* offset after the last one polled, -1: none yet */
+    int64_t sent;      /* last offset sent in an async commit, -1: none */
+    int64_t committed; /* last offset confirmed (or resumed at), -1 */
+};
+
+struct hd_kconsumer {
+    rd_kafka_t *rk;
+    pthread_mutex_t mu; /* guards parts, nparts and inflight */
+    struct kpart **parts;
+    size_t nparts;
+    size_t partcap;
+    long inflight;
+    /* owning thread only */
+    long max_inflight;
+    int paused;
+    int closing;
+    uint64_t last_commit_ms;
+    hd_krebalance_fn *on_rebalance;
+    void *ud;
+};
+
+static struct ring_ent *
+ring_at(struct kpart *k, size_t i)
+{
+    return &k->ring[(k->head + i) & (k->cap - 1)];
+}
+
+/* Appends off. Returns 1 if now tracked, 0 if not trackable (not beyond
+ * what was polled before: a re-delivery), -1 if the ring is full. */
+static int
+ring_push(struct kpart *k, int64_t off)
+{
+    if (k->next >= 0 && off < k->next)
+        return 0;
+    /* The first offset after an assignment is where the group resumed (its
+     * committed offset, or the reset point): nothing to commit until some
+     * progress is made. */
+    if (k->next < 0)
+        k->committed = off;
+    if (k->len == k->cap) {
+        size_t ncap = k->cap ? k->cap * 2 : RING_MIN;
+        struct ring_ent *nr;
+        size_t i;
+
+        if (ncap > RING_MAX)
+            return -1;
+        nr = hd_xmalloc(ncap * sizeof(*nr));
+        for (i = 0; i < k->len; i++)
+            nr[i] = *ring_at(k, i);
+        free(k->ring);
+        k->ring = nr;
+        k->cap = ncap;
+        k->head = 0;
+    }
+    k->ring[(k->head + k->len) & (k->cap - 1)] = (struct ring_ent){off, 0};
+    k->len++;
+    k->next = off + 1;
+    return 1;
+}
+
+/* Marks off done. Returns 1 if it was in flight, 0 otherwise. O(log n)
+ * plus the amortised pops of the done prefix. */
+static int
+ring_done(struct kpart *k, int64_t off)
+{
+    size_t lo = 0, hi = k->len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ring_at(k, mid)->off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == k->len || ring_at(k, lo)->off != off || ring_at(k, lo)->done)
+        return 0;
+    ring_at(k, lo)->done = 1;
+    while (k->len > 0 && ring_at(k, 0)->done) {
+        k->head = (k->head + 1) & (k->cap - 1);
+        k->len--;
+    }
+    return 1;
+}
+
+/* The offset to commit: the first one not done, or the one after the last
+ * polled when all are done; -1 before anything was polled. */
+static int64_t
+part_commit_offset(struct kpart *k)
+{
+    return k->len > 0 ? ring_at(k, 0)->off : k->next;
+}
+
+/* Caller holds c->mu. A consumer owns a few dozen partitions at most:
+ * a scan is cheaper than any index. */
+static struct kpart *
+part_find(struct hd_kconsumer *c, const char *topic, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < c->nparts; i++) {
+        struct kpart *k = c->parts[i];
+
+        if (k->partition == partition && strcmp(k->topic, topic) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+static void
+part_free(struct kpart *k)
+{
+    free(k->topic);
+    free(k->ring);
+    free(k);
+}
+
+/* Caller holds c->mu. */
+static void
+part_add(struct hd_kconsumer *c, const char *topic, int32_t partition)
+{
+    struct kpart *k;
+
+    if (part_find(c, topic, partition) != NULL)
+        return;
+    if (c->nparts == c->partcap) {
+        c->partcap = c->partcap ? c->partcap * 2 : 16;
+        c->parts = hd_xrealloc(c->parts, c->partcap * sizeof(*c->parts));
+    }
+    k = hd_xcalloc(1, sizeof(*k));
+    k->topic = hd_xstrdup(topic);
+    k->partition = partition;
+    k->next = -1;
+    k->sent = -1;
+    k->committed = -1;
+    c->parts[c->nparts++] = k;
+}
+
+/* Caller holds c->mu. Forgets the partition and what was in flight on it:
+ * its next owner re-processes that. */
+static void
+part_drop(struct hd_kconsumer *c, size_t idx)
+{
+    struct kpart *k = c->parts[idx];
+    size_t i;
+
+    for (i = 0; i < k->len; i++)
+        if (!ring_at(k, i)->done)
+            c->inflight--;
+    part_free(k);
+    c->parts[idx] = c->parts[--c->nparts];
+}
+
+void
+hd_kconsumer_done(struct hd_kconsumer *c, const char *topic, int32_t partition,
+                  int64_t offset)
+{
+    struct kpart *k;
+
+    pthread_mutex_lock(&c->mu);
+    k = part_find(c, topic, partition);
+    if (k != NULL && ring_done(k, offset))
+        c->inflight--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+long
+hd_kconsumer_inflight(struct hd_kconsumer *c)
+{
+    long n;
+
+    pthread_mutex_lock(&c->mu);
+    n = c->inflight;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* ---- commits and rebalances ------------------------------------------- */
+
+/* Offsets to commit, per tracked partition (all of them when want is
+ * NULL, else those in want). sync: every known offset the broker has not
+ * confirmed; async: only those not sent yet (marked sent). Drops the
+ * partitions in want when drop is set, in the same critical section, so
+ * no done() can slip between what is committed and what is forgotten. */
+static rd_kafka_topic_partition_list_t *
+collect_offsets(struct hd_kconsumer *c,
+                const rd_kafka_topic_partition_list_t *want, int sync, int drop)
+{
+    rd_kafka_topic_partition_list_t *out =
+        rd_kafka_topic_partition_list_new(c->nparts ? (int)c->nparts : 1);
+    size_t i;
+
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; i < c->nparts;) {
+        struct kpart *k = c->parts[i];
+        int64_t off = part_commit_offset(k);
+        int wanted = want == NULL || rd_kafka_topic_partition_list_find(
+                                         want, k->topic, k->partition) != NULL;
+
+        if (wanted && off >= 0 && off != k->committed &&
+            (sync || off != k->sent)) {
+            rd_kafka_topic_partition_list_add(out, k->topic, k->partition)
+                ->offset = off;
+            k->sent = off;
+        }
+        if (wanted && drop)
+            part_drop(c, i);
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return out;
+}
+
+/* Records the broker's answer for offsets: confirmed ones are not sent
+ * again; failed ones are re-sent by the next commit. */
+static void
+commit_result(struct hd_kconsumer *c, rd_kafka_resp_err_t e,
+              const rd_kafka_topic_partition_list_t *offsets)
+{
+    int i;
+
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; offsets != NULL && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        struct kpart *k = part_find(c, tp->topic, tp->partition);
+
+        if (k == NULL || tp->offset < 0)
+            continue;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == 0) {
+            if (tp->offset > k->committed)
+                k->committed = tp->offset;
+        } else if (k->sent == tp->offset) {
+            k->sent = -1;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static rd_kafka_resp_err_t
+first_error(rd_kafka_resp_err_t e,
+            const rd_kafka_topic_partition_list_t *offsets)
+{
+    int i;
+
+    for (i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < offsets->cnt; i++)
+        e = offsets->elems[i].err;
+    return e;
+}
+
+static int
+commit_list(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *offsets,
+            int sync, struct hd_err *err)
+{
+    rd_kafka_resp_err_t e;
+
+    if (offsets->cnt == 0)
+        return 0;
+    e = rd_kafka_commit(c->rk, offsets, !sync);
+    if (sync)
+        e = first_error(e, offsets);
+    if (sync || e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        commit_result(c, e, offsets);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return hd_err_set(err, HD_EUPSTREAM, "kafka offset commit: %s",
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+int
+hd_kconsumer_commit(struct hd_kconsumer *c, int sync, struct hd_err *err)
+{
+    rd_kafka_topic_partition_list_t *offsets;
+    int rc;
+
+    offsets = collect_offsets(c, NULL, sync, 0);
+    rc = commit_list(c, offsets, sync, err);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    c->last_commit_ms = hd_now_mono_ms();
+    return rc;
+}
+
+/* Served inside rd_kafka_consumer_poll() (and close), for async and sync
+ * commits alike. */
+static void
+on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+          rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct hd_kconsumer *c = opaque;
+
+    (void)rk;
+    if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    commit_result(c, e, offsets);
+    if (offsets != NULL)
+        e = first_error(e, offsets);
+    /* Info only: the next commit retries, and sync commits (revoke,
+     * close) log their own failure with context. */
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hd_log(HD_LOG_INFO, 0, "kafka offset commit failed (retried): %s",
+               rd_kafka_err2str(e));
+}
+
+static void
+set_paused(struct hd_kconsumer *c, int on)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+
+    if (rd_kafka_assignment(c->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (on)
+            rd_kafka_pause_partitions(c->rk, a);
+        else
+            rd_kafka_resume_partitions(c->rk, a);
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    c->paused = on;
+}
+
+/* Back-pressure: stop fetching above max_inflight, start again at half.
+ * Pausing discards what was fetched ahead, so nothing more arrives. */
+static void
+update_pause(struct hd_kconsumer *c)
+{
+    long n = hd_kconsumer_inflight(c);
+
+    if (!c->paused && n > c->max_inflight)
+        set_paused(c, 1);
+    else if (c->paused && n <= c->max_inflight / 2)
+        set_paused(c, 0);
+}
+
+static void
+notify(struct hd_kconsumer *c, int assigned,
+       const rd_kafka_topic_partition_list_t *parts)
+{
+    int i;
+
+    if (c->on_rebalance == NULL || c->closing)
+        return;
+    for (i = 0; i < parts->cnt; i++)
+        c->on_rebalance(c->ud, assigned, parts->elems[i].topic,
+                        parts->elems[i].partition);
+}
+
+static void
+log_rebalance_error(const char *what, rd_kafka_error_t *error)
+{
+    if (error == NULL)
+        return;
+    hd_log(HD_LOG_ERROR, 0, "kafka %s: %s", what, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+}
+
+static void
+assign(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *parts, int coop)
+{
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int i;
+
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; i < parts->cnt; i++)
+        part_add(c, parts->elems[i].topic, parts->elems[i].partition);
+    pthread_mutex_unlock(&c->mu);
+    if (coop)
+        log_rebalance_error("incremental assign",
+                            rd_kafka_incremental_assign(c->rk, parts));
+    else
+        e = rd_kafka_assign(c->rk, parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hd_log(HD_LOG_ERROR, 0, "kafka assign: %s", rd_kafka_err2str(e));
+    /* librdkafka keeps a partition's pause across unassign and assign:
+     * state it explicitly. */
+    if (c->paused)
+        rd_kafka_pause_partitions(c->rk, parts);
+    else
+        rd_kafka_resume_partitions(c->rk, parts);
+    notify(c, 1, parts);
+}
+
+static void
+revoke(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *parts, int coop)
+{
+    rd_kafka_topic_partition_list_t *offsets;
+    struct hd_err err = {0};
+
+    offsets = collect_offsets(c, parts, 1, 1);
+    /* After a lost assignment (session timeout) the group has moved on
+     * and a commit would be refused; the new owner re-processes. */
+    if (!rd_kafka_assignment_lost(c->rk) &&
+        commit_list(c, offsets, 1, &err) < 0)
+        hd_log(HD_LOG_WARN, 0, "kafka revoke: %s", err.msg);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (coop)
+        log_rebalance_error("incremental unassign",
+                            rd_kafka_incremental_unassign(c->rk, parts));
+    else
+        rd_kafka_assign(c->rk, NULL);
+    notify(c, 0, parts);
+}
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct hd_kconsumer *c = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        assign(c, parts, coop);
+    } else if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        revoke(c, parts, coop);
+    } else {
+        /* Not a normal hand-over: forget everything, commit nothing (the
+         * group may have moved on), and start from a clean assignment. */
+        hd_log(HD_LOG_ERROR, 0, "kafka rebalance failed: %s",
+               rd_kafka_err2str(e));
+        pthread_mutex_lock(&c->mu);
+        while (c->nparts > 0)
+            part_drop(c, c->nparts - 1);
+        pthread_mutex_unlock(&c->mu);
+        rd_kafka_assign(rk, NULL);
+    }
+    update_pause(c);
+}
+
+/* ---- consumer ---------------------------------------------------------- */
+
+struct hd_kconsumer *
+hd_kconsumer_new(const struct hd_kafka_config *cfg,
+                 const struct hd_kconsumer_opts *o, struct hd_err *err)
+{
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    struct hd_kconsumer *c = NULL;
+    rd_kafka_conf_t *conf;
+    rd_kafka_resp_err_t e;
+    char errstr[256];
+    size_t i;
+
+    if (o->group_id == NULL || o->group_id[0] == '\0' || o->ntopics == 0 ||
+        o->topics == NULL) {
+        hd_err_set(err, HD_EINVAL,
+                   "kafka consumer: a group id and at least "
+                   "one topic are required");
+        return NULL;
+    }
+    conf = hd_kafka_base_conf(cfg, err);
+    if (conf == NULL)
+        return NULL;
+    if (hd_kafka_set_prop(conf, "group.id", o->group_id, "group.id", err) < 0 ||
+        hd_kafka_set_prop(conf, "enable.auto.commit", "false",
+                          "enable.auto.commit", err) < 0 ||
+        hd_kafka_set_prop(conf, "enable.auto.offset.store", "false",
+                          "enable.auto.offset.store", err) < 0 ||
+        hd_kafka_set_prop(conf, "auto.offset.reset",
+                          o->start_latest ? "latest" : "earliest",
+                          "auto.offset.reset", err) < 0)
+        goto fail;
+
+    c = hd_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    c->max_inflight = o->max_inflight > 0 ? o->max_inflight : 10000;
+    if (c->max_inflight > HD_KAFKA_MAX_INFLIGHT)
+        c->max_inflight = HD_KAFKA_MAX_INFLIGHT;
+    c->on_rebalance = o->on_rebalance;
+    c->ud = o->ud;
+    c->last_commit_ms = hd_now_mono_ms();
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (c->rk == NULL) {
+        hd_err_set(err, HD_EINVAL, "kafka consumer: %s", errstr);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(c->rk);
+
+    topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
+    for (i = 0; i < o->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, o->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hd_err_set(err, HD_EINVAL, "kafka subscribe: %s", rd_kafka_err2str(e));
+        rd_kafka_destroy(c->rk);
+        goto fail;
+    }
+    return c;
+
+fail:
+    if (conf != NULL)
+        rd_kafka_conf_destroy(conf);
+    if (c != NULL) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    }
+    return NULL;
+}
+
+/* Starts tracking m. Returns 1 (hand it out), 0 (not ours any more: drop
+ * it) or -1 (ring full). */
+static int
+track(struct hd_kconsumer *c, const rd_kafka_message_t *m)
+{
+    struct kpart *k;
+    int rc = 0;
+
+    pthread_mutex_lock(&c->mu);
+    k = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+    if (k != NULL) {
+        rc = ring_push(k, m->offset);
+        if (rc == 1)
+            c->inflight++;
+        else if (rc == 0)
+            rc = 1; /* a re-delivery: hand it out, done() ignores it */
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int
+hd_kconsumer_poll(struct hd_kconsumer *c, int timeout_ms, struct hd_kmsg *msg,
+                  struct hd_err *err)
+{
+    rd_kafka_message_t *m;
+    rd_kafka_timestamp_type_t tstype;
+    char errstr[256];
+    int rc;
+
+    memset(msg, 0, sizeof(*msg));
+    if (hd_now_mono_ms() - c->last_commit_ms >= HD_KAFKA_COMMIT_INTERVAL_MS)
+        hd_kconsumer_commit(c, 0, NULL); /* failures are retried next time */
+    update_pause(c);
+
+    m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (m == NULL)
+        return 0;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_resp_err_t fe =
+            rd_kafka_fatal_error(c->rk, errstr, sizeof(errstr));
+
+        if (fe != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_message_destroy(m);
+            return hd_err_set(err, HD_EUPSTREAM, "kafka consumer: %s", errstr);
+        }
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* A consumer error carries its text as the payload. */
+            if (m->payload != NULL && m->len > 0)
+                snprintf(errstr, sizeof(errstr), "%.*s",
+                         (int)(m->len < 255 ? m->len : 255),
+                         (const char *)m->payload);
+            else
+                snprintf(errstr, sizeof(errstr), "%s",
+                         rd_kafka_err2str(m->err));
+            hd_kafka_log_error(c->rk, 0, errstr);
+        }
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    rc = track(c, m);
+    if (rc <= 0) {
+        rd_kafka_message_destroy(m);
+        if (rc < 0)
+            return hd_err_set(err, HD_ETOOBIG,
+                              "kafka consumer: more than %zu offsets in "
+                              "flight on one partition",
+                              RING_MAX);
+        return 0;
+    }
+    update_pause(c);
+
+    msg->topic = rd_kafka_topic_name(m->rkt);
+    msg->partition = m->partition;
+    msg->offset = m->offset;
+    msg->key = m->key;
+    msg->keylen = m->key_len;
+    msg->value = m->payload;
+    msg->len = m->len;
+    msg->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+    if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+        msg->timestamp_ms = -1;
+    msg->priv = m;
+    return 1;
+}
+
+void
+hd_kmsg_release(struct hd_kmsg *msg)
+{
+    if (msg->priv != NULL)
+        rd_kafka_message_destroy(msg->priv);
+    memset(msg, 0, sizeof(*msg));
+}
+
+int
+hd_kconsumer_ping(struct hd_kconsumer *c, int timeout_ms, struct hd_err *err)
+{
+    return hd_kafka_ping(c->rk, timeout_ms, err);
+}
+
+void
+hd_kconsumer_close(struct hd_kconsumer *c)
+{
+    struct hd_err err = {0};
+    size_t i;
+
+    if (c == NULL)
+        return;
+    c->closing = 1;
+    if (hd_kconsumer_commit(c, 1, &err) < 0)
+        hd_log(HD_LOG_WARN, 0, "kafka consumer closing: %s", err.msg);
+    /* Leaves the group; the revoke it triggers commits anything done
+     * since, then forgets the partitions. */
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    for (i = 0; i < c->nparts; i++)
+        part_free(c->parts[i]);
+    free(c->parts);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

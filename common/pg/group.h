@@ -1,0 +1,55 @@
+/* pg_group.h -- group commit for one prepared statement: concurrent calls
+ * that would each wait for a connection share one round trip instead.
+ *
+ * A call runs at once on its own while fewer than `slots` groups are in
+ * flight. When every slot is busy it queues; the next call to find a free
+ * slot takes the whole queue (up to max_rows) and runs it as one pipeline
+ * and one transaction (hd_pg_exec_batch), rows sorted by their key so
+ * that concurrent groups take row and advisory locks in the same order.
+ * If the group fails for a reason of one row (a constraint, a deadlock),
+ * each row is run again alone, in its own transaction, so a bad row costs
+ * the others a second round trip, never their result. Every caller gets
+ * exactly what a hd_pg_exec of its own would have given.
+ *
+ * Thread-safety: hd_pg_group_exec may be called from any thread; it
+ * blocks. */
+#ifndef HD_PG_GROUP_H
+#define HD_PG_GROUP_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "pg/pg.h"
+
+struct hd_pg_group;
+
+struct hd_pg_group_stats {
+    uint64_t calls;     /* rows run */
+    uint64_t groups;    /* round trips that carried more than one row */
+    uint64_t grouped;   /* rows that went in those round trips */
+    uint64_t fallbacks; /* groups run again row by row */
+};
+
+/* new: groups calls of stmt (nparams parameters) on pg (borrowed), at most
+ * slots groups in flight and max_rows (<= HD_PG_BATCH_MAX) rows each. NULL
+ * with err on bad arguments. */
+struct hd_pg_group *hd_pg_group_new(struct hd_pg *pg, const char *stmt,
+                                    int nparams, int slots, int max_rows,
+                                    struct hd_err *err);
+
+/* No call may be running. NULL is a no-op. */
+void hd_pg_group_free(struct hd_pg_group *g);
+
+/* Runs stmt with values (text, nparams of them), alone or in a group.
+ * key (may be NULL) orders rows within a group: rows that lock the same
+ * things should have keys that sort those locks the same way. wait_ms
+ * bounds the wait for a slot and a connection. *res (new) receives the
+ * result. Returns 0, or -1 with err as hd_pg_exec gives it. */
+int hd_pg_group_exec(struct hd_pg_group *g, int wait_ms,
+                     const char *const *values, const char *key, PGresult **res,
+                     struct hd_err *err);
+
+/* Counters so far. */
+void hd_pg_group_stats(struct hd_pg_group *g, struct hd_pg_group_stats *out);
+
+#endif

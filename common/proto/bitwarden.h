@@ -1,0 +1,55 @@
+/* bitwarden.h -- Bitwarden's push rules, shared by the api, the relay and
+ * the hub (specs/bitwarden.md).
+ *
+ * Device and client types (§6.2), hub routing from a notification's Type
+ * and Payload (§3.4), and the mobile payloads the apps parse (§6.5). Type
+ * numbers are passed through, never renumbered; payload keys are read
+ * case-insensitively because they arrive PascalCase or camelCase.
+ * Pure functions, thread-safe. */
+#ifndef HD_BITWARDEN_H
+#define HD_BITWARDEN_H
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "proto/msg.h"
+
+/* ClientType: 0 All, 1 Web, 2 Browser, 3 Desktop, 4 Mobile, 5 Cli. */
+#define HD_BW_CLIENT_ALL 0
+#define HD_BW_CLIENT_MOBILE 4
+
+/* DeviceTypes.ToClientType: device type number (0..26) to client type;
+ * unknown numbers give HD_BW_CLIENT_ALL. */
+int hd_bw_client_type_of_device(int device_type);
+
+/* A device type from a JWT "devicetype" claim: the enum name
+ * ("MacOsDesktop", case-insensitive) or its number ("7"). Returns the
+ * number, or -1 when unknown. */
+int hd_bw_device_type_parse(const char *s);
+
+/* "All", "Web", "Browser", "Desktop", "Mobile", "Cli" (group names). */
+const char *hd_bw_client_type_name(int client_type);
+
+/* Routes a notification {Type, Payload, ContextId} that carries no
+ * explicit target (a POST /send body, an Azure-queue style event) with the
+ * table of §3.4. On success returns 0 with *target, *target_id (new) and
+ * *client_type set; returns -1 with err for types that route nowhere or
+ * payloads missing the id the type needs. Payload may be an object or a
+ * JSON string. */
+int hd_bw_route(json_t *notification, enum hd_event_target *target,
+                char **target_id, int *client_type, struct hd_err *err);
+
+/* Builds the provider-native notifications of §6.5 for a sync push (new):
+ *   {"fcm":{"message":{"data":{"type":"<n>","payload":"<json>"}}},
+ *    "apns":{"headers":{"apns-push-type":"background","apns-priority":"5"},
+ *            "payload":{"aps":{"content-available":1},
+ *                       "data":{"type":<n>,"payload":"<json>"}}},
+ *    "hms":{"message":{"data":"{\"type\":\"<n>\",\"payload\":\"<json>\"}"}}}
+ * payload is serialised compactly (it is ids and dates only). When
+ * context_id is not NULL it is added as data "contextId" (the apps drop a
+ * push whose contextId is their own). NULL with err if payload cannot be
+ * serialised within the provider limits. */
+json_t *hd_bw_mobile_notification(int type, json_t *payload,
+                                  const char *context_id, struct hd_err *err);
+
+#endif

@@ -1,0 +1,737 @@
+/* msg.c -- encoding and validation of the Kafka records.
+ *
+ * Decoding is strict about what Herald relies on and lenient about the
+ * rest: unknown fields are ignored (forward compatibility), wrong types and
+ * out-of-range sizes are refused with the field's name, so one bad record
+ * is dead-lettered instead of crashing or poisoning a consumer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "proto/msg.h"
+#include "core/banned.h"
+
+#define TOPIC_MAX 900 /* FCM topic/condition expressions stay far below */
+
+static const char *const provider_names[HD_PROVIDER__COUNT] = {"fcm", "apns",
+                                                               "hms"};
+
+const char *
+hd_provider_name(enum hd_provider p)
+{
+    return (unsigned)p < HD_PROVIDER__COUNT ? provider_names[p] : "unknown";
+}
+
+int
+hd_provider_parse(const char *s, enum hd_provider *out)
+{
+    int i;
+
+    for (i = 0; i < HD_PROVIDER__COUNT; i++) {
+        if (strcmp(s, provider_names[i]) == 0) {
+            *out = (enum hd_provider)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+size_t
+hd_provider_batch_max(enum hd_provider p)
+{
+    switch (p) {
+    case HD_PROVIDER_FCM:
+        return HD_BATCH_MAX_FCM;
+    case HD_PROVIDER_APNS:
+        return HD_BATCH_MAX_APNS;
+    case HD_PROVIDER_HMS:
+        return HD_BATCH_MAX_HMS;
+    case HD_PROVIDER__COUNT:
+        break;
+    }
+    return 0;
+}
+
+size_t
+hd_provider_token_max(enum hd_provider p)
+{
+    switch (p) {
+    case HD_PROVIDER_FCM:
+        return HD_TOKEN_MAX_FCM;
+    case HD_PROVIDER_APNS:
+        return HD_TOKEN_MAX_APNS;
+    case HD_PROVIDER_HMS:
+        return HD_TOKEN_MAX_HMS;
+    case HD_PROVIDER__COUNT:
+        break;
+    }
+    return 0;
+}
+
+static const char *const target_names[] = {"", "user", "organization",
+                                           "installation", "auth_request"};
+
+const char *
+hd_event_target_name(enum hd_event_target t)
+{
+    return (unsigned)t <= HD_TARGET_AUTH_REQUEST ? target_names[t] : "";
+}
+
+int
+hd_event_target_parse(const char *s, enum hd_event_target *out)
+{
+    int i;
+
+    for (i = HD_TARGET_USER; i <= HD_TARGET_AUTH_REQUEST; i++) {
+        if (strcmp(s, target_names[i]) == 0) {
+            *out = (enum hd_event_target)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const char *const rcpt_keys[HD_RCPT__COUNT] = {
+    "device_ids",    "channels",   "users",     "fcm_tokens",    "fcm_topic",
+    "fcm_condition", "hms_tokens", "hms_topic", "hms_condition", "apns_tokens"};
+
+const char *
+hd_recipient_key(enum hd_recipient_kind k)
+{
+    return (unsigned)k < HD_RCPT__COUNT ? rcpt_keys[k] : "";
+}
+
+int
+hd_recipient_is_list(enum hd_recipient_kind k)
+{
+    return !(k == HD_RCPT_FCM_TOPIC || k == HD_RCPT_FCM_CONDITION ||
+             k == HD_RCPT_HMS_TOPIC || k == HD_RCPT_HMS_CONDITION);
+}
+
+static size_t
+recipient_item_max(enum hd_recipient_kind k)
+{
+    switch (k) {
+    case HD_RCPT_FCM_TOKENS:
+        return HD_TOKEN_MAX_FCM;
+    case HD_RCPT_HMS_TOKENS:
+        return HD_TOKEN_MAX_HMS;
+    case HD_RCPT_APNS_TOKENS:
+        return HD_TOKEN_MAX_APNS;
+    case HD_RCPT_CHANNELS:
+        return HD_CHANNEL_MAX;
+    default:
+        return HD_ID_MAX;
+    }
+}
+
+static const char *const rt_names[] = {"device", "topic", "condition"};
+
+const char *
+hd_rcpt_type_name(enum hd_rcpt_type t)
+{
+    return (unsigned)t <= HD_RT_CONDITION ? rt_names[t] : "device";
+}
+
+static const char *const outcome_names[] = {"sent", "failed", "token_invalid",
+                                            "expired"};
+
+const char *
+hd_outcome_name(enum hd_outcome o)
+{
+    return (unsigned)o <= HD_OUTCOME_EXPIRED ? outcome_names[o] : "failed";
+}
+
+int
+hd_outcome_parse(const char *s, enum hd_outcome *out)
+{
+    int i;
+
+    for (i = 0; i <= HD_OUTCOME_EXPIRED; i++) {
+        if (strcmp(s, outcome_names[i]) == 0) {
+            *out = (enum hd_outcome)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- shared helpers ---------------------------------------------------- */
+
+/* Parses the record and checks "v". Returns the object (new) or NULL. */
+static json_t *
+open_record(const void *data, size_t len, struct hd_err *err)
+{
+    long long v = 0;
+    json_t *o;
+
+    if (len > HD_KAFKA_MAX_MESSAGE) {
+        hd_err_set(err, HD_ETOOBIG, "record larger than %d bytes",
+                   HD_KAFKA_MAX_MESSAGE);
+        return NULL;
+    }
+    o = hd_json_parse(data, len, err);
+    if (o == NULL)
+        return NULL;
+    if (!json_is_object(o)) {
+        hd_err_set(err, HD_EINVAL, "record is not a JSON object");
+        json_decref(o);
+        return NULL;
+    }
+    if (hd_json_int(o, "", "v", 1, 0, 1000, &v, err) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    if (v != HD_MSG_VERSION) {
+        hd_err_set(err, HD_EINVAL, "unsupported record version %lld", v);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Copies an optional string field into *out (new or NULL). */
+static int
+take_str(json_t *o, const char *key, int required, size_t max, char **out,
+         struct hd_err *err)
+{
+    const char *s = NULL;
+    int rc = hd_json_str(o, "", key, required, max, &s, err);
+
+    if (rc < 0)
+        return -1;
+    *out = rc ? hd_xstrdup(s) : NULL;
+    return 0;
+}
+
+static int
+take_i64(json_t *o, const char *key, int required, int64_t *out,
+         struct hd_err *err)
+{
+    long long v = 0;
+    int rc = hd_json_int(o, "", key, required, 0, INT64_MAX, &v, err);
+
+    if (rc < 0)
+        return -1;
+    *out = rc ? (int64_t)v : 0;
+    return 0;
+}
+
+static int
+finish(json_t *o, struct hd_buf *out, struct hd_err *err)
+{
+    int rc;
+
+    if (o == NULL)
+        return hd_err_set(err, HD_EINVAL, "cannot build record");
+    rc = hd_json_dump(o, out, err);
+    json_decref(o);
+    return rc;
+}
+
+static int
+check_notification_object(json_t *n, const char *what, struct hd_err *err)
+{
+    if (!json_is_object(n))
+        return hd_err_set(err, HD_EINVAL, "%s: must be an object", what);
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+int
+hd_msg_event_encode(const struct hd_msg_event *e, struct hd_buf *out,
+                    struct hd_err *err)
+{
+    json_t *o;
+
+    if (check_notification_object(e->notification, "notification", err) < 0)
+        return -1;
+    if (e->target != HD_TARGET_NONE && e->target_id == NULL)
+        return hd_err_set(err, HD_EINVAL, "target_id: required with target");
+    o = json_pack("{s:i,s:O,s:I}", "v", HD_MSG_VERSION, "notification",
+                  e->notification, "created_ms", (json_int_t)e->created_ms);
+    if (o && e->target != HD_TARGET_NONE) {
+        json_object_set_new(o, "target",
+                            json_string(hd_event_target_name(e->target)));
+        json_object_set_new(o, "target_id", json_string(e->target_id));
+        json_object_set_new(o, "client_type", json_integer(e->client_type));
+    }
+    return finish(o, out, err);
+}
+
+int
+hd_msg_event_decode(const void *data, size_t len, struct hd_msg_event *e,
+                    struct hd_err *err)
+{
+    json_t *o = open_record(data, len, err);
+    const char *target = NULL;
+    long long ct = 0;
+    json_t *n = NULL;
+    int rc;
+
+    memset(e, 0, sizeof(*e));
+    if (o == NULL)
+        return -1;
+    rc = hd_json_str(o, "", "target", 0, 32, &target, err);
+    if (rc < 0)
+        goto fail;
+    if (rc == 1) {
+        if (hd_event_target_parse(target, &e->target) < 0) {
+            hd_err_set(err, HD_EINVAL, "target: unknown \"%s\"", target);
+            goto fail;
+        }
+        if (take_str(o, "target_id", 1, HD_ID_MAX, &e->target_id, err) < 0)
+            goto fail;
+    }
+    if (hd_json_int(o, "", "client_type", 0, 0, 5, &ct, err) < 0)
+        goto fail;
+    e->client_type = (int)ct;
+    if (hd_json_obj(o, "", "notification", 1, &n, err) < 0)
+        goto fail;
+    if (take_i64(o, "created_ms", 0, &e->created_ms, err) < 0)
+        goto fail;
+    e->notification = json_incref(n);
+    json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    hd_msg_event_release(e);
+    return -1;
+}
+
+void
+hd_msg_event_release(struct hd_msg_event *e)
+{
+    free(e->target_id);
+    json_decref(e->notification);
+    memset(e, 0, sizeof(*e));
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int
+check_recipient_values(enum hd_recipient_kind k, json_t *values,
+                       struct hd_err *err)
+{
+    const char *key = hd_recipient_key(k);
+    size_t i;
+    json_t *v;
+
+    if (!hd_recipient_is_list(k)) {
+        if (!json_is_string(values) || json_string_length(values) == 0 ||
+            json_string_length(values) > TOPIC_MAX)
+            return hd_err_set(err, HD_EINVAL,
+                              "recipient.%s: must be a string of 1 to %d "
+                              "characters",
+                              key, TOPIC_MAX);
+        return 0;
+    }
+    if (!json_is_array(values) || json_array_size(values) == 0 ||
+        json_array_size(values) > HD_LIST_MAX)
+        return hd_err_set(err, HD_EINVAL,
+                          "recipient.%s: must be an array of 1 to %d strings",
+                          key, HD_LIST_MAX);
+    json_array_foreach(values, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > recipient_item_max(k))
+            return hd_err_set(err, HD_EINVAL,
+                              "recipient.%s[%zu]: must be a string of 1 to "
+                              "%zu characters",
+                              key, i, recipient_item_max(k));
+    }
+    return 0;
+}
+
+int
+hd_msg_request_encode(const struct hd_msg_request *r, struct hd_buf *out,
+                      struct hd_err *err)
+{
+    json_t *o;
+    json_t *filter;
+
+    if ((unsigned)r->kind >= HD_RCPT__COUNT)
+        return hd_err_set(err, HD_EINVAL, "recipient: unknown kind");
+    if (check_recipient_values(r->kind, r->values, err) < 0 ||
+        check_notification_object(r->notification, "notification", err) < 0)
+        return -1;
+    o = json_pack("{s:i,s:s,s:s,s:I,s:I,s:{s:O},s:O}", "v", HD_MSG_VERSION,
+                  "uid", r->uid, "app", r->app ? r->app : "default",
+                  "created_ms", (json_int_t)r->created_ms, "expire_at_ms",
+                  (json_int_t)r->expire_at_ms, "recipient",
+                  hd_recipient_key(r->kind), r->values, "notification",
+                  r->notification);
+    if (o == NULL)
+        return hd_err_set(err, HD_EINVAL, "cannot build request record");
+    filter = json_object();
+    if (r->exclude_identifiers && json_array_size(r->exclude_identifiers))
+        json_object_set(filter, "exclude_identifiers", r->exclude_identifiers);
+    if (r->client_type)
+        json_object_set_new(filter, "client_type",
+                            json_integer(r->client_type));
+    if (r->installation_id)
+        json_object_set_new(filter, "installation_id",
+                            json_string(r->installation_id));
+    if (json_object_size(filter))
+        json_object_set_new(o, "filter", filter);
+    else
+        json_decref(filter);
+    return finish(o, out, err);
+}
+
+int
+hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
+                      struct hd_err *err)
+{
+    json_t *o = open_record(data, len, err);
+    json_t *rcpt = NULL, *filter = NULL, *n = NULL, *ex = NULL;
+    long long ct = 0;
+    const char *key;
+    json_t *val;
+    int found = 0;
+    int k;
+
+    memset(r, 0, sizeof(*r));
+    if (o == NULL)
+        return -1;
+    if (take_str(o, "uid", 1, HD_ID_MAX, &r->uid, err) < 0 ||
+        take_str(o, "app", 0, HD_ID_MAX, &r->app, err) < 0 ||
+        take_i64(o, "created_ms", 0, &r->created_ms, err) < 0 ||
+        take_i64(o, "expire_at_ms", 0, &r->expire_at_ms, err) < 0 ||
+        hd_json_obj(o, "", "recipient", 1, &rcpt, err) < 0 ||
+        hd_json_obj(o, "", "notification", 1, &n, err) < 0 ||
+        hd_json_obj(o, "", "filter", 0, &filter, err) < 0)
+        goto fail;
+    if (r->app == NULL)
+        r->app = hd_xstrdup("default");
+    json_object_foreach(rcpt, key, val)
+    {
+        for (k = 0; k < HD_RCPT__COUNT; k++) {
+            if (strcmp(key, rcpt_keys[k]) != 0)
+                continue;
+            if (found++) {
+                hd_err_set(err, HD_EINVAL,
+                           "recipient: exactly one kind allowed");
+                goto fail;
+            }
+            if (check_recipient_values((enum hd_recipient_kind)k, val, err) < 0)
+                goto fail;
+            r->kind = (enum hd_recipient_kind)k;
+            r->values = json_incref(val);
+        }
+    }
+    if (!found) {
+        hd_err_set(err, HD_EINVAL, "recipient: no known recipient kind");
+        goto fail;
+    }
+    if (filter) {
+        if (hd_json_str_array(filter, "filter", "exclude_identifiers", 0,
+                              HD_LIST_MAX, HD_ID_MAX, &ex, err) < 0 ||
+            hd_json_int(filter, "filter", "client_type", 0, 0, 5, &ct, err) <
+                0 ||
+            take_str(filter, "installation_id", 0, HD_ID_MAX,
+                     &r->installation_id, err) < 0)
+            goto fail;
+        r->exclude_identifiers = ex ? json_incref(ex) : NULL;
+        r->client_type = (int)ct;
+    }
+    r->notification = json_incref(n);
+    json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    hd_msg_request_release(r);
+    return -1;
+}
+
+void
+hd_msg_request_release(struct hd_msg_request *r)
+{
+    free(r->uid);
+    free(r->app);
+    free(r->installation_id);
+    json_decref(r->values);
+    json_decref(r->exclude_identifiers);
+    json_decref(r->notification);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- deliveries -------------------------------------------------------- */
+
+void
+hd_msg_delivery_add_token(struct hd_msg_delivery *d, const char *token,
+                          const char *device)
+{
+    if (d->ntokens == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->tokens = hd_xrealloc(d->tokens, d->cap * sizeof(*d->tokens));
+    }
+    d->tokens[d->ntokens].token = hd_xstrdup(token);
+    d->tokens[d->ntokens].device = device ? hd_xstrdup(device) : NULL;
+    d->ntokens++;
+}
+
+int
+hd_msg_delivery_encode(const struct hd_msg_delivery *d, struct hd_buf *out,
+                       struct hd_err *err)
+{
+    json_t *o;
+    json_t *arr;
+    size_t i;
+
+    if ((unsigned)d->provider >= HD_PROVIDER__COUNT)
+        return hd_err_set(err, HD_EINVAL, "provider: unknown");
+    if (check_notification_object(d->notification, "notification", err) < 0)
+        return -1;
+    o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:O}", "v",
+                  HD_MSG_VERSION, "uid", d->uid, "app",
+                  d->app ? d->app : "default", "provider",
+                  hd_provider_name(d->provider), "attempt", d->attempt,
+                  "not_before_ms", (json_int_t)d->not_before_ms, "expire_at_ms",
+                  (json_int_t)d->expire_at_ms, "created_ms",
+                  (json_int_t)d->created_ms, "recipient_type",
+                  hd_rcpt_type_name(d->rtype), "notification", d->notification);
+    if (o == NULL)
+        return hd_err_set(err, HD_EINVAL, "cannot build delivery record");
+    switch (d->rtype) {
+    case HD_RT_DEVICE:
+        if (d->ntokens == 0 ||
+            d->ntokens > hd_provider_batch_max(d->provider)) {
+            json_decref(o);
+            return hd_err_set(err, HD_EINVAL,
+                              "tokens: must hold 1 to %zu entries",
+                              hd_provider_batch_max(d->provider));
+        }
+        arr = json_array();
+        for (i = 0; i < d->ntokens; i++) {
+            json_t *t = json_pack("{s:s}", "token", d->tokens[i].token);
+
+            json_object_set_new(t, "device",
+                                d->tokens[i].device
+                                    ? json_string(d->tokens[i].device)
+                                    : json_null());
+            json_array_append_new(arr, t);
+        }
+        json_object_set_new(o, "tokens", arr);
+        break;
+    case HD_RT_TOPIC:
+        json_object_set_new(o, "topic", json_string(d->topic ? d->topic : ""));
+        break;
+    case HD_RT_CONDITION:
+        json_object_set_new(o, "condition",
+                            json_string(d->condition ? d->condition : ""));
+        break;
+    }
+    return finish(o, out, err);
+}
+
+static int
+decode_tokens(json_t *o, struct hd_msg_delivery *d, struct hd_err *err)
+{
+    size_t max = hd_provider_batch_max(d->provider);
+    size_t tmax = hd_provider_token_max(d->provider);
+    json_t *arr = json_object_get(o, "tokens");
+    json_t *t;
+    size_t i;
+
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > max)
+        return hd_err_set(err, HD_EINVAL,
+                          "tokens: must be an array of 1 to %zu entries", max);
+    json_array_foreach(arr, i, t)
+    {
+        const char *tok = NULL, *dev = NULL;
+        char path[32];
+
+        snprintf(path, sizeof(path), "tokens[%zu]", i);
+        if (!json_is_object(t))
+            return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
+        if (hd_json_str(t, path, "token", 1, tmax, &tok, err) < 0 ||
+            hd_json_str(t, path, "device", 0, HD_ID_MAX, &dev, err) < 0)
+            return -1;
+        if (*tok == '\0')
+            return hd_err_set(err, HD_EINVAL, "%s.token: empty", path);
+        hd_msg_delivery_add_token(d, tok, dev);
+    }
+    return 0;
+}
+
+int
+hd_msg_delivery_decode(const void *data, size_t len, struct hd_msg_delivery *d,
+                       struct hd_err *err)
+{
+    json_t *o = open_record(data, len, err);
+    const char *prov = NULL, *rt = NULL;
+    long long attempt = 0;
+    json_t *n = NULL;
+
+    memset(d, 0, sizeof(*d));
+    if (o == NULL)
+        return -1;
+    if (take_str(o, "uid", 1, HD_ID_MAX, &d->uid, err) < 0 ||
+        take_str(o, "app", 0, HD_ID_MAX, &d->app, err) < 0 ||
+        hd_json_str(o, "", "provider", 1, 16, &prov, err) < 0 ||
+        hd_json_int(o, "", "attempt", 0, 0, 1000, &attempt, err) < 0 ||
+        take_i64(o, "not_before_ms", 0, &d->not_before_ms, err) < 0 ||
+        take_i64(o, "expire_at_ms", 0, &d->expire_at_ms, err) < 0 ||
+        take_i64(o, "created_ms", 0, &d->created_ms, err) < 0 ||
+        hd_json_str(o, "", "recipient_type", 0, 16, &rt, err) < 0 ||
+        hd_json_obj(o, "", "notification", 1, &n, err) < 0)
+        goto fail;
+    if (d->app == NULL)
+        d->app = hd_xstrdup("default");
+    if (hd_provider_parse(prov, &d->provider) < 0) {
+        hd_err_set(err, HD_EINVAL, "provider: unknown \"%s\"", prov);
+        goto fail;
+    }
+    d->attempt = (int)attempt;
+    if (rt == NULL || strcmp(rt, "device") == 0) {
+        d->rtype = HD_RT_DEVICE;
+        if (decode_tokens(o, d, err) < 0)
+            goto fail;
+    } else if (strcmp(rt, "topic") == 0) {
+        d->rtype = HD_RT_TOPIC;
+        if (take_str(o, "topic", 1, TOPIC_MAX, &d->topic, err) < 0)
+            goto fail;
+    } else if (strcmp(rt, "condition") == 0) {
+        d->rtype = HD_RT_CONDITION;
+        if (take_str(o, "condition", 1, TOPIC_MAX, &d->condition, err) < 0)
+            goto fail;
+    } else {
+        hd_err_set(err, HD_EINVAL, "recipient_type: unknown \"%s\"", rt);
+        goto fail;
+    }
+    d->notification = json_incref(n);
+    json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    hd_msg_delivery_release(d);
+    return -1;
+}
+
+void
+hd_msg_delivery_release(struct hd_msg_delivery *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->ntokens; i++) {
+        free(d->tokens[i].token);
+        free(d->tokens[i].device);
+    }
+    free(d->tokens);
+    free(d->uid);
+    free(d->app);
+    free(d->topic);
+    free(d->condition);
+    json_decref(d->notification);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ---- feedback ---------------------------------------------------------- */
+
+static json_t *
+str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+int
+hd_msg_feedback_encode(const struct hd_msg_feedback *f, struct hd_buf *out,
+                       struct hd_err *err)
+{
+    json_t *o = json_pack(
+        "{s:i,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:i,s:i,s:I}", "v", HD_MSG_VERSION,
+        "uid", f->uid ? f->uid : "", "app", f->app ? f->app : "default",
+        "provider", hd_provider_name(f->provider), "device",
+        str_or_null(f->device), "token", str_or_null(f->token), "outcome",
+        hd_outcome_name(f->outcome), "code", f->code ? f->code : "",
+        "http_status", f->http_status, "attempt", f->attempt, "ts_ms",
+        (json_int_t)f->ts_ms);
+
+    return finish(o, out, err);
+}
+
+int
+hd_msg_feedback_decode(const void *data, size_t len, struct hd_msg_feedback *f,
+                       struct hd_err *err)
+{
+    json_t *o = open_record(data, len, err);
+    const char *prov = NULL, *outcome = NULL;
+    long long st = 0, attempt = 0;
+
+    memset(f, 0, sizeof(*f));
+    if (o == NULL)
+        return -1;
+    if (take_str(o, "uid", 1, HD_ID_MAX, &f->uid, err) < 0 ||
+        take_str(o, "app", 0, HD_ID_MAX, &f->app, err) < 0 ||
+        hd_json_str(o, "", "provider", 1, 16, &prov, err) < 0 ||
+        take_str(o, "device", 0, HD_ID_MAX, &f->device, err) < 0 ||
+        take_str(o, "token", 0, HD_TOKEN_MAX_FCM, &f->token, err) < 0 ||
+        hd_json_str(o, "", "outcome", 1, 32, &outcome, err) < 0 ||
+        take_str(o, "code", 0, 256, &f->code, err) < 0 ||
+        hd_json_int(o, "", "http_status", 0, 0, 999, &st, err) < 0 ||
+        hd_json_int(o, "", "attempt", 0, 0, 1000, &attempt, err) < 0 ||
+        take_i64(o, "ts_ms", 0, &f->ts_ms, err) < 0)
+        goto fail;
+    if (f->app == NULL)
+        f->app = hd_xstrdup("default");
+    if (hd_provider_parse(prov, &f->provider) < 0) {
+        hd_err_set(err, HD_EINVAL, "provider: unknown \"%s\"", prov);
+        goto fail;
+    }
+    if (hd_outcome_parse(outcome, &f->outcome) < 0) {
+        hd_err_set(err, HD_EINVAL, "outcome: unknown \"%s\"", outcome);
+        goto fail;
+    }
+    f->http_status = (int)st;
+    f->attempt = (int)attempt;
+    json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    hd_msg_feedback_release(f);
+    return -1;
+}
+
+void
+hd_msg_feedback_release(struct hd_msg_feedback *f)
+{
+    free(f->uid);
+    free(f->app);
+    free(f->device);
+    free(f->token);
+    free(f->code);
+    memset(f, 0, sizeof(*f));
+}
+
+/* ---- dead letters ------------------------------------------------------ */
+
+int
+hd_msg_dlq_encode(const char *source_topic, const char *reason, const char *uid,
+                  const void *original, size_t len, int64_t ts_ms,
+                  struct hd_buf *out, struct hd_err *err)
+{
+    json_t *orig = json_loadb(original, len, 0, NULL);
+    json_t *o;
+
+    if (orig == NULL) {
+        /* not JSON: keep the bytes as text, invalid UTF-8 replaced */
+        char *text = hd_xmemdup(original, len);
+        size_t i;
+
+        for (i = 0; i < len; i++)
+            if ((unsigned char)text[i] >= 0x80 || text[i] == '\0')
+                text[i] = '?';
+        orig = json_string(text);
+        free(text);
+    }
+    o = json_pack("{s:i,s:s,s:s,s:o,s:o,s:I}", "v", HD_MSG_VERSION,
+                  "source_topic", source_topic, "reason", reason, "uid",
+                  str_or_null(uid), "original", orig, "ts_ms",
+                  (json_int_t)ts_ms);
+    return finish(o, out, err);
+}

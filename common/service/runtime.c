@@ -1,0 +1,126 @@
+/* runtime.c -- the service skeleton: configuration, metrics, health, the
+ * HTTP server and the shutdown sequence, in that order.
+ *
+ * The port variable differs per service, so its config row is built at run
+ * time inside the runtime struct (the only non-static field table). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "service/runtime.h"
+#include "core/shutdown.h"
+#include "core/banned.h"
+
+int
+hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
+                int argc, char **argv)
+{
+    size_t n = 0;
+    size_t i;
+    int rc;
+
+    memset(rt, 0, sizeof(*rt));
+    if (d->n + 2 > HD_RUNTIME_MAX_SECTIONS) {
+        fprintf(stderr, "%s: too many configuration sections\n", d->name);
+        return -1;
+    }
+    snprintf(rt->port_def, sizeof(rt->port_def), "%d", d->default_port);
+    rt->port_fields[0] = (struct hd_config_field){
+        d->port_var,
+        HD_CFG_T_INT,
+        offsetof(struct hd_runtime, port),
+        rt->port_def,
+        0,
+        65535,
+        0,
+        NULL,
+        "TCP port for the HTTP server (0 picks a free port)"};
+    rt->port_fields[1] = (struct hd_config_field){
+        "HERALD_SHUTDOWN_TIMEOUT_MS",
+        HD_CFG_T_INT,
+        offsetof(struct hd_runtime, drain_ms),
+        "15000",
+        0,
+        600000,
+        0,
+        NULL,
+        "how long SIGTERM waits for in-flight work before exiting"};
+    rt->port_fields[2] = (struct hd_config_field)HD_CFG_END;
+
+    for (i = 0; i < d->n; i++)
+        rt->secs[n++] = d->secs[i];
+    rt->secs[n].fields = rt->port_fields;
+    rt->secs[n++].base = rt;
+    rt->secs[n].fields = hd_http_config_fields;
+    rt->secs[n++].base = &rt->http_cfg;
+
+    rt->svc.name = d->name;
+    rt->svc.summary = d->summary;
+    rt->svc.usage = d->usage;
+    rt->svc.secs = rt->secs;
+    rt->svc.n = n;
+    rc = hd_service_init(&rt->svc, argc, argv);
+    if (rc != 0)
+        return rc;
+    rt->metrics = hd_metrics_new();
+    rt->health = hd_health_new();
+    return 0;
+}
+
+int
+hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
+                 size_t n, void *ud, const struct hd_http_tls *tls)
+{
+    struct hd_err err = {0};
+
+    rt->http =
+        hd_http_server_new(&rt->http_cfg, rt->port, tls, rt->metrics, &err);
+    if (rt->http == NULL)
+        goto fail;
+    if (hd_health_mount(rt->health, rt->metrics, rt->http, &err) < 0)
+        goto fail;
+    if (n > 0 && hd_http_server_add_routes(rt->http, routes, n, ud, &err) < 0)
+        goto fail;
+    if (hd_http_server_start(rt->http, &err) < 0)
+        goto fail;
+    rt->port = hd_http_server_port(rt->http);
+    hd_log(HD_LOG_INFO, 0, "listening on %s:%d%s", rt->http_cfg.bind, rt->port,
+           tls ? " (https)" : "");
+    return 0;
+fail:
+    hd_log(HD_LOG_FATAL, 0, "cannot serve HTTP on port %d: %s", rt->port,
+           err.msg);
+    hd_http_server_free(rt->http, 0);
+    rt->http = NULL;
+    return -1;
+}
+
+void
+hd_runtime_wait(struct hd_runtime *rt)
+{
+    (void)rt;
+    while (!hd_shutdown_wait(-1)) {
+    }
+    hd_log(HD_LOG_INFO, 0, "shutdown requested (signal %d): draining",
+           hd_shutdown_signal());
+}
+
+void
+hd_runtime_drain(struct hd_runtime *rt)
+{
+    hd_health_set_draining(rt->health);
+    if (rt->http)
+        hd_http_server_quiesce(rt->http);
+}
+
+void
+hd_runtime_release(struct hd_runtime *rt)
+{
+    hd_http_server_free(rt->http, rt->drain_ms);
+    rt->http = NULL;
+    hd_health_free(rt->health);
+    hd_metrics_free(rt->metrics);
+    hd_log(HD_LOG_INFO, 0, "stopped");
+    hd_service_release(&rt->svc);
+    memset(rt, 0, sizeof(*rt));
+}

@@ -1,0 +1,79 @@
+/* runtime.h -- the skeleton every Herald service runs on.
+ *
+ * One struct hd_runtime per process holds what every service has:
+ * configuration (the service's sections plus its port, the HTTP server
+ * settings and the shutdown timeout), the metrics registry, the health
+ * checks, and an HTTP server serving /healthz, /readyz, /metrics and the
+ * service's own routes. A service's main() is then wiring only:
+ *
+ *   rc = hd_runtime_init(&rt, &desc, argc, argv);   // 1: --help, -1: bad
+ * config
+ *   ... create the service context, add health checks and metrics ...
+ *   hd_runtime_serve(&rt, routes, n, ctx, NULL);    // listen
+ *   hd_runtime_wait(&rt);                           // until SIGTERM/SIGINT
+ *   hd_runtime_drain(&rt);                          // /readyz 503, stop
+ * accepting
+ *   ... finish in-flight work, commit ...
+ *   hd_runtime_release(&rt);                        // close HTTP, free
+ *
+ * Call everything from main()'s thread. */
+#ifndef HD_RUNTIME_H
+#define HD_RUNTIME_H
+
+#include "core/config.h"
+#include "service/health.h"
+#include "http/server.h"
+#include "service/metrics.h"
+#include "service/service.h"
+
+#define HD_RUNTIME_MAX_SECTIONS 12
+
+struct hd_runtime_desc {
+    const char *name;     /* "herald-api" */
+    const char *summary;  /* one line for --help */
+    const char *usage;    /* subcommand lines for --help, or NULL */
+    const char *port_var; /* "HERALD_API_PORT" */
+    int default_port;
+    const struct hd_config_section *secs; /* the service's own sections */
+    size_t n;
+};
+
+struct hd_runtime {
+    struct hd_service svc;
+    int port;     /* from desc->port_var */
+    int drain_ms; /* HERALD_SHUTDOWN_TIMEOUT_MS */
+    struct hd_http_config http_cfg;
+    struct hd_metrics *metrics;
+    struct hd_health *health;
+    struct hd_http_server *http;
+    /* private */
+    struct hd_config_section secs[HD_RUNTIME_MAX_SECTIONS];
+    struct hd_config_field port_fields[3];
+    char port_def[16];
+};
+
+/* Parses arguments and configuration, starts logging, creates the metrics
+ * registry and health checks. Returns 0 to run, 1 when --help/--version
+ * was printed (exit 0), -1 on bad usage or configuration (already logged;
+ * exit HD_EXIT_CONFIG). On 1 and -1 nothing needs releasing. */
+int hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
+                    int argc, char **argv);
+
+/* Starts the HTTP server on rt->port with /healthz, /readyz, /metrics and
+ * routes (may be NULL with n 0). tls may be NULL. Returns 0, or -1 after
+ * logging why. */
+int hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
+                     size_t n, void *ud, const struct hd_http_tls *tls);
+
+/* Blocks until SIGTERM/SIGINT (or hd_shutdown_request()). */
+void hd_runtime_wait(struct hd_runtime *rt);
+
+/* Begins shutdown: /readyz answers 503 and the server stops accepting new
+ * connections; requests in progress continue. */
+void hd_runtime_drain(struct hd_runtime *rt);
+
+/* Waits up to drain_ms for in-progress requests, stops the HTTP server,
+ * frees metrics, health and configuration. Logs the stop. */
+void hd_runtime_release(struct hd_runtime *rt);
+
+#endif
