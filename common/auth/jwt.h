@@ -6,7 +6,11 @@
  * the key's, and "none" always, so no algorithm-confusion attack works.
  * ES256 signatures are raw R||S (64 bytes), as JOSE and APNs require, not
  * DER. Keys are immutable after creation and may be shared between
- * threads; every function here is thread-safe. */
+ * threads; every function here is thread-safe.
+ *
+ * common/auth/ owns token verification: this JWT layer and the user access
+ * tokens built on it (usertoken.h) for the hub and the device endpoints.
+ */
 #ifndef HD_JWT_H
 #define HD_JWT_H
 

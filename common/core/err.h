@@ -3,7 +3,14 @@
  * Functions that can fail return 0 on success and -1 on failure, and fill
  * the caller's struct hd_err (NULL allowed) with a code and a one-line,
  * human-readable message. common/ never logs: the caller, which knows the
- * request or message, decides whether and how to log it, once. */
+ * request or message, decides whether and how to log it, once.
+ *
+ * common/core/ owns what every other module stands on: this error type,
+ * allocation, growable buffers, logging and its secret scrubber, the
+ * configuration table, metrics, time, randomness, base64, JSON field access,
+ * backoff, shutdown and every size limit (limits.h). It depends on nothing
+ * else in common/.
+ */
 #ifndef HD_ERR_H
 #define HD_ERR_H
 

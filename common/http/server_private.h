@@ -17,7 +17,7 @@
 #include "core/buf.h"
 #include "http/route.h"
 #include "http/server.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 
 #define HD_HTTP_ID_MAX 64 /* a client's X-Request-Id */
 

@@ -16,7 +16,12 @@
  *
  * librdkafka's own log lines and errors are forwarded to hd_log (the one
  * place common/ logs: they arrive on librdkafka's threads, with no caller
- * to report to). */
+ * to report to).
+ *
+ * common/kafka/ owns every conversation with Kafka: this producer, the
+ * consumer (consumer.c) and their shared configuration. What the records
+ * mean is common/proto/'s job.
+ */
 #ifndef HD_KAFKA_H
 #define HD_KAFKA_H
 

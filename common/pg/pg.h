@@ -9,7 +9,12 @@
  * has connect, statement and TCP timeouts, so no call blocks forever.
  *
  * Thread-safety: the pool (hd_pg_*) is thread-safe; a struct hd_pgconn is
- * used by one thread between acquire and release. */
+ * used by one thread between acquire and release.
+ *
+ * common/pg/ owns every conversation with PostgreSQL: this pool, pipelines
+ * (batch.c), group commit (group.h) and the migrations compiled into every
+ * binary (migrations.h). The SQL itself belongs to the service that runs it.
+ */
 #ifndef HD_PG_H
 #define HD_PG_H
 

@@ -7,7 +7,12 @@
  * field in err; encoders append compact JSON to a struct hd_buf. Decoded
  * structs own their strings and json_t references: release them with the
  * matching *_release(), which leaves a zeroed struct. Thread-safe on
- * distinct structs. */
+ * distinct structs.
+ *
+ * common/proto/ owns the wire formats: this schema of Herald's own Kafka
+ * records, and Bitwarden's push types and routing rules (bitwarden.h). Pure
+ * encoding, decoding and validation: no I/O.
+ */
 #ifndef HD_MSG_H
 #define HD_MSG_H
 

@@ -25,7 +25,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "http/client.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "push/worker.h"
 #include "core/rand.h"
 

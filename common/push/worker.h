@@ -25,7 +25,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "http/client.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "proto/msg.h"
 
 /* What happened to one device (or topic/condition) in one answer

@@ -18,7 +18,7 @@
 #include "http/server.h"
 #include "core/json.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 #define MAX_CHECKS 16

@@ -16,14 +16,19 @@
  *   ... finish in-flight work, commit ...
  *   hd_runtime_release(&rt);                        // close HTTP, free
  *
- * Call everything from main()'s thread. */
+ * Call everything from main()'s thread.
+ *
+ * common/service/ owns what every binary runs on: --help and --version
+ * (service.h), this runtime skeleton and the health checks with their
+ * /healthz, /readyz and /metrics routes, on top of common/http/.
+ */
 #ifndef HD_RUNTIME_H
 #define HD_RUNTIME_H
 
 #include "core/config.h"
 #include "service/health.h"
 #include "http/server.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "service/service.h"
 
 #define HD_RUNTIME_MAX_SECTIONS 12

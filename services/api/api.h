@@ -17,7 +17,7 @@
 #include "http/server.h"
 #include "kafka/kafka.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "proto/msg.h"
 #include "pg/pg.h"
 #include "pg/group.h"

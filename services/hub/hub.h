@@ -18,7 +18,7 @@
 
 #include "service/health.h"
 #include "kafka/kafka.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "auth/usertoken.h"
 #include "services/hub/hub_event.h"
 #include "services/hub/hub_limits.h"

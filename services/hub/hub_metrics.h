@@ -11,7 +11,7 @@
 #ifndef HUB_METRICS_H
 #define HUB_METRICS_H
 
-#include "service/metrics.h"
+#include "core/metrics.h"
 
 enum hub_reject {
     HUB_REJ_UNAUTHORIZED = 0, /* 401 */

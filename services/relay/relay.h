@@ -21,7 +21,7 @@
 #include "auth/jwt.h"
 #include "kafka/kafka.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "proto/msg.h"
 #include "pg/pg.h"
 

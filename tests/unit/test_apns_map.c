@@ -13,7 +13,7 @@
 #include "core/alloc.h"
 #include "auth/jwt.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "services/worker-apns/apns.h"
 
 static void

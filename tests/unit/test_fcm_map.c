@@ -15,7 +15,7 @@
 #include "core/alloc.h"
 #include "auth/jwt.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "services/worker-fcm/fcm.h"
 
 #define FCM_ERR(http, status, code)                                            \

@@ -10,7 +10,7 @@
 #include "http/server.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 struct fake_dep {

@@ -14,7 +14,7 @@
 #include "http/server.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 /* ---- asynchronous answers ---- */

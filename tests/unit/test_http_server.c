@@ -20,7 +20,7 @@
 #include "http/server.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 static char tag[] = "r";

@@ -1,4 +1,4 @@
-/* test_metrics.c -- unit tests for common/service/metrics.c: exact exposition
+/* test_metrics.c -- unit tests for common/core/metrics.c: exact exposition
  * text, overflow series, concurrent updates, process metrics and collectors. */
 #include <pthread.h>
 #include <stdint.h>
@@ -6,7 +6,7 @@
 
 #include "tests/unit/unit.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 /* Renders m and cuts the process_* tail off, so the registered families

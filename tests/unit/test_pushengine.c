@@ -11,7 +11,7 @@
 #include "tests/unit/unit.h"
 #include "core/alloc.h"
 #include "core/clock.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "proto/msg.h"
 #include "push/engine.h"
 

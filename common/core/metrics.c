@@ -21,7 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/limits.h"
-#include "service/metrics.h"
+#include "core/metrics.h"
 #include "core/banned.h"
 
 #define HASH_SLOTS 256 /* per family; chains stay short up to the cap */
