@@ -169,15 +169,16 @@ hd_p256_get_private(const EVP_PKEY *k, unsigned char out[HD_P256_PRIV_LEN],
 }
 
 int
-hd_p256_pem(const EVP_PKEY *k, struct hd_buf *out, struct hd_err *err)
+hd_p256_pem(const EVP_PKEY *k, int pub, struct hd_buf *out, struct hd_err *err)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *p;
     long n;
     int rc = -1;
 
-    if (b == NULL ||
-        PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1) {
+    if (b == NULL || (pub ? PEM_write_bio_PUBKEY(b, k)
+                          : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
+                                                     NULL)) != 1) {
         hd_err_set(err, HD_EIO, "cannot write the key as PEM");
         goto out;
     }

@@ -42,8 +42,10 @@ int hd_p256_get_public(const EVP_PKEY *k, unsigned char out[HD_P256_PUB_LEN],
 int hd_p256_get_private(const EVP_PKEY *k, unsigned char out[HD_P256_PRIV_LEN],
                         struct hd_err *err);
 
-/* Appends the private key as PKCS#8 PEM to out. 0 or -1 with err. */
-int hd_p256_pem(const EVP_PKEY *k, struct hd_buf *out, struct hd_err *err);
+/* Appends the key as PEM to out: the private key (PKCS#8), or with pub
+ * the public key (SubjectPublicKeyInfo). 0 or -1 with err. */
+int hd_p256_pem(const EVP_PKEY *k, int pub, struct hd_buf *out,
+                struct hd_err *err);
 
 /* Decodes base64url text that must be exactly want bytes into out.
  * 0, or -1 with err naming what (HD_EINVAL). */
