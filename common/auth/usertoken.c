@@ -5,6 +5,7 @@
  * public key cannot open an algorithm-confusion hole. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "proto/bitwarden.h"
@@ -148,10 +149,11 @@ add_org(struct hd_user *u, const char *id)
         strlen(id) > HD_ID_MAX)
         return;
     for (i = 0; i < u->norgs; i++)
-        if (strcmp(u->orgs[i], id) == 0)
+        if (strcasecmp(u->orgs[i], id) == 0)
             return;
     u->orgs = hd_xrealloc(u->orgs, (u->norgs + 1) * sizeof(*u->orgs));
-    u->orgs[u->norgs++] = hd_xstrdup(id);
+    u->orgs[u->norgs] = hd_xstrdup(id);
+    hd_bw_guid_normalize(u->orgs[u->norgs++]);
 }
 
 static void
@@ -207,6 +209,7 @@ hd_usertoken_verify(const struct hd_usertoken *v, const char *token, size_t len,
         hd_err_set(err, HD_EAUTH, "missing or oversized sub");
         goto out;
     }
+    hd_bw_guid_normalize(user->sub); /* payload ids are compared to it */
     if (copy_claim(claims, "device", user->device, sizeof(user->device)) < 0) {
         hd_err_set(err, HD_EAUTH, "oversized device claim");
         goto out;

@@ -2,8 +2,10 @@
  *
  * The tables follow bitwarden/server (DeviceTypes.ToClientType,
  * HubHelpers.SendNotificationToHubAsync) as transcribed in
- * specs/bitwarden.md; a type missing from the routing table is refused
- * rather than guessed, as upstream logs and drops it. */
+ * the upstream sources. A type missing from the routing table is refused
+ * here rather than guessed; callers check hd_bw_type_known() first and,
+ * as upstream, log, count and drop a type they do not know. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -97,12 +99,40 @@ payload_id(json_t *payload, const char *key)
     return json_string_value(v);
 }
 
+int
+hd_bw_is_guid(const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return s[36] == '\0';
+}
+
+void
+hd_bw_guid_normalize(char *s)
+{
+    size_t i;
+
+    if (s == NULL || !hd_bw_is_guid(s))
+        return;
+    for (i = 0; i < 36; i++)
+        s[i] = (char)tolower((unsigned char)s[i]);
+}
+
 static int
 set_target(enum hd_event_target t, const char *id, int ct,
            enum hd_event_target *target, char **target_id, int *client_type)
 {
     *target = t;
     *target_id = hd_xstrdup(id);
+    hd_bw_guid_normalize(*target_id);
     *client_type = ct;
     return 0;
 }
@@ -215,6 +245,47 @@ hd_bw_route(json_t *notification, enum hd_event_target *target,
     return 0;
 }
 
+int
+hd_bw_type_known(long long type)
+{
+    return type >= 0 && type <= HD_BW_TYPE_LAST;
+}
+
+/* Bytes of v serialised compactly, as the workers send it. */
+static size_t
+dumped_size(const json_t *v)
+{
+    return json_dumpb(v, NULL, 0, JSON_COMPACT);
+}
+
+/* Each provider's part, as its worker sends it, within the provider's
+ * limit: FCM's data message, the APNs payload, HMS's message (the token
+ * and target are not counted, as the workers do not count them). */
+static int
+check_sizes(json_t *n, struct hd_err *err)
+{
+    static const struct {
+        const char *provider, *part, *what;
+        size_t max;
+    } parts[] = {
+        {"fcm", "message", "FCM data message", HD_PAYLOAD_MAX_FCM},
+        {"apns", "payload", "APNs payload", HD_PAYLOAD_MAX_APNS},
+        {"hms", "message", "HMS message", HD_PAYLOAD_MAX_HMS},
+    };
+    size_t i, size;
+
+    for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        size = dumped_size(json_object_get(
+            json_object_get(n, parts[i].provider), parts[i].part));
+        if (size > parts[i].max)
+            return hd_err_set(err, HD_ETOOBIG,
+                              "Payload: %zu bytes in the %s, the limit is %zu "
+                              "bytes",
+                              size, parts[i].what, parts[i].max);
+    }
+    return 0;
+}
+
 json_t *
 hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
                           struct hd_err *err)
@@ -228,12 +299,12 @@ hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
         hd_err_set(err, HD_EINVAL, "payload: cannot be serialised");
         return NULL;
     }
-    /* The whole provider payload must stay under its limit; the JSON
-     * string is escaped once more inside it, so leave headroom. */
-    if (strlen(text) > HD_PAYLOAD_MAX_APNS / 2) {
+    if (strlen(text) > HD_PAYLOAD_MAX_APNS) { /* cannot fit: skip building */
+        hd_err_set(err, HD_ETOOBIG,
+                   "Payload: %zu bytes, the limit is %d bytes (FCM data, "
+                   "APNs)",
+                   strlen(text), HD_PAYLOAD_MAX_APNS);
         free(text);
-        hd_err_set(err, HD_ETOOBIG, "payload: larger than %d bytes",
-                   HD_PAYLOAD_MAX_APNS / 2);
         return NULL;
     }
     snprintf(typestr, sizeof(typestr), "%d", type);
@@ -255,7 +326,13 @@ hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
     json_decref(hms_data);
     free(hms_text);
     free(text);
-    if (out == NULL)
+    if (out == NULL) {
         hd_err_set(err, HD_EINVAL, "cannot build mobile notification");
+        return NULL;
+    }
+    if (check_sizes(out, err) < 0) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }

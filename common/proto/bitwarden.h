@@ -1,5 +1,5 @@
 /* bitwarden.h -- Bitwarden's push rules, shared by the api, the relay and
- * the hub (specs/bitwarden.md).
+ * the hub.
  *
  * Device and client types (§6.2), hub routing from a notification's Type
  * and Payload (§3.4), and the mobile payloads the apps parse (§6.5). Type
@@ -13,6 +13,22 @@
 
 #include "core/err.h"
 #include "proto/msg.h"
+
+/* The highest PushType this build knows (PremiumStatusChanged). Bitwarden
+ * adds types over time; a server sending a newer one must not fail. */
+#define HD_BW_TYPE_LAST 27
+
+/* 1 if type is a PushType this build routes (0..HD_BW_TYPE_LAST). */
+int hd_bw_type_known(long long type);
+
+/* 1 if s is a GUID in the "D" form (8-4-4-4-12 hex digits, any case). */
+int hd_bw_is_guid(const char *s);
+
+/* Lowercases s in place if it is a GUID, as Guid.ToString() writes it;
+ * other ids are left as they are (NULL is a no-op). Ids are normalized
+ * once where they enter (a token's claims, an event's target), so every
+ * later comparison is a plain string compare. */
+void hd_bw_guid_normalize(char *s);
 
 /* ClientType: 0 All, 1 Web, 2 Browser, 3 Desktop, 4 Mobile, 5 Cli. */
 #define HD_BW_CLIENT_ALL 0
@@ -31,8 +47,9 @@ int hd_bw_device_type_parse(const char *s);
 const char *hd_bw_client_type_name(int client_type);
 
 /* Routes a notification {Type, Payload, ContextId} that carries no
- * explicit target (a POST /send body, an Azure-queue style event) with the
- * table of §3.4. On success returns 0 with *target, *target_id (new) and
+ * explicit target (a POST /send body, an Azure-queue style event) with
+ * upstream's HubHelpers table. On success returns 0 with *target,
+ * *target_id (new, a GUID normalized to lowercase) and
  * *client_type set; returns -1 with err for types that route nowhere or
  * payloads missing the id the type needs. Payload may be an object or a
  * JSON string. */
@@ -45,10 +62,12 @@ int hd_bw_route(json_t *notification, enum hd_event_target *target,
  *            "payload":{"aps":{"content-available":1},
  *                       "data":{"type":<n>,"payload":"<json>"}}},
  *    "hms":{"message":{"data":"{\"type\":\"<n>\",\"payload\":\"<json>\"}"}}}
- * payload is serialised compactly (it is ids and dates only). When
- * context_id is not NULL it is added as data "contextId" (the apps drop a
- * push whose contextId is their own). NULL with err if payload cannot be
- * serialised within the provider limits. */
+ * payload is serialised compactly (ids and dates; types 20/21 carry a
+ * title and body). When context_id is not NULL it is added as data
+ * "contextId" (the apps drop a push whose contextId is their own). NULL
+ * with err if payload cannot be serialised, or (HD_ETOOBIG, the message
+ * naming the limit) if a provider's part as its worker sends it is over
+ * that provider's limit (4096 bytes for FCM data, APNs and HMS). */
 json_t *hd_bw_mobile_notification(int type, json_t *payload,
                                   const char *context_id, struct hd_err *err);
 

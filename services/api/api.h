@@ -18,6 +18,7 @@
 #include "kafka/kafka.h"
 #include "core/limits.h"
 #include "core/metrics.h"
+#include "proto/bitwarden_unknown.h"
 #include "proto/msg.h"
 #include "pg/pg.h"
 #include "pg/group.h"
@@ -63,6 +64,7 @@ extern const struct hd_config_field api_config_fields[];
 struct api_metrics {
     struct hd_metric *calls;         /* herald_api_calls_total */
     struct hd_metric *events;        /* herald_api_events_total */
+    struct hd_bw_unknown bw_unknown; /* herald_api_bitwarden_unknown_... */
     struct hd_metric *fo_requests;   /* herald_api_fanout_requests_total */
     struct hd_metric *fo_tokens;     /* herald_api_fanout_tokens_total */
     struct hd_metric *fo_batches;    /* herald_api_fanout_batches_total */

@@ -2,10 +2,13 @@
  * Payload, ContextId} (any casing) plus Herald's routing (docs/api.md).
  *
  * It writes the event to herald.events for the hub and, unless it is
- * non-mobile-only or hub-only (Type 16), a send to the target's mobile
- * devices minus the acting one (!deviceIdentifier, applied by the fan-out)
- * with Bitwarden's mobile payloads; Type numbers pass through. 202 once
- * both are acknowledged. I/O thread; answers from the sink's thread. */
+ * non-mobile-only, a send to the target's mobile devices minus the acting
+ * one (ContextId and device_identifier, as Notification Hubs'
+ * !deviceIdentifier tag; applied by the fan-out) with Bitwarden's mobile
+ * payloads. AuthRequestResponse (16) goes to the anonymous hub and to the
+ * payload user's phones. A Type this build does not know is counted,
+ * logged once and dropped with a 202, as upstream. 202 once both are
+ * acknowledged. I/O thread; answers from the sink's thread. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +129,7 @@ parse_target(json_t *t, struct ev *e, struct hd_err *err)
             return -1;
         e->target = kinds[i];
         e->target_id = hd_xstrdup(id);
+        hd_bw_guid_normalize(e->target_id);
         return 0;
     }
     return hd_err_set(err, HD_EINVAL,
@@ -194,11 +198,25 @@ notification_of(const struct ev *e)
     return n;
 }
 
+/* The user an AuthRequestResponse is for (borrowed), NULL if none. */
+static const char *
+auth_response_user(const struct ev *e)
+{
+    json_t *u = hd_json_get_ci(e->payload, "UserId");
+
+    if (e->type != BW_AUTH_REQUEST_RESPONSE || !json_is_string(u) ||
+        json_string_length(u) == 0 || json_string_length(u) > HD_ID_MAX)
+        return NULL;
+    return json_string_value(u);
+}
+
 static int
 wants_mobile(const struct ev *e)
 {
-    if (e->non_mobile_only || e->type == BW_AUTH_REQUEST_RESPONSE ||
-        e->target == HD_TARGET_AUTH_REQUEST)
+    if (e->non_mobile_only)
+        return 0;
+    /* the anonymous hub's event also reaches the user's other phones */
+    if (e->target == HD_TARGET_AUTH_REQUEST && auth_response_user(e) == NULL)
         return 0;
     /* a client-type filter other than Mobile matches no phone */
     return e->client_type == HD_BW_CLIENT_ALL ||
@@ -211,6 +229,7 @@ mobile_request(const struct ev *e, struct hd_msg_request *r, char *uid,
                struct hd_err *err)
 {
     char value[HD_ID_MAX + 32];
+    const char *ctx_id = json_string_value(e->context_id);
 
     memset(r, 0, sizeof(*r));
     r->notification =
@@ -226,6 +245,12 @@ mobile_request(const struct ev *e, struct hd_msg_request *r, char *uid,
         r->kind = HD_RCPT_USERS;
         r->values = json_pack("[s]", e->target_id);
         break;
+    case HD_TARGET_AUTH_REQUEST:
+        snprintf(value, sizeof(value), "%s", auth_response_user(e));
+        hd_bw_guid_normalize(value);
+        r->kind = HD_RCPT_USERS;
+        r->values = json_pack("[s]", value);
+        break;
     case HD_TARGET_ORGANIZATION:
         snprintf(value, sizeof(value), "org:%s", e->target_id);
         r->kind = HD_RCPT_CHANNELS;
@@ -238,10 +263,38 @@ mobile_request(const struct ev *e, struct hd_msg_request *r, char *uid,
         r->installation_id = hd_xstrdup(e->target_id);
         break;
     }
+    /* the acting device: ContextId and/or device_identifier */
+    r->exclude_identifiers = json_array();
     if (e->device_identifier)
-        r->exclude_identifiers = json_pack("[s]", e->device_identifier);
+        json_array_append_new(r->exclude_identifiers,
+                              json_string(e->device_identifier));
+    if (ctx_id != NULL && *ctx_id != '\0' &&
+        (e->device_identifier == NULL ||
+         strcmp(ctx_id, e->device_identifier) != 0))
+        json_array_append_new(r->exclude_identifiers, json_string(ctx_id));
+    if (json_array_size(r->exclude_identifiers) == 0) {
+        json_decref(r->exclude_identifiers);
+        r->exclude_identifiers = NULL;
+    }
     r->client_type = (int)e->client_type;
     return 0;
+}
+
+/* A Type this build does not know: counted, logged once, dropped. */
+static void
+drop_unknown(struct api_ctx *ctx, struct hd_http_req *req, long long type)
+{
+    json_t *body;
+
+    if (hd_bw_unknown_note(&ctx->m.bw_unknown, type))
+        hd_log(HD_LOG_WARN, 0,
+               "event: Type %lld is unknown to this build; such events are "
+               "accepted and dropped (logged once per type)",
+               type);
+    hd_counter_inc(hd_metric_with(ctx->m.events, "dropped"));
+    body = json_pack("{s:s,s:n}", "status", "dropped", "uid");
+    hd_http_respond_json(req, 202, body);
+    json_decref(body);
 }
 
 static void
@@ -259,7 +312,7 @@ api_handle_events(struct hd_http_req *req, void *ud)
     struct hd_msg_event evrec = {0};
     struct hd_msg_request r = {0};
     struct hd_err err = {0};
-    struct ev_wait *w;
+    struct ev_wait *w = NULL;
     const char *body;
     size_t len = 0;
     json_t *doc;
@@ -281,6 +334,10 @@ api_handle_events(struct hd_http_req *req, void *ud)
         return;
     }
     rc = parse(doc, &e, &err);
+    if (rc == 0 && !hd_bw_type_known(e.type)) {
+        drop_unknown(ctx, req, e.type);
+        goto out;
+    }
     evrec.notification = rc == 0 ? notification_of(&e) : NULL;
     if (rc == 0 && e.target == HD_TARGET_NONE) {
         int ct = 0;
@@ -295,7 +352,7 @@ api_handle_events(struct hd_http_req *req, void *ud)
     if (mobile && mobile_request(&e, &r, w->uid, &err) < 0)
         rc = -1;
     if (rc < 0) {
-        reject(ctx, req, err.code == HD_ETOOBIG ? 413 : 400,
+        reject(ctx, req, 400,
                err.code == HD_ETOOBIG ? "too_large" : "bad_request", err.msg);
         goto out;
     }

@@ -29,6 +29,8 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
                                   2, method_code);
     m->events = hd_metrics_counter(reg, "herald_api_events_total",
                                    "POST /events by result.", 1, result);
+    hd_bw_unknown_init(&m->bw_unknown, reg,
+                       "herald_api_bitwarden_unknown_type_total");
     m->fo_requests = hd_metrics_counter(
         reg, "herald_api_fanout_requests_total",
         "Send requests the fan-out finished, by result (done, duplicate, "

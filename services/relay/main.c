@@ -41,6 +41,8 @@ metrics_init(struct relay_metrics *m, struct hd_metrics *reg)
                                      "/push requests by operation and "
                                      "result.",
                                      2, op_result);
+    hd_bw_unknown_init(&m->bw_unknown, reg,
+                       "herald_relay_bitwarden_unknown_type_total");
 }
 
 static int

@@ -22,6 +22,7 @@
 #include "kafka/kafka.h"
 #include "core/limits.h"
 #include "core/metrics.h"
+#include "proto/bitwarden_unknown.h"
 #include "proto/msg.h"
 #include "pg/pg.h"
 
@@ -139,9 +140,11 @@ int relay_update_parse(json_t *body, const char *inst, json_t **ids,
                        char channel[HD_CHANNEL_MAX + 1], struct relay_fail *f);
 
 /* PushSendRequestModel to a herald.requests record for app (owned fields;
- * hd_msg_request_release). 0, or -1 with f (f->status 400). */
+ * hd_msg_request_release) and its Type into *type_out. 0, or -1 with f
+ * (f->status 400), or 1 when the body is valid but its Type is one this
+ * build does not know (nothing built): upstream accepts and drops those. */
 int relay_send_parse(json_t *body, const char *inst, const char *app,
-                     int64_t now_ms, struct hd_msg_request *r,
+                     int64_t now_ms, struct hd_msg_request *r, int *type_out,
                      struct relay_fail *f);
 
 /* "relay.<inst>" into out (RELAY_APP_MAX + 1). */
@@ -152,6 +155,7 @@ void relay_app_of(const char *inst, char out[RELAY_APP_MAX + 1]);
 struct relay_metrics {
     struct hd_metric *tokens;   /* herald_relay_tokens_total{result} */
     struct hd_metric *requests; /* herald_relay_requests_total{op,result} */
+    struct hd_bw_unknown bw_unknown; /* ..._bitwarden_unknown_type_total */
 };
 
 struct relay_ctx {

@@ -429,7 +429,8 @@ guid_lower(const char *inst, const char *guid, char out[HD_ID_MAX + 1])
 
 int
 relay_send_parse(json_t *body, const char *inst, const char *app,
-                 int64_t now_ms, struct hd_msg_request *r, struct relay_fail *f)
+                 int64_t now_ms, struct hd_msg_request *r, int *type_out,
+                 struct relay_fail *f)
 {
     const char *user, *org, *dev, *ident, *target_inst;
     char id[HD_ID_MAX + 1], ch[HD_CHANNEL_MAX + 1], uid[37];
@@ -450,6 +451,9 @@ relay_send_parse(json_t *body, const char *inst, const char *app,
     if (payload == NULL || json_is_null(payload))
         return relay_fail_set(f, 400, "Payload",
                               "The Payload field is required.");
+    *type_out = type;
+    if (!hd_bw_type_known(type))
+        return 1; /* a newer PushType: the caller drops it */
     if (user == NULL && org == NULL && target_inst == NULL)
         return relay_fail_set(f, 400, "UserId",
                               "UserId or OrganizationId or InstallationId is "

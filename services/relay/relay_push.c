@@ -332,16 +332,27 @@ relay_handle_send(struct hd_http_req *req, void *ud)
     struct relay_fail f;
     struct hd_buf b;
     json_t *doc;
+    int rc, type = 0;
 
     if (!enter(ctx, req, "send", 1, &a, &doc))
         return;
     relay_app_of(a.inst, app);
-    if (relay_send_parse(doc, a.inst, app, hd_now_wall_ms(), &r, &f) < 0) {
+    rc = relay_send_parse(doc, a.inst, app, hd_now_wall_ms(), &r, &type, &f);
+    json_decref(doc);
+    if (rc < 0) {
         reject(ctx, req, "send", &f);
-        json_decref(doc);
         return;
     }
-    json_decref(doc);
+    if (rc == 1) { /* a newer PushType: accepted and dropped, as upstream */
+        if (hd_bw_unknown_note(&ctx->m.bw_unknown, type))
+            hd_log(HD_LOG_WARN, 0,
+                   "send: Type %d is unknown to this build; such pushes are "
+                   "accepted and dropped (logged once per type)",
+                   type);
+        count(ctx, "send", "dropped");
+        hd_http_respond(req, 200, NULL, NULL, 0);
+        return;
+    }
     hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);
     w = hd_xcalloc(1, sizeof(*w));
     w->ctx = ctx;

@@ -256,3 +256,44 @@ def test_rate_limit_per_installation(env, pg_cluster):
     ok(slow.push("POST", "/push/delete", tb, body))  # B has its own bucket
     time.sleep(1.1)
     ok(slow.push("POST", "/push/delete", ta, body))
+
+
+def relay_metric(relay, name, **labels):
+    st, _, body = relay.raw("GET", "/metrics")
+    assert st == 200
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in body.decode().splitlines():
+        if line.startswith(name + "{") and line.split("}")[0][len(name) + 1:] == want:
+            return float(line.rsplit(" ", 1)[1])
+    return 0
+
+
+def test_payload_limit_is_the_providers_and_new_types_are_dropped(env):
+    _, chain, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    user, t = guid(), token("fcm")
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(guid(), t, user, 0, guid(), None, inst), vaultwarden=False))
+    # a notification-center message with a long body: 3 KB is relayed
+    p = {"id": guid(), "userId": user, "title": "T" * 100, "body": "B" * 3000,
+         "global": False, "clientType": 0}
+    ok(relay.push("POST", "/push/send", tok, bw_send(user, None, None, None, 20, p), False))
+    typ, payload = payload_of(chain.wait("fcm", t)[0], "fcm")
+    assert typ == "20" and payload == p
+    # 5 KB does not fit the providers' 4 KB: a 400 naming the limit
+    p["body"] = "B" * 5000
+    st, _, body = relay.push("POST", "/push/send", tok, bw_send(user, None, None, None, 20, p), False)
+    doc = json.loads(body)
+    assert st == 400 and "the limit is 4096 bytes" in doc["validationErrors"]["Payload"][0], doc
+    # a type newer than this build (28, and 99): 200, nothing sent, counted
+    before = relay_metric(relay, "herald_relay_bitwarden_unknown_type_total", type="99")
+    for typ in (28, 99):
+        ok(relay.push("POST", "/push/send", tok,
+                      bw_send(user, None, None, None, typ, {"userId": user}), False))
+    assert relay_metric(relay, "herald_relay_bitwarden_unknown_type_total", type="99") == before + 1
+    assert relay_metric(relay, "herald_relay_bitwarden_unknown_type_total", type="28") >= 1
+    ok(relay.push("POST", "/push/send", tok,
+                  bw_send(user, None, None, None, 5, {"userId": user}), False))
+    recs = chain.wait("fcm", t, 2)
+    assert [payload_of(r, "fcm")[0] for r in recs] == ["20", "5"]

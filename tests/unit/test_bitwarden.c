@@ -1,9 +1,11 @@
 /* test_bitwarden.c -- unit tests for common/proto/bitwarden.c: client types,
  * the hub routing table and the mobile payload shapes the apps parse. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/unit/unit.h"
 #include "proto/bitwarden.h"
+#include "proto/bitwarden_unknown.h"
 
 static void
 test_client_types(void)
@@ -76,6 +78,12 @@ test_routing_table(void)
           HD_TARGET_USER, "u", 0);
     /* unknown type, missing ids, bad shapes */
     route("{\"Type\":99,\"Payload\":{\"UserId\":\"u\"}}", -1, 0, NULL, 0);
+    /* GUIDs come out lowercase; other ids as they are */
+    route("{\"Type\":5,\"Payload\":{\"UserId\":"
+          "\"AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE\"}}",
+          0, HD_TARGET_USER, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", 0);
+    route("{\"Type\":5,\"Payload\":{\"UserId\":\"User-X\"}}", 0, HD_TARGET_USER,
+          "User-X", 0);
     route("{\"Type\":3,\"Payload\":{\"Id\":\"f\"}}", -1, 0, NULL, 0);
     route("{\"Type\":\"3\",\"Payload\":{}}", -1, 0, NULL, 0);
     route("{\"Type\":3,\"Payload\":[1]}", -1, 0, NULL, 0);
@@ -129,11 +137,77 @@ test_mobile_payloads(void)
     json_decref(p);
 }
 
+static void
+test_known_types_and_guids(void)
+{
+    char g[] = "0F8FAD5B-D9CB-469F-A165-70867728950E";
+    char not_g[] = "0F8FAD5B-D9CB-469F-A165-70867728950EX";
+
+    ASSERT_INT_EQ(hd_bw_type_known(0), 1);
+    ASSERT_INT_EQ(hd_bw_type_known(27), 1);
+    ASSERT_INT_EQ(hd_bw_type_known(28), 0);
+    ASSERT_INT_EQ(hd_bw_type_known(-1), 0);
+    hd_bw_guid_normalize(g);
+    ASSERT_STR_EQ(g, "0f8fad5b-d9cb-469f-a165-70867728950e");
+    hd_bw_guid_normalize(not_g);
+    ASSERT_STR_EQ(not_g, "0F8FAD5B-D9CB-469F-A165-70867728950EX");
+    ASSERT_INT_EQ(hd_bw_is_guid("0f8fad5b-d9cb-469f-a165-70867728950"), 0);
+    hd_bw_guid_normalize(NULL);
+}
+
+static void
+test_unknown_types_counted_logged_once(void)
+{
+    struct hd_metrics *reg = hd_metrics_new();
+    struct hd_bw_unknown u;
+
+    hd_bw_unknown_init(&u, reg, "t_bitwarden_unknown_type_total");
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, 99), 1);
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, 99), 0);
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, 28), 1);
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, 255), 1);
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, 1000), 1); /* "other" */
+    ASSERT_INT_EQ(hd_bw_unknown_note(&u, -5), 0);   /* "other" again */
+    ASSERT_INT_EQ(hd_counter_value(hd_metric_with(u.counter, "99")), 2);
+    ASSERT_INT_EQ(hd_counter_value(hd_metric_with(u.counter, "other")), 2);
+    hd_metrics_free(reg);
+}
+
+static void
+test_mobile_payload_limit(void)
+{
+    json_t *p = json_pack("{s:s}", "Id", "n");
+    struct hd_err err = {0};
+    char *title = calloc(1, 5001);
+    json_t *n;
+
+    memset(title, 'x', 3000);
+    json_object_set_new(p, "Title", json_string(title));
+    n = hd_bw_mobile_notification(20, p, NULL, &err);
+    ASSERT_NOT_NULL(n); /* 3 KB fits the providers' 4 KB */
+    json_decref(n);
+    /* quotes are escaped once more in every envelope: HMS's twice */
+    memset(title, '"', 1000);
+    json_object_set_new(p, "Title", json_string(title));
+    ASSERT_NULL(hd_bw_mobile_notification(20, p, NULL, &err));
+    ASSERT_INT_EQ(err.code, HD_ETOOBIG);
+    ASSERT_STR_CONTAINS(err.msg, "the limit is 4096 bytes");
+    memset(title, 'x', 5000);
+    json_object_set_new(p, "Title", json_string(title));
+    ASSERT_NULL(hd_bw_mobile_notification(20, p, NULL, &err));
+    ASSERT_STR_CONTAINS(err.msg, "the limit is 4096 bytes");
+    free(title);
+    json_decref(p);
+}
+
 int
 main(void)
 {
     RUN_TEST(test_client_types);
     RUN_TEST(test_routing_table);
     RUN_TEST(test_mobile_payloads);
+    RUN_TEST(test_known_types_and_guids);
+    RUN_TEST(test_unknown_types_counted_logged_once);
+    RUN_TEST(test_mobile_payload_limit);
     return UNIT_DONE();
 }

@@ -190,6 +190,7 @@ test_send_models(void)
     struct hd_msg_request r;
     struct relay_fail f;
     json_t *b, *data;
+    int type = -1;
 
     /* Vaultwarden's cipher update (§5.5) */
     b = j("{\"userId\":\"" USER "\",\"organizationId\":null,"
@@ -199,7 +200,8 @@ test_send_models(void)
           "\"collectionIds\":null,\"revisionDate\":"
           "\"2026-08-20T12:00:00.123456Z\"},\"clientType\":null,"
           "\"installationId\":null}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 42, &r, &f), 0);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 42, &r, &type, &f),
+                  0);
     ASSERT_INT_EQ(r.kind, HD_RCPT_USERS);
     ASSERT_STR_EQ(json_string_value(json_array_get(r.values, 0)),
                   INST "_" USER);
@@ -222,7 +224,8 @@ test_send_models(void)
     b = j("{\"organizationId\":\"AAAAAAAA-0000-4000-8000-000000000001\","
           "\"type\":18,\"payload\":{\"organizationId\":\"x\"},"
           "\"clientType\":4}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &f), 0);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &type, &f),
+                  0);
     ASSERT_INT_EQ(r.kind, HD_RCPT_CHANNELS);
     ASSERT_STR_EQ(json_string_value(json_array_get(r.values, 0)),
                   "org:" INST "_aaaaaaaa-0000-4000-8000-000000000001");
@@ -234,40 +237,84 @@ test_send_models(void)
     /* installation target: only the caller's own */
     b = j("{\"installationId\":\"" INST "\",\"userId\":\"" USER "\","
           "\"type\":5,\"payload\":{}}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &f), 0);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &type, &f),
+                  0);
     ASSERT_STR_EQ(json_string_value(json_array_get(r.values, 0)),
                   "installation:" INST);
     hd_msg_request_release(&r);
     json_decref(b);
     b = j("{\"installationId\":\"" OTHER "\",\"type\":5,\"payload\":{}}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "relay." INST, 1, &r, &type, &f),
+                  -1);
     ASSERT_STR_EQ(f.message, "InstallationId does not match current context.");
     ASSERT_STR_EQ(f.field, "");
     json_decref(b);
 
     /* refusals */
     b = j("{\"type\":5,\"payload\":{}}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
     ASSERT_STR_EQ(f.detail,
                   "UserId or OrganizationId or InstallationId is required.");
     json_decref(b);
     b = j("{\"userId\":\"not-a-guid\",\"type\":5,\"payload\":{}}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
     ASSERT_STR_EQ(f.field, "UserId");
     json_decref(b);
     b = j("{\"userId\":\"" USER "\",\"type\":5}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
     ASSERT_STR_EQ(f.field, "Payload");
     json_decref(b);
     b = j("{\"userId\":\"" USER "\",\"type\":5,\"payload\":{},"
           "\"identifier\":\"" OTHER "_x\"}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
     ASSERT_STR_EQ(f.field, "Identifier");
     json_decref(b);
     b = j("{\"userId\":\"" USER "\",\"type\":300,\"payload\":{}}");
-    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &f), -1);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
     json_decref(b);
     ASSERT_NULL(r.uid);
+
+    /* a type newer than this build: valid, nothing built, dropped */
+    b = j("{\"userId\":\"" USER "\",\"type\":99,\"payload\":{}}");
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), 1);
+    ASSERT_INT_EQ(type, 99);
+    ASSERT_NULL(r.notification);
+    json_decref(b);
+}
+
+/* A notification-center message of n bytes of title. */
+static json_t *
+big_send(size_t n)
+{
+    json_t *b = j("{\"userId\":\"" USER "\",\"type\":20,\"payload\":"
+                  "{\"id\":\"" OTHER "\",\"userId\":\"" USER "\"}}");
+    char *title = calloc(1, n + 1);
+
+    memset(title, 'T', n);
+    json_object_set_new(json_object_get(b, "payload"), "title",
+                        json_string(title));
+    free(title);
+    return b;
+}
+
+static void
+test_send_payload_limit(void)
+{
+    struct hd_msg_request r;
+    struct relay_fail f;
+    int type = 0;
+    json_t *b;
+
+    b = big_send(3000); /* a 3 KB payload fits the providers' 4 KB */
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), 0);
+    hd_msg_request_release(&r);
+    json_decref(b);
+    b = big_send(5000);
+    ASSERT_INT_EQ(relay_send_parse(b, INST, "a", 1, &r, &type, &f), -1);
+    ASSERT_INT_EQ(f.status, 400);
+    ASSERT_STR_EQ(f.field, "Payload");
+    ASSERT_STR_CONTAINS(f.detail, "the limit is 4096 bytes");
+    json_decref(b);
 }
 
 static void
@@ -394,6 +441,7 @@ main(void)
     RUN_TEST(test_register_models);
     RUN_TEST(test_device_and_update_models);
     RUN_TEST(test_send_models);
+    RUN_TEST(test_send_payload_limit);
     RUN_TEST(test_error_body);
     RUN_TEST(test_key_hash_and_token);
     RUN_TEST(test_rate_limit);
