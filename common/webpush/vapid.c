@@ -280,7 +280,7 @@ hd_vapid_verify(const char *value, const char *origin, int64_t now_s,
     json_t *claims = NULL;
     struct hd_buf pem;
     const char *t, *k, *sub;
-    size_t tlen, klen;
+    size_t tlen = 0, klen = 0;
     json_int_t exp;
     int rc = -1;
 
