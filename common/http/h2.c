@@ -1,4 +1,4 @@
-/* httpc_h2.c -- hd_httpc's native HTTP/2 path: nghttp2 sessions over
+/* h2.c -- hd_httpc's native HTTP/2 transport: nghttp2 sessions over
  * non-blocking OpenSSL connections, driven by the client's epoll loop.
  *
  * Why it exists: libcurl writes every stream's frames with their own TLS
@@ -8,8 +8,8 @@
  * HTTP/1.1), with the client's CA file, connect-to rules, client
  * certificate, connection and stream limits, per-request timeouts and
  * bounded bodies (the TLS context, connect-to rules and origins are set
- * up in httpc_h2_setup.c). Invariant: every transfer taken by h2_start()
- * leaves through httpc_complete() exactly once, and never from inside an
+ * up in h2_setup.c). Invariant: every transfer taken by h2_start() leaves
+ * through host.complete() exactly once, and never from inside an
  * nghttp2 callback that could free its own session. */
 #include <errno.h>
 #include <netdb.h>
@@ -35,21 +35,21 @@
 #include "core/banned.h"
 
 static struct h2_stream *
-sx(struct xfer *x)
+sx(struct httpc_xfer *x)
 {
-    return x->h2s;
+    return x->priv[HTTPC_SLOT_H2];
 }
 
-void
-h2_stream_free(struct h2_stream *s)
+static void
+h2_xfer_free(void *priv)
 {
-    free(s);
+    free(priv);
 }
 
 /* ---- deadline heap ------------------------------------------------------ */
 
 static void
-heap_set(struct h2 *h, size_t i, struct xfer *x)
+heap_set(struct h2 *h, size_t i, struct httpc_xfer *x)
 {
     h->heap[i] = x;
     sx(x)->heap_i = i;
@@ -58,7 +58,7 @@ heap_set(struct h2 *h, size_t i, struct xfer *x)
 static void
 heap_up(struct h2 *h, size_t i)
 {
-    struct xfer *x = h->heap[i];
+    struct httpc_xfer *x = h->heap[i];
 
     while (i > 0 && sx(h->heap[(i - 1) / 2])->deadline > sx(x)->deadline) {
         heap_set(h, i, h->heap[(i - 1) / 2]);
@@ -70,7 +70,7 @@ heap_up(struct h2 *h, size_t i)
 static void
 heap_down(struct h2 *h, size_t i)
 {
-    struct xfer *x = h->heap[i];
+    struct httpc_xfer *x = h->heap[i];
 
     for (;;) {
         size_t l = 2 * i + 1, m = l;
@@ -89,7 +89,7 @@ heap_down(struct h2 *h, size_t i)
 }
 
 static void
-heap_add(struct h2 *h, struct xfer *x)
+heap_add(struct h2 *h, struct httpc_xfer *x)
 {
     if (h->nheap == h->heapcap) {
         h->heapcap = h->heapcap ? h->heapcap * 2 : 256;
@@ -101,10 +101,10 @@ heap_add(struct h2 *h, struct xfer *x)
 }
 
 static void
-heap_del(struct h2 *h, struct xfer *x)
+heap_del(struct h2 *h, struct httpc_xfer *x)
 {
     size_t i = sx(x)->heap_i;
-    struct xfer *last;
+    struct httpc_xfer *last;
 
     if (i == SIZE_MAX)
         return;
@@ -121,7 +121,7 @@ heap_del(struct h2 *h, struct xfer *x)
  */
 
 static void
-list_add(struct xfer **head, struct xfer *x)
+list_add(struct httpc_xfer **head, struct httpc_xfer *x)
 {
     sx(x)->prev = NULL;
     sx(x)->next = *head;
@@ -131,7 +131,7 @@ list_add(struct xfer **head, struct xfer *x)
 }
 
 static void
-list_del(struct xfer **head, struct xfer *x)
+list_del(struct httpc_xfer **head, struct httpc_xfer *x)
 {
     if (sx(x)->prev)
         sx(sx(x)->prev)->next = sx(x)->next;
@@ -143,7 +143,7 @@ list_del(struct xfer **head, struct xfer *x)
 }
 
 static void
-queue_add(struct h2_origin *o, struct xfer *x)
+queue_add(struct h2_origin *o, struct httpc_xfer *x)
 {
     sx(x)->next = NULL;
     sx(x)->prev = o->qtail;
@@ -156,7 +156,7 @@ queue_add(struct h2_origin *o, struct xfer *x)
 }
 
 static void
-queue_del(struct h2_origin *o, struct xfer *x)
+queue_del(struct h2_origin *o, struct httpc_xfer *x)
 {
     if (sx(x)->prev)
         sx(sx(x)->prev)->next = sx(x)->next;
@@ -172,7 +172,8 @@ queue_del(struct h2_origin *o, struct xfer *x)
 
 /* Leaves the engine: off every list, then the callback. */
 static void
-finish(struct h2 *h, struct xfer *x, enum hd_httpc_fail f, const char *why)
+finish(struct h2 *h, struct httpc_xfer *x, enum hd_httpc_fail f,
+       const char *why)
 {
     struct h2_stream *s = sx(x);
 
@@ -186,7 +187,7 @@ finish(struct h2 *h, struct xfer *x, enum hd_httpc_fail f, const char *why)
     }
     s->o = NULL;
     x->version = 2;
-    httpc_complete(h->c, x, f, why);
+    h->host.complete(h->host.owner, x, f, why);
 }
 
 /* ---- connections --------------------------------------------------------- */
@@ -200,8 +201,8 @@ conn_watch(struct h2_conn *k, uint32_t events)
         return;
     memset(&ev, 0, sizeof(ev));
     ev.events = events;
-    ev.data.u64 = HTTPC_H2_TAG | (uint64_t)(uintptr_t)k;
-    epoll_ctl(k->h->c->epfd, k->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, k->fd,
+    ev.data.u64 = k->h->host.tag | (uint64_t)(uintptr_t)k;
+    epoll_ctl(k->h->host.epfd, k->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, k->fd,
               &ev);
     k->events = events;
 }
@@ -226,7 +227,7 @@ conn_close(struct h2_conn *k, enum hd_httpc_fail f, const char *why)
     while (k->streams)
         finish(h, k->streams, f, why);
     if (k->fd >= 0) {
-        epoll_ctl(h->c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+        epoll_ctl(h->host.epfd, EPOLL_CTL_DEL, k->fd, NULL);
         close(k->fd);
     }
     if (k->ng)
@@ -302,7 +303,7 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
           size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
           void *ud)
 {
-    struct xfer *x =
+    struct httpc_xfer *x =
         nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     int st = 0;
     size_t i;
@@ -334,7 +335,7 @@ static int
 on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
         size_t len, void *ud)
 {
-    struct xfer *x = nghttp2_session_get_stream_user_data(ng, id);
+    struct httpc_xfer *x = nghttp2_session_get_stream_user_data(ng, id);
 
     (void)flags;
     (void)ud;
@@ -351,7 +352,7 @@ static int
 on_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
     struct h2_conn *k = ud;
-    struct xfer *x = nghttp2_session_get_stream_user_data(ng, id);
+    struct httpc_xfer *x = nghttp2_session_get_stream_user_data(ng, id);
     char why[96];
 
     if (x == NULL)
@@ -396,7 +397,7 @@ static ssize_t
 read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
           uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-    struct xfer *x = src->ptr;
+    struct httpc_xfer *x = src->ptr;
     size_t left = x->req.len - sx(x)->body_off;
     size_t n = left < len ? left : len;
 
@@ -605,12 +606,13 @@ conn_read(struct h2_conn *k)
     conn_flush(k);
 }
 
-void
-h2_event(struct h2 *h, uint64_t data, uint32_t events)
+static int
+h2_event(void *t, uint64_t data, uint32_t events, struct hd_err *err)
 {
-    struct h2_conn *k = (struct h2_conn *)(uintptr_t)(data & ~HTTPC_H2_TAG);
+    struct h2_conn *k = (struct h2_conn *)(uintptr_t)data;
 
-    (void)h;
+    (void)t;
+    (void)err;
     switch (k->state) {
     case C_CONNECT:
         conn_connected(k);
@@ -626,6 +628,7 @@ h2_event(struct h2 *h, uint64_t data, uint32_t events)
             conn_flush(k);
         break;
     }
+    return 0;
 }
 
 /* ---- requests -------------------------------------------------------------
@@ -633,7 +636,7 @@ h2_event(struct h2 *h, uint64_t data, uint32_t events)
 
 /* Fills the pseudo-headers and the lower-cased request headers. 0 or -1. */
 static int
-build_nv(struct xfer *x, struct h2_origin *o, const char *path)
+build_nv(struct httpc_xfer *x, struct h2_origin *o, const char *path)
 {
     static const char *const hop[] = {"connection",
                                       "keep-alive",
@@ -700,7 +703,7 @@ build_nv(struct xfer *x, struct h2_origin *o, const char *path)
 }
 
 static void
-stream_submit(struct h2_conn *k, struct xfer *x)
+stream_submit(struct h2_conn *k, struct httpc_xfer *x)
 {
     struct h2_stream *s = sx(x);
     const char *path = strchr(x->req.url + 8, '/'); /* after https:// */
@@ -732,7 +735,7 @@ static void
 dispatch(struct h2 *h, struct h2_origin *o)
 {
     struct h2_conn *k, *best;
-    struct xfer *x;
+    struct httpc_xfer *x;
     long room;
 
     while (o->qhead) {
@@ -768,30 +771,31 @@ dispatch(struct h2 *h, struct h2_origin *o)
     }
 }
 
-int
-h2_wants(const struct h2 *h, const struct xfer *x)
+static int
+h2_wants(void *t, const struct httpc_xfer *x)
 {
-    (void)h;
+    (void)t;
     return strncasecmp(x->req.url, "https://", 8) == 0;
 }
 
-void
-h2_start(struct h2 *h, struct xfer *x)
+static void
+h2_start(void *t, struct httpc_xfer *x)
 {
+    struct h2 *h = t;
     struct h2_origin *o = h2_origin_of(h, x->req.url);
     struct h2_stream *s;
 
-    if (x->h2s == NULL)
-        x->h2s = hd_xcalloc(1, sizeof(*x->h2s));
-    s = x->h2s;
+    if (sx(x) == NULL)
+        x->priv[HTTPC_SLOT_H2] = hd_xcalloc(1, sizeof(struct h2_stream));
+    s = sx(x);
     s->conn = NULL;
     s->o = NULL;
     s->heap_i = SIZE_MAX;
     s->refused = 0;
     if (o == NULL) {
         x->version = 2;
-        httpc_complete(h->c, x, HD_HTTPC_EOTHER,
-                       "bad URL, or too many hosts for one client");
+        h->host.complete(h->host.owner, x, HD_HTTPC_EOTHER,
+                         "bad URL, or too many hosts for one client");
         return;
     }
     s->o = o;
@@ -802,7 +806,9 @@ h2_start(struct h2 *h, struct xfer *x)
     queue_add(o, x);
 }
 
-void
+/* Timeouts, new connections and writes: before the wait, and again after
+ * it to send what the callbacks queued, in one write per connection. */
+static void
 h2_tick(struct h2 *h)
 {
     uint64_t now = hd_now_mono_ms();
@@ -810,7 +816,7 @@ h2_tick(struct h2 *h)
     struct h2_conn *k, *next;
 
     while (h->nheap > 0 && sx(h->heap[0])->deadline <= now) {
-        struct xfer *x = h->heap[0];
+        struct httpc_xfer *x = h->heap[0];
         struct h2_stream *s = sx(x);
 
         if (s->conn) {
@@ -836,9 +842,24 @@ h2_tick(struct h2 *h)
     }
 }
 
-int
-h2_timeout(struct h2 *h)
+static void
+h2_before(void *t)
 {
+    h2_tick(t);
+}
+
+static int
+h2_after(void *t, struct hd_err *err)
+{
+    (void)err;
+    h2_tick(t);
+    return 0;
+}
+
+static int
+h2_timeout(void *t)
+{
+    struct h2 *h = t;
     uint64_t now = hd_now_mono_ms();
     uint64_t at = UINT64_MAX;
     struct h2_origin *o;
@@ -855,41 +876,55 @@ h2_timeout(struct h2 *h)
     return at > now ? (int)(at - now) : 0;
 }
 
-/* ---- set-up (the TLS context and connect-to rules: httpc_h2_setup.c) ---- */
+/* ---- set-up (the TLS context and connect-to rules: h2_setup.c) ------- */
 
-struct h2 *
-h2_new(struct hd_httpc *c, const struct hd_httpc_config *cfg,
-       struct hd_err *err)
+static void h2_destroy(void *t);
+
+static void *
+h2_create(const struct httpc_host *host, struct hd_err *err)
 {
+    const struct hd_httpc_config *cfg = host->cfg;
     struct h2 *h = hd_xcalloc(1, sizeof(*h));
 
-    h->c = c;
-    h->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 4;
-    h->max_streams = cfg->max_streams > 0 ? cfg->max_streams : 100;
-    h->timeout_ms = c->timeout_ms;
-    h->connect_timeout_ms = c->connect_timeout_ms;
+    h->host = *host;
+    h->max_conns = cfg->max_connections;
+    h->max_streams = cfg->max_streams;
+    h->timeout_ms = cfg->timeout_ms;
+    h->connect_timeout_ms = cfg->connect_timeout_ms;
     if (h2_setup(h, cfg, err) < 0)
         goto fail;
     ERR_clear_error();
     return h;
 fail:
     ERR_clear_error();
-    h2_free(h);
+    h2_destroy(h);
     return NULL;
 }
 
-void
-h2_free(struct h2 *h)
+static void
+h2_cancel(void *t)
 {
+    struct h2 *h = t;
     struct h2_origin *o;
 
-    if (h == NULL)
-        return;
-    while ((o = h->origins) != NULL) {
+    for (o = h->origins; o; o = o->next) {
         while (o->conns)
             conn_close(o->conns, HD_HTTPC_ECANCEL, "client freed");
         while (o->qhead)
             finish(h, o->qhead, HD_HTTPC_ECANCEL, "client freed");
+    }
+}
+
+static void
+h2_destroy(void *t)
+{
+    struct h2 *h = t;
+    struct h2_origin *o;
+
+    if (h == NULL)
+        return;
+    h2_cancel(h);
+    while ((o = h->origins) != NULL) {
         h->origins = o->next;
         free(o);
     }
@@ -897,3 +932,17 @@ h2_free(struct h2 *h)
     SSL_CTX_free(h->ctx);
     free(h);
 }
+
+const struct httpc_transport httpc_h2_transport = {
+    .name = "nghttp2",
+    .create = h2_create,
+    .cancel = h2_cancel,
+    .destroy = h2_destroy,
+    .xfer_free = h2_xfer_free,
+    .wants = h2_wants,
+    .start = h2_start,
+    .before = h2_before,
+    .timeout = h2_timeout,
+    .event = h2_event,
+    .after = h2_after,
+};

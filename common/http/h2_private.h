@@ -1,6 +1,6 @@
-/* httpc_h2_private.h -- the state of hd_httpc's native HTTP/2 client,
- * shared by httpc_h2.c (connections, nghttp2, requests) and
- * httpc_h2_setup.c (TLS context, connect-to rules, origins). Not part of
+/* h2_private.h -- the state of hd_httpc's native HTTP/2 transport,
+ * shared by h2.c (connections, nghttp2, requests) and h2_setup.c (TLS
+ * context, connect-to rules, origins). Not part of
  * any public interface. Everything here is touched by the client's loop
  * thread only. */
 #ifndef HD_HTTPC_H2_PRIVATE_H
@@ -13,7 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "core/buf.h"
-#include "http/client_private.h"
+#include "http/transport.h"
 
 #define MAX_ORIGINS 16
 #define MAX_MAP 16
@@ -37,11 +37,11 @@ struct h2_stream {
     size_t body_off;
     int32_t id;
     struct h2_origin *o;
-    struct h2_conn *conn;     /* NULL while queued */
-    struct xfer *prev, *next; /* origin queue, or connection list */
-    uint64_t deadline;        /* mono ms */
-    size_t heap_i;            /* SIZE_MAX: not in the heap */
-    int refused;              /* REFUSED_STREAM answers so far */
+    struct h2_conn *conn;           /* NULL while queued */
+    struct httpc_xfer *prev, *next; /* origin queue, or connection list */
+    uint64_t deadline;              /* mono ms */
+    size_t heap_i;                  /* SIZE_MAX: not in the heap */
+    int refused;                    /* REFUSED_STREAM answers so far */
 };
 
 struct h2_conn {
@@ -56,7 +56,7 @@ struct h2_conn {
     uint64_t deadline; /* connect + handshake */
     struct hd_buf out;
     size_t out_off;
-    struct xfer *streams; /* submitted, not closed */
+    struct httpc_xfer *streams; /* submitted, not closed */
     struct h2_conn *next;
 };
 
@@ -68,7 +68,7 @@ struct h2_origin {
     int cport;
     struct h2_conn *conns;
     int nconns;
-    struct xfer *qhead, *qtail;
+    struct httpc_xfer *qhead, *qtail;
     size_t nqueued;
     struct h2_origin *next;
 };
@@ -81,7 +81,7 @@ struct h2_map {
 };
 
 struct h2 {
-    struct hd_httpc *c;
+    struct httpc_host host; /* the epoll loop, and where transfers end */
     SSL_CTX *ctx;
     int max_conns, max_streams;
     int timeout_ms, connect_timeout_ms;
@@ -89,7 +89,7 @@ struct h2 {
     size_t nmap;
     struct h2_origin *origins;
     size_t norigins;
-    struct xfer **heap; /* timeouts, by deadline */
+    struct httpc_xfer **heap; /* timeouts, by deadline */
     size_t nheap, heapcap;
     unsigned char rbuf[READ_CHUNK];
 };

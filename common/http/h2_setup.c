@@ -1,10 +1,10 @@
-/* httpc_h2_setup.c -- configuration of hd_httpc's native HTTP/2 client:
+/* h2_setup.c -- configuration of hd_httpc's native HTTP/2 transport:
  * the TLS context (CA bundle or system store, ALPN h2 only, TLS >= 1.2,
  * an optional client certificate as PEM or PKCS#12, which APNs
  * certificate authentication uses), libcurl-style connect-to rules, and
  * the origin (SNI host, :authority, connect target) of each URL.
  *
- * It opens no connection: httpc_h2.c does. Invariant: the real host name
+ * It opens no connection: h2.c does. Invariant: the real host name
  * stays in SNI, :authority and certificate checks; connect-to only moves
  * the TCP target. */
 #include <stdlib.h>
