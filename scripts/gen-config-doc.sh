@@ -30,7 +30,8 @@ import sys
 BIN = sys.argv[1]
 # The order of the page: services first, then the tools.
 ORDER = ["herald-api", "herald-hub", "herald-relay", "herald-worker-fcm",
-         "herald-worker-apns", "herald-worker-hms", "herald-devkafka", "herald-sim"]
+         "herald-worker-apns", "herald-worker-hms", "herald-worker-webpush",
+         "herald-devkafka", "herald-sim"]
 
 
 def binaries():

@@ -55,7 +55,7 @@
 #define HD_TOKEN_MAX_FCM 4096                /* FCM registration token */
 #define HD_TOKEN_MAX_APNS 200                /* hex device token (64 today) */
 #define HD_TOKEN_MAX_HMS 512                 /* HMS token */
-#define HD_TOKEN_MAX_WEBPUSH 2048            /* Web Push endpoint */
+#define HD_TOKEN_MAX_WEBPUSH 2048            /* Web Push subscription JSON */
 #define HD_ID_MAX 128                        /* device/user/uid ids */
 #define HD_CHANNEL_MAX 256                   /* channel name */
 #define HD_LIST_MAX 1000                     /* ids/tokens/channels in one call */
@@ -71,6 +71,7 @@
 #define HD_BATCH_MAX_FCM 500
 #define HD_BATCH_MAX_APNS 500
 #define HD_BATCH_MAX_HMS 1000
+#define HD_BATCH_MAX_WEBPUSH 500
 #define HD_FANOUT_PAGE 1000                  /* devices per keyset page */
 
 /* Outbound HTTP (workers, relay client) */

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -59,6 +61,13 @@ struct hd_httpc_config {
      * request. The server must speak h2 (ALPN); otherwise the request
      * fails with HD_HTTPC_EPROTO. http:// URLs still use libcurl. */
     int native_h2;
+    /* Called with every address just before a connection to it is opened
+     * (the address actually used, after name resolution and connect-to
+     * rules, so DNS rebinding cannot slip past it): 0 refuses it and the
+     * request fails with HD_HTTPC_ECONNECT without a packet sent to that
+     * address. NULL: every address is allowed. Loop thread. */
+    int (*addr_ok)(void *ud, const struct sockaddr *sa);
+    void *addr_ud;
 };
 
 /* One request. Everything is borrowed until the callback runs (or, for

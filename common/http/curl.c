@@ -45,6 +45,8 @@ struct tp {
     int connect_timeout_ms;
     char *ca_file, *cert_file, *cert_type, *key_file, *key_password;
     struct curl_slist *connect_to;
+    int (*addr_ok)(void *ud, const struct sockaddr *sa);
+    void *addr_ud;
     struct easy *active;
 };
 
@@ -201,6 +203,18 @@ active_unlink(struct tp *t, struct easy *ez)
 /* ---- requests -------------------------------------------------------------
  */
 
+/* CURLOPT_OPENSOCKETFUNCTION: the address check of hd_httpc_config. */
+static curl_socket_t
+open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct tp *t = ud;
+
+    (void)purpose;
+    if (!t->addr_ok(t->addr_ud, &a->addr))
+        return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 /* The options every request of this client shares, set once per easy
  * handle: a pooled handle keeps them, so a request only sets what differs
  * (curl_easy_reset() would free and rebuild all of it each time). */
@@ -232,6 +246,10 @@ easy_new(struct tp *t, struct httpc_xfer *x)
         rc |= curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
     if (t->connect_to)
         rc |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    if (t->addr_ok) {
+        rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    }
     if (t->cert_file) {
         rc |= curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert_file);
         rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE,
@@ -519,6 +537,8 @@ curl_create(const struct httpc_host *host, struct hd_err *err)
     t->version = cfg->version;
     t->timeout_ms = cfg->timeout_ms;
     t->connect_timeout_ms = cfg->connect_timeout_ms;
+    t->addr_ok = cfg->addr_ok;
+    t->addr_ud = cfg->addr_ud;
     t->ca_file = dup_opt(cfg->ca_file);
     t->cert_file = dup_opt(cfg->cert_file);
     t->cert_type = dup_opt(cfg->cert_type);

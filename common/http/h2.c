@@ -268,6 +268,11 @@ conn_open(struct h2 *h, struct h2_origin *o)
     rc = getaddrinfo(o->chost, port, &hints, &ai);
     if (rc != 0)
         return NULL;
+    if (h->host.cfg->addr_ok &&
+        !h->host.cfg->addr_ok(h->host.cfg->addr_ud, ai->ai_addr)) {
+        freeaddrinfo(ai);
+        return NULL;
+    }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         freeaddrinfo(ai);

@@ -15,8 +15,8 @@
 
 #define TOPIC_MAX 900 /* FCM topic/condition expressions stay far below */
 
-static const char *const provider_names[HD_PROVIDER__COUNT] = {"fcm", "apns",
-                                                               "hms"};
+static const char *const provider_names[HD_PROVIDER__COUNT] = {
+    "fcm", "apns", "hms", "webpush"};
 
 const char *
 hd_provider_name(enum hd_provider p)
@@ -48,6 +48,8 @@ hd_provider_batch_max(enum hd_provider p)
         return HD_BATCH_MAX_APNS;
     case HD_PROVIDER_HMS:
         return HD_BATCH_MAX_HMS;
+    case HD_PROVIDER_WEBPUSH:
+        return HD_BATCH_MAX_WEBPUSH;
     case HD_PROVIDER__COUNT:
         break;
     }
@@ -64,6 +66,8 @@ hd_provider_token_max(enum hd_provider p)
         return HD_TOKEN_MAX_APNS;
     case HD_PROVIDER_HMS:
         return HD_TOKEN_MAX_HMS;
+    case HD_PROVIDER_WEBPUSH:
+        return HD_TOKEN_MAX_WEBPUSH;
     case HD_PROVIDER__COUNT:
         break;
     }

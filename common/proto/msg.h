@@ -29,14 +29,15 @@ enum hd_provider {
     HD_PROVIDER_FCM = 0,
     HD_PROVIDER_APNS,
     HD_PROVIDER_HMS,
+    HD_PROVIDER_WEBPUSH,
     HD_PROVIDER__COUNT,
 };
 
-/* "fcm", "apns", "hms". */
+/* "fcm", "apns", "hms", "webpush". */
 const char *hd_provider_name(enum hd_provider p);
 /* Returns 0 or -1 for an unknown name. */
 int hd_provider_parse(const char *s, enum hd_provider *out);
-/* Tokens per delivery batch: 500 FCM and APNs, 1000 HMS. */
+/* Tokens per delivery batch: 500 FCM, APNs and Web Push, 1000 HMS. */
 size_t hd_provider_batch_max(enum hd_provider p);
 /* Longest token the provider issues (HD_TOKEN_MAX_*). */
 size_t hd_provider_token_max(enum hd_provider p);

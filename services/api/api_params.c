@@ -9,6 +9,7 @@
 
 #include "core/limits.h"
 #include "services/api/api_params.h"
+#include "webpush/sub.h"
 #include "core/banned.h"
 
 #define PATH_MAX_LEN 160
@@ -138,8 +139,9 @@ kind_reason(enum api_kind k, const char *s, size_t len, char *buf, size_t n)
             return len_reason(1, HD_CHANNEL_MAX, buf, n);
         break;
     case API_K_PROVIDER:
-        return hd_provider_parse(s, &p) < 0 ? "must be one of fcm, apns, hms"
-                                            : NULL;
+        return hd_provider_parse(s, &p) < 0
+                   ? "must be one of fcm, apns, hms, webpush"
+                   : NULL;
     case API_K_PLATFORM:
         if (strcmp(s, "ios") != 0 && strcmp(s, "android") != 0 &&
             strcmp(s, "web") != 0)
@@ -167,8 +169,14 @@ api_check_token(enum hd_provider p, const char *s, size_t len, const char *path,
 {
     char buf[64];
     const char *why = token_reason(p, s, len, buf, sizeof(buf));
+    struct hd_webpush_sub sub;
 
-    return why ? hd_err_set(err, HD_EINVAL, "%s: %s", path, why) : 0;
+    if (why != NULL)
+        return hd_err_set(err, HD_EINVAL, "%s: %s", path, why);
+    if (p == HD_PROVIDER_WEBPUSH &&
+        hd_webpush_sub_parse(s, len, 1, &sub, NULL, err) < 0)
+        return hd_err_wrap(err, "%s", path);
+    return 0;
 }
 
 int

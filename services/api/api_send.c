@@ -266,8 +266,8 @@ parse_notification(json_t *n, struct hd_msg_request *r, int need,
 {
     static const char *const known[] = {"uid", "expire_at", "fcm",
                                         "hms", "apns",      NULL};
-    static const char *const pnames[HD_PROVIDER__COUNT] = {"fcm", "apns",
-                                                           "hms"};
+    static const char *const pnames[HD_PROVIDER__COUNT] = {"fcm", "apns", "hms",
+                                                           "webpush"};
     const char *p = "params.notification";
     const char *uid = NULL;
     long long expire = 0;
