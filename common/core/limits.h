@@ -25,6 +25,10 @@
 #define HD_LOG_CTX_FIELDS 8                  /* context fields per thread */
 #define HD_LOG_CTX_VALUE_MAX 128             /* one context value */
 
+/* Rate limits (common/core/ratelimit.c) */
+#define HD_RATELIMIT_SLOTS 4096              /* keys tracked per limiter */
+#define HD_RATELIMIT_KEY_MAX 64              /* an id or an IPv6 address */
+
 /* Configuration */
 #define HD_CONFIG_STR_MAX 4096               /* one string variable */
 

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "kafka/kafka.h"
 #include "core/limits.h"
+#include "core/ratelimit.h"
 #include "core/metrics.h"
 #include "proto/bitwarden_unknown.h"
 #include "proto/msg.h"
@@ -57,6 +58,8 @@ struct api_config {
     int cleanup_interval_s;    /* HERALD_API_CLEANUP_INTERVAL_S */
     int retention_hours;       /* HERALD_API_STATUS_RETENTION_HOURS */
     int clear_token_anonymous; /* HERALD_API_CLEAR_TOKEN_ANONYMOUS */
+    int clear_token_rate;      /* HERALD_API_CLEAR_TOKEN_RATE */
+    int clear_token_burst;     /* HERALD_API_CLEAR_TOKEN_BURST */
 };
 
 extern const struct hd_config_field api_config_fields[];
@@ -110,6 +113,7 @@ struct api_ctx {
     struct hd_kproducer *producer;
     struct api_sink sink;        /* requests and events go out here */
     struct hd_usertoken *tokens; /* NULL: no user-token keys set */
+    struct hd_ratelimit clear_limit; /* anonymous clear-token, per address */
     struct hd_metrics *registry;
     struct api_metrics m;
     struct api_fanout *fanout;

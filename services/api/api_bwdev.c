@@ -4,7 +4,9 @@
  * The bearer JWT gives the user (sub), the provider (devicetype: Android
  * FCM, iOS APNs) and the organizations, which become the device's own
  * channels "org:<id>". clear-token removes the user's devices with that
- * identifier (anonymously only if HERALD_API_CLEAR_TOKEN_ANONYMOUS).
+ * identifier; without a token (as the apps call it at logout, allowed
+ * unless HERALD_API_CLEAR_TOKEN_ANONYMOUS=false) every device with that
+ * identifier, rate-limited per client address, 404 when there is none.
  * 200 with no body, as Bitwarden. Worker threads. */
 #include <stdio.h>
 #include <string.h>
@@ -221,6 +223,26 @@ out:
     hd_user_release(&u);
 }
 
+/* The anonymous clear-token's rate limit per client address. 1 to go
+ * on, 0 after answering 429. */
+static int
+anonymous_allowed(struct api_ctx *ctx, struct hd_http_req *req)
+{
+    const char *addr = hd_http_req_remote(req);
+    int wait = hd_ratelimit_take(&ctx->clear_limit, addr ? addr : "");
+    char s[16];
+
+    if (wait == 0)
+        return 1;
+    snprintf(s, sizeof(s), "%d", wait);
+    hd_http_req_add_header(req, "Retry-After", s);
+    hd_http_respond_error(req, 429, "rate_limited",
+                          "too many anonymous clear-token calls; retry in "
+                          "%d s",
+                          wait);
+    return 0;
+}
+
 void
 api_handle_bw_clear(struct hd_http_req *req, void *ud)
 {
@@ -242,6 +264,8 @@ api_handle_bw_clear(struct hd_http_req *req, void *ud)
                               "a valid user access token is required");
         return;
     }
+    if (rc == 0 && !anonymous_allowed(ctx, req))
+        return;
     ident = identifier_of(req);
     if (ident == NULL)
         goto out;
@@ -253,6 +277,11 @@ api_handle_bw_clear(struct hd_http_req *req, void *ud)
                   vals, &res, &err) < 0) {
         hd_log(HD_LOG_ERROR, 0, "clear token: %s", err.msg);
         hd_http_respond_error(req, 500, "internal", "internal server error");
+        goto out;
+    }
+    if (rc == 0 && PQntuples(res) == 0) { /* as upstream: it must exist */
+        hd_http_respond_error(req, 404, "not_found",
+                              "no device with identifier %s", ident);
         goto out;
     }
     relay_remove(ctx, res);

@@ -66,8 +66,14 @@ const struct hd_config_field api_config_fields[] = {
                "keep push_status rows and uid idempotency records this "
                "long (0: forever)"),
     HD_CFG_BOOL("HERALD_API_CLEAR_TOKEN_ANONYMOUS", AC, clear_token_anonymous,
-                false,
+                true,
                 "accept .../clear-token without a user token, as Bitwarden "
-                "does"),
+                "does (false: a user token is required)"),
+    HD_CFG_INT("HERALD_API_CLEAR_TOKEN_RATE", AC, clear_token_rate, 1, 0, 10000,
+               "anonymous clear-token calls per second per client address "
+               "(0: no limit)"),
+    HD_CFG_INT("HERALD_API_CLEAR_TOKEN_BURST", AC, clear_token_burst, 10, 1,
+               100000, "anonymous clear-token calls a client address may "
+                       "make at once"),
     HD_CFG_END,
 };

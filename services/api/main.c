@@ -139,6 +139,8 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
                "Bitwarden device endpoints disabled (no "
                "user-token secret or public key configured)");
     }
+    hd_ratelimit_init(&ctx->clear_limit, &hd_clock_system,
+                      ctx->cfg.clear_token_rate, ctx->cfg.clear_token_burst);
     ctx->pg = hd_pg_new(&ctx->pg_cfg, api_stmts, api_nstmts, &err);
     bg_cfg = ctx->pg_cfg;
     bg_cfg.pool_size = ctx->cfg.bg_pool_size;
@@ -226,6 +228,7 @@ teardown(struct api_ctx *ctx)
     hd_pg_free(ctx->bg);
     hd_pg_free(ctx->pg);
     hd_usertoken_free(ctx->tokens);
+    hd_ratelimit_release(&ctx->clear_limit);
     api_keys_release(&ctx->keys);
 }
 

@@ -119,7 +119,7 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
         hd_log(HD_LOG_FATAL, 0, "kafka: %s", err.msg);
         return HD_EXIT_CONFIG;
     }
-    relay_limit_init(&ctx->limit, &hd_clock_system, ctx->cfg.rate,
+    hd_ratelimit_init(&ctx->limit, &hd_clock_system, ctx->cfg.rate,
                      ctx->cfg.burst);
     metrics_init(&ctx->m, rt->metrics);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
@@ -187,7 +187,7 @@ out:
     hd_kproducer_free(ctx.producer); /* flushes: every callback has run */
     hd_pg_free(ctx.pg);
     hd_jwt_key_free(ctx.token_key);
-    relay_limit_release(&ctx.limit);
+    hd_ratelimit_release(&ctx.limit);
     hd_buf_release(&cert);
     hd_buf_release(&key);
     hd_runtime_release(&rt);

@@ -21,6 +21,7 @@
 #include "auth/jwt.h"
 #include "kafka/kafka.h"
 #include "core/limits.h"
+#include "core/ratelimit.h"
 #include "core/metrics.h"
 #include "proto/bitwarden_unknown.h"
 #include "proto/msg.h"
@@ -37,7 +38,6 @@
 #define RELAY_FORM_MAX (16 * 1024) /* /connect/token body */
 #define RELAY_BODY_MAX (64 * 1024) /* register, delete, organizations */
 #define RELAY_SEND_MAX (16 * 1024) /* /push/send: ids and dates only */
-#define RELAY_LIMIT_SLOTS 4096     /* installations tracked by the limiter */
 #define RELAY_TOPIC_MAX 256
 
 struct relay_config {
@@ -52,33 +52,6 @@ struct relay_config {
 };
 
 extern const struct hd_config_field relay_config_fields[];
-
-/* ---- rate limit (relay_limit.c) ---------------------------------------- */
-
-/* A token bucket per installation: rate per second, burst deep. A fixed
- * open-addressed table (RELAY_LIMIT_SLOTS); when it is full the least
- * recently used slot is reused, which can only be generous. Thread-safe. */
-struct relay_limit_slot {
-    char id[RELAY_GUID_LEN + 1];
-    double tokens;
-    uint64_t at_ms; /* last refill */
-};
-
-struct relay_limit {
-    pthread_mutex_t mu;
-    const struct hd_clock *clock; /* borrowed */
-    double rate;
-    double burst;
-    struct relay_limit_slot *slots; /* RELAY_LIMIT_SLOTS */
-};
-
-/* rate 0 disables the limit. */
-void relay_limit_init(struct relay_limit *l, const struct hd_clock *clock,
-                      int rate, int burst);
-void relay_limit_release(struct relay_limit *l);
-/* Takes one token for installation id. Returns 0 when allowed, else the
- * seconds to wait before retrying (>= 1). */
-int relay_limit_take(struct relay_limit *l, const char *id);
 
 /* ---- request models (relay_model.c: pure, thread-safe) ----------------- */
 
@@ -165,7 +138,7 @@ struct relay_ctx {
     struct hd_pg *pg;
     struct hd_kproducer *producer;
     struct hd_jwt_key *token_key; /* signs and verifies access tokens */
-    struct relay_limit limit;
+    struct hd_ratelimit limit; /* per installation */
     struct relay_metrics m;
     char topic_requests[RELAY_TOPIC_MAX];
 };

@@ -73,7 +73,7 @@ enter(struct relay_ctx *ctx, struct hd_http_req *req, const char *op,
         count(ctx, op, "unauthorized");
         return 0;
     }
-    wait = relay_limit_take(&ctx->limit, a->inst);
+    wait = hd_ratelimit_take(&ctx->limit, a->inst);
     if (wait > 0) {
         char s[16];
 

@@ -9,8 +9,8 @@ import time
 
 import jwt
 
-from api_support import API_KEY, api, batches_for, read_topic, tokens_of, uid, wait_sql  # noqa: F401
-from harness import http, http_json
+from api_support import API_KEY, api, batches_for, read_topic, start_api, tokens_of, uid, wait_sql  # noqa: F401
+from harness import Stack, http, http_json
 
 SECRET = "test-jwt-secret-0123456789abcdef"  # api_support's HERALD_JWT_SECRET
 
@@ -87,13 +87,51 @@ def test_clear_token_removes_only_the_users_device(api):
     assert save_token(api, ident, "mine-" + user, token(user)) == 200
     assert save_token(api, ident, "theirs-" + user, token(other)) == 200
     url = "%s/devices/identifier/%s/clear-token" % (api.url, ident)
-    assert http("PUT", url)[0] == 401, "anonymous clear-token is off by default"
     st, _, _ = http("PUT", url, headers={"Authorization": "Bearer " + token(user)})
     assert st == 200
     assert api.ok("device_list", {"users": [user]})["items"] == []
     assert len(api.ok("device_list", {"users": [other]})["items"]) == 1
     st, _, _ = http("POST", url, headers={"Authorization": "Bearer " + token(other)})
     assert st == 200 and api.ok("device_list", {"users": [other]})["items"] == []
+
+
+def test_clear_token_is_anonymous_as_the_apps_call_it_at_logout(api):
+    user, ident = uid(), uid()
+    assert save_token(api, ident, "out-" + user, token(user)) == 200
+    url = "%s/devices/identifier/%s/clear-token" % (api.url, ident)
+    assert http("PUT", url)[0] == 200
+    assert api.ok("device_list", {"users": [user]})["items"] == []
+    # the identifier must exist, as upstream
+    st, _, body = http("PUT", url)
+    assert st == 404 and json.loads(body)["error"] == "not_found"
+    # a forged or expired token is still refused, not treated as anonymous
+    assert http("PUT", url, headers={"Authorization": "Bearer nope"})[0] == 401
+    # rate-limited per client address (burst 10, then 1/s)
+    statuses, retry = [], None
+    for _ in range(15):
+        st, h, _ = http("PUT", "%s/devices/identifier/%s/clear-token" % (api.url, uid()))
+        statuses.append(st)
+        retry = retry or {k.lower(): v for k, v in h.items()}.get("retry-after")
+    assert 429 in statuses and set(statuses) <= {404, 429}, statuses
+    assert retry is not None and int(retry) >= 1
+
+
+def test_clear_token_needs_a_token_when_configured(api, pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        strict = start_api(s, pg_cluster, kafka=api.kafka, HERALD_JWT_SECRET=SECRET,
+                           HERALD_API_CLEAR_TOKEN_ANONYMOUS="false", HERALD_API_FANOUT="false",
+                           HERALD_API_FEEDBACK="false")
+        user, ident = uid(), uid()
+        assert save_token(strict, ident, "strict-" + user, token(user)) == 200
+        url = "%s/devices/identifier/%s/clear-token" % (strict.url, ident)
+        st, h, _ = http("PUT", url)
+        assert st == 401 and {k.lower(): v for k, v in h.items()}["www-authenticate"] == "Bearer"
+        assert len(strict.ok("device_list", {"users": [user]})["items"]) == 1
+        assert http("PUT", url, headers={"Authorization": "Bearer " + token(user)})[0] == 200
+    finally:
+        s.close()
+    assert not s.problems, s.problems
 
 
 # ---- /events ------------------------------------------------------------------

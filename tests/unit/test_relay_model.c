@@ -381,58 +381,6 @@ test_key_hash_and_token(void)
     hd_jwt_key_free(k);
 }
 
-static void
-test_rate_limit(void)
-{
-    struct hd_fake_clock fc = {1000, 0};
-    struct hd_clock c = hd_fake_clock_bind(&fc);
-    struct relay_limit l;
-    int i;
-
-    relay_limit_init(&l, &c, 2, 3); /* 2/s, 3 deep */
-    for (i = 0; i < 3; i++)
-        ASSERT_INT_EQ(relay_limit_take(&l, INST), 0);
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 1);  /* Retry-After: 1 */
-    ASSERT_INT_EQ(relay_limit_take(&l, OTHER), 0); /* per installation */
-    fc.mono_ms += 500;                             /* one token back */
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 0);
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 1);
-    fc.mono_ms += 60000; /* refills up to the burst only */
-    for (i = 0; i < 3; i++)
-        ASSERT_INT_EQ(relay_limit_take(&l, INST), 0);
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 1);
-    relay_limit_release(&l);
-    ASSERT_NULL(l.slots);
-
-    relay_limit_init(&l, &c, 1, 1); /* slow rate: wait rounds up */
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 0);
-    ASSERT_INT_EQ(relay_limit_take(&l, INST), 1);
-    relay_limit_release(&l);
-    relay_limit_init(&l, &c, 0, 1); /* 0: no limit */
-    for (i = 0; i < 100; i++)
-        ASSERT_INT_EQ(relay_limit_take(&l, INST), 0);
-    relay_limit_release(&l);
-}
-
-static void
-test_limit_table_full(void)
-{
-    struct hd_fake_clock fc = {1, 0};
-    struct hd_clock c = hd_fake_clock_bind(&fc);
-    struct relay_limit l;
-    char id[40];
-    int i;
-
-    relay_limit_init(&l, &c, 1, 1);
-    /* many more installations than slots: never blocks a fresh one */
-    for (i = 0; i < RELAY_LIMIT_SLOTS * 3; i++) {
-        snprintf(id, sizeof(id), "inst-%d", i);
-        fc.mono_ms++;
-        ASSERT_INT_EQ(relay_limit_take(&l, id), 0);
-    }
-    relay_limit_release(&l);
-}
-
 int
 main(void)
 {
@@ -444,7 +392,5 @@ main(void)
     RUN_TEST(test_send_payload_limit);
     RUN_TEST(test_error_body);
     RUN_TEST(test_key_hash_and_token);
-    RUN_TEST(test_rate_limit);
-    RUN_TEST(test_limit_table_full);
     return UNIT_DONE();
 }

@@ -1,7 +1,7 @@
-/* relay_limit.c -- the per-installation rate limit: one token bucket per
- * installation id in a fixed table.
+/* ratelimit.c -- a rate limit per key (an installation id, a client
+ * address): one token bucket per key in a fixed table.
  *
- * The table never grows (RELAY_LIMIT_SLOTS, linear probing over a short
+ * The table never grows (HD_RATELIMIT_SLOTS, linear probing over a short
  * window); when the window is full the slot refilled longest ago is
  * reused, starting full, so an eviction can only let a caller through
  * early, never block it wrongly. Time comes from an injectable clock. */
@@ -13,25 +13,25 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "services/relay/relay.h"
+#include "core/ratelimit.h"
 #include "core/banned.h"
 
 #define PROBE 16 /* slots looked at per id */
 
 void
-relay_limit_init(struct relay_limit *l, const struct hd_clock *clock, int rate,
-                 int burst)
+hd_ratelimit_init(struct hd_ratelimit *l, const struct hd_clock *clock,
+                  int rate, int burst)
 {
     memset(l, 0, sizeof(*l));
     pthread_mutex_init(&l->mu, NULL);
     l->clock = clock;
     l->rate = rate;
     l->burst = burst > 0 ? burst : 1;
-    l->slots = hd_xcalloc(RELAY_LIMIT_SLOTS, sizeof(*l->slots));
+    l->slots = hd_xcalloc(HD_RATELIMIT_SLOTS, sizeof(*l->slots));
 }
 
 void
-relay_limit_release(struct relay_limit *l)
+hd_ratelimit_release(struct hd_ratelimit *l)
 {
     if (l->slots == NULL)
         return;
@@ -40,15 +40,15 @@ relay_limit_release(struct relay_limit *l)
     memset(l, 0, sizeof(*l));
 }
 
-static struct relay_limit_slot *
-slot_for(struct relay_limit *l, const char *id, uint64_t now)
+static struct hd_ratelimit_slot *
+slot_for(struct hd_ratelimit *l, const char *id, uint64_t now)
 {
-    struct relay_limit_slot *s, *oldest = NULL;
+    struct hd_ratelimit_slot *s, *oldest = NULL;
     uint32_t h = hd_hash_str(id);
     int i;
 
     for (i = 0; i < PROBE; i++) {
-        s = &l->slots[(h + (uint32_t)i) % RELAY_LIMIT_SLOTS];
+        s = &l->slots[(h + (uint32_t)i) % HD_RATELIMIT_SLOTS];
         if (strcmp(s->id, id) == 0)
             return s;
         if (s->id[0] == '\0' || oldest == NULL || s->at_ms < oldest->at_ms)
@@ -63,9 +63,9 @@ slot_for(struct relay_limit *l, const char *id, uint64_t now)
 }
 
 int
-relay_limit_take(struct relay_limit *l, const char *id)
+hd_ratelimit_take(struct hd_ratelimit *l, const char *id)
 {
-    struct relay_limit_slot *s;
+    struct hd_ratelimit_slot *s;
     uint64_t now;
     int wait = 0;
 
