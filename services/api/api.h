@@ -111,8 +111,8 @@ struct api_ctx {
     struct hd_pg *bg;        /* fan-out, feedback, cleanup */
     struct hd_pg_group *reg; /* device_register's group commit */
     struct hd_kproducer *producer;
-    struct api_sink sink;        /* requests and events go out here */
-    struct hd_usertoken *tokens; /* NULL: no user-token keys set */
+    struct api_sink sink;            /* requests and events go out here */
+    struct hd_usertoken *tokens;     /* NULL: no user-token keys set */
     struct hd_ratelimit clear_limit; /* anonymous clear-token, per address */
     struct hd_metrics *registry;
     struct api_metrics m;

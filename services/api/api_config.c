@@ -73,7 +73,8 @@ const struct hd_config_field api_config_fields[] = {
                "anonymous clear-token calls per second per client address "
                "(0: no limit)"),
     HD_CFG_INT("HERALD_API_CLEAR_TOKEN_BURST", AC, clear_token_burst, 10, 1,
-               100000, "anonymous clear-token calls a client address may "
-                       "make at once"),
+               100000,
+               "anonymous clear-token calls a client address may "
+               "make at once"),
     HD_CFG_END,
 };

@@ -120,7 +120,7 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
         return HD_EXIT_CONFIG;
     }
     hd_ratelimit_init(&ctx->limit, &hd_clock_system, ctx->cfg.rate,
-                     ctx->cfg.burst);
+                      ctx->cfg.burst);
     metrics_init(&ctx->m, rt->metrics);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
     hd_health_add_check(rt->health, "kafka", kafka_check, ctx->producer);

@@ -138,7 +138,7 @@ struct relay_ctx {
     struct hd_pg *pg;
     struct hd_kproducer *producer;
     struct hd_jwt_key *token_key; /* signs and verifies access tokens */
-    struct hd_ratelimit limit; /* per installation */
+    struct hd_ratelimit limit;    /* per installation */
     struct relay_metrics m;
     char topic_requests[RELAY_TOPIC_MAX];
 };

@@ -22,7 +22,7 @@ test_rate_limit(void)
         ASSERT_INT_EQ(hd_ratelimit_take(&l, INST), 0);
     ASSERT_INT_EQ(hd_ratelimit_take(&l, INST), 1);  /* Retry-After: 1 */
     ASSERT_INT_EQ(hd_ratelimit_take(&l, OTHER), 0); /* per key */
-    fc.mono_ms += 500;                             /* one token back */
+    fc.mono_ms += 500;                              /* one token back */
     ASSERT_INT_EQ(hd_ratelimit_take(&l, INST), 0);
     ASSERT_INT_EQ(hd_ratelimit_take(&l, INST), 1);
     fc.mono_ms += 60000; /* refills up to the burst only */
