@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "core/limits.h"
 #include "core/banned.h"
 
 extern char **environ;
@@ -181,6 +182,84 @@ hd_config_load(const struct hd_config_section *secs, size_t n,
         }
     }
     return 0;
+}
+
+/* The field called name (len bytes), or NULL. */
+static const struct hd_config_field *
+find_field(const struct hd_config_section *secs, size_t n, const char *name,
+           size_t len, void **base)
+{
+    size_t s;
+
+    for (s = 0; s < n; s++) {
+        const struct hd_config_field *f;
+
+        for (f = secs[s].fields; f->type != HD_CFG_T_END; f++)
+            if (strlen(f->name) == len && memcmp(f->name, name, len) == 0) {
+                *base = secs[s].base;
+                return f;
+            }
+    }
+    return NULL;
+}
+
+/* One NAME=value line (without its newline). */
+static int
+file_line(const struct hd_config_section *secs, size_t n, char *line,
+          struct hd_err *err)
+{
+    const struct hd_config_field *f;
+    char *eq;
+    void *base = NULL;
+
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (strncmp(line, "export ", 7) == 0)
+        line += 7;
+    if (*line == '#' || (eq = strchr(line, '=')) == NULL)
+        return 0;
+    f = find_field(secs, n, line, (size_t)(eq - line), &base);
+    if (f == NULL || f->type != HD_CFG_T_STR || eq[1] == '\0' ||
+        *(char **)(void *)((char *)base + f->offset) != NULL)
+        return 0;
+    return set_field(f, base, eq + 1, err);
+}
+
+int
+hd_config_load_file(const struct hd_config_section *secs, size_t n,
+                    const char *path, struct hd_err *err)
+{
+    char line[HD_CONFIG_STR_MAX + 256];
+    FILE *fp = fopen(path, "r");
+    int lineno = 0, rc = 1;
+
+    if (fp == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        return hd_err_set(err, HD_EIO, "%s: %s", path, strerror(errno));
+    }
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        size_t len = strlen(line);
+
+        lineno++;
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        else if (!feof(fp)) {
+            rc = hd_err_set(err, HD_ETOOBIG, "%s:%d: line too long", path,
+                            lineno);
+            break;
+        }
+        if (len > 0 && line[len - 1] == '\r')
+            line[--len] = '\0';
+        if (file_line(secs, n, line, err) < 0) {
+            rc = hd_err_wrap(err, "%s:%d", path, lineno);
+            break;
+        }
+    }
+    if (rc == 1 && ferror(fp))
+        rc = hd_err_set(err, HD_EIO, "%s: read error", path);
+    fclose(fp);
+    return rc;
 }
 
 void

@@ -71,6 +71,16 @@ struct hd_config_section {
 int hd_config_load(const struct hd_config_section *secs, size_t n,
                    struct hd_err *err);
 
+/* Fills the string fields that are still unset (NULL: not in the
+ * environment and without a default) from a file of NAME=value lines,
+ * the var/stack.env that `make run` writes: blank lines and # comments
+ * are skipped, an "export " prefix is allowed, the value runs to the end
+ * of the line (no quoting). Lines naming no such field are ignored.
+ * Returns 1 when the file was read, 0 when it does not exist, -1 with
+ * err (unreadable, a line over HD_CONFIG_STR_MAX, a bad value). */
+int hd_config_load_file(const struct hd_config_section *secs, size_t n,
+                        const char *path, struct hd_err *err);
+
 /* Frees the strings hd_config_load() allocated and zeroes those fields. */
 void hd_config_release(const struct hd_config_section *secs, size_t n);
 

@@ -84,7 +84,7 @@ xfer_get(struct hd_httpc *c)
     pthread_mutex_unlock(&c->lock);
     if (x == NULL) {
         x = hd_xcalloc(1, sizeof(*x));
-        hd_buf_init(&x->body, HD_HTTPC_MAX_RESPONSE);
+        hd_buf_init(&x->body, c->cfg.max_response);
         hd_buf_init(&x->hdrs, HD_HTTPC_MAX_RESP_HEADERS);
     }
     x->q = NULL;
@@ -113,7 +113,7 @@ xfer_put(struct hd_httpc *c, struct httpc_xfer *x)
 {
     if (x->body.cap > KEEP_BUF) {
         hd_buf_release(&x->body);
-        hd_buf_init(&x->body, HD_HTTPC_MAX_RESPONSE);
+        hd_buf_init(&x->body, c->cfg.max_response);
     }
     if (x->hdrs.cap > KEEP_BUF) {
         hd_buf_release(&x->hdrs);
@@ -229,6 +229,8 @@ settings(struct hd_httpc_config *out, const struct hd_httpc_config *cfg)
         out->timeout_ms = HD_HTTPC_TIMEOUT_MS;
     if (out->connect_timeout_ms <= 0)
         out->connect_timeout_ms = 5000;
+    if (out->max_response == 0)
+        out->max_response = HD_HTTPC_MAX_RESPONSE;
 }
 
 struct hd_httpc *
@@ -488,7 +490,7 @@ hd_httpc_call(struct hd_httpc *c, const struct hd_httpc_req *req,
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    hd_buf_init(&out->body, HD_HTTPC_MAX_RESPONSE);
+    hd_buf_init(&out->body, c->cfg.max_response);
     hd_buf_init(&out->headers, HD_HTTPC_MAX_RESP_HEADERS);
     out->fail = HD_HTTPC_EOTHER;
     if (c->threaded && on_loop_thread(c))

@@ -68,6 +68,10 @@ struct hd_httpc_config {
      * address. NULL: every address is allowed. Loop thread. */
     int (*addr_ok)(void *ud, const struct sockaddr *sa);
     void *addr_ud;
+    /* The largest response body kept (0 = HD_HTTPC_MAX_RESPONSE, which
+     * suits provider answers; a client of Herald's own list APIs needs
+     * more). */
+    size_t max_response;
 };
 
 /* One request. Everything is borrowed until the callback runs (or, for
@@ -88,7 +92,7 @@ enum hd_httpc_fail {
     HD_HTTPC_ETLS,     /* TLS handshake or certificate problem */
     HD_HTTPC_ETIMEOUT, /* no complete answer within the timeout */
     HD_HTTPC_ESTREAM,  /* stream reset, GOAWAY, connection lost mid-way */
-    HD_HTTPC_ETOOBIG,  /* body over HD_HTTPC_MAX_RESPONSE */
+    HD_HTTPC_ETOOBIG,  /* body over the max_response */
     HD_HTTPC_EPROTO,   /* bad response, or HTTP/1.x where 2 is required */
     HD_HTTPC_ECANCEL,  /* the client was freed first */
     HD_HTTPC_EOTHER,   /* anything else (bad URL, out of handles...) */
@@ -152,7 +156,7 @@ struct hd_httpc_reply {
     enum hd_httpc_fail fail;
     int status;
     int http_version;
-    struct hd_buf body;    /* max HD_HTTPC_MAX_RESPONSE */
+    struct hd_buf body;    /* max the client's max_response */
     struct hd_buf headers; /* max HD_HTTPC_MAX_RESP_HEADERS */
     char error[256];
 };

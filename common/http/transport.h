@@ -37,7 +37,7 @@ enum httpc_slot {
  * the transport fills the answer before reporting it. */
 struct httpc_xfer {
     struct hd_httpc_req req; /* borrowed pointers, copied struct */
-    struct hd_buf body;      /* the answer's body, max HD_HTTPC_MAX_RESPONSE */
+    struct hd_buf body;      /* the answer's body, max cfg.max_response */
     struct hd_buf hdrs;      /* raw response header lines */
     int toobig;              /* the body passed its ceiling */
     int status;              /* HTTP status, when the answer is complete */
