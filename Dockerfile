@@ -1,7 +1,7 @@
 # Dockerfile -- one image holding every Herald binary; the command chooses
 # the service (`herald-api`, `herald-hub`, `herald-relay`,
 # `herald-worker-fcm|apns|hms`, `herald-sim`; `herald-api migrate` applies
-# the database migrations and exits).
+# the database migrations and exits; `heraldctl` is the operator's CLI).
 #
 # It does not carry configuration: everything comes from HERALD_*
 # variables at run time. Invariant: the runtime stage holds only the
@@ -27,8 +27,8 @@ WORKDIR /src
 COPY . .
 RUN make release -j"$(nproc)" \
     && mkdir -p /out \
-    && cp build/release/bin/herald-* /out/ \
-    && strip --strip-unneeded /out/herald-*
+    && cp build/release/bin/herald-* build/release/bin/heraldctl /out/ \
+    && strip --strip-unneeded /out/herald*
 
 # --- runtime stage: only the runtime libraries -------------------------------
 FROM debian:12.11-slim

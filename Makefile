@@ -22,6 +22,9 @@ BUILD    ?= debug
 O        := build/$(BUILD)
 SERVICES := $(notdir $(patsubst %/main.c,%,$(wildcard services/*/main.c)))
 TOOLS    := $(notdir $(wildcard tools/*))
+# A tool's binary is herald-<dir>, except the operator's CLI (tools/ctl),
+# which is heraldctl.
+tool_bin = $(if $(filter ctl,$(1)),heraldctl,herald-$(1))
 
 PKGS := libmicrohttpd libwebsockets rdkafka libpq jansson libcurl openssl \
         libnghttp2 msgpack
@@ -70,7 +73,7 @@ COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations_data.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 SVC_BINS   := $(SERVICES:%=$(O)/bin/herald-%)
-TOOL_BINS  := $(TOOLS:%=$(O)/bin/herald-%)
+TOOL_BINS  := $(foreach t,$(TOOLS),$(O)/bin/$(call tool_bin,$(t)))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
 ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
@@ -103,12 +106,12 @@ FORCE:
 
 # One link rule per service and per tool: every .c in its folder + the lib.
 define bin_rule
-$(O)/bin/herald-$(2): $$(patsubst %.c,$(O)/%.o,$$(wildcard $(1)/$(2)/*.c)) $(O)/libherald.a
+$(O)/bin/$(3): $$(patsubst %.c,$(O)/%.o,$$(wildcard $(1)/$(2)/*.c)) $(O)/libherald.a
 	@mkdir -p $$(@D)
 	$$(QUIET_LD)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
-$(foreach s,$(SERVICES),$(eval $(call bin_rule,services,$(s))))
-$(foreach t,$(TOOLS),$(eval $(call bin_rule,tools,$(t))))
+$(foreach s,$(SERVICES),$(eval $(call bin_rule,services,$(s),herald-$(s))))
+$(foreach t,$(TOOLS),$(eval $(call bin_rule,tools,$(t),$(call tool_bin,$(t)))))
 
 # Unit tests may link one service's modules: tests/unit/test_<pfx>_*.c links
 # every .c of that service except main.c, with <pfx> from this table.
@@ -120,6 +123,7 @@ UDIR_fcm   := services/worker-fcm
 UDIR_apns  := services/worker-apns
 UDIR_hms   := services/worker-hms
 UDIR_sim   := tools/sim
+UDIR_ctl   := tools/ctl
 udir = $(UDIR_$(word 1,$(subst _, ,$(1))))
 svc_objs = $(if $(call udir,$(1)),$(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard $(call udir,$(1))/*.c))))
 

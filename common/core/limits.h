@@ -81,6 +81,7 @@
 /* Outbound HTTP (workers, relay client) */
 #define HD_HTTPC_MAX_RESPONSE (64 * 1024)    /* provider response body */
 #define HD_HTTPC_TIMEOUT_MS 10000            /* default request timeout */
+#define HD_CTL_MAX_RESPONSE (16 * 1024 * 1024) /* heraldctl: one API answer */
 
 /* Push workers */
 #define HD_PUSH_URL_MAX 2048                 /* one provider request URL */

@@ -1,0 +1,527 @@
+/* import.c -- heraldctl import FILE: devices registered in bulk, one
+ * device_register call per line, many at once over kept-alive
+ * connections (the HTTP client's libcurl multi), with a resume file.
+ *
+ * Lines are read only as fast as calls complete: at most --concurrency
+ * calls are in flight, and the reader never runs more than IMPORT_WINDOW
+ * lines ahead of the oldest unfinished one. The resume file records the
+ * last line before which every line is finished (registered or reported
+ * bad), so --resume starts after it; lines in flight when a run stopped
+ * are sent again, which registration by token makes harmless. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/shutdown.h"
+#include "tools/ctl/import.h"
+#include "tools/ctl/names.h"
+#include "core/banned.h"
+
+#define IMPORT_WINDOW 65536 /* lines read ahead of the oldest in flight */
+#define IMPORT_ATTEMPTS 6   /* tries of one line when there is no answer */
+#define IMPORT_MARK_EVERY_MS 1000
+
+static const char help[] =
+    "Usage: heraldctl import FILE [--resume] [options]\n"
+    "\n"
+    "Registers the devices of FILE, one device_register call per line, many\n"
+    "at once. A bad line is reported with its number and skipped; the rest\n"
+    "go on. A summary ends the run.\n"
+    "\n"
+    "FILE is JSON Lines (one device_register params object a line, exactly\n"
+    "as the API takes it) or, when it ends in .csv, CSV with a header line\n"
+    "naming its columns:\n"
+    "  provider, token, platform   required (fcm|apns|hms, ios|android|web)\n"
+    "  user, id, identifier, app   optional strings\n"
+    "  device_type, client_type    optional numbers\n"
+    "  topics                      the device's topics, separated by ;\n"
+    "  meta.KEY, tags.KEY          one meta or tags entry per column\n"
+    "An empty cell is not sent. Fields may be quoted (\"a,b\", \"\" for a\n"
+    "quote) but may not span lines. - reads JSON Lines from stdin.\n"
+    "\n"
+    "Options:\n"
+    "  --resume             go on after the last line the previous run of\n"
+    "                       this FILE finished (from its progress file)\n"
+    "  --progress-file P    where progress is kept (default FILE.progress;\n"
+    "                       updated every second and at the end)\n"
+    "  --format jsonl|csv   instead of guessing from the name\n"
+    "  --concurrency N      calls in flight, one connection each (default 32)\n"
+    "  --progress SECONDS   when stderr is not a terminal, a progress line\n"
+    "                       this often (default 10; on a terminal a bar)\n"
+    "\n"
+    "Exit 0 when every line was registered, 6 when some lines were skipped,\n"
+    "3 or 4 when the API stopped answering or refused the key, 130 when\n"
+    "interrupted (Ctrl-C, SIGTERM: the calls in flight finish first); the\n"
+    "progress file then says where --resume goes on.\n";
+
+enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS };
+
+static const struct ctl_opt opts[] = {
+    {"resume", 0, O_RESUME},     {"progress-file", 1, O_MARK},
+    {"format", 1, O_FORMAT},     {"concurrency", 1, O_CONC},
+    {"progress", 1, O_PROGRESS}, {NULL, 0, 0},
+};
+
+struct imp;
+
+/* One call in flight (or waiting to be retried). */
+struct slot {
+    struct imp *im;
+    long long seq;  /* its place in the window */
+    long long line; /* its line number */
+    unsigned attempts;
+    uint64_t retry_at; /* mono ms */
+    struct hd_buf body;
+    struct slot *next;
+};
+
+/* The window: what became of each line read and not yet committed. */
+struct entry {
+    long long line, end; /* line number, input offset after it */
+    unsigned char done;  /* 0 in flight, DONE_OK or DONE_BAD */
+};
+
+#define DONE_OK 1
+#define DONE_BAD 2
+
+struct imp {
+    struct ctl *c;
+    struct hd_httpc *h;
+    struct import_src src;
+    struct import_progress prog;
+    struct hd_buf url;
+    struct hd_httpc_req tmpl; /* POST /api/device_register, no body */
+    const char *path, *mark_path;
+    char input[PATH_MAX];
+    int resume, format, conc, progress_ms;
+    struct slot *slots, *free, *retry;
+    int inflight;
+    struct entry *win;
+    long long seq, low;      /* next seq to give; oldest seq not committed */
+    struct import_mark mark; /* what is committed (all runs) */
+    long long ok, bad;       /* answers seen by this run */
+    uint64_t marked_ms;
+    int stop; /* CTL_* of what stopped the run, 0 while going */
+};
+
+/* ---- the window and the mark ------------------------------------------ */
+
+static void
+commit(struct imp *im)
+{
+    while (im->low < im->seq && im->win[im->low % IMPORT_WINDOW].done) {
+        const struct entry *e = &im->win[im->low % IMPORT_WINDOW];
+
+        im->mark.line = e->line;
+        im->mark.offset = e->end;
+        if (e->done == DONE_OK)
+            im->mark.ok++;
+        else
+            im->mark.bad++;
+        im->low++;
+    }
+}
+
+static void
+save_mark(struct imp *im, int final)
+{
+    char msg[CTL_MSG_MAX];
+
+    if (im->mark_path == NULL)
+        return;
+    im->mark.complete = final && im->stop == 0;
+    if (im->mark.complete)
+        im->mark.offset = im->src.offset;
+    if (import_mark_write(im->mark_path, im->input, &im->mark, msg,
+                          sizeof(msg)) < 0) {
+        import_progress_clear(&im->prog);
+        ctl_error(im->c, "import: %s", msg);
+    }
+    im->marked_ms = hd_now_mono_ms();
+}
+
+static void
+report_bad(struct imp *im, long long line, const char *msg)
+{
+    char m[CTL_MSG_MAX];
+
+    snprintf(m, sizeof(m), "%s", msg);
+    hd_log_scrub(m);
+    import_progress_clear(&im->prog);
+    fprintf(stderr, "heraldctl import: %sline %lld%s: %s\n",
+            ctl_ecol(im->c, CTL_C_YELLOW), line, ctl_ecol(im->c, CTL_C_NONE),
+            m);
+    im->bad++;
+}
+
+static void
+finish(struct imp *im, struct slot *s, int how)
+{
+    im->win[s->seq % IMPORT_WINDOW].done = (unsigned char)how;
+    s->next = im->free;
+    im->free = s;
+    commit(im);
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+static void on_answer(void *ud, const struct hd_httpc_resp *r);
+
+static void
+submit(struct imp *im, struct slot *s)
+{
+    struct hd_httpc_req req = im->tmpl;
+    struct hd_err err = {0};
+
+    req.body = s->body.data;
+    req.len = s->body.len;
+    if (hd_httpc_submit(im->h, &req, on_answer, s, &err) < 0) {
+        import_progress_clear(&im->prog);
+        ctl_error(im->c, "import: %s", err.msg);
+        im->stop = CTL_ENET;
+        s->next = im->free;
+        im->free = s;
+        return;
+    }
+    im->inflight++;
+}
+
+static void
+retry_later(struct imp *im, struct slot *s)
+{
+    static const struct hd_backoff bo = {250, 8000};
+
+    s->retry_at = hd_now_mono_ms() + 250 +
+                  hd_backoff_delay(&bo, s->attempts, &hd_rand_system);
+    s->attempts++;
+    s->next = im->retry;
+    im->retry = s;
+}
+
+static void
+on_answer(void *ud, const struct hd_httpc_resp *r)
+{
+    struct slot *s = ud;
+    struct imp *im = s->im;
+    struct ctl_answer a;
+
+    im->inflight--;
+    ctl_answer_parse(&a, 1, r->fail, r->status, r->body, r->len, r->error);
+    switch (a.code) {
+    case CTL_OK:
+        im->ok++;
+        finish(im, s, DONE_OK);
+        break;
+    case CTL_EAPI: /* this line's fault: skip it */
+        report_bad(im, s->line, a.msg);
+        finish(im, s, DONE_BAD);
+        break;
+    case CTL_ENET:
+        if (s->attempts + 1 < IMPORT_ATTEMPTS && !im->stop) {
+            retry_later(im, s);
+            break;
+        }
+        /* fall through */
+    default: /* the API is gone, or refuses the key: stop */
+        if (!im->stop) {
+            import_progress_clear(&im->prog);
+            hd_log_scrub(a.msg);
+            ctl_error(im->c, "import: line %lld: %s; stopping", s->line, a.msg);
+            im->stop = a.code;
+        }
+        s->next = im->free; /* not done: --resume sends it again */
+        im->free = s;
+        break;
+    }
+    ctl_answer_release(&a);
+}
+
+/* Sends the retries that are due. */
+static void
+resend(struct imp *im)
+{
+    uint64_t now = hd_now_mono_ms();
+    struct slot **pp = &im->retry;
+
+    while (*pp != NULL) {
+        struct slot *s = *pp;
+
+        if (s->retry_at <= now || im->stop) {
+            *pp = s->next;
+            if (im->stop) {
+                s->next = im->free;
+                im->free = s;
+            } else {
+                submit(im, s);
+            }
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+/* Reads lines while there is room; returns 0 at the end of the input. */
+static int
+feed(struct imp *im)
+{
+    char msg[CTL_MSG_MAX];
+
+    while (im->free != NULL && im->seq - im->low < IMPORT_WINDOW && !im->stop) {
+        struct slot *s = im->free;
+        struct entry *e;
+        int rc = import_src_next(&im->src, &s->body, msg, sizeof(msg));
+
+        if (rc == 0)
+            return 0;
+        im->free = s->next;
+        e = &im->win[im->seq % IMPORT_WINDOW];
+        e->line = im->src.line;
+        e->end = im->src.offset;
+        e->done = 0;
+        s->seq = im->seq++;
+        s->line = im->src.line;
+        s->attempts = 0;
+        if (rc < 0) {
+            report_bad(im, s->line, msg);
+            finish(im, s, DONE_BAD);
+            continue;
+        }
+        submit(im, s);
+    }
+    return 1;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+static int
+parse(struct imp *im, int argc, char **argv)
+{
+    struct ctl_opts o;
+    long long v;
+    char **rest;
+    int id, n, rc = CTL_OK;
+
+    ctl_opts_init(&o, im->c, "import", argc, argv, opts);
+    while (rc == CTL_OK && (id = ctl_opts_next(&o)) != CTL_OPT_END) {
+        switch (id) {
+        case CTL_OPT_HELP:
+            ctl_opts_release(&o);
+            ctl_help(help);
+            return -1;
+        case CTL_OPT_BAD:
+            rc = CTL_EUSAGE;
+            break;
+        case O_RESUME:
+            im->resume = 1;
+            break;
+        case O_MARK:
+            im->mark_path = o.arg;
+            break;
+        case O_FORMAT:
+            if (strcmp(o.arg, "jsonl") == 0 || strcmp(o.arg, "csv") == 0)
+                im->format = o.arg[0] == 'c' ? IMPORT_CSV : IMPORT_JSONL;
+            else
+                rc = ctl_usage(im->c, "import", "--format jsonl or csv");
+            break;
+        case O_CONC:
+            rc = ctl_opt_int(im->c, "import", "--concurrency", o.arg, 1, 1024,
+                             &v);
+            im->conc = (int)v;
+            break;
+        case O_PROGRESS:
+            rc =
+                ctl_opt_int(im->c, "import", "--progress", o.arg, 1, 86400, &v);
+            im->progress_ms = (int)v * 1000;
+            break;
+        default:
+            break;
+        }
+    }
+    n = ctl_opts_rest(&o, &rest);
+    if (rc == CTL_OK && n != 1)
+        rc = ctl_usage(im->c, "import", "one FILE");
+    else if (rc == CTL_OK)
+        im->path = rest[0];
+    ctl_opts_release(&o);
+    return rc;
+}
+
+/* The resume file: where this run starts. */
+static int
+start_point(struct imp *im)
+{
+    char msg[CTL_MSG_MAX];
+    int rc;
+
+    if (strcmp(im->path, "-") == 0) {
+        if (im->resume)
+            return ctl_usage(im->c, "import", "--resume needs a FILE, not -");
+        snprintf(im->input, sizeof(im->input), "-");
+        return CTL_OK;
+    }
+    if (realpath(im->path, im->input) == NULL)
+        snprintf(im->input, sizeof(im->input), "%s", im->path);
+    if (!im->resume)
+        return CTL_OK;
+    rc =
+        import_mark_read(im->mark_path, im->input, &im->mark, msg, sizeof(msg));
+    if (rc < 0) {
+        ctl_error(im->c, "import: --resume: %s", msg);
+        return CTL_EUSAGE;
+    }
+    if (rc == 1) /* never started: from the beginning */
+        memset(&im->mark, 0, sizeof(im->mark));
+    return CTL_OK;
+}
+
+static int
+setup(struct imp *im)
+{
+    struct hd_buf none;
+    struct hd_err err = {0};
+    struct stat st;
+    int i, rc;
+
+    rc = ctl_api_ready(im->c);
+    if (rc == CTL_OK)
+        rc = start_point(im);
+    if (rc != CTL_OK)
+        return rc;
+    rc = import_src_open(&im->src, im->c, im->path, im->format, im->mark.offset,
+                         im->mark.line);
+    if (rc != CTL_OK)
+        return rc;
+    im->src.app = im->c->app;
+    im->c->connections = im->conc;
+    im->h = ctl_http(im->c, &err);
+    if (im->h == NULL) {
+        ctl_error(im->c, "import: %s", err.msg);
+        return CTL_ENET;
+    }
+    hd_buf_init(&none, 1);
+    ctl_api_req(im->c, CTL_M_DEVICE_REGISTER, &none, &im->url, &im->tmpl);
+    hd_buf_release(&none);
+    im->slots = hd_xcalloc((size_t)im->conc, sizeof(*im->slots));
+    for (i = 0; i < im->conc; i++) {
+        im->slots[i].im = im;
+        hd_buf_init(&im->slots[i].body, HD_API_MAX_BODY);
+        im->slots[i].next = im->free;
+        im->free = &im->slots[i];
+    }
+    im->win = hd_xcalloc(IMPORT_WINDOW, sizeof(*im->win));
+    import_progress_init(&im->prog, im->c,
+                         im->src.fp != stdin &&
+                                 fstat(fileno(im->src.fp), &st) == 0
+                             ? (long long)st.st_size
+                             : 0,
+                         im->mark.offset, im->progress_ms);
+    return CTL_OK;
+}
+
+static void
+summary(struct imp *im, double secs, long long lines)
+{
+    printf("%s%s%s: %lld lines in %.1f s (%.0f/s); %lld devices registered, "
+           "%lld bad lines skipped%s\n",
+           ctl_col(im->c, CTL_C_BOLD),
+           im->stop ? "import stopped" : "import done",
+           ctl_col(im->c, CTL_C_NONE), lines, secs,
+           secs > 0 ? (double)lines / secs : 0.0, im->mark.ok, im->mark.bad,
+           im->mark.line > 0 && im->resume ? " (totals include the resumed "
+                                             "run)"
+                                           : "");
+    if (im->stop && im->mark_path)
+        printf("progress kept in %s: heraldctl import %s --resume goes on "
+               "after line %lld\n",
+               im->mark_path, im->path, im->mark.line);
+}
+
+static int
+run(struct imp *im)
+{
+    uint64_t t0 = hd_now_mono_ms();
+    long long first = im->mark.line;
+    struct hd_err err = {0};
+    int more = 1;
+
+    if (im->mark.complete) {
+        printf("import of %s is complete already (line %lld); nothing to "
+               "do\n",
+               im->path, im->mark.line);
+        return CTL_OK;
+    }
+    while ((more || im->inflight > 0 || im->retry != NULL)) {
+        if (hd_shutdown_requested() && !im->stop) {
+            import_progress_clear(&im->prog);
+            ctl_error(im->c, "import: interrupted; finishing the calls in "
+                             "flight");
+            im->stop = CTL_EINTR;
+        }
+        if (im->stop && im->inflight == 0)
+            break;
+        resend(im);
+        if (more && !im->stop)
+            more = feed(im);
+        if (hd_httpc_run(im->h, 50, &err) < 0) {
+            ctl_error(im->c, "import: %s", err.msg);
+            im->stop = CTL_ENET;
+            break;
+        }
+        import_progress_tick(&im->prog, im->src.offset, im->mark.line - first,
+                             im->ok, im->bad, 0);
+        if (hd_now_mono_ms() - im->marked_ms >= IMPORT_MARK_EVERY_MS)
+            save_mark(im, 0);
+    }
+    commit(im);
+    import_progress_tick(&im->prog, im->src.offset, im->mark.line - first,
+                         im->ok, im->bad, !im->prog.tty);
+    import_progress_clear(&im->prog);
+    save_mark(im, 1);
+    summary(im, (double)(hd_now_mono_ms() - t0) / 1000.0,
+            im->mark.line - first);
+    if (im->stop)
+        return im->stop;
+    return im->mark.bad > 0 ? CTL_EPARTIAL : CTL_OK;
+}
+
+int
+ctl_cmd_import(struct ctl *c, int argc, char **argv)
+{
+    struct imp im;
+    char mark[PATH_MAX + 16];
+    int rc, i;
+
+    memset(&im, 0, sizeof(im));
+    im.c = c;
+    im.format = -1;
+    im.conc = 32;
+    im.progress_ms = 10000;
+    hd_buf_init(&im.url, HD_HTTP_MAX_URL);
+    rc = parse(&im, argc, argv);
+    if (rc == CTL_OK) {
+        if (im.mark_path == NULL && strcmp(im.path, "-") != 0) {
+            snprintf(mark, sizeof(mark), "%s.progress", im.path);
+            im.mark_path = mark;
+        }
+        hd_shutdown_install();
+        rc = setup(&im);
+        if (rc == CTL_OK)
+            rc = run(&im);
+    }
+    /* the client first: it cancels what is in flight into the slots */
+    hd_httpc_free(c->http);
+    c->http = NULL;
+    import_src_close(&im.src);
+    for (i = 0; im.slots != NULL && i < im.conc; i++)
+        hd_buf_release(&im.slots[i].body);
+    free(im.slots);
+    free(im.win);
+    hd_buf_release(&im.url);
+    return rc < 0 ? CTL_OK : rc;
+}

@@ -1,0 +1,147 @@
+/* main.c -- heraldctl: the operator's command line for Herald. Reads the
+ * settings, looks at the terminal, and hands the rest of the line to one
+ * command. Wiring only: each command lives in its own file.
+ *
+ * Settings come from the options, else the environment, else the env
+ * file `make run` writes (var/stack.env), read only when a command needs
+ * a setting the first two did not give. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "tools/ctl/ctl.h"
+#include "core/banned.h"
+
+static const struct hd_config_field ctl_fields[] = {
+    HD_CFG_STR("HERALD_API_URL", struct ctl_config, api_url, NULL, 0,
+               "herald-api's base URL (http://127.0.0.1:8080)"),
+    HD_CFG_STR("HERALD_API_KEY", struct ctl_config, api_key, NULL,
+               HD_CFG_SECRET, "a server API key of herald-api"),
+    HD_CFG_STR("HERALD_APP", struct ctl_config, app, NULL, 0,
+               "the registry namespace (app) of every call (default: the "
+               "API's default)"),
+    HD_CFG_STR("HERALD_RELAY_URL", struct ctl_config, relay_url, NULL, 0,
+               "herald-relay's base URL, for installations"),
+    HD_CFG_STR("HERALD_RELAY_ADMIN_KEY", struct ctl_config, relay_admin_key,
+               NULL, HD_CFG_SECRET, "herald-relay's admin key"),
+    HD_CFG_STR("HERALD_RELAY_CA_FILE", struct ctl_config, relay_ca_file, NULL,
+               0, "CA certificate to trust for the relay's HTTPS"),
+    HD_CFG_STR("NO_COLOR", struct ctl_config, no_color, NULL, 0,
+               "set (to anything): no colour"),
+    HD_CFG_END,
+};
+
+static const char usage[] =
+    "heraldctl -- the operator's command line for Herald: send pushes,\n"
+    "inspect and remove devices, follow a push's outcomes, import devices\n"
+    "in bulk, and manage relay installations.\n"
+    "\n"
+    "Usage: heraldctl [options] COMMAND [ARGS...]   (COMMAND --help for "
+    "more)\n"
+    "\n"
+    "Commands:\n"
+    "  send           send a push to users, topics, devices or raw tokens\n"
+    "  devices        list, show or remove registered devices\n"
+    "  topics         list users' topics, add, remove or set them\n"
+    "  status UID     per-device outcomes of one push\n"
+    "  import FILE    register devices in bulk from JSON Lines or CSV\n"
+    "  installations  create or show herald-relay installations\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  done\n"
+    "  1  the API refused the request (its message is shown)\n"
+    "  2  bad command line, bad input, or a missing setting\n"
+    "  3  no answer: connection refused, TLS, timeout, HTTP 5xx\n"
+    "  4  the key was refused (HTTP 401/403)\n"
+    "  5  not found (device, uid, installation)\n"
+    "  6  import finished but skipped some lines\n"
+    "  130  interrupted (Ctrl-C); an import keeps its progress\n";
+
+static const struct {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv);
+} commands[] = {
+    {"send", ctl_cmd_send},     {"devices", ctl_cmd_devices},
+    {"topics", ctl_cmd_topics}, {"status", ctl_cmd_status},
+    {"import", ctl_cmd_import}, {"installations", ctl_cmd_installations},
+};
+
+int
+ctl_config_load_file(struct ctl *c, const char *path, struct hd_err *err)
+{
+    struct hd_config_section sec = {ctl_fields, &c->cfg};
+
+    return hd_config_load_file(&sec, 1, path, err);
+}
+
+static void
+print_help(void)
+{
+    struct hd_config_section sec = {ctl_fields, NULL};
+
+    ctl_help(usage);
+    printf("\nConfiguration is read from the environment (then from "
+           "--env-file):\n");
+    hd_config_help(stdout, &sec, 1);
+}
+
+/* The global options before the command, then the command. */
+static int
+dispatch(struct ctl *c, int argc, char **argv)
+{
+    struct ctl_opts o;
+    char **rest;
+    int id, n;
+    size_t i;
+
+    ctl_opts_init(&o, c, "heraldctl", argc, argv, NULL);
+    o.stop = 1; /* at the command word: its own options follow it */
+    while ((id = ctl_opts_next(&o)) != CTL_OPT_END) {
+        if (id == CTL_OPT_HELP) {
+            ctl_opts_release(&o);
+            print_help();
+            return CTL_OK;
+        }
+        ctl_opts_release(&o);
+        return CTL_EUSAGE;
+    }
+    n = ctl_opts_rest(&o, &rest);
+    ctl_opts_release(&o);
+    if (n == 0) {
+        print_help();
+        return CTL_EUSAGE;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(rest[0], commands[i].name) == 0)
+            return commands[i].run(c, n, rest);
+    return ctl_usage(c, "heraldctl", "unknown command \"%.64s\"", rest[0]);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct hd_config_section sec;
+    struct hd_err err = {0};
+    struct ctl c;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    hd_log_init("heraldctl", HD_LOG_WARN);
+    sec.fields = ctl_fields;
+    sec.base = &c.cfg;
+    if (hd_config_load(&sec, 1, &err) < 0) {
+        fprintf(stderr, "heraldctl: error: %s\n", err.msg);
+        return CTL_EUSAGE;
+    }
+    ctl_out_init(&c);
+    c.timeout_ms = 30000;
+    hd_buf_init(&c.auth, HD_HTTP_MAX_HEADER);
+    rc = dispatch(&c, argc, argv);
+    fflush(stdout);
+    hd_httpc_free(c.http);
+    hd_buf_release(&c.auth);
+    hd_config_release(&sec, 1);
+    return rc;
+}
