@@ -177,6 +177,10 @@ stack_env HERALD_PG_DSN "$HERALD_PG_DSN"
 printf '%s\n' "${STACK_ENV[@]}" >"$VAR/stack.env.tmp"
 mv "$VAR/stack.env.tmp" "$VAR/stack.env"
 
+# heraldctl reads var/stack.env from the current directory by itself
+CTL=$BIN/heraldctl
+[ "$VAR" = "$ROOT/var" ] || CTL="$CTL --env-file $VAR/stack.env"
+
 cat <<EOF
 
   Herald is ready.
@@ -194,6 +198,11 @@ cat <<EOF
     curl -s -H "Authorization: apikey \$HERALD_API_KEY" \\
       -d '{"method":"device_register","params":{"provider":"fcm","token":"demo-token","platform":"android","user":"alice"}}' \\
       \$HERALD_API_URL/api
+
+  Or with the CLI, from $ROOT (heraldctl --help for the rest):
+    $CTL devices list --user alice
+    $CTL send --user alice --title Hello --body 'from heraldctl'
+    $CTL status <uid printed by send>
 
   Ctrl-C stops everything.
 

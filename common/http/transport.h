@@ -36,12 +36,12 @@ enum httpc_slot {
 /* One request on its way. The client fills req and the fields below it;
  * the transport fills the answer before reporting it. */
 struct httpc_xfer {
-    struct hd_httpc_req req; /* borrowed pointers, copied struct */
-    struct hd_buf body;      /* the answer's body, max cfg.max_response */
-    struct hd_buf hdrs;      /* raw response header lines */
-    int toobig;              /* the body passed its ceiling */
-    int status;              /* HTTP status, when the answer is complete */
-    int version;             /* 1, 2 or 3 */
+    struct hd_httpc_req req;     /* borrowed pointers, copied struct */
+    struct hd_buf body;          /* the answer's body, max cfg.max_response */
+    struct hd_buf hdrs;          /* raw response header lines */
+    int toobig;                  /* the body passed its ceiling */
+    int status;                  /* HTTP status, when the answer is complete */
+    int version;                 /* 1, 2 or 3 */
     char error[HTTPC_ERROR_LEN]; /* why it failed, "" when nothing says */
     /* Each transport's own state for this transfer, kept across reuses of
      * the pooled transfer and freed by that transport's xfer_free(). */

@@ -132,6 +132,18 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
             if os.path.exists(os.path.join(BIN, "herald-worker-" + port.split("_")[2].lower())):
                 assert "http://127.0.0.1:%s" % env[port] in urls, (port, banner)
 
+        # the banner's heraldctl line works as printed, from the checkout
+        m = re.search(r"^    (\S+/heraldctl(?: --env-file \S+)?) devices list --user alice$",
+                      banner, re.M)
+        assert m, banner
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+        r = subprocess.run(m.group(1).split() + ["send", "--user", "alice", "--title", "hi"],
+                           cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stdout.strip(), (r.stdout, r.stderr)
+        r = subprocess.run(m.group(1).split() + ["status", r.stdout.strip()],
+                           cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "state" in r.stdout, (r.stdout, r.stderr)
+
         started = processes_using(BIN + "/herald-", var + "/")
         names = " ".join(started.values())
         for b in ("herald-devkafka", "herald-api", "herald-hub", "postgres"):

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "service/service.h"
 #include "tools/ctl/ctl.h"
 #include "core/banned.h"
 
@@ -24,6 +25,7 @@ enum {
     G_TIMEOUT,
     G_NO_COLOR,
     G_ENV_FILE,
+    G_VERSION,
 };
 
 static const struct option globals[] = {
@@ -37,6 +39,7 @@ static const struct option globals[] = {
     {"no-color", no_argument, NULL, G_NO_COLOR},
     {"env-file", required_argument, NULL, G_ENV_FILE},
     {"help", no_argument, NULL, CTL_OPT_HELP},
+    {"version", no_argument, NULL, G_VERSION},
 };
 #define NGLOBALS (sizeof(globals) / sizeof(globals[0]))
 
@@ -55,7 +58,7 @@ const char ctl_global_help[] =
     "  --timeout SECONDS  per request (default 30)\n"
     "  --no-color         no colour (also NO_COLOR=1, or output not a "
     "terminal)\n"
-    "  -h, --help         this help\n";
+    "  -h, --help         this help (--version: the version)\n";
 
 void
 ctl_opts_init(struct ctl_opts *o, struct ctl *c, const char *name, int argc,
@@ -112,6 +115,9 @@ global(struct ctl_opts *o, int id)
     case G_ENV_FILE:
         c->env_file = optarg;
         return 1;
+    case G_VERSION:
+        printf("heraldctl %s\n", HD_VERSION);
+        exit(CTL_OK);
     case G_NO_COLOR:
         c->color = c->ecolor = 0;
         return 1;
