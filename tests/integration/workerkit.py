@@ -21,7 +21,12 @@ from harness import Stack, free_port, http, wait_for
 from simkit import Sim
 
 PORT_VAR = {"fcm": "HERALD_WORKER_FCM_PORT", "apns": "HERALD_WORKER_APNS_PORT",
-            "hms": "HERALD_WORKER_HMS_PORT"}
+            "hms": "HERALD_WORKER_HMS_PORT", "webpush": "HERALD_WORKER_WEBPUSH_PORT"}
+
+# A VAPID key pair (RFC 8291 Appendix A's sender key, in web-push's format).
+VAPID_PRIVATE = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"
+VAPID_PUBLIC = ("BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wE"
+                "qKK6PBru3jl7A8")
 
 # fast retries and pauses, so error paths finish within a test
 FAST = {"HERALD_WORKER_MAX_ATTEMPTS": "3", "HERALD_WORKER_BACKOFF_BASE_MS": "100",
@@ -34,6 +39,7 @@ NOTIFICATION = {
     "apns": {"headers": {"apns-push-type": "alert", "apns-priority": "10"},
              "payload": {"aps": {"alert": "hi"}}},
     "hms": {"message": {"data": "{\"type\":\"1\"}"}},
+    "webpush": {"payload": "{\"type\":1}"},
 }
 
 
@@ -64,6 +70,15 @@ def worker_env(provider, sim):
            "HERALD_WORKER_CONNECT_TO": "::127.0.0.1:%d" % sim.port}
     if provider == "fcm":
         env["HERALD_WORKER_FCM_SERVICE_ACCOUNT_FILE"] = c["HERALD_SIM_FCM_SERVICE_ACCOUNT_FILE"]
+    elif provider == "webpush":
+        # the one documented way to reach the simulator: its origin and
+        # address named explicitly (HERALD_WORKER_CONNECT_TO is ignored)
+        env = {"HERALD_WORKER_CA_FILE": c["HERALD_SIM_CA_FILE"],
+               "HERALD_WEBPUSH_VAPID_PRIVATE_KEY": VAPID_PRIVATE,
+               "HERALD_WEBPUSH_VAPID_PUBLIC_KEY": VAPID_PUBLIC,
+               "HERALD_WEBPUSH_VAPID_SUBJECT": "mailto:ops@herald.test",
+               "HERALD_WEBPUSH_TEST_SIMULATOR": "fcm.googleapis.com:443:127.0.0.1:%d"
+                                                % sim.port}
     elif provider == "apns":
         env.update({"HERALD_WORKER_APNS_KEY_FILE": c["HERALD_SIM_APNS_KEY_FILE"],
                     "HERALD_WORKER_APNS_KEY_ID": c["HERALD_SIM_APNS_KEY_ID"],

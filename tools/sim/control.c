@@ -23,6 +23,7 @@
 #include "tools/sim/server.h"
 #include "tools/sim/store.h"
 #include "tools/sim/tokens.h"
+#include "tools/sim/webpush.h"
 #include "core/banned.h"
 
 #define DEFAULT_LIMIT 100
@@ -399,9 +400,9 @@ h_latency_post(struct hd_http_req *r, void *ud)
         hd_json_int(b, "", "ms", 0, 0, 600000, &ms, &err) < 0 ||
         hd_json_int(b, "", "jitter_ms", 0, 0, 600000, &jit, &err) < 0 ||
         (prov != NULL && sim_provider_parse(prov, &p) < 0)) {
-        hd_http_respond_error(r, 400, "bad_request", "%s",
-                              err.msg[0] ? err.msg
-                                         : "provider: apns, fcm or hms");
+        hd_http_respond_error(
+            r, 400, "bad_request", "%s",
+            err.msg[0] ? err.msg : "provider: apns, fcm, hms or webpush");
         json_decref(b);
         return;
     }
@@ -500,6 +501,7 @@ const struct hd_http_route sim_control_routes[] = {
     {"POST", "/control/latency", h_latency_post, 0, 0},
     {"POST", "/control/goaway", h_goaway, 0, 0},
     {"GET", "/control/info", h_info, 0, 0},
+    {"GET", "/control/webpush/subscription", sim_webpush_h_subscription, 0, 0},
 };
 
 const size_t sim_control_nroutes =

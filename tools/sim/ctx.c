@@ -133,7 +133,8 @@ const struct hd_config_field sim_config_fields[] = {
 
 #undef C
 
-static const char *const provider_names[SIM_NPROV] = {"apns", "fcm", "hms"};
+static const char *const provider_names[SIM_NPROV] = {"apns", "fcm", "hms",
+                                                      "webpush"};
 
 const char *
 sim_provider_name(enum sim_provider p)

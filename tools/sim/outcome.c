@@ -33,33 +33,34 @@ static const struct prefix_row {
 } prefixes[] = {
     {"dead",
      SIM_OUT_ERROR,
-     {"Unregistered", "UNREGISTERED", "illegal_token"},
+     {"Unregistered", "UNREGISTERED", "illegal_token", "Gone"},
      P_NONE},
     {"bad0",
      SIM_OUT_ERROR,
-     {"BadDeviceToken", "INVALID_ARGUMENT", "illegal_token"},
+     {"BadDeviceToken", "INVALID_ARGUMENT", "illegal_token", "BadRequest"},
      P_NONE},
     {"0429",
      SIM_OUT_ERROR,
-     {"TooManyRequests", "QUOTA_EXCEEDED", "503"},
+     {"TooManyRequests", "QUOTA_EXCEEDED", "503", "TooManyRequests"},
      P_RETRY},
     {"0503",
      SIM_OUT_ERROR,
-     {"ServiceUnavailable", "UNAVAILABLE", "503"},
+     {"ServiceUnavailable", "UNAVAILABLE", "503", "ServiceUnavailable"},
      P_RETRY},
     {"0500",
      SIM_OUT_ERROR,
-     {"InternalServerError", "INTERNAL", "81000001"},
+     {"InternalServerError", "INTERNAL", "81000001", "InternalServerError"},
      P_NONE},
-    {"de1a", SIM_OUT_SUCCESS, {NULL, NULL, NULL}, P_DELAY},
-    {"57a1", SIM_OUT_STALL, {NULL, NULL, NULL}, P_NONE},
-    {"a807", SIM_OUT_RST, {NULL, NULL, NULL}, P_H2CODE},
-    {"60a0", SIM_OUT_GOAWAY, {NULL, NULL, NULL}, P_H2CODE},
-    {"c105", SIM_OUT_CLOSE, {NULL, NULL, NULL}, P_NONE},
+    {"de1a", SIM_OUT_SUCCESS, {NULL, NULL, NULL, NULL}, P_DELAY},
+    {"57a1", SIM_OUT_STALL, {NULL, NULL, NULL, NULL}, P_NONE},
+    {"a807", SIM_OUT_RST, {NULL, NULL, NULL, NULL}, P_H2CODE},
+    {"60a0", SIM_OUT_GOAWAY, {NULL, NULL, NULL, NULL}, P_H2CODE},
+    {"c105", SIM_OUT_CLOSE, {NULL, NULL, NULL, NULL}, P_NONE},
 };
 
-/* "ae" + 2 digits: APNs reason #NN, "fe": FCM error #NN, "he": HMS code. */
-static const char indexed[SIM_NPROV][3] = {"ae", "fe", "he"};
+/* "ae" + 2 digits: APNs reason #NN, "fe": FCM error #NN, "he": HMS code,
+ * "we": Web Push error. */
+static const char indexed[SIM_NPROV][3] = {"ae", "fe", "he", "we"};
 
 static const char *const h2_codes[] = {
     "NO_ERROR",

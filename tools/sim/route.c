@@ -12,6 +12,7 @@
 #include "tools/sim/oauth.h"
 #include "tools/sim/route.h"
 #include "tools/sim/store.h"
+#include "tools/sim/webpush.h"
 #include "core/banned.h"
 
 /* Hostname -> endpoint; path "" accepts any path on that host. */
@@ -49,7 +50,17 @@ static const struct sim_endpoint *const by_kind[SIM_NPROV][2] = {
     {&sim_apns_send, NULL},
     {&sim_fcm_send, &sim_google_token},
     {&sim_hms_send, &sim_hms_token},
+    {&sim_webpush_send, NULL},
 };
+
+/* Web Push subscriptions' paths, on any host (Chrome's endpoints live on
+ * fcm.googleapis.com next to the FCM API). */
+static int
+is_webpush(const char *path)
+{
+    return strncmp(path, "/fcm/send/", 10) == 0 ||
+           strncmp(path, "/wpush/", 7) == 0;
+}
 
 static size_t
 path_len(const char *path)
@@ -65,6 +76,8 @@ sim_route(const char *host, const char *path)
 
     if (path == NULL)
         return NULL;
+    if (is_webpush(path))
+        return &sim_webpush_send;
     for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
         const struct host_route *h = &hosts[i];
 

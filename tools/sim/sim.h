@@ -19,10 +19,11 @@ enum sim_provider {
     SIM_APNS = 0,
     SIM_FCM,
     SIM_HMS,
+    SIM_WEBPUSH,
     SIM_NPROV,
 };
 
-/* "apns", "fcm", "hms". */
+/* "apns", "fcm", "hms", "webpush". */
 const char *sim_provider_name(enum sim_provider p);
 /* Returns 0 and *out, or -1 for an unknown name. */
 int sim_provider_parse(const char *name, enum sim_provider *out);
