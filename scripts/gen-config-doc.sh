@@ -36,7 +36,8 @@ ORDER = ["herald-api", "herald-hub", "herald-relay", "herald-worker-fcm",
 
 def binaries():
     found = sorted(f for f in os.listdir(BIN)
-                   if f.startswith("herald-") and os.access(os.path.join(BIN, f), os.X_OK))
+                   if (f.startswith("herald-") or f == "heraldctl")
+                   and os.access(os.path.join(BIN, f), os.X_OK))
     return [b for b in ORDER if b in found] + [b for b in found if b not in ORDER]
 
 
@@ -61,6 +62,8 @@ def parse_help(name):
             section = "config"
         elif section == "commands" and line.startswith("  "):
             commands.append(line[2:])
+        elif section == "commands" and line:
+            section = None  # another heading ends the commands
         elif section == "config" and re.fullmatch(r"  HERALD_[A-Z0-9_]+", line):
             if i + 2 >= len(lines):
                 sys.exit("gen-config-doc.sh: %s --help: %s has no description" % (name, line))

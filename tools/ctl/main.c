@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "service/service.h"
 #include "tools/ctl/ctl.h"
 #include "core/banned.h"
 
@@ -34,9 +35,11 @@ static const struct hd_config_field ctl_fields[] = {
 };
 
 static const char usage[] =
-    "heraldctl -- the operator's command line for Herald: send pushes,\n"
-    "inspect and remove devices, follow a push's outcomes, import devices\n"
-    "in bulk, and manage relay installations.\n"
+    "heraldctl " HD_VERSION " -- the operator's command line for Herald\n"
+    "\n"
+    "Sends pushes, inspects and removes devices, follows a push's\n"
+    "outcomes, imports devices in bulk and manages relay installations,\n"
+    "through herald-api's server API and herald-relay's admin endpoints.\n"
     "\n"
     "Usage: heraldctl [options] COMMAND [ARGS...]   (COMMAND --help for "
     "more)\n"
