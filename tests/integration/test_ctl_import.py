@@ -182,9 +182,11 @@ def test_resume_after_an_interrupted_import(api, how):
 
 def test_progress_on_a_terminal_and_in_a_log(api):
     user = "tty-" + tag()
-    path = write([dev(user, i) for i in range(400)])
+    # long enough (a second or more, two calls at a time) for the bar,
+    # which is redrawn every 200 ms, to show
+    path = write([dev(user, i) for i in range(3000)])
     master, slave = pty.openpty()
-    p = subprocess.Popen([CTL, "import", path, "--concurrency", "4"], env=env(api),
+    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2"], env=env(api),
                          stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     seen = b""
@@ -205,7 +207,7 @@ def test_progress_on_a_terminal_and_in_a_log(api):
     assert "\033[36m" in text  # colour on a terminal
     # NO_COLOR: the bar without colour
     master, slave = pty.openpty()
-    p = subprocess.Popen([CTL, "import", path, "--concurrency", "4"],
+    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2"],
                          env=dict(env(api), NO_COLOR="1"),
                          stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
@@ -224,4 +226,4 @@ def test_progress_on_a_terminal_and_in_a_log(api):
     # not a terminal: plain lines, no escapes
     r = ctl("import", path, "--progress", "1", env=env(api))
     assert r.rc == 0 and "\033[" not in r.err, r
-    assert "heraldctl import: 400 lines done (100.0%), 400 registered, 0 bad" in r.err, r
+    assert "heraldctl import: 3000 lines done (100.0%), 3000 registered, 0 bad" in r.err, r
