@@ -11,15 +11,20 @@ and herald-relay.
   input, a wrong or missing key, an unreachable server and unknown
   commands end in the documented exit codes with a clear message.
 """
+import fcntl
 import json
 import os
+import pty
 import re
+import struct
+import subprocess
 import tempfile
+import termios
 
 import pytest
 
 from api_support import API_KEY, start_api
-from ctlkit import ctl, ctl_env
+from ctlkit import CTL, ctl, ctl_env
 from harness import Stack, free_port, wait_for
 from relaykit import ADMIN_KEY, Relay
 from workerkit import Rig, tag, token
@@ -335,3 +340,48 @@ def test_installations_create_and_show(w):
     for sub in ("list", "rotate"):
         r = w.run("installations", sub)
         assert r.rc == 2 and "no endpoint" in r.err, r
+
+
+def test_a_list_larger_than_a_provider_answer(w):
+    """One page of 600 devices with meta is ~200 KB: more than the HTTP
+    client keeps for a provider's answer (64 KiB)."""
+    user = "big-" + tag()
+    meta = {"note": "x" * 200}
+    path = os.path.join(tempfile.mkdtemp(prefix="heraldctl-big-"), "d.jsonl")
+    with open(path, "w") as f:
+        for i in range(600):
+            f.write(json.dumps({"provider": "fcm", "token": "big-%s-%d" % (user, i),
+                                "platform": "android", "user": user, "meta": meta}) + "\n")
+    assert w.run("import", path).rc == 0
+    r = w.run("devices", "list", "--user", user, "--limit", "0", "--json")
+    assert r.rc == 0, r
+    assert len(r.out) > 128 * 1024
+    doc = json.loads(r.out)
+    assert len(doc["items"]) == 600 and doc["items"][0]["meta"] == meta
+
+
+def test_a_table_fits_the_terminal(w):
+    user = "wide-" + tag()
+    w.device(user, "ok-" + "w" * 150)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    p = subprocess.Popen([CTL, "devices", "list", "--user", user], env=w.env,
+                         stdout=slave, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=30)
+    os.close(master)
+    text = re.sub(r"\033\[[0-9;]*m", "", out.decode())
+    lines = [ln for ln in text.replace("\r", "").splitlines() if ln]
+    assert p.returncode == 0 and len(lines) == 2, text
+    assert all(len(ln) <= 100 for ln in lines) and len(lines[1]) > 90, lines
+    assert lines[1].endswith("…") and "ok-www" in lines[1], lines
+    assert b"\033[1m" in out  # bold heads on a terminal

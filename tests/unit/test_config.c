@@ -1,5 +1,7 @@
 /* test_config.c -- unit tests for common/core/config.c. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tests/unit/unit.h"
 #include "core/config.h"
@@ -209,6 +211,74 @@ test_parse_numbers(void)
     ASSERT_INT_EQ(hd_parse_int("11", 0, 10, &i), -1);
 }
 
+/* hd_config_load_file: what the environment left unset, from the file. */
+struct fcfg {
+    char *url;
+    char *key;
+    char *app;
+    char *mode;
+};
+
+static const struct hd_config_field ffields[] = {
+    HD_CFG_STR("HT_URL", struct fcfg, url, NULL, 0, "url"),
+    HD_CFG_STR("HT_KEY", struct fcfg, key, NULL, HD_CFG_SECRET, "key"),
+    HD_CFG_STR("HT_APP", struct fcfg, app, NULL, 0, "app"),
+    HD_CFG_ENUM("HT_FMODE", struct fcfg, mode, NULL, "a|b", "mode"),
+    HD_CFG_END,
+};
+
+/* Writes text to a new file; its path in path (or "" on failure). */
+static void
+write_file(char *path, size_t len, const char *text)
+{
+    int fd;
+    FILE *fp;
+
+    snprintf(path, len, "/tmp/herald-test-config-XXXXXX");
+    fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    fp = fdopen(fd, "w");
+    ASSERT_NOT_NULL(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void
+test_load_file(void)
+{
+    struct fcfg c;
+    struct hd_config_section s = {ffields, &c};
+    struct hd_err err = {0};
+    char path[64];
+
+    unsetenv("HT_URL");
+    unsetenv("HT_APP");
+    unsetenv("HT_FMODE");
+    setenv("HT_KEY", "from-env", 1);
+    ASSERT_INT_EQ(hd_config_load(&s, 1, NULL), 0);
+    write_file(path, sizeof(path),
+               "# a comment\n\nexport HT_URL=http://x:1/\r\n"
+               "HT_KEY=from-file\nHT_OTHER=ignored\nHT_APP=\n"
+               "no equals sign\n");
+    ASSERT_INT_EQ(hd_config_load_file(&s, 1, path, &err), 1);
+    ASSERT_STR_EQ(c.url, "http://x:1/");
+    ASSERT_STR_EQ(c.key, "from-env"); /* the environment wins */
+    ASSERT_NULL(c.app);               /* an empty value is no value */
+    unlink(path);
+    ASSERT_INT_EQ(hd_config_load_file(&s, 1, path, &err), 0); /* absent */
+    hd_config_release(&s, 1);
+
+    /* a bad value names the file, the line and the variable */
+    unsetenv("HT_KEY");
+    ASSERT_INT_EQ(hd_config_load(&s, 1, NULL), 0);
+    write_file(path, sizeof(path), "HT_URL=u\nHT_FMODE=c\n");
+    ASSERT_INT_EQ(hd_config_load_file(&s, 1, path, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, ":2: HT_FMODE: must be one of a|b");
+    unlink(path);
+    hd_config_release(&s, 1);
+    ASSERT_NULL(c.url);
+}
+
 int
 main(void)
 {
@@ -220,5 +290,6 @@ main(void)
     RUN_TEST(test_extra_variables_pass_through);
     RUN_TEST(test_help_lists_every_variable);
     RUN_TEST(test_parse_numbers);
+    RUN_TEST(test_load_file);
     return UNIT_DONE();
 }
