@@ -76,6 +76,8 @@ hd_err_name(enum hd_errcode code)
         return "ECONFLICT";
     case HD_EAUTH:
         return "EAUTH";
+    case HD_EUNAVAILABLE:
+        return "EUNAVAILABLE";
     }
     return "EUNKNOWN";
 }

@@ -16,14 +16,15 @@
 
 enum hd_errcode {
     HD_EOK = 0,
-    HD_EINVAL,    /* bad input or configuration */
-    HD_EIO,       /* system call or socket failure */
-    HD_ETIMEDOUT, /* a bounded wait ran out */
-    HD_EUPSTREAM, /* a dependency (PostgreSQL, Kafka, provider) failed */
-    HD_ETOOBIG,   /* a bounded buffer or list would exceed its limit */
-    HD_ENOTFOUND, /* the thing asked for does not exist */
-    HD_ECONFLICT, /* the request contradicts existing state */
-    HD_EAUTH,     /* authentication or signature check failed */
+    HD_EINVAL,       /* bad input or configuration */
+    HD_EIO,          /* system call or socket failure */
+    HD_ETIMEDOUT,    /* a bounded wait ran out */
+    HD_EUPSTREAM,    /* a dependency (PostgreSQL, Kafka, provider) failed */
+    HD_ETOOBIG,      /* a bounded buffer or list would exceed its limit */
+    HD_ENOTFOUND,    /* the thing asked for does not exist */
+    HD_ECONFLICT,    /* the request contradicts existing state */
+    HD_EAUTH,        /* authentication or signature check failed */
+    HD_EUNAVAILABLE, /* a feature this build or setting does not offer */
 };
 
 #define HD_ERR_MSG_LEN 256

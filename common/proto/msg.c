@@ -98,8 +98,14 @@ hd_event_target_parse(const char *s, enum hd_event_target *out)
 }
 
 static const char *const rcpt_keys[HD_RCPT__COUNT] = {
-    "device_ids",    "channels",   "users",     "fcm_tokens",    "fcm_topic",
-    "fcm_condition", "hms_tokens", "hms_topic", "hms_condition", "apns_tokens"};
+    "device_ids",    "channels",      "users",          "fcm_tokens",
+    "fcm_topic",     "fcm_condition", "hms_tokens",     "hms_topic",
+    "hms_condition", "apns_tokens",   "webpush_tokens", "filter"};
+
+/* The lists a filter recipient may hold, each of up to HD_LIST_MAX
+ * strings. */
+static const char *const filter_keys[] = {"ids",       "users",     "topics",
+                                          "providers", "platforms", NULL};
 
 const char *
 hd_recipient_key(enum hd_recipient_kind k)
@@ -111,7 +117,8 @@ int
 hd_recipient_is_list(enum hd_recipient_kind k)
 {
     return !(k == HD_RCPT_FCM_TOPIC || k == HD_RCPT_FCM_CONDITION ||
-             k == HD_RCPT_HMS_TOPIC || k == HD_RCPT_HMS_CONDITION);
+             k == HD_RCPT_HMS_TOPIC || k == HD_RCPT_HMS_CONDITION ||
+             k == HD_RCPT_FILTER);
 }
 
 static size_t
@@ -124,6 +131,8 @@ recipient_item_max(enum hd_recipient_kind k)
         return HD_TOKEN_MAX_HMS;
     case HD_RCPT_APNS_TOKENS:
         return HD_TOKEN_MAX_APNS;
+    case HD_RCPT_WEBPUSH_TOKENS:
+        return HD_TOKEN_MAX_WEBPUSH;
     case HD_RCPT_CHANNELS:
         return HD_CHANNEL_MAX;
     default:
@@ -316,6 +325,44 @@ hd_msg_event_release(struct hd_msg_event *e)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* A filter: known keys only, each an array of at most HD_LIST_MAX
+ * strings of 1..HD_CHANNEL_MAX characters. */
+static int
+check_filter(json_t *f, struct hd_err *err)
+{
+    const char *key;
+    json_t *list, *v;
+    size_t i;
+    int k;
+
+    if (!json_is_object(f))
+        return hd_err_set(err, HD_EINVAL,
+                          "recipient.filter: must be an object");
+    json_object_foreach(f, key, list)
+    {
+        for (k = 0; filter_keys[k] && strcmp(key, filter_keys[k]) != 0; k++)
+            ;
+        if (filter_keys[k] == NULL)
+            return hd_err_set(err, HD_EINVAL,
+                              "recipient.filter.%.64s: unknown list", key);
+        if (!json_is_array(list) || json_array_size(list) > HD_LIST_MAX)
+            return hd_err_set(err, HD_EINVAL,
+                              "recipient.filter.%s: must be an array of at "
+                              "most %d strings",
+                              key, HD_LIST_MAX);
+        json_array_foreach(list, i, v)
+        {
+            if (!json_is_string(v) || json_string_length(v) == 0 ||
+                json_string_length(v) > HD_CHANNEL_MAX)
+                return hd_err_set(err, HD_EINVAL,
+                                  "recipient.filter.%s[%zu]: must be a string "
+                                  "of 1 to %d characters",
+                                  key, i, HD_CHANNEL_MAX);
+        }
+    }
+    return 0;
+}
+
 static int
 check_recipient_values(enum hd_recipient_kind k, json_t *values,
                        struct hd_err *err)
@@ -324,6 +371,8 @@ check_recipient_values(enum hd_recipient_kind k, json_t *values,
     size_t i;
     json_t *v;
 
+    if (k == HD_RCPT_FILTER)
+        return check_filter(values, err);
     if (!hd_recipient_is_list(k)) {
         if (!json_is_string(values) || json_string_length(values) == 0 ||
             json_string_length(values) > TOPIC_MAX)

@@ -29,7 +29,7 @@ enum hd_provider {
     HD_PROVIDER_FCM = 0,
     HD_PROVIDER_APNS,
     HD_PROVIDER_HMS,
-    HD_PROVIDER_WEBPUSH,
+    HD_PROVIDER_WEBPUSH, /* token: the browser's PushSubscription as JSON */
     HD_PROVIDER__COUNT,
 };
 
@@ -82,12 +82,16 @@ enum hd_recipient_kind {
     HD_RCPT_HMS_TOPIC,
     HD_RCPT_HMS_CONDITION,
     HD_RCPT_APNS_TOKENS,
+    HD_RCPT_WEBPUSH_TOKENS, /* PushSubscription JSON strings */
+    HD_RCPT_FILTER,         /* an object {ids, users, topics, providers,
+                             * platforms}: arrays of strings, ANDed */
     HD_RCPT__COUNT,
 };
 
 /* The JSON key of a recipient kind ("device_ids", "fcm_topic", ...). */
 const char *hd_recipient_key(enum hd_recipient_kind k);
-/* 1 for list kinds (values is an array), 0 for topic/condition (a string). */
+/* 1 for list kinds (values is an array), 0 for topic/condition (a string)
+ * and for HD_RCPT_FILTER (an object). */
 int hd_recipient_is_list(enum hd_recipient_kind k);
 
 struct hd_msg_request {
@@ -96,7 +100,7 @@ struct hd_msg_request {
     int64_t created_ms;
     int64_t expire_at_ms; /* 0 = never */
     enum hd_recipient_kind kind;
-    json_t *values;              /* array of strings, or a string: owned */
+    json_t *values; /* array of strings, a string, or the filter: owned */
     json_t *exclude_identifiers; /* array of strings or NULL: owned */
     int client_type;             /* 0 = all */
     char *installation_id;       /* NULL = any */

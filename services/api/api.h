@@ -60,6 +60,7 @@ struct api_config {
     int clear_token_anonymous; /* HERALD_API_CLEAR_TOKEN_ANONYMOUS */
     int clear_token_rate;      /* HERALD_API_CLEAR_TOKEN_RATE */
     int clear_token_burst;     /* HERALD_API_CLEAR_TOKEN_BURST */
+    int strict_params;         /* HERALD_API_STRICT_PARAMS */
 };
 
 extern const struct hd_config_field api_config_fields[];
@@ -175,7 +176,9 @@ struct api_register {
     const char *user; /* "" = no user */
     json_t *meta;     /* NULL: absent */
     json_t *tags;
-    json_t *channels;
+    json_t *topics;         /* "topics", or the draft's "channels" */
+    const char *timezone;   /* NULL: absent */
+    const char *locale;     /* NULL: absent */
     const char *identifier; /* Herald extensions: NULL / -1 = absent */
     int device_type;
     int client_type;
@@ -183,7 +186,7 @@ struct api_register {
 
 /* dev_register's parameters, and the most registrations one group commit
  * carries (api_device.c). */
-#define API_REGISTER_PARAMS 14
+#define API_REGISTER_PARAMS 16
 #define API_REGISTER_GROUP_MAX 32
 
 /* Validates device_register params into r. 0 or -1 with err. */
@@ -191,9 +194,9 @@ int api_register_parse(json_t *params, struct api_register *r,
                        struct hd_err *err);
 
 /* Registers r in one database call (herald_device_register) and returns
- * the Device (new). keep_absent 0 is device_register (absent meta, tags
- * and channels mean empty); 1 keeps what the device had (the Bitwarden
- * endpoints). Worker threads. */
+ * the Device (new). keep_absent 0 is device_register (absent meta, tags,
+ * topics, timezone and locale mean empty); 1 keeps what the device had
+ * (the Bitwarden endpoints). Worker threads. */
 int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                       int keep_absent, json_t **device, struct hd_err *err);
 
@@ -203,13 +206,29 @@ int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
 int api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
                    struct hd_err *err);
 
-/* The registry methods (api_device.c, api_channel.c, api_status.c) and
- * send_push_notification (api_send.c). */
+/* What a Device object shows besides its fixed fields (api_devlist.c). */
+#define API_DEV_META 1u
+#define API_DEV_TAGS 2u
+#define API_DEV_TOPICS 4u   /* as "topics" */
+#define API_DEV_CHANNELS 8u /* the same list as the draft's "channels" */
+#define API_DEV_WEBPUSH_KEYS 16u
+
+/* Row row of a dev_register / dev_list_* result as a Device object (new);
+ * the optional columns (meta, tags, topics) follow the fixed ones. */
+json_t *api_device_json(const PGresult *res, int row, unsigned show);
+
+/* The registry methods (api_device.c, api_devlist.c, api_topic.c,
+ * api_status.c) and send_push_notification (api_send.c). Methods whose
+ * draft name answers in the draft's shape take a draft flag. */
 void api_device_register(struct api_call *call);
 void api_device_update(struct api_call *call);
 void api_device_remove(struct api_call *call);
 void api_device_list(struct api_call *call);
-void api_user_channel_update(struct api_call *call);
+void api_device_topic_update(struct api_call *call);
+void api_device_topic_list(struct api_call *call);
+void api_user_topic_update(struct api_call *call);
+void api_user_topic_list(struct api_call *call);
+void api_user_channel_update(struct api_call *call); /* draft names */
 void api_user_channel_list(struct api_call *call);
 void api_send_push(struct api_call *call);
 void api_update_push_status(struct api_call *call);

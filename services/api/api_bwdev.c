@@ -205,9 +205,9 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
                   &err) < 0)
         goto fail;
     r.id = PQntuples(res) == 1 ? api_pg_get(res, 0, 0) : NULL;
-    r.channels = org_channels(&u);
+    r.topics = org_channels(&u);
     rc = api_register_exec(ctx, &r, 1, &device, &err);
-    json_decref(r.channels);
+    json_decref(r.topics);
     if (rc < 0)
         goto fail;
     relay_register(ctx, device, &r, &u);

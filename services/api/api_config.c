@@ -76,5 +76,8 @@ const struct hd_config_field api_config_fields[] = {
                100000,
                "anonymous clear-token calls a client address may "
                "make at once"),
+    HD_CFG_BOOL("HERALD_API_STRICT_PARAMS", AC, strict_params, false,
+                "refuse server-API params Herald does not know (107 naming "
+                "the field) instead of ignoring them as Centrifugo does"),
     HD_CFG_END,
 };

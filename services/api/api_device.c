@@ -1,5 +1,4 @@
-/* api_device.c -- device_register, device_update, device_remove and
- * device_list.
+/* api_device.c -- device_register, device_update and device_remove.
  *
  * Each method validates every param first and then makes exactly one
  * database call (the multi-step writes are SQL functions), so a request
@@ -18,69 +17,6 @@
 #include "services/api/api_store.h"
 #include "core/banned.h"
 
-/* Columns of dev_register and dev_list_*. */
-enum {
-    C_ID = 0,
-    C_PROVIDER,
-    C_TOKEN,
-    C_PLATFORM,
-    C_USER,
-    C_IDENTIFIER,
-    C_CLIENT_TYPE,
-    C_DEVICE_TYPE,
-    C_INSTALLATION,
-    C_META,
-    C_TAGS,
-    C_CHANNELS,
-};
-
-/* One row as a Device object (its columns from col0 on); meta, tags and
- * channels only when asked. */
-static json_t *
-device_json(const PGresult *res, int row, int col0, int meta, int tags,
-            int channels)
-{
-    const char *user = api_pg_get(res, row, col0 + C_USER);
-    const char *s;
-    json_t *d;
-
-    d = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s}", "id", api_pg_get(res, row, col0 + C_ID),
-        "provider", api_pg_get(res, row, col0 + C_PROVIDER), "token",
-        api_pg_get(res, row, col0 + C_TOKEN), "platform",
-        api_pg_get(res, row, col0 + C_PLATFORM), "user", user ? user : "");
-    s = api_pg_get(res, row, col0 + C_IDENTIFIER);
-    if (s)
-        json_object_set_new(d, "identifier", json_string(s));
-    if (api_pg_get_ll(res, row, col0 + C_CLIENT_TYPE) != 0)
-        json_object_set_new(
-            d, "client_type",
-            json_integer(api_pg_get_ll(res, row, col0 + C_CLIENT_TYPE)));
-    if (api_pg_get(res, row, col0 + C_DEVICE_TYPE))
-        json_object_set_new(
-            d, "device_type",
-            json_integer(api_pg_get_ll(res, row, col0 + C_DEVICE_TYPE)));
-    s = api_pg_get(res, row, col0 + C_INSTALLATION);
-    if (s)
-        json_object_set_new(d, "installation_id", json_string(s));
-    if (meta) {
-        json_t *m = api_pg_get_json(res, row, col0 + C_META);
-
-        json_object_set_new(d, "meta", m ? m : json_object());
-    }
-    if (tags) {
-        json_t *t = api_pg_get_json(res, row, col0 + C_TAGS);
-
-        json_object_set_new(d, "tags", t ? t : json_object());
-    }
-    if (channels) {
-        json_t *c = api_pg_get_json(res, row, col0 + C_CHANNELS);
-
-        json_object_set_new(d, "channels", c ? c : json_array());
-    }
-    return d;
-}
-
 /* Serialises a validated map (or NULL) for a jsonb parameter. */
 static char *
 dump_or_null(json_t *v)
@@ -94,9 +30,11 @@ int
 api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
 {
     static const char *const known[] = {
-        "id",          "provider",    "token",    "platform", "user",
-        "meta",        "tags",        "channels", "app",      "identifier",
-        "device_type", "client_type", NULL};
+        "id",         "provider",    "token",       "platform",
+        "user",       "timezone",    "locale",      "topics",
+        "meta",       "tags",        "channels",    "app",
+        "identifier", "device_type", "client_type", NULL};
+    json_t *chans = NULL;
     const char *provider = NULL;
     long long dt = -1, ct = -1;
     json_t *tok;
@@ -114,21 +52,33 @@ api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
         api_get_str(p, "params", "user", API_K_USER, 0, &r->user, err) < 0 ||
         api_get_map(p, "params", "meta", &r->meta, err) < 0 ||
         api_get_map(p, "params", "tags", &r->tags, err) < 0 ||
+        api_get_str(p, "params", "timezone", API_K_TIMEZONE, 0, &r->timezone,
+                    err) < 0 ||
+        api_get_str(p, "params", "locale", API_K_LOCALE, 0, &r->locale, err) <
+            0 ||
+        api_get_list(p, "params", "topics", API_K_TOPIC, HD_LIST_MAX, 1,
+                     &r->topics, err) < 0 ||
         api_get_list(p, "params", "channels", API_K_CHANNEL, HD_LIST_MAX, 1,
-                     &r->channels, err) < 0 ||
+                     &chans, err) < 0 ||
         api_get_str(p, "params", "identifier", API_K_ID, 0, &r->identifier,
                     err) < 0 ||
         hd_json_int(p, "params", "device_type", 0, 0, 255, &dt, err) < 0 ||
         hd_json_int(p, "params", "client_type", 0, 0, 5, &ct, err) < 0)
         return -1;
+    if (r->topics && chans)
+        return hd_err_set(err, HD_EINVAL,
+                          "params.channels: set topics or channels, not both");
+    if (r->topics == NULL)
+        r->topics = chans;
     hd_provider_parse(provider, &r->provider);
     tok = json_object_get(p, "token");
     if (tok == NULL || json_is_null(tok))
         return hd_err_set(err, HD_EINVAL, "params.token: required");
     if (!json_is_string(tok))
         return hd_err_set(err, HD_EINVAL, "params.token: must be a string");
-    if (api_check_str(API_K_TOKEN, json_string_value(tok),
-                      json_string_length(tok), "params.token", err) < 0 ||
+    if ((r->provider != HD_PROVIDER_WEBPUSH &&
+         api_check_str(API_K_TOKEN, json_string_value(tok),
+                       json_string_length(tok), "params.token", err) < 0) ||
         api_check_token(r->provider, json_string_value(tok),
                         json_string_length(tok), "params.token", err) < 0)
         return -1;
@@ -166,12 +116,13 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     vals[4] = r->token;
     vals[5] = r->platform;
     vals[6] = r->user;
-    /* Centrifugo's register is a full replace: an absent map or channel
-     * list means empty. The Bitwarden endpoints keep what is there. */
+    /* Centrifugo's register is a full replace: an absent map, topic list,
+     * timezone or locale means empty. The Bitwarden endpoints keep what is
+     * there. */
     vals[7] = meta ? meta : keep_absent ? NULL : "{}";
     vals[8] = tags ? tags : keep_absent ? NULL : "{}";
-    vals[9] = api_pgarr_json(&ch, r->channels, err);
-    if (r->channels && vals[9] == NULL)
+    vals[9] = api_pgarr_json(&ch, r->topics, err);
+    if (r->topics && vals[9] == NULL)
         goto out;
     if (vals[9] == NULL && !keep_absent)
         vals[9] = "{}";
@@ -179,6 +130,8 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     vals[11] = r->client_type >= 0 ? ct : NULL;
     vals[12] = r->device_type >= 0 ? dt : NULL;
     vals[13] = NULL;
+    vals[14] = r->timezone ? r->timezone : keep_absent ? NULL : "";
+    vals[15] = r->locale ? r->locale : keep_absent ? NULL : "";
     /* groups take the users' locks in one order: by app, then user */
     key = hd_xasprintf("%s%c%s%c%s", r->app, '\001', r->user, '\001', r->token);
     rc = hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, vals, key, &res, err);
@@ -193,7 +146,7 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                    PQntuples(res));
         goto out;
     }
-    *device = device_json(res, 0, 0, 0, 0, 0);
+    *device = api_device_json(res, 0, 0);
     rc = 0;
 out:
     PQclear(res);
@@ -379,54 +332,101 @@ get_update(json_t *p, const char *name, const char *key, json_t **out,
     return 0;
 }
 
+/* The updates of device_update, validated. */
+struct dev_updates {
+    json_t *uu, *tzu, *lcu, *mu, *tgu, *tpu, *cu;
+    const char *user, *timezone, *locale, *topics_op;
+    json_t *meta, *tags, *topics;
+};
+
+static int
+parse_updates(json_t *p, struct dev_updates *u, struct hd_err *err)
+{
+    static const char *const tknown[] = {"op", "topics", NULL};
+    const char *tp = "params.topics_update";
+
+    memset(u, 0, sizeof(*u));
+    if (get_update(p, "user_update", "user", &u->uu, err) < 0 ||
+        get_update(p, "timezone_update", "timezone", &u->tzu, err) < 0 ||
+        get_update(p, "locale_update", "locale", &u->lcu, err) < 0 ||
+        get_update(p, "meta_update", "meta", &u->mu, err) < 0 ||
+        get_update(p, "tags_update", "tags", &u->tgu, err) < 0 ||
+        get_update(p, "channels_update", "channels", &u->cu, err) < 0 ||
+        hd_json_obj(p, "params", "topics_update", 0, &u->tpu, err) < 0 ||
+        (u->uu && api_get_str(u->uu, "params.user_update", "user", API_K_USER,
+                              1, &u->user, err) < 0) ||
+        (u->tzu && api_get_str(u->tzu, "params.timezone_update", "timezone",
+                               API_K_TIMEZONE, 1, &u->timezone, err) < 0) ||
+        (u->lcu && api_get_str(u->lcu, "params.locale_update", "locale",
+                               API_K_LOCALE, 1, &u->locale, err) < 0) ||
+        (u->mu &&
+         api_get_map(u->mu, "params.meta_update", "meta", &u->meta, err) < 0) ||
+        (u->tgu &&
+         api_get_map(u->tgu, "params.tags_update", "tags", &u->tags, err) < 0))
+        return -1;
+    if (u->tpu && u->cu)
+        return hd_err_set(err, HD_EINVAL,
+                          "params.channels_update: set topics_update or "
+                          "channels_update, not both");
+    if (u->tpu) {
+        if (api_params_known(u->tpu, tp, tknown, err) < 0 ||
+            api_get_op(u->tpu, tp, &u->topics_op, err) < 0 ||
+            api_get_list(u->tpu, tp, "topics", API_K_TOPIC, HD_LIST_MAX, 1,
+                         &u->topics, err) < 0)
+            return -1;
+    } else if (u->cu) {
+        u->topics_op = "set";
+        if (api_get_list(u->cu, "params.channels_update", "channels",
+                         API_K_CHANNEL, HD_LIST_MAX, 1, &u->topics, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 void
 api_device_update(struct api_call *call)
 {
-    static const char *const known[] = {
-        "ids",         "users",       "provider_tokens", "user_update",
-        "meta_update", "tags_update", "channels_update", "app",
-        NULL};
+    static const char *const known[] = {"ids",
+                                        "users",
+                                        "provider_tokens",
+                                        "user_update",
+                                        "meta_update",
+                                        "timezone_update",
+                                        "locale_update",
+                                        "topics_update",
+                                        "tags_update",
+                                        "channels_update",
+                                        "app",
+                                        NULL};
     json_t *p = call->params;
-    json_t *uu, *mu, *tu, *cu, *meta = NULL, *tags = NULL, *chans = NULL;
-    const char *user = NULL;
     char *meta_s = NULL, *tags_s = NULL;
     struct hd_err err = {0};
+    struct dev_updates u;
     struct dev_filter f;
     struct hd_buf ch;
-    const char *vals[10];
+    const char *vals[13];
     PGresult *res = NULL;
 
     hd_buf_init(&ch, API_PG_ARRAY_MAX);
     filter_init(&f);
     if (api_params_known(p, "params", known, &err) < 0 ||
-        parse_filter(p, &f, &err) < 0 ||
-        get_update(p, "user_update", "user", &uu, &err) < 0 ||
-        get_update(p, "meta_update", "meta", &mu, &err) < 0 ||
-        get_update(p, "tags_update", "tags", &tu, &err) < 0 ||
-        get_update(p, "channels_update", "channels", &cu, &err) < 0 ||
-        (uu && api_get_str(uu, "params.user_update", "user", API_K_USER, 1,
-                           &user, &err) < 0) ||
-        (mu &&
-         api_get_map(mu, "params.meta_update", "meta", &meta, &err) < 0) ||
-        (tu &&
-         api_get_map(tu, "params.tags_update", "tags", &tags, &err) < 0) ||
-        (cu && api_get_list(cu, "params.channels_update", "channels",
-                            API_K_CHANNEL, HD_LIST_MAX, 1, &chans, &err) < 0))
+        parse_filter(p, &f, &err) < 0 || parse_updates(p, &u, &err) < 0)
         goto fail;
     /* an update given as null sets the empty map */
-    meta_s = mu ? (meta ? dump_or_null(meta) : hd_xstrdup("{}")) : NULL;
-    tags_s = tu ? (tags ? dump_or_null(tags) : hd_xstrdup("{}")) : NULL;
+    meta_s = u.mu ? (u.meta ? dump_or_null(u.meta) : hd_xstrdup("{}")) : NULL;
+    tags_s = u.tgu ? (u.tags ? dump_or_null(u.tags) : hd_xstrdup("{}")) : NULL;
     filter_vals(&f, vals);
-    vals[5] = uu ? "true" : "false";
-    vals[6] = user ? user : "";
+    vals[5] = u.uu ? "true" : "false";
+    vals[6] = u.user ? u.user : "";
     vals[7] = meta_s;
     vals[8] = tags_s;
-    vals[9] = cu ? api_pgarr_json(&ch, chans ? chans : NULL, &err) : NULL;
-    if (cu && chans == NULL)
-        vals[9] = "{}";
-    if (cu && vals[9] == NULL)
+    vals[9] = u.topics_op;
+    vals[10] = u.topics ? api_pgarr_json(&ch, u.topics, &err) : "{}";
+    if (vals[10] == NULL)
         goto fail;
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "dev_update", 10,
+    vals[11] = u.timezone;
+    vals[12] = u.locale;
+    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "dev_update", 13,
                   vals, &res, &err) < 0)
         goto fail;
     PQclear(res);
@@ -470,83 +470,5 @@ api_device_remove(struct api_call *call)
     return;
 fail:
     filter_release(&f);
-    api_call_fail(call, &err);
-}
-
-/* ---- device_list ------------------------------------------------------- */
-
-void
-api_device_list(struct api_call *call)
-{
-    static const char *const known[] = {"ids",          "providers",
-                                        "tokens",       "platforms",
-                                        "users",        "since",
-                                        "limit",        "include_meta",
-                                        "include_tags", "include_channels",
-                                        "app",          NULL};
-    json_t *p = call->params;
-    json_t *lists[5] = {NULL, NULL, NULL, NULL, NULL};
-    struct hd_buf lit[5];
-    int meta = 0, tags = 0, chans = 0, limit = 0, i, n;
-    const char *since = NULL, *app = NULL, *stmt;
-    const char *vals[11];
-    char rows[16];
-    struct hd_err err = {0};
-    PGresult *res = NULL;
-    json_t *items;
-
-    for (i = 0; i < 5; i++)
-        hd_buf_init(&lit[i], API_PG_ARRAY_MAX);
-    if (api_params_known(p, "params", known, &err) < 0 ||
-        api_get_app(p, "params", &app, &err) < 0 ||
-        api_get_list(p, "params", "ids", API_K_ID, HD_LIST_MAX, 1, &lists[0],
-                     &err) < 0 ||
-        api_get_list(p, "params", "providers", API_K_PROVIDER, HD_LIST_MAX, 1,
-                     &lists[1], &err) < 0 ||
-        api_get_list(p, "params", "tokens", API_K_TOKEN, HD_LIST_MAX, 1,
-                     &lists[2], &err) < 0 ||
-        api_get_list(p, "params", "platforms", API_K_PLATFORM, HD_LIST_MAX, 1,
-                     &lists[3], &err) < 0 ||
-        api_get_list(p, "params", "users", API_K_USER, HD_LIST_MAX, 1,
-                     &lists[4], &err) < 0 ||
-        api_get_str(p, "params", "since", API_K_CURSOR, 0, &since, &err) < 0 ||
-        api_get_limit(p, "params", API_LIMIT_DEFAULT, HD_PAGE_MAX, &limit,
-                      &err) < 0 ||
-        api_get_flag(p, "params", "include_meta", &meta, &err) < 0 ||
-        api_get_flag(p, "params", "include_tags", &tags, &err) < 0 ||
-        api_get_flag(p, "params", "include_channels", &chans, &err) < 0)
-        goto fail;
-    vals[0] = app;
-    for (i = 0; i < 5; i++) {
-        vals[1 + i] = api_pgarr_json(&lit[i], lists[i], &err);
-        if (lists[i] && vals[1 + i] == NULL)
-            goto fail;
-    }
-    snprintf(rows, sizeof(rows), "%d", limit + 1); /* one more: has_more */
-    vals[6] = since ? since : "";
-    vals[7] = rows;
-    vals[8] = meta ? "true" : "false";
-    vals[9] = tags ? "true" : "false";
-    vals[10] = chans ? "true" : "false";
-    stmt = lists[0]   ? "dev_list_ids"
-           : lists[2] ? "dev_list_tokens"
-           : lists[4] ? "dev_list_users"
-                      : "dev_list_all";
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, stmt, 11, vals,
-                  &res, &err) < 0)
-        goto fail;
-    n = PQntuples(res);
-    items = json_array();
-    for (i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, device_json(res, i, 0, meta, tags, chans));
-    PQclear(res);
-    for (i = 0; i < 5; i++)
-        hd_buf_release(&lit[i]);
-    api_call_result(
-        call, json_pack("{s:o,s:b}", "items", items, "has_more", n > limit));
-    return;
-fail:
-    for (i = 0; i < 5; i++)
-        hd_buf_release(&lit[i]);
     api_call_fail(call, &err);
 }

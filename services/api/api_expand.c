@@ -1,5 +1,6 @@
 /* api_expand.c -- one request into delivery batches: raw tokens and
- * topics directly; device ids, users and channels by keyset pages.
+ * topics directly; a filter, device ids, users and topics by keyset
+ * pages.
  *
  * A page is one prepared statement reading ~1000 rows as an index range
  * from the cursor (the last device id); its batches go to the producer,
@@ -94,37 +95,56 @@ struct page_args {
     struct hd_buf values;
     struct hd_buf providers;
     struct hd_buf exclude;
+    struct hd_buf lists[4]; /* a filter's ids, users, topics, platforms */
     char client_type[16];
     char rows[16];
     const char *stmt;
+    const char *vals[9];
+    int nvals;
 };
 
 static void
 page_args_release(struct page_args *a)
 {
+    int i;
+
     hd_buf_release(&a->values);
     hd_buf_release(&a->providers);
     hd_buf_release(&a->exclude);
+    for (i = 0; i < 4; i++)
+        hd_buf_release(&a->lists[i]);
 }
 
+/* 1 when p is in the filter's providers (or it names none). */
 static int
-page_args_init(struct page_args *a, struct api_batcher *b,
-               const struct hd_msg_request *r, int page, struct hd_err *err)
+filter_has_provider(json_t *filter, enum hd_provider p)
+{
+    json_t *list = json_object_get(filter, "providers"), *v;
+    size_t i;
+
+    if (list == NULL)
+        return 1;
+    json_array_foreach(list, i, v)
+    {
+        if (strcmp(json_string_value(v), hd_provider_name(p)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The providers to read: those the notification has a part for (and the
+ * filter names). 1, 0 when none, -1. */
+static int
+wanted_providers(struct page_args *a, struct api_batcher *b,
+                 const struct hd_msg_request *r, struct hd_err *err)
 {
     int p, any = 0;
 
-    memset(a, 0, sizeof(*a));
-    hd_buf_init(&a->values, API_PG_ARRAY_MAX);
-    hd_buf_init(&a->providers, 256);
-    hd_buf_init(&a->exclude, API_PG_ARRAY_MAX);
-    a->stmt = r->kind == HD_RCPT_DEVICE_IDS ? "fo_page_ids"
-              : r->kind == HD_RCPT_USERS    ? "fo_page_users"
-                                            : "fo_page_channels";
-    if (api_pgarr_json(&a->values, r->values, err) == NULL)
-        return -1;
     api_pgarr_begin(&a->providers);
     for (p = 0; p < HD_PROVIDER__COUNT; p++) {
-        if (!api_batcher_wants(b, (enum hd_provider)p))
+        if (!api_batcher_wants(b, (enum hd_provider)p) ||
+            (r->kind == HD_RCPT_FILTER &&
+             !filter_has_provider(r->values, (enum hd_provider)p)))
             continue;
         if (api_pgarr_add(&a->providers, hd_provider_name(p), err) < 0)
             return -1;
@@ -132,12 +152,95 @@ page_args_init(struct page_args *a, struct api_batcher *b,
     }
     if (api_pgarr_end(&a->providers, err) < 0)
         return -1;
+    return any;
+}
+
+/* A filter: the leading list picks the statement (ids, users, topics,
+ * else the providers' own ranges); every list is also checked per row. */
+static int
+filter_args(struct page_args *a, const struct hd_msg_request *r,
+            struct hd_err *err)
+{
+    static const char *const keys[] = {"ids", "users", "topics", "platforms"};
+    static const char *const stmts[] = {"ff_page_ids", "ff_page_users",
+                                        "ff_page_topics"};
+    int i, lead = -1;
+
+    for (i = 0; i < 4; i++) {
+        json_t *list = json_object_get(r->values, keys[i]);
+
+        a->vals[5 + i] = NULL;
+        if (list == NULL)
+            continue;
+        a->vals[5 + i] = api_pgarr_json(&a->lists[i], list, err);
+        if (a->vals[5 + i] == NULL)
+            return -1;
+        if (lead < 0 && i < 3)
+            lead = i;
+    }
+    a->stmt = lead >= 0 ? stmts[lead] : "ff_page_providers";
+    a->vals[1] = lead >= 0 ? a->lists[lead].data : a->providers.data;
+    a->nvals = 9;
+    return 0;
+}
+
+static int
+page_args_init(struct page_args *a, struct api_batcher *b,
+               const struct hd_msg_request *r, int page, struct hd_err *err)
+{
+    int i, any;
+
+    memset(a, 0, sizeof(*a));
+    hd_buf_init(&a->values, API_PG_ARRAY_MAX);
+    hd_buf_init(&a->providers, 256);
+    hd_buf_init(&a->exclude, API_PG_ARRAY_MAX);
+    for (i = 0; i < 4; i++)
+        hd_buf_init(&a->lists[i], API_PG_ARRAY_MAX);
+    snprintf(a->rows, sizeof(a->rows), "%d", page);
+    any = wanted_providers(a, b, r, err);
+    if (any <= 0)
+        return any;
+    a->vals[0] = r->app;
+    a->vals[3] = a->rows;
+    a->vals[4] = a->providers.data;
+    if (r->kind == HD_RCPT_FILTER)
+        return filter_args(a, r, err) < 0 ? -1 : 1;
+    a->stmt = r->kind == HD_RCPT_DEVICE_IDS ? "fo_page_ids"
+              : r->kind == HD_RCPT_USERS    ? "fo_page_users"
+                                            : "fo_page_channels";
+    if (api_pgarr_json(&a->values, r->values, err) == NULL)
+        return -1;
     if (r->exclude_identifiers &&
         api_pgarr_json(&a->exclude, r->exclude_identifiers, err) == NULL)
         return -1;
     snprintf(a->client_type, sizeof(a->client_type), "%d", r->client_type);
-    snprintf(a->rows, sizeof(a->rows), "%d", page);
-    return any ? 1 : 0;
+    a->vals[1] = a->values.data;
+    a->vals[5] = r->exclude_identifiers ? a->exclude.data : NULL;
+    a->vals[6] = a->client_type;
+    a->vals[7] = r->installation_id;
+    a->nvals = 8;
+    return 1;
+}
+
+/* Adds a page's recipients to the batcher. The row count, or -1 when
+ * the batcher's emit refused (stopping). */
+static int
+add_page(struct api_batcher *b, PGresult *res, struct hd_err *err)
+{
+    int n = PQntuples(res), i;
+
+    for (i = 0; i < n; i++) {
+        const char *ok = api_pg_get(res, i, 3);
+        enum hd_provider p;
+
+        if (ok == NULL || ok[0] != 't' ||
+            hd_provider_parse(api_pg_get(res, i, 1), &p) < 0)
+            continue;
+        if (api_batcher_add(b, p, api_pg_get(res, i, 2), api_pg_get(res, i, 0),
+                            err) < 0)
+            return -1;
+    }
+    return n;
 }
 
 /* Registry recipients, page by page. 0, or -1 when stopping. */
@@ -148,24 +251,16 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
     const struct hd_backoff bo = {PAGE_RETRY_BASE_MS, PAGE_RETRY_CAP_MS};
     struct api_ctx *ctx = fo->ctx;
     char cursor[HD_ID_MAX + 1] = "";
-    const char *vals[8];
     struct page_args a;
     unsigned fails = 0;
-    int rc, n, i;
+    int rc, n;
 
     rc = page_args_init(&a, b, &req->r, ctx->cfg.fanout_page, err);
     if (rc <= 0) {
         page_args_release(&a);
         return rc; /* 0: no provider of the request to look for */
     }
-    vals[0] = req->r.app;
-    vals[1] = a.values.data;
-    vals[2] = cursor;
-    vals[3] = a.rows;
-    vals[4] = a.providers.data;
-    vals[5] = req->r.exclude_identifiers ? a.exclude.data : NULL;
-    vals[6] = a.client_type;
-    vals[7] = req->r.installation_id;
+    a.vals[2] = cursor;
     for (;;) {
         PGresult *res = NULL;
 
@@ -178,29 +273,19 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
             rc = 0;
             break;
         }
-        if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, a.stmt, 8, vals, &res,
-                      err) < 0) {
+        if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, a.stmt, a.nvals, a.vals,
+                      &res, err) < 0) {
             hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
             nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
             continue;
         }
         fails = 0;
-        n = PQntuples(res);
-        for (i = 0; i < n; i++) {
-            const char *ok = api_pg_get(res, i, 3);
-            enum hd_provider p;
-
-            if (ok == NULL || ok[0] != 't' ||
-                hd_provider_parse(api_pg_get(res, i, 1), &p) < 0)
-                continue;
-            if (api_batcher_add(b, p, api_pg_get(res, i, 2),
-                                api_pg_get(res, i, 0), err) < 0)
-                break;
-        }
+        n = add_page(b, res, err);
         if (n > 0)
-            snprintf(cursor, sizeof(cursor), "%s", api_pg_get(res, n - 1, 0));
+            snprintf(cursor, sizeof(cursor), "%s",
+                     api_pg_get(res, PQntuples(res) - 1, 0));
         PQclear(res);
-        if (i < n) {
+        if (n < 0) {
             rc = -1; /* emit refused: stopping */
             break;
         }
@@ -235,6 +320,9 @@ fo_expand(struct api_fanout *fo, struct fo_req *req)
         break;
     case HD_RCPT_HMS_TOKENS:
         rc = raw_tokens(&b, r, HD_PROVIDER_HMS, &err);
+        break;
+    case HD_RCPT_WEBPUSH_TOKENS:
+        rc = raw_tokens(&b, r, HD_PROVIDER_WEBPUSH, &err);
         break;
     case HD_RCPT_FCM_TOPIC:
     case HD_RCPT_FCM_CONDITION:

@@ -6,13 +6,25 @@
  * alphabets of tokens that end up in provider URLs (APNs: hex). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/base64.h"
 #include "core/limits.h"
 #include "services/api/api_params.h"
 #include "webpush/sub.h"
 #include "core/banned.h"
 
 #define PATH_MAX_LEN 160
+#define TZ_DIR "/usr/share/zoneinfo/"
+
+static int strict_params;
+
+void
+api_params_set_strict(int strict)
+{
+    strict_params = strict;
+}
 
 static void
 path_of(char *out, size_t n, const char *prefix, const char *key)
@@ -28,6 +40,8 @@ api_params_known(json_t *obj, const char *prefix, const char *const *known,
     json_t *v;
     size_t i;
 
+    if (!strict_params)
+        return 0;
     json_object_foreach(obj, key, v)
     {
         int ok = 0;
@@ -87,6 +101,85 @@ is_app(unsigned char c)
            (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-';
 }
 
+static int
+is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+is_alnum(unsigned char c)
+{
+    return is_alpha(c) || (c >= '0' && c <= '9');
+}
+
+static int
+is_tz_char(unsigned char c)
+{
+    return is_alnum(c) || c == '_' || c == '-' || c == '+' || c == '/';
+}
+
+/* An IANA name: the tz database's characters, no "." path steps, and a
+ * TZif file of that name under the system's zoneinfo directory. */
+static const char *
+timezone_reason(const char *s, size_t len)
+{
+    char path[sizeof(TZ_DIR) + API_TZ_MAX];
+    char magic[4];
+    struct stat st;
+    FILE *f;
+    int ok;
+
+    if (len == 0)
+        return NULL;
+    if (len > API_TZ_MAX || !all_in(s, len, is_tz_char) || s[0] == '/' ||
+        strstr(s, "//") != NULL || strcmp(s, "posix") == 0 ||
+        strcmp(s, "right") == 0 || strncmp(s, "posix/", 6) == 0 ||
+        strncmp(s, "right/", 6) == 0)
+        return "not an IANA timezone name";
+    snprintf(path, sizeof(path), "%s%s", TZ_DIR, s);
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return "unknown timezone";
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return "unknown timezone";
+    ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+    fclose(f);
+    return ok ? NULL : "unknown timezone";
+}
+
+/* BCP 47 in the shape Centrifugo's clients send ("de", "pt-BR",
+ * "zh-Hant-TW"): a 2-3 or 5-8 letter language, then subtags of 1-8
+ * letters or digits separated by '-'. */
+static const char *
+locale_reason(const char *s, size_t len)
+{
+    size_t i = 0, start, sub = 0;
+
+    if (len == 0)
+        return NULL;
+    if (len > API_LOCALE_MAX)
+        return "not a BCP 47 language tag";
+    while (i <= len) {
+        start = i;
+        while (i < len && s[i] != '-')
+            i++;
+        if (i - start < 1 || i - start > 8)
+            return "not a BCP 47 language tag";
+        if (sub == 0) {
+            size_t n = i - start;
+
+            if (!all_in(s + start, n, is_alpha) || n == 4 || n < 2)
+                return "not a BCP 47 language tag";
+        } else if (!all_in(s + start, i - start, is_alnum)) {
+            return "not a BCP 47 language tag";
+        }
+        sub++;
+        i++;
+    }
+    return NULL;
+}
+
 /* Why len characters are out of [min, max], into buf. */
 static const char *
 len_reason(size_t min, size_t max, char *buf, size_t n)
@@ -105,6 +198,8 @@ token_reason(enum hd_provider p, const char *s, size_t len, char *buf, size_t n)
 
     if (len == 0 || len > max)
         return len_reason(1, max, buf, n);
+    if (p == HD_PROVIDER_WEBPUSH)
+        return NULL; /* JSON: hd_webpush_sub_parse checks it */
     if (p == HD_PROVIDER_APNS) {
         if (!all_in(s, len, is_hex))
             return "an APNs token is hexadecimal";
@@ -142,6 +237,10 @@ kind_reason(enum api_kind k, const char *s, size_t len, char *buf, size_t n)
         return hd_provider_parse(s, &p) < 0
                    ? "must be one of fcm, apns, hms, webpush"
                    : NULL;
+    case API_K_TIMEZONE:
+        return timezone_reason(s, len);
+    case API_K_LOCALE:
+        return locale_reason(s, len);
     case API_K_PLATFORM:
         if (strcmp(s, "ios") != 0 && strcmp(s, "android") != 0 &&
             strcmp(s, "web") != 0)
@@ -353,4 +452,62 @@ size_t
 api_json_size(json_t *v)
 {
     return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int
+api_get_op(json_t *obj, const char *prefix, const char **out,
+           struct hd_err *err)
+{
+    const char *op = NULL;
+    char path[PATH_MAX_LEN];
+
+    if (api_get_str(obj, prefix, "op", API_K_ID, 1, &op, err) < 0)
+        return -1;
+    if (strcmp(op, "add") != 0 && strcmp(op, "remove") != 0 &&
+        strcmp(op, "set") != 0) {
+        path_of(path, sizeof(path), prefix, "op");
+        return hd_err_set(err, HD_EINVAL, "%s: must be one of add, remove, set",
+                          path);
+    }
+    *out = op;
+    return 0;
+}
+
+int
+api_cursor_encode(const char *key, struct hd_buf *out, struct hd_err *err)
+{
+    hd_buf_reset(out);
+    return hd_base64url_encode(key, strlen(key), out, err);
+}
+
+int
+api_get_cursor(json_t *obj, const char *prefix, char *out, size_t outsz,
+               struct hd_err *err)
+{
+    json_t *v = json_object_get(obj, "cursor");
+    char path[PATH_MAX_LEN];
+    struct hd_buf b;
+    int ok;
+
+    out[0] = '\0';
+    if (v == NULL || json_is_null(v) ||
+        (json_is_string(v) && json_string_length(v) == 0))
+        return 0;
+    path_of(path, sizeof(path), prefix, "cursor");
+    if (!json_is_string(v) || json_string_length(v) > API_CURSOR_MAX)
+        return hd_err_set(err, HD_EINVAL,
+                          "%s: not a cursor returned by this method", path);
+    hd_buf_init(&b, outsz - 1);
+    ok = hd_base64url_decode(json_string_value(v), json_string_length(v), &b,
+                             NULL) == 0 &&
+         b.len > 0 && b.len < outsz && memchr(b.data, '\0', b.len) == NULL;
+    if (ok) {
+        memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+    }
+    hd_buf_release(&b);
+    if (!ok)
+        return hd_err_set(err, HD_EINVAL,
+                          "%s: not a cursor returned by this method", path);
+    return 0;
 }

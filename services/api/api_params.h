@@ -4,14 +4,16 @@
  * no control characters; APNs tokens hex; FCM/HMS tokens printable ASCII;
  * providers and platforms from fixed sets). Errors name the field as the
  * client wrote it, HD_EINVAL (107) or HD_ETOOBIG for a list or map over
- * its limit (106); unknown params are refused by name. Values are borrowed
- * from the params object. Pure functions. */
+ * its limit (106); unknown params are ignored, or refused by name in
+ * strict mode. Values are borrowed from the params object. Pure functions
+ * apart from the strict switch read at start-up. */
 #ifndef API_PARAMS_H
 #define API_PARAMS_H
 
 #include <jansson.h>
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "proto/msg.h"
 
@@ -34,10 +36,25 @@ enum api_kind {
     API_K_TOKEN,    /* any provider's token (a filter) */
     API_K_APP,      /* [A-Za-z0-9._-], 1..API_APP_MAX */
     API_K_CURSOR,   /* a keyset cursor: 0..HD_ID_MAX */
+    API_K_TIMEZONE, /* an IANA name in the system tz database, or "" */
+    API_K_LOCALE,   /* a BCP 47 language tag, or "" */
 };
 
-/* Fails naming the first member of obj whose name is not in known
- * (NULL-terminated). prefix is obj's path ("params"). */
+/* A topic is what the draft called a channel: same bounds. */
+#define API_K_TOPIC API_K_CHANNEL
+
+#define API_LOCALE_MAX 35 /* BCP 47: the longest tag worth storing */
+#define API_TZ_MAX 64     /* longest IANA name (about 32 today) */
+#define API_CURSOR_MAX 512
+
+/* Unknown params: 0 (the default) ignores them, as Centrifugo does; 1
+ * refuses them by name (HERALD_API_STRICT_PARAMS). Set once at start-up,
+ * before any request. */
+void api_params_set_strict(int strict);
+
+/* In strict mode fails naming the first member of obj whose name is not
+ * in known (NULL-terminated); otherwise 0. prefix is obj's path
+ * ("params"). */
 int api_params_known(json_t *obj, const char *prefix, const char *const *known,
                      struct hd_err *err);
 
@@ -80,6 +97,18 @@ int api_get_limit(json_t *obj, const char *prefix, int def, int max, int *out,
 /* "app" (Herald extension): absent gives API_APP_DEFAULT. 0 or -1. */
 int api_get_app(json_t *obj, const char *prefix, const char **out,
                 struct hd_err *err);
+
+/* "op": add | remove | set (required). 0 or -1. */
+int api_get_op(json_t *obj, const char *prefix, const char **out,
+               struct hd_err *err);
+
+/* An opaque list cursor: the keyset key, base64url-encoded. Encodes key
+ * into out (reset first); 0 or -1. */
+int api_cursor_encode(const char *key, struct hd_buf *out, struct hd_err *err);
+/* Reads obj.cursor (absent or "" gives "") into out (NUL-terminated, at
+ * most outsz - 1 bytes). 0 or -1 (107 naming the field). */
+int api_get_cursor(json_t *obj, const char *prefix, char *out, size_t outsz,
+                   struct hd_err *err);
 
 /* The serialised size of v, compact (0 if it cannot be serialised). */
 size_t api_json_size(json_t *v);

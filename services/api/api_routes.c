@@ -23,6 +23,10 @@ static const struct api_method methods[] = {
     {"device_update", api_device_update},
     {"device_remove", api_device_remove},
     {"device_list", api_device_list},
+    {"device_topic_update", api_device_topic_update},
+    {"device_topic_list", api_device_topic_list},
+    {"user_topic_update", api_user_topic_update},
+    {"user_topic_list", api_user_topic_list},
     {"push_user_channel_update", api_user_channel_update},
     {"push_user_channel_list", api_user_channel_list},
     {"send_push_notification", api_send_push},
@@ -58,6 +62,8 @@ code_label(int code)
         return "106";
     case API_E_BAD_REQUEST:
         return "107";
+    case API_E_UNAVAILABLE:
+        return "108";
     default:
         return "other";
     }
@@ -144,6 +150,9 @@ api_call_fail(struct api_call *call, const struct hd_err *err)
         break;
     case HD_ETOOBIG:
         api_call_error(call, API_E_LIMIT, "limit exceeded: %s", err->msg);
+        break;
+    case HD_EUNAVAILABLE:
+        api_call_error(call, API_E_UNAVAILABLE, "not available: %s", err->msg);
         break;
     default:
         hd_log(HD_LOG_ERROR, 0, "%s (request %s): %s", call->method,

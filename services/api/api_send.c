@@ -38,6 +38,8 @@ static const struct rkind rkinds[] = {
     {"hms_topic", HD_RCPT_HMS_TOPIC, HD_PROVIDER_HMS},
     {"hms_condition", HD_RCPT_HMS_CONDITION, HD_PROVIDER_HMS},
     {"apns_tokens", HD_RCPT_APNS_TOKENS, HD_PROVIDER_APNS},
+    {"webpush_tokens", HD_RCPT_WEBPUSH_TOKENS, HD_PROVIDER_WEBPUSH},
+    {"filter", HD_RCPT_FILTER, -1},
 };
 #define NRKINDS (sizeof(rkinds) / sizeof(rkinds[0]))
 
@@ -91,15 +93,59 @@ check_tokens(json_t *list, enum hd_provider p, const char *path,
     return 0;
 }
 
+/* recipient.filter: {ids, users, topics, providers, platforms}, each a
+ * list; lists are ANDed, values within one ORed; an empty or absent list
+ * does not filter. Returns a new object holding the non-empty lists, or
+ * NULL with err. */
+static json_t *
+parse_filter(json_t *f, struct hd_err *err)
+{
+    static const char *const known[] = {"ids",       "users",     "topics",
+                                        "providers", "platforms", NULL};
+    static const enum api_kind kinds[] = {API_K_ID, API_K_USER, API_K_TOPIC,
+                                          API_K_PROVIDER, API_K_PLATFORM};
+    const char *p = "params.recipient.filter";
+    json_t *out, *list;
+    size_t i;
+
+    if (!json_is_object(f)) {
+        hd_err_set(err, HD_EINVAL, "%s: must be an object", p);
+        return NULL;
+    }
+    if (api_params_known(f, p, known, err) < 0)
+        return NULL;
+    out = json_object();
+    for (i = 0; known[i] != NULL; i++) {
+        list = NULL;
+        if (api_get_list(f, p, known[i], kinds[i], HD_LIST_MAX, 1, &list, err) <
+            0) {
+            json_decref(out);
+            return NULL;
+        }
+        if (list && json_array_size(list) > 0)
+            json_object_set(out, known[i], list);
+    }
+    return out;
+}
+
 /* Exactly one kind set: fills r->kind and r->values (a new reference). */
 static int
 parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
                 struct hd_err *err)
 {
-    static const char *const known[] = {
-        "device_ids",    "channels",      "users",      "fcm_tokens",
-        "fcm_topic",     "fcm_condition", "hms_tokens", "hms_topic",
-        "hms_condition", "apns_tokens",   NULL};
+    static const char *const known[] = {"filter",
+                                        "fcm_tokens",
+                                        "fcm_topic",
+                                        "fcm_condition",
+                                        "hms_tokens",
+                                        "hms_topic",
+                                        "hms_condition",
+                                        "apns_tokens",
+                                        "webpush_tokens",
+                                        "device_ids",
+                                        "channels",
+                                        "users",
+                                        NULL};
     const struct rkind *found = NULL;
     char path[64];
     json_t *v;
@@ -141,6 +187,24 @@ parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
             check_tokens(v, (enum hd_provider)found->provider, path, err) < 0)
             return -1;
         break;
+    case HD_RCPT_WEBPUSH_TOKENS:
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            return hd_err_set(err, HD_EINVAL,
+                              "%s: must be a non-empty array of strings", path);
+        if (json_array_size(v) > HD_LIST_MAX)
+            return hd_err_set(err, HD_ETOOBIG, "%s: more than %d items", path,
+                              HD_LIST_MAX);
+        if (check_tokens(v, HD_PROVIDER_WEBPUSH, path, err) < 0)
+            return -1;
+        break;
+    case HD_RCPT_FILTER:
+        v = parse_filter(v, err);
+        if (v == NULL)
+            return -1;
+        r->kind = found->kind;
+        r->values = v;
+        *need = -1;
+        return 0;
     case HD_RCPT_CHANNELS:
         if (api_get_list(rc, "params.recipient", found->key, API_K_CHANNEL,
                          HD_LIST_MAX, 0, &v, err) < 0)
@@ -260,23 +324,88 @@ parse_apns(json_t *part, struct hd_err *err)
     return 0;
 }
 
+/* webpush: {headers {TTL, Urgency, Topic}, payload (a string or a JSON
+ * value sent as its text)}. */
 static int
-parse_notification(json_t *n, struct hd_msg_request *r, int need,
-                   struct hd_err *err)
+parse_webpush(json_t *part, struct hd_err *err)
 {
-    static const char *const known[] = {"uid", "expire_at", "fcm",
-                                        "hms", "apns",      NULL};
+    static const char *const known[] = {"headers", "payload", NULL};
+    static const char *const hknown[] = {"TTL", "Urgency", "Topic", NULL};
+    const char *p = "params.notification.webpush";
+    json_t *headers = NULL, *payload, *v;
+    const char *k;
+    char hp[64];
+
+    if (!json_is_object(part))
+        return hd_err_set(err, HD_EINVAL, "%s: must be an object", p);
+    if (api_params_known(part, p, known, err) < 0 ||
+        hd_json_obj(part, p, "headers", 0, &headers, err) < 0)
+        return -1;
+    snprintf(hp, sizeof(hp), "%s.headers", p);
+    if (headers) {
+        json_object_foreach(headers, k, v)
+        {
+            size_t i;
+
+            for (i = 0; hknown[i] && strcmp(k, hknown[i]) != 0; i++)
+                ;
+            if (hknown[i] == NULL)
+                return hd_err_set(err, HD_EINVAL,
+                                  "%s.%.64s: one of TTL, Urgency, Topic", hp,
+                                  k);
+            if (!json_is_string(v) || json_string_length(v) == 0 ||
+                json_string_length(v) > API_HEADER_MAX)
+                return hd_err_set(err, HD_EINVAL,
+                                  "%s.%s: must be a string of 1 to %d "
+                                  "characters",
+                                  hp, k, API_HEADER_MAX);
+        }
+    }
+    payload = json_object_get(part, "payload");
+    if (payload == NULL || json_is_null(payload))
+        return hd_err_set(err, HD_EINVAL, "%s.payload: required", p);
+    if ((json_is_string(payload)
+             ? json_string_length(payload)
+             : api_json_size(payload)) > HD_PAYLOAD_MAX_WEBPUSH)
+        return hd_err_set(err, HD_ETOOBIG, "%s.payload: larger than %d bytes",
+                          p, HD_PAYLOAD_MAX_WEBPUSH);
+    return 0;
+}
+
+static int
+parse_part(json_t *part, int i, struct hd_err *err)
+{
+    switch (i) {
+    case HD_PROVIDER_APNS:
+        return parse_apns(part, err);
+    case HD_PROVIDER_WEBPUSH:
+        return parse_webpush(part, err);
+    case HD_PROVIDER_FCM:
+        return parse_message_part(part, "fcm", HD_PAYLOAD_MAX_FCM, err);
+    default:
+        return parse_message_part(part, "hms", HD_PAYLOAD_MAX_HMS, err);
+    }
+}
+
+/* The notification; uid is the top-level one (NULL: the draft's
+ * notification.uid, else generated). */
+static int
+parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
+                   int need, struct hd_err *err)
+{
+    static const char *const known[] = {"uid",  "expire_at", "fcm", "hms",
+                                        "apns", "webpush",   NULL};
     static const char *const pnames[HD_PROVIDER__COUNT] = {"fcm", "apns", "hms",
                                                            "webpush"};
     const char *p = "params.notification";
-    const char *uid = NULL;
+    const char *nuid = NULL;
     long long expire = 0;
     char gen[37];
     json_t *out;
     int i, any = 0;
 
     if (api_params_known(n, p, known, err) < 0 ||
-        api_get_str(n, p, "uid", API_K_ID, 0, &uid, err) < 0 ||
+        api_get_str(n, p, "uid", API_K_ID, 0, &nuid, err) < 0 ||
         hd_json_int(n, p, "expire_at", 0, 0, API_EXPIRE_AT_MAX, &expire, err) <
             0)
         return -1;
@@ -285,18 +414,13 @@ parse_notification(json_t *n, struct hd_msg_request *r, int need,
 
         if (part == NULL || json_is_null(part))
             continue;
-        if (i == HD_PROVIDER_APNS
-                ? parse_apns(part, err)
-                : parse_message_part(part, pnames[i],
-                                     i == HD_PROVIDER_FCM ? HD_PAYLOAD_MAX_FCM
-                                                          : HD_PAYLOAD_MAX_HMS,
-                                     err))
+        if (parse_part(part, i, err) < 0)
             return -1;
         any = 1;
     }
     if (!any)
         return hd_err_set(err, HD_EINVAL,
-                          "%s: one of fcm, hms, apns is required", p);
+                          "%s: one of fcm, hms, apns, webpush is required", p);
     if (need >= 0 && json_object_get(n, pnames[need]) == NULL)
         return hd_err_set(err, HD_EINVAL, "%s.%s: required for this recipient",
                           p, pnames[need]);
@@ -307,6 +431,8 @@ parse_notification(json_t *n, struct hd_msg_request *r, int need,
         if (part != NULL && !json_is_null(part))
             json_object_set(out, pnames[i], part);
     }
+    if (uid == NULL)
+        uid = nuid;
     if (uid == NULL) {
         fast_uuid(gen);
         uid = gen;
@@ -317,23 +443,83 @@ parse_notification(json_t *n, struct hd_msg_request *r, int need,
     return 0;
 }
 
+/* Today's fields this release does not carry out: refused as "not
+ * available" (108) when set, never ignored, so a push is never sent
+ * early, unlimited or untranslated. */
+static int
+refuse_unavailable(json_t *params, struct hd_err *err)
+{
+    static const char *const keys[] = {"send_at",       "limit_strategy",
+                                       "localizations", "use_templating",
+                                       "use_meta",      NULL};
+    size_t i;
+
+    for (i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(params, keys[i]);
+
+        if (v == NULL || json_is_null(v) || json_is_false(v) ||
+            (json_is_integer(v) && json_integer_value(v) == 0) ||
+            (json_is_object(v) && json_object_size(v) == 0))
+            continue;
+        return hd_err_set(err, HD_EUNAVAILABLE,
+                          "params.%s: not available in this release", keys[i]);
+    }
+    return 0;
+}
+
+/* Outcomes are kept by uid, and update_push_status names them by
+ * analytics_uid: an analytics_uid alone is the uid too; one that differs
+ * from the uid is not available. */
+static int
+check_analytics_uid(const char **uid, const char *auid, struct hd_err *err)
+{
+    if (auid == NULL)
+        return 0;
+    if (*uid == NULL) {
+        *uid = auid;
+        return 0;
+    }
+    if (strcmp(*uid, auid) != 0)
+        return hd_err_set(err, HD_EUNAVAILABLE,
+                          "params.analytics_uid: must equal uid in this "
+                          "release");
+    return 0;
+}
+
 int
 api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
                struct hd_err *err)
 {
-    static const char *const known[] = {"recipient", "notification", "app",
+    static const char *const known[] = {"recipient",
+                                        "notification",
+                                        "uid",
+                                        "app",
+                                        "send_at",
+                                        "optimize_for_reliability",
+                                        "limit_strategy",
+                                        "analytics_uid",
+                                        "localizations",
+                                        "use_templating",
+                                        "use_meta",
                                         NULL};
     json_t *rc = NULL, *n = NULL;
-    const char *app = NULL;
-    int need = -1;
+    const char *app = NULL, *uid = NULL, *auid = NULL;
+    int need = -1, flag = 0;
 
     memset(r, 0, sizeof(*r));
     if (api_params_known(params, "params", known, err) < 0 ||
         api_get_app(params, "params", &app, err) < 0 ||
+        api_get_str(params, "params", "uid", API_K_ID, 0, &uid, err) < 0 ||
+        api_get_str(params, "params", "analytics_uid", API_K_ID, 0, &auid,
+                    err) < 0 ||
+        api_get_flag(params, "params", "optimize_for_reliability", &flag, err) <
+            0 ||
         hd_json_obj(params, "params", "recipient", 1, &rc, err) < 0 ||
         hd_json_obj(params, "params", "notification", 1, &n, err) < 0 ||
+        check_analytics_uid(&uid, auid, err) < 0 ||
         parse_recipient(rc, r, &need, err) < 0 ||
-        parse_notification(n, r, need, err) < 0) {
+        parse_notification(n, uid, r, need, err) < 0 ||
+        refuse_unavailable(params, err) < 0) {
         hd_msg_request_release(r);
         return -1;
     }

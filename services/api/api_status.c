@@ -1,6 +1,7 @@
 /* api_status.c -- update_push_status (delivered / interacted reported by
- * the application) and push_status_list (Herald's read side: one uid's
- * request state, counts by outcome, and per-target rows in pages).
+ * the application, for the push's analytics_uid, which is its uid) and
+ * push_status_list (Herald's read side: one uid's request state, counts by
+ * outcome, and per-target rows in pages).
  *
  * Outcomes only move up in rank (provider outcome < delivered <
  * interacted; see herald_status_rank), so reports racing the workers'
@@ -15,8 +16,8 @@
 void
 api_update_push_status(struct api_call *call)
 {
-    static const char *const known[] = {"uid",    "status", "device_id",
-                                        "msg_id", "app",    NULL};
+    static const char *const known[] = {
+        "analytics_uid", "uid", "status", "device_id", "msg_id", "app", NULL};
     json_t *p = call->params;
     const char *app = NULL, *uid = NULL, *status = NULL, *dev = NULL;
     const char *msg_id = NULL;
@@ -26,11 +27,18 @@ api_update_push_status(struct api_call *call)
 
     if (api_params_known(p, "params", known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
-        api_get_str(p, "params", "uid", API_K_ID, 1, &uid, &err) < 0 ||
+        api_get_str(p, "params", "analytics_uid", API_K_ID, 0, &uid, &err) <
+            0 ||
+        (uid == NULL && /* the draft's name */
+         api_get_str(p, "params", "uid", API_K_ID, 0, &uid, &err) < 0) ||
         api_get_str(p, "params", "status", API_K_ID, 1, &status, &err) < 0 ||
         api_get_str(p, "params", "device_id", API_K_ID, 1, &dev, &err) < 0 ||
         api_get_str(p, "params", "msg_id", API_K_CHANNEL, 0, &msg_id, &err) < 0)
         goto fail;
+    if (uid == NULL) {
+        hd_err_set(&err, HD_EINVAL, "params.analytics_uid: required");
+        goto fail;
+    }
     if (strcmp(status, "delivered") != 0 && strcmp(status, "interacted") != 0) {
         hd_err_set(&err, HD_EINVAL,
                    "params.status: must be delivered or interacted");

@@ -16,14 +16,17 @@
 #include "core/banned.h"
 
 /* ---- device_list: $1 app, $2 ids, $3 providers, $4 tokens, $5 platforms,
- * $6 users, $7 since, $8 rows, $9..$11 include meta/tags/channels ---- */
+ * $6 users, $7 after (id), $8 rows, $9..$11 include meta/tags/topics,
+ * $12 topics ---- */
 #define DEV_COLS                                                               \
     "SELECT d.id, d.provider, d.token, d.platform, d.user_id, d.identifier, "  \
-    "d.client_type, d.device_type, d.installation_id, "                        \
+    "d.client_type, d.device_type, d.installation_id, d.timezone, d.locale, "  \
+    "extract(epoch FROM d.created_at)::bigint, "                               \
+    "extract(epoch FROM d.updated_at)::bigint, "                               \
     "CASE WHEN $9::boolean THEN d.meta END, "                                  \
     "CASE WHEN $10::boolean THEN d.tags END, "                                 \
-    "CASE WHEN $11::boolean THEN (SELECT json_agg(DISTINCT c.channel "         \
-    "ORDER BY c.channel) FROM device_channels c WHERE c.device_id = d.id) "    \
+    "CASE WHEN $11::boolean THEN (SELECT json_agg(DISTINCT t.topic "           \
+    "ORDER BY t.topic) FROM device_topics t WHERE t.device_id = d.id) "        \
     "END FROM devices d WHERE d.app = $1 "
 #define DEV_FILTERS                                                            \
     " AND ($2::text[] IS NULL OR d.id = ANY ($2::text[]))"                     \
@@ -31,17 +34,51 @@
     " AND ($4::text[] IS NULL OR d.token = ANY ($4::text[]))"                  \
     " AND ($5::text[] IS NULL OR d.platform = ANY ($5::text[]))"               \
     " AND ($6::text[] IS NULL OR d.user_id = ANY ($6::text[]))"                \
+    " AND ($12::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "      \
+    "WHERE t.device_id = d.id AND t.topic = ANY ($12::text[])))"               \
     " AND d.id > $7 ORDER BY d.id LIMIT $8"
+/* the same filters counted: $1 app, $2..$6 as above, $7 topics */
+#define DEV_COUNT                                                              \
+    "SELECT count(*) FROM devices d WHERE d.app = $1"                          \
+    " AND ($2::text[] IS NULL OR d.id = ANY ($2::text[]))"                     \
+    " AND ($3::text[] IS NULL OR d.provider = ANY ($3::text[]))"               \
+    " AND ($4::text[] IS NULL OR d.token = ANY ($4::text[]))"                  \
+    " AND ($5::text[] IS NULL OR d.platform = ANY ($5::text[]))"               \
+    " AND ($6::text[] IS NULL OR d.user_id = ANY ($6::text[]))"                \
+    " AND ($7::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "       \
+    "WHERE t.device_id = d.id AND t.topic = ANY ($7::text[])))"
 
-/* ---- push_user_channel_list: $1 app, $2 users, $3 channels, $4 prefix,
- * $5 since (id), $6 rows ---- */
-#define UC_COLS "SELECT uc.id, uc.user_id, uc.channel FROM user_channels uc "
-#define UC_FILTERS                                                             \
-    " AND ($2::text[] IS NULL OR uc.user_id = ANY ($2::text[]))"               \
-    " AND ($3::text[] IS NULL OR uc.channel = ANY ($3::text[]))"               \
-    " AND ($4::text IS NULL OR (uc.channel >= $4::text AND "                   \
-    "left(uc.channel, length($4::text)) = $4::text))"                          \
-    " AND uc.id > $5::bigint ORDER BY uc.id LIMIT $6"
+/* ---- user_topic_list: $1 app, $2 users, $3 topics, $4 prefix, $5 after
+ * (id), $6 rows ---- */
+#define UT_COLS "SELECT ut.id, ut.user_id, ut.topic FROM user_topics ut "
+#define UT_WHERE                                                               \
+    " AND ($2::text[] IS NULL OR ut.user_id = ANY ($2::text[]))"               \
+    " AND ($3::text[] IS NULL OR ut.topic = ANY ($3::text[]))"                 \
+    " AND ($4::text IS NULL OR (ut.topic >= $4::text AND "                     \
+    "left(ut.topic, length($4::text)) = $4::text))"
+#define UT_FILTERS UT_WHERE " AND ut.id > $5::bigint ORDER BY ut.id LIMIT $6"
+
+/* ---- device_topic_list: $1 app, $2 device ids, $3 providers,
+ * $4 platforms, $5 users, $6 topics, $7 prefix, $8 after device id,
+ * $9 after topic, $10 rows. One row per (device, topic), in that order.
+ * ---- */
+#define DT_WHERE                                                               \
+    " AND ($3::text[] IS NULL OR d.provider = ANY ($3::text[]))"               \
+    " AND ($4::text[] IS NULL OR d.platform = ANY ($4::text[]))"               \
+    " AND ($5::text[] IS NULL OR d.user_id = ANY ($5::text[]))"                \
+    " AND ($6::text[] IS NULL OR t.topic = ANY ($6::text[]))"                  \
+    " AND ($7::text IS NULL OR (t.topic >= $7::text AND "                      \
+    "left(t.topic, length($7::text)) = $7::text))"
+#define DT_SELECT                                                              \
+    "SELECT DISTINCT t.device_id, t.topic, d.provider, d.token, d.platform, "  \
+    "d.user_id, d.timezone, d.locale, "                                        \
+    "extract(epoch FROM d.created_at)::bigint, "                               \
+    "extract(epoch FROM d.updated_at)::bigint "                                \
+    "FROM device_topics t JOIN devices d ON d.id = t.device_id "               \
+    "WHERE t.app = $1 AND d.app = $1 "
+#define DT_PAGE                                                                \
+    DT_WHERE " AND (t.device_id, t.topic) > ($8::text, $9::text) "             \
+             "ORDER BY t.device_id, t.topic LIMIT $10"
 
 /* ---- fan-out pages: $1 app, $2 values, $3 cursor, $4 rows, $5 providers,
  * $6 excluded identifiers, $7 client type, $8 installation. Every row of
@@ -54,42 +91,80 @@
     " AND ($7::int = 0 OR d.client_type = $7::int)"                            \
     " AND ($8::text IS NULL OR d.installation_id = $8::text))"
 
+/* ---- filter fan-out pages: $1 app, $2 the leading list, $3 cursor,
+ * $4 rows, $5 providers (wanted and filtered), $6 ids, $7 users,
+ * $8 topics, $9 platforms (NULL: not filtered). The leading list is read
+ * as index ranges from the cursor; the others are checked per row. ---- */
+#define FF_OK                                                                  \
+    "(d.id IS NOT NULL AND d.provider = ANY ($5::text[])"                      \
+    " AND ($6::text[] IS NULL OR d.id = ANY ($6::text[]))"                     \
+    " AND ($7::text[] IS NULL OR d.user_id = ANY ($7::text[]))"                \
+    " AND ($9::text[] IS NULL OR d.platform = ANY ($9::text[]))"               \
+    " AND ($8::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "       \
+    "WHERE t.device_id = d.id AND t.topic = ANY ($8::text[]))))"
+#define FF_PAGE(inner)                                                         \
+    "SELECT p.id, d.provider, d.token, " FF_OK " FROM (SELECT DISTINCT x.id "  \
+    "FROM unnest($2::text[]) AS v(name) CROSS JOIN LATERAL (" inner ") AS x "  \
+    "ORDER BY x.id LIMIT $4) AS p LEFT JOIN devices d ON d.id = p.id "         \
+    "ORDER BY p.id"
+
 const struct hd_pg_stmt api_stmts[] = {
     {"dev_register",
      "SELECT id, provider, token, platform, user_id, identifier, "
-     "client_type, device_type, installation_id FROM herald_device_register("
+     "client_type, device_type, installation_id, timezone, locale, "
+     "extract(epoch FROM created_at)::bigint, "
+     "extract(epoch FROM updated_at)::bigint FROM herald_device_register("
      "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11, "
-     "$12::smallint, $13::smallint, $14)",
-     14},
+     "$12::smallint, $13::smallint, $14, $15, $16)",
+     16},
+    /* $1..$5 the filter, $6 set user, $7 user, $8 meta, $9 tags,
+     * $10 topics op, $11 topics, $12 timezone, $13 locale */
     {"dev_update",
      "SELECT herald_device_update($1, $2::text[], $3::text[], $4::text[], "
-     "$5::text[], $6::boolean, $7, $8::jsonb, $9::jsonb, $10::text[])",
-     10},
+     "$5::text[], $6::boolean, $7, $8::jsonb, $9::jsonb, $10, $11::text[], "
+     "$12, $13)",
+     13},
     {"dev_remove",
      "SELECT herald_device_remove($1, $2::text[], $3::text[], $4::text[], "
      "$5::text[])",
      5},
-    {"dev_list_ids", DEV_COLS "AND d.id = ANY ($2::text[])" DEV_FILTERS, 11},
+    {"dev_list_ids", DEV_COLS "AND d.id = ANY ($2::text[])" DEV_FILTERS, 12},
     /* every provider named, so (app, provider, token) serves the lookup */
     {"dev_list_tokens",
      DEV_COLS "AND d.provider = ANY ('{fcm,apns,hms,webpush}') "
               "AND d.token = ANY ($4::text[])" DEV_FILTERS,
-     11},
+     12},
     {"dev_list_users", DEV_COLS "AND d.user_id = ANY ($6::text[])" DEV_FILTERS,
-     11},
-    {"dev_list_all", DEV_COLS DEV_FILTERS, 11},
+     12},
+    {"dev_list_all", DEV_COLS DEV_FILTERS, 12},
+    {"dev_count", DEV_COUNT, 7},
 
-    {"uc_update", "SELECT herald_user_channels_update($1, $2, $3, $4::text[])",
+    /* $1 app, $2 device id, $3 owner (NULL: any), $4 op, $5 topics */
+    {"dt_update",
+     "SELECT herald_device_topic_update($1, $2, $3, $4, $5::text[])", 5},
+    {"dt_list_devices", DT_SELECT "AND t.device_id = ANY ($2::text[])" DT_PAGE,
+     10},
+    {"dt_list_all", DT_SELECT "AND ($2::text[] IS NULL)" DT_PAGE, 10},
+    {"dt_count",
+     "SELECT count(*) FROM (SELECT DISTINCT t.device_id, t.topic "
+     "FROM device_topics t JOIN devices d ON d.id = t.device_id "
+     "WHERE t.app = $1 AND d.app = $1 "
+     "AND ($2::text[] IS NULL OR t.device_id = ANY ($2::text[]))" DT_WHERE
+     ") x",
+     7},
+
+    {"ut_update", "SELECT herald_user_topics_update($1, $2, $3, $4::text[])",
      4},
-    {"uc_list_users",
-     UC_COLS "WHERE uc.app = $1 AND uc.user_id = ANY ($2::text[])" UC_FILTERS,
+    {"ut_list_users",
+     UT_COLS "WHERE ut.app = $1 AND ut.user_id = ANY ($2::text[])" UT_FILTERS,
      6},
-    {"uc_list_channels",
-     UC_COLS "WHERE uc.app = $1 AND uc.channel = ANY ($3::text[])" UC_FILTERS,
-     6},
-    {"uc_list_prefix",
-     UC_COLS "WHERE uc.app = $1 AND uc.channel >= $4::text" UC_FILTERS, 6},
-    {"uc_list_all", UC_COLS "WHERE uc.app = $1" UC_FILTERS, 6},
+    {"ut_list_topics",
+     UT_COLS "WHERE ut.app = $1 AND ut.topic = ANY ($3::text[])" UT_FILTERS, 6},
+    {"ut_list_prefix",
+     UT_COLS "WHERE ut.app = $1 AND ut.topic >= $4::text" UT_FILTERS, 6},
+    {"ut_list_all", UT_COLS "WHERE ut.app = $1" UT_FILTERS, 6},
+    {"ut_count",
+     "SELECT count(*) FROM user_topics ut WHERE ut.app = $1" UT_WHERE, 4},
 
     {"ps_put",
      "INSERT INTO push_status AS s (app, uid, target, device_id, status, "
@@ -139,8 +214,8 @@ const struct hd_pg_stmt api_stmts[] = {
      "SELECT p.device_id, d.provider, d.token, " FO_OK " FROM ("
      "SELECT DISTINCT x.device_id FROM unnest($2::text[]) AS ch(name) "
      "CROSS JOIN LATERAL (("
-     "SELECT dc.device_id FROM device_channels dc WHERE dc.app = $1 "
-     "AND dc.channel = ch.name AND dc.device_id > $3 "
+     "SELECT dc.device_id FROM device_topics dc WHERE dc.app = $1 "
+     "AND dc.topic = ch.name AND dc.device_id > $3 "
      "ORDER BY dc.device_id LIMIT $4) UNION ALL ("
      "SELECT i.id FROM devices i WHERE left(ch.name, 13) = 'installation:' "
      "AND i.app = $1 AND i.installation_id = substr(ch.name, 14) "
@@ -148,6 +223,26 @@ const struct hd_pg_stmt api_stmts[] = {
      "ORDER BY x.device_id LIMIT $4) AS p "
      "LEFT JOIN devices d ON d.id = p.device_id ORDER BY p.device_id",
      8},
+
+    {"ff_page_ids",
+     "SELECT d.id, d.provider, d.token, " FF_OK " FROM devices d "
+     "WHERE d.app = $1 AND d.id = ANY ($2::text[]) AND d.id > $3 "
+     "ORDER BY d.id LIMIT $4",
+     9},
+    {"ff_page_users",
+     FF_PAGE("SELECT i.id FROM devices i WHERE i.app = $1 "
+             "AND i.user_id = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
+     9},
+    {"ff_page_topics",
+     FF_PAGE("SELECT t.device_id AS id FROM device_topics t "
+             "WHERE t.app = $1 AND t.topic = v.name AND t.device_id > $3 "
+             "ORDER BY t.device_id LIMIT $4"),
+     9},
+    /* no ids, users or topics: the providers' index ranges ($2 = $5) */
+    {"ff_page_providers",
+     FF_PAGE("SELECT i.id FROM devices i WHERE i.app = $1 "
+             "AND i.provider = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
+     9},
 
     {"fb_status",
      "INSERT INTO push_status AS s (app, uid, target, device_id, provider, "

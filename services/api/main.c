@@ -121,6 +121,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     struct hd_err err = {0};
     int n = 0;
 
+    api_params_set_strict(ctx->cfg.strict_params);
     if (api_keys_init(&ctx->keys, ctx->cfg.keys, &err) < 0 ||
         (topics(ctx) < 0 &&
          hd_err_set(&err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long"))) {

@@ -34,13 +34,13 @@ const struct hd_pg_stmt relay_stmts[] = {
      11},
     {"dev_delete", "DELETE FROM devices WHERE app = $1 AND id = $2", 2},
     {"org_add",
-     "INSERT INTO device_channels (device_id, channel, src, app) "
+     "INSERT INTO device_topics (device_id, topic, src, app) "
      "SELECT d.id, $3, 0, d.app FROM devices d WHERE d.app = $1 "
      "AND d.id IN " JSON_IDS(2) " ON CONFLICT DO NOTHING",
      3},
     {"org_delete",
-     "DELETE FROM device_channels WHERE app = $1 AND src = 0 "
-     "AND channel = $3 AND device_id IN " JSON_IDS(2),
+     "DELETE FROM device_topics WHERE app = $1 AND src = 0 "
+     "AND topic = $3 AND device_id IN " JSON_IDS(2),
      3},
 };
 const size_t relay_nstmts = sizeof(relay_stmts) / sizeof(relay_stmts[0]);

@@ -27,8 +27,8 @@ def run_all(fn, jobs):
 
 
 def channels_by_device(api, where):
-    rows = api.sql("select d.id || ':' || coalesce(string_agg(c.channel || '/' || c.src, ','"
-                   " order by c.channel, c.src), '') from devices d left join device_channels c"
+    rows = api.sql("select d.id || ':' || coalesce(string_agg(c.topic || '/' || c.src, ','"
+                   " order by c.topic, c.src), '') from devices d left join device_topics c"
                    " on c.device_id = d.id where %s group by d.id" % where)
     out = {}
     for line in rows.splitlines():

@@ -120,7 +120,6 @@ def test_register_refuses_bad_input_and_writes_nothing(api):
     assert "channels" in bad(106, channels=["c%d" % i for i in range(1001)])
     assert "channels" in bad(107, channels=[""])
     assert "channels" in bad(107, channels=["x" * 257])
-    assert "bogus" in bad(107, bogus=1)
     assert "app" in bad(107, app="bad app")
     assert "device_type" in bad(107, device_type="1")
     assert "client_type" in bad(107, client_type=9)
@@ -162,7 +161,6 @@ def test_device_update_refuses_bad_input(api):
     for params, code, word in [
         ({"user_update": {"user": "x"}}, 107, "required"),
         ({"ids": [d["id"]], "user_update": {}}, 107, "user"),
-        ({"ids": [d["id"]], "user_update": {"user": "x", "extra": 1}}, 107, "extra"),
         ({"ids": [d["id"]], "meta_update": {"meta": {"a": 1}}}, 107, "meta"),
         ({"ids": [d["id"]], "channels_update": {"channels": "x"}}, 107, "channels"),
         ({"ids": [], "user_update": {"user": "x"}}, 107, "ids"),
@@ -183,7 +181,7 @@ def test_device_remove_by_each_filter(api):
     d4 = api.register("r4-" + u, user="fourth-" + u)
     api.ok("device_remove", {"ids": [d1["id"]]})
     assert count(api, "devices", "id = '%s'" % d1["id"]) == 0
-    assert count(api, "device_channels", "device_id = '%s'" % d1["id"]) == 0
+    assert count(api, "device_topics", "device_id = '%s'" % d1["id"]) == 0
     api.ok("device_remove", {"users": ["other-" + u]})
     assert count(api, "devices", "id = '%s'" % d2["id"]) == 0
     # the seed's ProviderTokens as one object, and as an array
@@ -279,7 +277,7 @@ def test_user_channel_list_filters_and_pages(api):
         since = res["items"][-1]["id"]
     assert len(seen) == 7 and len(set(seen)) == 7
     for params, code in [({"since": "abc"}, 107), ({"limit": 5000}, 107),
-                         ({"users": "u"}, 107), ({"extra": True}, 107)]:
+                         ({"users": "u"}, 107)]:
         assert api.error("push_user_channel_list", params)["code"] == code, params
 
 
@@ -291,7 +289,7 @@ def test_user_channel_update_refuses_bad_input(api):
                          ({"user": u, "op": "add", "channels": [1]}, 107),
                          ({"user": "", "op": "add", "channels": ["x"]}, 107)]:
         assert api.error("push_user_channel_update", params)["code"] == code, params
-    assert count(api, "user_channels", "user_id = '%s'" % u) == 0
+    assert count(api, "user_topics", "user_id = '%s'" % u) == 0
 
 
 # ---- the envelope and HTTP-level errors --------------------------------------
@@ -319,7 +317,7 @@ def test_auth_and_envelope_errors(api):
     assert doc["error"]["code"] == 107
     st, doc = http_json("POST", url + "/api", {"method": "device_list", "params": {}, "x": 1},
                         headers=h)
-    assert doc["error"]["code"] == 107
+    assert "result" in doc, "unknown envelope fields are ignored, as Centrifugo does"
     st, doc = http_json("POST", url + "/api", {"method": "device_list"}, headers=h)
     assert st == 200 and "result" in doc, "absent params are {}"
     st, _, _ = http("GET", url + "/api", headers=h)
@@ -337,16 +335,16 @@ def declared_too_large(api):
 
 def test_database_failure_is_internal_error_without_sql_and_writes_nothing(api):
     u = uid()
-    api.sql("alter table user_channels add constraint t_boom check (channel <> 'boom-%s')" % u)
+    api.sql("alter table user_topics add constraint t_boom check (topic <> 'boom-%s')" % u)
     try:
         st, doc = api.call("push_user_channel_update",
                            {"user": u, "op": "add", "channels": ["fine-" + u, "boom-" + u]})
     finally:
-        api.sql("alter table user_channels drop constraint t_boom")
+        api.sql("alter table user_topics drop constraint t_boom")
     assert st == 200 and doc["error"] == {"code": 100, "message": "internal server error"}
     text = json.dumps(doc).lower()
     assert "sql" not in text and "constraint" not in text and "pg" not in text
-    assert count(api, "user_channels", "user_id = '%s'" % u) == 0
+    assert count(api, "user_topics", "user_id = '%s'" % u) == 0
     assert api.metric("herald_api_calls_total", method="push_user_channel_update", code="100") >= 1
 
 
@@ -365,7 +363,6 @@ def test_push_status_only_moves_up(api):
     assert res["request"] == {"state": "pending"}
     for params in [{"uid": u, "status": "sent", "device_id": "x"},
                    {"uid": u, "status": "delivered"},
-                   {"status": "delivered", "device_id": "x"},
-                   {"uid": u, "status": "delivered", "device_id": "x", "extra": 1}]:
+                   {"status": "delivered", "device_id": "x"}]:
         assert api.error("update_push_status", params)["code"] == 107, params
     assert api.error("push_status_list", {})["code"] == 107

@@ -51,11 +51,11 @@ def test_bad_configuration_is_refused_naming_the_variable(stack, pg_dsn):
 def test_migrate_applies_and_exits(stack, pg_dsn, pg_cluster):
     r = run(stack.env(HERALD_PG_DSN=pg_dsn), "migrate")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "3 applied" in r.stderr
+    assert "4 applied" in r.stderr
     tables = pg_cluster.psql(pg_dsn, "select string_agg(tablename, ',' order by tablename) "
                                      "from pg_tables where schemaname = 'public'")
-    for t in ("device_channels", "devices", "installations", "push_requests", "push_status",
-              "user_channels"):
+    for t in ("device_topics", "devices", "installations", "push_requests", "push_status",
+              "user_topics"):
         assert t in tables.split(","), tables
     r = run(stack.env(HERALD_PG_DSN=pg_dsn), "migrate")
     assert r.returncode == 0 and "0 applied" in r.stderr

@@ -237,7 +237,7 @@ def test_bitwarden_server_replay(env):
     ok(relay.raw("DELETE", "/push/" + dev2, None, {"Authorization": "Bearer " + tok}))
     assert relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst) == "0"
     # the org2 tag removal left no channel rows behind
-    assert relay_sql(env, "SELECT count(*) FROM device_channels WHERE channel = 'org:%s_%s'"
+    assert relay_sql(env, "SELECT count(*) FROM device_topics WHERE topic = 'org:%s_%s'"
                      % (inst, org2)) == "0"
 
 

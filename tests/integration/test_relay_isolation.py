@@ -89,7 +89,7 @@ def test_same_ids_and_token_stay_apart(env):
     assert a.call("POST", "/push/delete/" + dev)[0] == 200
     assert a.call("DELETE", "/push/" + dev)[0] == 200
     assert len(rows(chain, b.inst)) == 1
-    assert chain.api.sql("SELECT count(*) FROM device_channels WHERE device_id = '%s_%s'"
+    assert chain.api.sql("SELECT count(*) FROM device_topics WHERE device_id = '%s_%s'"
                          % (b.inst, dev)) == "1"
     assert len(rows(chain, a.inst)) == 1
 

@@ -122,11 +122,66 @@ test_known(void)
     json_t *p = js("{\"a\":1,\"c\":2}");
     struct hd_err err = {0};
 
+    /* by default unknown fields are ignored, as Centrifugo does */
+    ASSERT_INT_EQ(api_params_known(p, "params", known, &err), 0);
+    api_params_set_strict(1);
     ASSERT_INT_EQ(api_params_known(p, "params", known, &err), -1);
     ASSERT_STR_EQ(err.msg, "params.c: unknown field");
     json_object_del(p, "c");
     ASSERT_INT_EQ(api_params_known(p, "params", known, &err), 0);
+    api_params_set_strict(0);
     json_decref(p);
+}
+
+static void
+test_timezone_locale_cursor(void)
+{
+    static const char *const good_tz[] = {"Europe/Berlin", "UTC",
+                                          "America/Argentina/Buenos_Aires",
+                                          "Etc/GMT+5", ""};
+    static const char *const bad_tz[] = {
+        "Mars/Olympus",        "../etc/passwd", "/etc/passwd",
+        "Europe",              "Europe//Berlin", "posix/Europe/Berlin",
+        "Europe/Berlin\n", "right"};
+    static const char *const good_lc[] = {"de", "pt-BR", "zh-Hant-TW",
+                                          "es-419", ""};
+    static const char *const bad_lc[] = {"e", "de-", "-de", "d3", "english!",
+                                         "de--DE", "abcd", "de-abcdefghi"};
+    struct hd_err err = {0};
+    struct hd_buf b;
+    json_t *p;
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(good_tz) / sizeof(good_tz[0]); i++)
+        ASSERT_INT_EQ(api_check_str(API_K_TIMEZONE, good_tz[i],
+                                    strlen(good_tz[i]), "tz", &err),
+                      0);
+    for (i = 0; i < sizeof(bad_tz) / sizeof(bad_tz[0]); i++)
+        ASSERT_INT_EQ(api_check_str(API_K_TIMEZONE, bad_tz[i],
+                                    strlen(bad_tz[i]), "tz", &err),
+                      -1);
+    for (i = 0; i < sizeof(good_lc) / sizeof(good_lc[0]); i++)
+        ASSERT_INT_EQ(api_check_str(API_K_LOCALE, good_lc[i],
+                                    strlen(good_lc[i]), "lc", &err),
+                      0);
+    for (i = 0; i < sizeof(bad_lc) / sizeof(bad_lc[0]); i++)
+        ASSERT_INT_EQ(api_check_str(API_K_LOCALE, bad_lc[i],
+                                    strlen(bad_lc[i]), "lc", &err),
+                      -1);
+    hd_buf_init(&b, 256);
+    ASSERT_INT_EQ(api_cursor_encode("dev-42", &b, &err), 0);
+    p = json_pack("{s:s}", "cursor", b.data);
+    ASSERT_INT_EQ(api_get_cursor(p, "params", out, sizeof(out), &err), 0);
+    ASSERT_STR_EQ(out, "dev-42");
+    json_object_set_new(p, "cursor", json_string("%%%"));
+    ASSERT_INT_EQ(api_get_cursor(p, "params", out, sizeof(out), &err), -1);
+    ASSERT_STR_EQ(err.msg, "params.cursor: not a cursor returned by this method");
+    json_object_set_new(p, "cursor", json_string(""));
+    ASSERT_INT_EQ(api_get_cursor(p, "params", out, sizeof(out), &err), 0);
+    ASSERT_STR_EQ(out, "");
+    json_decref(p);
+    hd_buf_release(&b);
 }
 
 static void
@@ -356,6 +411,7 @@ main(void)
     RUN_TEST(test_tokens);
     RUN_TEST(test_readers);
     RUN_TEST(test_known);
+    RUN_TEST(test_timezone_locale_cursor);
     RUN_TEST(test_map_limits);
     RUN_TEST(test_send_ok);
     RUN_TEST(test_send_errors);

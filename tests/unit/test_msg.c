@@ -268,6 +268,8 @@ test_names(void)
     ASSERT_INT_EQ(p, HD_PROVIDER_WEBPUSH);
     ASSERT_INT_EQ(hd_provider_parse("wns", &p), -1);
     ASSERT_INT_EQ(hd_provider_token_max(HD_PROVIDER_WEBPUSH), 2048);
+    ASSERT_INT_EQ(hd_provider_parse("gcm", &p), -1);
+    ASSERT_INT_EQ(hd_provider_batch_max(HD_PROVIDER_WEBPUSH), 500);
     ASSERT_INT_EQ(hd_provider_batch_max(HD_PROVIDER_HMS), 1000);
     ASSERT_INT_EQ(hd_outcome_parse("expired", &o), 0);
     ASSERT_STR_EQ(hd_outcome_name(HD_OUTCOME_SENT), "sent");
