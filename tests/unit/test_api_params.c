@@ -140,13 +140,12 @@ test_timezone_locale_cursor(void)
                                           "America/Argentina/Buenos_Aires",
                                           "Etc/GMT+5", ""};
     static const char *const bad_tz[] = {
-        "Mars/Olympus",        "../etc/passwd", "/etc/passwd",
-        "Europe",              "Europe//Berlin", "posix/Europe/Berlin",
-        "Europe/Berlin\n", "right"};
-    static const char *const good_lc[] = {"de", "pt-BR", "zh-Hant-TW",
-                                          "es-419", ""};
-    static const char *const bad_lc[] = {"e", "de-", "-de", "d3", "english!",
-                                         "de--DE", "abcd", "de-abcdefghi"};
+        "Mars/Olympus",   "../etc/passwd",       "/etc/passwd",     "Europe",
+        "Europe//Berlin", "posix/Europe/Berlin", "Europe/Berlin\n", "right"};
+    static const char *const good_lc[] = {"de", "pt-BR", "zh-Hant-TW", "es-419",
+                                          ""};
+    static const char *const bad_lc[] = {
+        "e", "de-", "-de", "d3", "english!", "de--DE", "abcd", "de-abcdefghi"};
     struct hd_err err = {0};
     struct hd_buf b;
     json_t *p;
@@ -166,8 +165,8 @@ test_timezone_locale_cursor(void)
                                     strlen(good_lc[i]), "lc", &err),
                       0);
     for (i = 0; i < sizeof(bad_lc) / sizeof(bad_lc[0]); i++)
-        ASSERT_INT_EQ(api_check_str(API_K_LOCALE, bad_lc[i],
-                                    strlen(bad_lc[i]), "lc", &err),
+        ASSERT_INT_EQ(api_check_str(API_K_LOCALE, bad_lc[i], strlen(bad_lc[i]),
+                                    "lc", &err),
                       -1);
     hd_buf_init(&b, 256);
     ASSERT_INT_EQ(api_cursor_encode("dev-42", &b, &err), 0);
@@ -176,7 +175,8 @@ test_timezone_locale_cursor(void)
     ASSERT_STR_EQ(out, "dev-42");
     json_object_set_new(p, "cursor", json_string("%%%"));
     ASSERT_INT_EQ(api_get_cursor(p, "params", out, sizeof(out), &err), -1);
-    ASSERT_STR_EQ(err.msg, "params.cursor: not a cursor returned by this method");
+    ASSERT_STR_EQ(err.msg,
+                  "params.cursor: not a cursor returned by this method");
     json_object_set_new(p, "cursor", json_string(""));
     ASSERT_INT_EQ(api_get_cursor(p, "params", out, sizeof(out), &err), 0);
     ASSERT_STR_EQ(out, "");
