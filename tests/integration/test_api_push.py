@@ -383,27 +383,35 @@ def test_filter_recipient_fans_out_to_matching_devices(api):
     c = reg("fc-" + u, user="other-" + u, topics=["ft-" + u])
     h = reg("fh-" + u, provider="hms", user="fu-" + u, topics=["ft-" + u])
 
-    def targets(recipient, notification=FCM, providers=("fcm", "hms")):
+    prov = {a: "fcm", b: "fcm", c: "fcm", h: "hms"}
+
+    def sends_to(recipient, notification, want):
+        """The send reaches exactly the devices of want (and no others:
+        the request's token count is len(want))."""
         uid_ = uid()
         res = ok(api, "send_push_notification", {"recipient": recipient,
                                                  "notification": notification, "uid": uid_})
         assert res == {"uid": uid_}
-        wait_sql(api, "select state from push_requests where uid = '%s'" % uid_, "done")
+        wait_sql(api, "select state || ':' || tokens from push_requests where uid = '%s'" % uid_,
+                 "done:%d" % len(want))
         got = set()
-        for p in providers:
-            for b_ in batches_for(api.kafka.brokers, p, uid_, lambda bs: True, timeout=3):
-                got |= {t["device"] for t in b_["tokens"]}
-        return got
+        for p in ("fcm", "hms"):
+            mine = {d for d in want if prov[d] == p}
+            if mine:
+                bs = batches_for(api.kafka.brokers, p, uid_,
+                                 lambda bs: len(tokens_of(bs)) >= len(mine))
+                got |= {t["device"] for b_ in bs for t in b_["tokens"]}
+        assert got == want, (recipient, got, want)
 
     both = {**FCM, **HMS}
-    assert targets({"filter": {"users": ["fu-" + u]}}, both) == {a, b, h}
-    assert targets({"filter": {"topics": ["ft-" + u]}}, both) == {a, c, h}
-    assert targets({"filter": {"topics": ["ft-" + u], "users": ["fu-" + u],
-                               "platforms": ["android"]}}, both) == {a, h}
-    assert targets({"filter": {"ids": [a, b, c], "platforms": ["ios"]}}, both) == {b}
-    assert targets({"filter": {"users": ["fu-" + u], "providers": ["hms"]}}, both) == {h}
+    sends_to({"filter": {"users": ["fu-" + u]}}, both, {a, b, h})
+    sends_to({"filter": {"topics": ["ft-" + u]}}, both, {a, c, h})
+    sends_to({"filter": {"topics": ["ft-" + u], "users": ["fu-" + u],
+                         "platforms": ["android"]}}, both, {a, h})
+    sends_to({"filter": {"ids": [a, b, c], "platforms": ["ios"]}}, both, {b})
+    sends_to({"filter": {"users": ["fu-" + u], "providers": ["hms"]}}, both, {h})
     # a provider without a notification part gets nothing
-    assert targets({"filter": {"topics": ["ft-" + u]}}, FCM) == {a, c}
+    sends_to({"filter": {"topics": ["ft-" + u]}}, FCM, {a, c})
 
 
 def test_filter_by_providers_only_reads_the_provider_ranges(api):
