@@ -237,7 +237,7 @@ def test_send_at_is_sent_as_send_at(w):
     if r.rc == 0:  # an API that schedules
         assert r.out.strip(), r
     else:  # an API that does not: its own error, clearly
-        assert r.rc == 1 and "send_at" in r.err and "code 107" in r.err, r
+        assert r.rc == 1 and "send_at" in r.err and "code 108" in r.err, r
     r = w.run("send", "--user", user, "--title", "x", "--at", "tomorrow")
     assert r.rc == 2 and "--at tomorrow" in r.err, r
 

@@ -65,7 +65,7 @@ def test_jsonl_registers_good_lines_and_reports_bad_ones_by_number(api):
     lines[19] = ""                                                  # line 20: blank, skipped
     lines[29] = '{"provider": "fcm", "token": '                     # line 30: broken JSON
     lines[39] = json.dumps({"provider": "fcm", "token": "t", "platform": "android",
-                            "colour": "red"})                       # line 40: unknown field
+                            "timezone": "Mars/Base"})               # line 40: no such timezone
     path = write(lines)
     r = ctl("import", path, env=env(api))
     assert r.rc == 6, r
@@ -76,7 +76,7 @@ def test_jsonl_registers_good_lines_and_reports_bad_ones_by_number(api):
     assert "not a JSON object" in bad[0]
     assert "params.provider" in bad[1] and "code 107" in bad[1]
     assert "not valid JSON" in bad[2]
-    assert "params.colour" in bad[3]
+    assert "params.timezone" in bad[3]
     assert "295 devices registered, 4 bad lines skipped" in r.out, r
     assert len(user_devices(api, user)) == 295
     # the progress file says the import is complete; --resume does nothing
