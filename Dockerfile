@@ -20,7 +20,7 @@ RUN apt-get update \
        build-essential pkg-config \
        libmicrohttpd-dev libwebsockets-dev libjansson-dev libpq-dev \
        librdkafka-dev libcurl4-openssl-dev libnghttp2-dev libssl-dev \
-       libmsgpack-dev \
+       libmsgpack-dev libev-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -42,6 +42,7 @@ RUN apt-get update \
        ca-certificates curl \
        libmicrohttpd12 libwebsockets17 libjansson4 libpq5 librdkafka1 \
        libcurl4 libssl3 libnghttp2-14 libmsgpackc2 libcap2 \
+       libev4 libwebsockets-evlib-ev \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 herald \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \

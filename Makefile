@@ -28,6 +28,9 @@ tool_bin = $(if $(filter ctl,$(1)),heraldctl,herald-$(1))
 
 PKGS := libmicrohttpd libwebsockets rdkafka libpq jansson libcurl openssl \
         libnghttp2 msgpack
+# libev (herald-hub's epoll loop, through libwebsockets' libev event-lib
+# plugin) ships no pkg-config file.
+EXTRA_LIBS := -lev
 
 CSTD := -std=c17 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -58,7 +61,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -I. -Icommon -I$(O)/gen $(PKG_CFLAGS)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT)) -pthread -Wl,--as-needed
-LDLIBS   += $(PKG_LIBS) -lm
+LDLIBS   += $(PKG_LIBS) $(EXTRA_LIBS) -lm
 
 ifneq ($(V),1)
 Q = @

@@ -98,7 +98,9 @@ dockerfile_check() {
         >"$tmp/runtime"
     pkgs=$(sed -n '/^PKGS :=/,/[^\\]$/p' "$HERE/Makefile" | tr -d '\\' | sed 's/^PKGS :=//')
     # shellcheck disable=SC2086
-    for l in $(pkg-config --libs-only-l $pkgs); do
+    # libev has no pkg-config file: the Makefile's EXTRA_LIBS
+    extra=$(sed -n 's/^EXTRA_LIBS *:= *//p' "$HERE/Makefile")
+    for l in $(pkg-config --libs-only-l $pkgs) $extra; do
         f=$(realpath "$(${CC:-cc} -print-file-name="lib${l#-l}.so")")
         deb=$(dpkg -S "$f" 2>/dev/null || dpkg -S "${f#/usr}" 2>/dev/null)
         deb=${deb%%:*}
@@ -110,6 +112,11 @@ dockerfile_check() {
             rc=1
         fi
     done
+    # herald-hub loads libwebsockets' libev event-lib plugin at run time
+    grep -qw libwebsockets-evlib-ev "$tmp/runtime" || {
+        echo "$df: runtime stage does not install libwebsockets-evlib-ev (herald-hub's epoll loop)"
+        rc=1
+    }
     return $rc
 }
 step "Dockerfile" dockerfile_check

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config
   libmicrohttpd-dev libwebsockets-dev libjansson-dev libpq-dev librdkafka-dev
   libcurl4-openssl-dev libnghttp2-dev libssl-dev libmsgpack-dev
+  libev-dev libwebsockets-evlib-ev
   libclang-rt-14-dev
   postgresql kcat curl openssl ca-certificates procps iproute2
   nghttp2-client wrk

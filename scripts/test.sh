@@ -5,7 +5,8 @@
 # scripts/deploy-check.sh) in between,
 # then prints one line "N passed, N failed" and exits non-zero on any
 # failure. HERALD_TEST_ONLY=unit|integration runs one half; arguments are
-# passed to pytest (a file or -k expression).
+# passed to pytest: a test file (or file::test) runs that file alone, a -k
+# expression selects from the whole suite.
 set -u
 cd "$(dirname "$0")/.."
 B=build/asan
@@ -86,7 +87,11 @@ fi
 if [ "$only" != unit ]; then
     echo "== integration tests (tests/integration)"
     rm -f build/test/integration.xml
-    /usr/bin/python3 -m pytest tests/integration -p no:cacheprovider -q \
+    where=tests/integration
+    for a in "$@"; do
+        case "$a" in tests/*) where= ;; esac
+    done
+    /usr/bin/python3 -m pytest $where -p no:cacheprovider -q \
         -o junit_family=xunit2 --junitxml=build/test/integration.xml "$@"
     if [ -f build/test/integration.xml ]; then
         counts=$(/usr/bin/python3 - <<'PY'

@@ -45,6 +45,7 @@ struct hub_config {
     char *installation_id; /* joins Installation_<id> when set */
     char *internal_key;    /* bearer key of POST /send */
     char *group_id;        /* Kafka group id; unset: unique per process */
+    int epoll;             /* libev on epoll rather than lws's poll() */
 };
 
 extern const struct hd_config_field hub_config_fields[];
@@ -142,6 +143,7 @@ struct hub_thread {
     int idx;
     pthread_t tid;
     struct lws_context *lws;
+    struct ev_loop *loop; /* epoll loop, or NULL: lws's poll() loop */
     struct lws_vhost *vh;
     struct lws *listen_wsi;
     int listen_fd;

@@ -50,5 +50,8 @@ const struct hd_config_field hub_config_fields[] = {
     HD_CFG_STR("HERALD_HUB_GROUP_ID", HC, group_id, NULL, 0,
                "Kafka group id (unset: herald-hub-<host>-<pid>-<random>, "
                "so every replica sees every event)"),
+    HD_CFG_BOOL("HERALD_HUB_EPOLL", HC, epoll, true,
+                "run each thread on epoll (libev); false: libwebsockets' "
+                "poll() loop, whose cost grows with every idle connection"),
     HD_CFG_END,
 };

@@ -9,6 +9,7 @@
  * through the inbox and lws_cancel_service(). A 250 ms lws timer advances
  * the wheel and publishes the thread's counters. */
 #include <errno.h>
+#include <ev.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -121,7 +122,10 @@ tick(lws_sorted_usec_list_t *sul)
     if (th->draining &&
         (th->nconns == 0 || (int32_t)(th->now - th->drain_deadline) >= 0)) {
         th->exiting = 1;
-        lws_cancel_service(th->lws);
+        if (th->loop)
+            ev_break(th->loop, EVBREAK_ALL);
+        else
+            lws_cancel_service(th->lws);
         return;
     }
     lws_sul_schedule(th->lws, 0, &th->sul, tick,
@@ -186,7 +190,25 @@ thread_setup(struct hub_thread *th, struct hd_err *err)
     info.keepalive_timeout = 15;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.retry_and_idle_policy = &no_validity;
+    if (th->hub->cfg.epoll) {
+        /* lws's own loop is poll(): every wake-up walks every descriptor.
+         * libev on epoll costs per ready descriptor instead. The loop is
+         * ours (a foreign loop to lws), so lws installs no signal watcher
+         * and the thread decides when it ends. */
+        th->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+        if (th->loop == NULL)
+            return hd_err_set(err, HD_EIO, "thread %d: no epoll event loop",
+                              th->idx);
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = (void **)&th->loop;
+    }
     th->lws = lws_create_context(&info);
+    if (th->lws == NULL && th->loop)
+        return hd_err_set(err, HD_EIO,
+                          "thread %d: libwebsockets could not start on epoll "
+                          "(is libwebsockets-evlib-ev installed? "
+                          "HERALD_HUB_EPOLL=false runs without it)",
+                          th->idx);
     if (th->lws == NULL)
         return hd_err_set(err, HD_EIO, "thread %d: lws_create_context failed",
                           th->idx);
@@ -234,9 +256,13 @@ thread_main(void *arg)
     }
     lws_sul_schedule(th->lws, 0, &th->sul, tick,
                      HUB_WHEEL_TICK_MS * LWS_US_PER_MS);
-    while (!th->exiting) {
-        if (lws_service(th->lws, 0) < 0)
-            break;
+    if (th->loop) {
+        ev_run(th->loop, 0);
+    } else {
+        while (!th->exiting) {
+            if (lws_service(th->lws, 0) < 0)
+                break;
+        }
     }
 out:
     pthread_mutex_lock(&th->mu);
@@ -247,6 +273,10 @@ out:
         th->lws = NULL;
     } else if (th->listen_fd >= 0) {
         close(th->listen_fd);
+    }
+    if (th->loop) { /* after lws: its watchers are stopped */
+        ev_loop_destroy(th->loop);
+        th->loop = NULL;
     }
     publish_stats(th);
     hub_registry_release(&th->reg);
