@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "proto/bitwarden.h"
+#include "auth/jwks.h"
 #include "auth/jwt.h"
 #include "auth/usertoken.h"
 #include "core/banned.h"
@@ -24,16 +25,29 @@ const struct hd_config_field hd_usertoken_config_fields[] = {
                "required \"iss\" of user tokens (unset: any)"),
     HD_CFG_STR("HERALD_JWT_AUDIENCE", UT, audience, NULL, 0,
                "required \"aud\" of user tokens (unset: any)"),
-    HD_CFG_STR("HERALD_JWT_SCOPE", UT, scope, NULL, 0,
-               "required \"scope\" entry, e.g. api (unset: any)"),
+    HD_CFG_STR("HERALD_JWT_SCOPE", UT, scope, "api", 0,
+               "required \"scope\" entry of user tokens, as Bitwarden's "
+               "Application policy (empty: any)"),
     HD_CFG_INT("HERALD_JWT_LEEWAY_S", UT, leeway_s, 60, 0, 3600,
                "clock skew allowed on exp/nbf, seconds"),
+    HD_CFG_STR("HERALD_JWT_JWKS_URL", UT, jwks_url, NULL, 0,
+               "JWKS of the identity server that signs RS256/ES256 tokens, "
+               "e.g. http://identity:5000/.well-known/openid-configuration/"
+               "jwks, or a file path"),
+    HD_CFG_INT("HERALD_JWT_JWKS_REFRESH_S", UT, jwks_refresh_s, 3600, 10, 86400,
+               "how often the JWKS is fetched again"),
+    HD_CFG_INT("HERALD_JWT_JWKS_MIN_REFRESH_S", UT, jwks_min_refresh_s, 30, 1,
+               3600,
+               "at most one refetch per this many seconds when a token "
+               "names an unknown key id"),
     HD_CFG_END,
 };
 
 struct hd_usertoken {
     struct hd_jwt_key *hmac;
     struct hd_jwt_key *pub;
+    struct hd_jwks *jwks;
+    int borrowed; /* pub and jwks belong to another verifier */
     char *issuer;
     char *audience;
     char *scope;
@@ -62,15 +76,29 @@ hd_usertoken_new(const struct hd_usertoken_config *cfg, struct hd_err *err)
             goto fail;
         }
     }
-    if (v->hmac == NULL && v->pub == NULL) {
+    if (cfg->jwks_url && *cfg->jwks_url) {
+        struct hd_jwks_config jc = {0};
+
+        jc.source = cfg->jwks_url;
+        jc.refresh_s = cfg->jwks_refresh_s;
+        jc.min_refresh_s = cfg->jwks_min_refresh_s;
+        v->jwks = hd_jwks_new(&jc, err);
+        if (v->jwks == NULL) {
+            hd_err_wrap(err, "HERALD_JWT_JWKS_URL");
+            goto fail;
+        }
+    }
+    if (v->hmac == NULL && v->pub == NULL && v->jwks == NULL) {
         hd_err_set(err, HD_EINVAL,
-                   "HERALD_JWT_SECRET or HERALD_JWT_PUBLIC_KEY_FILE: one is "
-                   "required to verify user tokens");
+                   "HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY_FILE or "
+                   "HERALD_JWT_JWKS_URL: one is required to verify user "
+                   "tokens");
         goto fail;
     }
-    v->issuer = cfg->issuer ? hd_xstrdup(cfg->issuer) : NULL;
-    v->audience = cfg->audience ? hd_xstrdup(cfg->audience) : NULL;
-    v->scope = cfg->scope ? hd_xstrdup(cfg->scope) : NULL;
+    v->issuer = cfg->issuer && *cfg->issuer ? hd_xstrdup(cfg->issuer) : NULL;
+    v->audience =
+        cfg->audience && *cfg->audience ? hd_xstrdup(cfg->audience) : NULL;
+    v->scope = cfg->scope && *cfg->scope ? hd_xstrdup(cfg->scope) : NULL;
     v->leeway_s = cfg->leeway_s;
     return v;
 fail:
@@ -84,7 +112,10 @@ hd_usertoken_free(struct hd_usertoken *v)
     if (v == NULL)
         return;
     hd_jwt_key_free(v->hmac);
-    hd_jwt_key_free(v->pub);
+    if (!v->borrowed) {
+        hd_jwt_key_free(v->pub);
+        hd_jwks_free(v->jwks);
+    }
     free(v->issuer);
     free(v->audience);
     free(v->scope);
@@ -176,34 +207,102 @@ read_orgs(json_t *claims, struct hd_user *u)
     }
 }
 
+struct hd_usertoken *
+hd_usertoken_service(const struct hd_usertoken *v, const char *scope,
+                     const char *issuer, struct hd_err *err)
+{
+    struct hd_usertoken *s;
+
+    if (v->pub == NULL && v->jwks == NULL) {
+        hd_err_set(err, HD_EINVAL,
+                   "service tokens need HERALD_JWT_JWKS_URL or "
+                   "HERALD_JWT_PUBLIC_KEY_FILE");
+        return NULL;
+    }
+    s = hd_xcalloc(1, sizeof(*s));
+    s->pub = v->pub;
+    s->jwks = v->jwks;
+    s->borrowed = 1;
+    s->issuer = issuer && *issuer ? hd_xstrdup(issuer)
+                : v->issuer       ? hd_xstrdup(v->issuer)
+                                  : NULL;
+    s->audience = v->audience ? hd_xstrdup(v->audience) : NULL;
+    s->scope = scope && *scope ? hd_xstrdup(scope) : NULL;
+    s->leeway_s = v->leeway_s;
+    return s;
+}
+
+/* Signature (the key the token's alg and kid name), exp, iss, aud and
+ * scope; *claims (new) on success. */
+static int
+check(const struct hd_usertoken *v, const char *token, size_t len,
+      json_t **claims, struct hd_err *err)
+{
+    struct hd_jwt_verify_opts o = {0};
+    const struct hd_jwt_key *key = NULL;
+    json_t *header = NULL;
+    const char *alg, *kid;
+    char algbuf[17], kidbuf[129];
+    void *ref = NULL;
+    int rc;
+
+    if (hd_jwt_peek(token, len, &header, NULL, err) < 0)
+        return -1;
+    alg = json_string_value(json_object_get(header, "alg"));
+    kid = json_string_value(json_object_get(header, "kid"));
+    snprintf(algbuf, sizeof(algbuf), "%s", alg ? alg : "(none)");
+    snprintf(kidbuf, sizeof(kidbuf), "%s", kid ? kid : "");
+    json_decref(header);
+    if (strcmp(algbuf, "HS256") == 0)
+        key = v->hmac;
+    else if (v->jwks != NULL &&
+             hd_jwks_get(v->jwks, kidbuf[0] ? kidbuf : NULL, &key, &ref) == 0)
+        ; /* key from the set, held by ref */
+    else
+        key = v->pub;
+    if (key == NULL)
+        return hd_err_set(err, HD_EAUTH, "no key for alg %s%s%s", algbuf,
+                          kidbuf[0] ? " kid " : "", kidbuf);
+    o.leeway_s = v->leeway_s;
+    o.require_exp = 1;
+    o.issuer = v->issuer;
+    o.audience = v->audience;
+    rc = hd_jwt_verify(key, token, len, &o, NULL, claims, err);
+    hd_jwks_put(ref);
+    if (rc < 0)
+        return -1;
+    if (v->scope && !has_scope(*claims, v->scope)) {
+        json_decref(*claims);
+        *claims = NULL;
+        return hd_err_set(err, HD_EAUTH, "scope %s missing", v->scope);
+    }
+    return 0;
+}
+
+int
+hd_usertoken_check(const struct hd_usertoken *v, const char *token, size_t len,
+                   struct hd_err *err)
+{
+    json_t *claims = NULL;
+
+    if (check(v, token, len, &claims, err) < 0)
+        return -1;
+    json_decref(claims);
+    return 0;
+}
+
 int
 hd_usertoken_verify(const struct hd_usertoken *v, const char *token, size_t len,
                     struct hd_user *user, struct hd_err *err)
 {
-    struct hd_jwt_verify_opts o = {0};
-    json_t *header = NULL, *claims = NULL;
-    const struct hd_jwt_key *key;
-    const char *alg;
-    char algbuf[17];
+    json_t *claims = NULL;
     json_t *dt, *exp;
     char dtbuf[32];
     int rc = -1;
 
     memset(user, 0, sizeof(*user));
     user->device_type = -1;
-    if (hd_jwt_peek(token, len, &header, NULL, err) < 0)
-        return -1;
-    alg = json_string_value(json_object_get(header, "alg"));
-    snprintf(algbuf, sizeof(algbuf), "%s", alg ? alg : "(none)");
-    json_decref(header);
-    key = strcmp(algbuf, "HS256") == 0 ? v->hmac : v->pub;
-    if (key == NULL)
-        return hd_err_set(err, HD_EAUTH, "no key for alg %s", algbuf);
-    o.leeway_s = v->leeway_s;
-    o.require_exp = 1;
-    o.issuer = v->issuer;
-    o.audience = v->audience;
-    if (hd_jwt_verify(key, token, len, &o, NULL, &claims, err) < 0)
+    if (check(v, token, len, &claims, err) < 0)
         return -1;
     if (copy_claim(claims, "sub", user->sub, sizeof(user->sub)) != 1) {
         hd_err_set(err, HD_EAUTH, "missing or oversized sub");
@@ -212,10 +311,6 @@ hd_usertoken_verify(const struct hd_usertoken *v, const char *token, size_t len,
     hd_bw_guid_normalize(user->sub); /* payload ids are compared to it */
     if (copy_claim(claims, "device", user->device, sizeof(user->device)) < 0) {
         hd_err_set(err, HD_EAUTH, "oversized device claim");
-        goto out;
-    }
-    if (v->scope && !has_scope(claims, v->scope)) {
-        hd_err_set(err, HD_EAUTH, "scope %s missing", v->scope);
         goto out;
     }
     dt = json_object_get(claims, "devicetype");

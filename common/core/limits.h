@@ -43,6 +43,8 @@
 #define HD_JWT_MAX_LEN 16384                 /* a whole compact JWT */
 #define HD_JWT_LEEWAY_S 60                   /* default clock skew allowed */
 #define HD_JWT_MAX_PEM (64 * 1024)           /* one PEM key or certificate */
+#define HD_JWKS_MAX_KEYS 32                  /* keys kept from one JWKS */
+#define HD_JWKS_MAX_BODY (64 * 1024)         /* one JWKS document */
 
 /* Kafka messages */
 #define HD_KAFKA_MAX_MESSAGE (4 * 1024 * 1024) /* one record value we accept */

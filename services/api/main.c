@@ -129,7 +129,8 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
         return HD_EXIT_CONFIG;
     }
     if ((ctx->jwt_cfg.secret && *ctx->jwt_cfg.secret) ||
-        (ctx->jwt_cfg.public_key_file && *ctx->jwt_cfg.public_key_file)) {
+        (ctx->jwt_cfg.public_key_file && *ctx->jwt_cfg.public_key_file) ||
+        (ctx->jwt_cfg.jwks_url && *ctx->jwt_cfg.jwks_url)) {
         ctx->tokens = hd_usertoken_new(&ctx->jwt_cfg, &err);
         if (ctx->tokens == NULL) {
             hd_log(HD_LOG_FATAL, 0, "user tokens: %s", err.msg);
@@ -138,7 +139,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     } else {
         hd_log(HD_LOG_INFO, 0,
                "Bitwarden device endpoints disabled (no "
-               "user-token secret or public key configured)");
+               "user-token secret, public key or JWKS configured)");
     }
     hd_ratelimit_init(&ctx->clear_limit, &hd_clock_system,
                       ctx->cfg.clear_token_rate, ctx->cfg.clear_token_burst);

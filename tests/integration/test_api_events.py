@@ -17,7 +17,7 @@ SECRET = "test-jwt-secret-0123456789abcdef"  # api_support's HERALD_JWT_SECRET
 
 def token(sub, device="", devicetype=0, orgs=(), **extra):
     claims = {"sub": sub, "device": device, "devicetype": devicetype,
-              "exp": int(time.time()) + 600}
+              "exp": int(time.time()) + 600, "scope": ["api"]}
     if orgs:
         claims["orguser"] = list(orgs)
     claims.update(extra)
@@ -74,6 +74,8 @@ def test_device_endpoints_refuse_bad_requests(api):
     assert save_token(api, ident, "x", forged) == 401
     expired = token(user, exp=int(time.time()) - 3600)
     assert save_token(api, ident, "x", expired) == 401
+    # an installation's token (scope api.push) is not a user's
+    assert save_token(api, ident, "x", token(user, scope="api.push")) == 401
     assert save_token(api, ident, "", good) == 400
     assert save_token(api, ident, "x" * 256, good) == 400
     assert http("PUT", url, b"not json", headers={"Authorization": "Bearer " + good})[0] == 400

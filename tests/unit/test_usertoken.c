@@ -1,5 +1,6 @@
 /* test_usertoken.c -- unit tests for common/auth/usertoken.c: Bitwarden claims,
  * key selection by alg, expiry, issuer and scope checks. */
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "tests/unit/unit.h"
 #include "auth/jwt.h"
 #include "auth/usertoken.h"
+#include "core/base64.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 
@@ -198,6 +200,153 @@ test_config_errors(void)
     ASSERT_STR_CONTAINS(err.msg, "HERALD_JWT_PUBLIC_KEY_FILE");
 }
 
+/* A new RSA key: the signing key (new) and its JWK {"kty","kid","n","e"}
+ * appended to keys. */
+static struct hd_jwt_key *
+rsa_jwk(const char *kid, json_t *keys)
+{
+    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char bin[512];
+    struct hd_jwt_key *priv;
+    struct hd_buf nb, eb;
+    char *pem = NULL;
+    size_t pemlen = 0;
+    FILE *f;
+    int len;
+
+    f = open_memstream(&pem, &pemlen);
+    PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    priv = hd_jwt_key_pem(pem, pemlen, NULL);
+    free(pem);
+    EVP_PKEY_get_bn_param(pkey, "n", &n);
+    EVP_PKEY_get_bn_param(pkey, "e", &e);
+    hd_buf_init(&nb, 4096);
+    hd_buf_init(&eb, 64);
+    len = BN_bn2bin(n, bin);
+    hd_base64url_encode(bin, (size_t)len, &nb, NULL);
+    len = BN_bn2bin(e, bin);
+    hd_base64url_encode(bin, (size_t)len, &eb, NULL);
+    json_array_append_new(keys,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "RSA",
+                                    "use", "sig", "kid", kid, "alg", "RS256",
+                                    "n", nb.data, "e", eb.data));
+    hd_buf_release(&nb);
+    hd_buf_release(&eb);
+    BN_free(n);
+    BN_free(e);
+    EVP_PKEY_free(pkey);
+    return priv;
+}
+
+static void
+write_jwks(const char *path, json_t *keys)
+{
+    json_t *doc = json_pack("{s:O}", "keys", keys);
+
+    json_dump_file(doc, path, 0);
+    json_decref(doc);
+}
+
+static char *
+sign_rs(const struct hd_jwt_key *k, const char *kid, json_t *claims)
+{
+    struct hd_buf b;
+    char *out;
+
+    hd_buf_init(&b, 16384);
+    hd_jwt_sign(k, kid, claims, &b, NULL);
+    out = hd_buf_detach(&b, NULL);
+    json_decref(claims);
+    return out;
+}
+
+static void
+test_jwks_rotation_and_service_tokens(void)
+{
+    char path[] = "/tmp/herald-jwks-XXXXXX";
+    struct hd_usertoken_config cfg = {0};
+    struct hd_usertoken *v, *svc;
+    struct hd_jwt_key *k1, *k2;
+    json_t *keys = json_array();
+    struct hd_err err = {0};
+    struct hd_user u;
+    char *tok;
+    int i, rc;
+
+    close(mkstemp(path));
+    k1 = rsa_jwk("k1", keys);
+    json_array_append_new(keys, json_pack("{s:s,s:s}", "kty", "oct", "k",
+                                          "c2VjcmV0")); /* skipped */
+    write_jwks(path, keys);
+    cfg.jwks_url = path;
+    cfg.scope = (char[]){"api"};
+    cfg.jwks_refresh_s = 3600;
+    cfg.jwks_min_refresh_s = 1;
+    v = hd_usertoken_new(&cfg, &err);
+    ASSERT_NOT_NULL(v);
+    tok = sign_rs(k1, "k1", base_claims());
+    ASSERT_INT_EQ(hd_usertoken_verify(v, tok, strlen(tok), &u, &err), 0);
+    hd_user_release(&u);
+    free(tok);
+
+    /* a rotation: k2 is unknown until the set is fetched again */
+    k2 = rsa_jwk("k2", keys);
+    write_jwks(path, keys);
+    tok = sign_rs(k2, "k2", base_claims());
+    rc = hd_usertoken_verify(v, tok, strlen(tok), &u, &err);
+    ASSERT_INT_EQ(rc, -1);
+    ASSERT_STR_CONTAINS(err.msg, "kid k2");
+    for (i = 0; i < 60 && rc < 0; i++) { /* refetched within ~1 s */
+        usleep(100 * 1000);
+        rc = hd_usertoken_verify(v, tok, strlen(tok), &u, &err);
+    }
+    ASSERT_INT_EQ(rc, 0);
+    hd_user_release(&u);
+    free(tok);
+
+    /* a user token without scope api is refused */
+    tok = sign_rs(k1, "k1",
+                  json_pack("{s:s,s:I,s:s}", "sub", "u", "exp",
+                            (json_int_t)time(NULL) + 60, "scope", "api.push"));
+    ASSERT_INT_EQ(hd_usertoken_verify(v, tok, strlen(tok), &u, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "scope api missing");
+    free(tok);
+
+    /* service tokens: scope internal, issuer checked, no sub needed */
+    svc = hd_usertoken_service(v, "internal", "http://identity", &err);
+    ASSERT_NOT_NULL(svc);
+    tok = sign_rs(k2, "k2",
+                  json_pack("{s:s,s:s,s:I,s:[s]}", "iss", "http://identity",
+                            "client_id", "internal.Api", "exp",
+                            (json_int_t)time(NULL) + 60, "scope", "internal"));
+    ASSERT_INT_EQ(hd_usertoken_check(svc, tok, strlen(tok), &err), 0);
+    ASSERT_INT_EQ(hd_usertoken_check(v, tok, strlen(tok), &err), -1);
+    free(tok);
+    tok = sign_rs(k2, "k2",
+                  json_pack("{s:s,s:I,s:[s]}", "iss", "http://elsewhere", "exp",
+                            (json_int_t)time(NULL) + 60, "scope", "internal"));
+    ASSERT_INT_EQ(hd_usertoken_check(svc, tok, strlen(tok), &err), -1);
+    free(tok);
+    tok = sign_rs(k2, "k2",
+                  json_pack("{s:s,s:I,s:[s]}", "iss", "http://identity", "exp",
+                            (json_int_t)time(NULL) - 600, "scope", "internal"));
+    ASSERT_INT_EQ(hd_usertoken_check(svc, tok, strlen(tok), &err), -1);
+    free(tok);
+    hd_usertoken_free(svc);
+    hd_usertoken_free(v);
+    hd_jwt_key_free(k1);
+    hd_jwt_key_free(k2);
+    json_decref(keys);
+    unlink(path);
+
+    /* a JWKS that cannot be read fails at start-up */
+    cfg.jwks_url = (char[]){"/nonexistent/jwks.json"};
+    ASSERT_NULL(hd_usertoken_new(&cfg, &err));
+    ASSERT_STR_CONTAINS(err.msg, "HERALD_JWT_JWKS_URL");
+}
+
 int
 main(void)
 {
@@ -205,5 +354,6 @@ main(void)
     RUN_TEST(test_rejections);
     RUN_TEST(test_es256_public_key_and_alg_routing);
     RUN_TEST(test_config_errors);
+    RUN_TEST(test_jwks_rotation_and_service_tokens);
     return UNIT_DONE();
 }
