@@ -1,22 +1,86 @@
-/* pushengine.c -- the push engine's scheduling: the inbox fed by other
- * threads, batches held until not_before, the ready list cut into
- * requests, the concurrency limit, credential waits, configuration-error
- * pauses with a single probe, and the drain at shutdown.
+/* engine.c -- the push engine's public face and the engine thread's turn:
+ * the inbox fed by other threads, batches held until not_before (a
+ * min-heap), batches made ready for requests, produce retries, and the
+ * waits. Requests are send.c's, what happens to each target settle.c's,
+ * and the decisions outcome.c's.
  *
  * Everything here runs on the engine thread except offer(), wake() and
- * drain(). What happens to a target once its answer is known lives in
- * pushoutcome.c. A request never starts for a batch past its expiry: its
- * targets are reported expired instead. */
+ * drain(). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "push/engine_private.h"
+#include "push/send.h"
+#include "push/settle.h"
 #include "core/banned.h"
 
 #define AUTH_POLL_MS 200 /* re-check a credential that is not ready */
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void
+metrics_init(struct hd_pushengine *e)
+{
+    static const char *const l_sent[] = {"provider", "recipient_type",
+                                         "platform", "success", "err_code"};
+    static const char *const l_queue[] = {"provider", "queue"};
+    static const char *const l_rt[] = {"provider", "recipient_type"};
+    static const char *const l_code[] = {"provider", "err_code"};
+    static const char *const l_p[] = {"provider"};
+    struct pe_metrics *m = &e->m;
+    struct hd_metrics *r = e->deps.metrics;
+    const char *name = e->p->name;
+    struct hd_metric *f;
+    int i;
+
+    m->sent = hd_metrics_counter(
+        r, "herald_push_notifications_total",
+        "Final push outcomes per device (or topic/condition send)", 5, l_sent);
+    m->duration = hd_metrics_histogram(
+        r, "herald_push_job_duration_seconds",
+        "Time from a batch becoming due to its last outcome", 2, l_rt,
+        hd_metrics_latency_buckets, hd_metrics_latency_nbuckets);
+    for (i = 0; i < 3; i++) {
+        const char *rt = hd_rcpt_type_name((enum hd_rcpt_type)i);
+
+        m->ok[i] =
+            hd_metric_with(m->sent, name, rt, e->p->platform, "true", "");
+        m->dur[i] = hd_metric_with(m->duration, name, rt);
+    }
+    f = hd_metrics_gauge(r, "herald_push_queue_consuming_lag_seconds",
+                         "Age of the last batch when the worker took it", 2,
+                         l_queue);
+    m->lag = hd_metric_with(f, name, e->deps.queue);
+    f = hd_metrics_gauge(r, "herald_push_consuming_inflight_jobs",
+                         "Batches held by the worker and not yet finished", 2,
+                         l_queue);
+    m->inflight_jobs = hd_metric_with(f, name, e->deps.queue);
+    m->retries =
+        hd_metrics_counter(r, "herald_push_retries_total",
+                           "Targets scheduled for another attempt", 2, l_code);
+    f = hd_metrics_gauge(r, "herald_push_requests_inflight",
+                         "Provider HTTP requests in flight", 1, l_p);
+    m->requests = hd_metric_with(f, name);
+    f = hd_metrics_gauge(r, "herald_push_config_error",
+                         "1 while sends are paused by a configuration error "
+                         "(alert on it)",
+                         1, l_p);
+    m->paused = hd_metric_with(f, name);
+    f = hd_metrics_gauge(r, "herald_push_breaker_open",
+                         "1 while token removal is suspended: most tokens "
+                         "look invalid, suspect the environment or app id",
+                         1, l_p);
+    m->breaker = hd_metric_with(f, name);
+    f = hd_metrics_counter(r, "herald_push_dead_letters_total",
+                           "Targets dead-lettered after the last attempt", 1,
+                           l_p);
+    m->dead = hd_metric_with(f, name);
+    f = hd_metrics_counter(r, "herald_push_handed_back_total",
+                           "Targets handed back untried at shutdown", 1, l_p);
+    m->handback = hd_metric_with(f, name);
+}
 
 /* ---- held batches: a min-heap on not_before --------------------------- */
 
@@ -78,110 +142,7 @@ heap_pop(struct hd_pushengine *e)
     return top;
 }
 
-/* ---- jobs ---------------------------------------------------------------- */
-
-static struct pe_job *
-job_get(struct hd_pushengine *e)
-{
-    struct pe_job *j = e->pool;
-
-    if (j != NULL) {
-        e->pool = j->next;
-        e->npool--;
-    } else {
-        j = hd_xcalloc(1, sizeof(*j));
-        j->e = e;
-        hd_buf_init(&j->req.url, HD_PUSH_URL_MAX);
-        hd_buf_init(&j->req.body, HD_PUSH_BODY_MAX);
-        hd_buf_init(&j->req.auth, HD_PUSH_AUTH_LINE_MAX);
-    }
-    j->next = NULL;
-    j->reauth_tried = 0;
-    j->probe = 0;
-    return j;
-}
-
-static void
-job_destroy(struct pe_job *j)
-{
-    hd_buf_release(&j->req.url);
-    hd_buf_release(&j->req.body);
-    hd_buf_release(&j->req.auth);
-    free(j);
-}
-
-static void
-job_put(struct hd_pushengine *e, struct pe_job *j)
-{
-    if (e->npool >= e->max_requests || j->req.body.cap > 64 * 1024) {
-        job_destroy(j);
-        return;
-    }
-    j->b = NULL;
-    j->next = e->pool;
-    e->pool = j;
-    e->npool++;
-}
-
-static void
-resend_push(struct hd_pushengine *e, struct pe_job *j, int front)
-{
-    j->next = NULL;
-    if (e->resend_head == NULL) {
-        e->resend_head = e->resend_tail = j;
-    } else if (front) {
-        j->next = e->resend_head;
-        e->resend_head = j;
-    } else {
-        e->resend_tail->next = j;
-        e->resend_tail = j;
-    }
-}
-
-static struct pe_job *
-resend_pop(struct hd_pushengine *e)
-{
-    struct pe_job *j = e->resend_head;
-
-    if (j != NULL) {
-        e->resend_head = j->next;
-        if (e->resend_head == NULL)
-            e->resend_tail = NULL;
-        j->next = NULL;
-    }
-    return j;
-}
-
 /* ---- batches ----------------------------------------------------------- */
-
-static int
-expired(const struct pe_batch *b, int64_t now)
-{
-    return b->d.expire_at_ms > 0 && now >= b->d.expire_at_ms;
-}
-
-/* Reports targets [from, to) that are still pending as expired. */
-static void
-expire_range(struct hd_pushengine *e, struct pe_batch *b, size_t from,
-             size_t to)
-{
-    size_t t;
-
-    for (t = from; t < to; t++)
-        if (b->state[t] == PE_T_PENDING || b->state[t] == PE_T_SENDING)
-            pe_final(e, b, t, HD_OUTCOME_EXPIRED, "", 0);
-}
-
-static void
-ready_pop(struct hd_pushengine *e)
-{
-    struct pe_batch *b = e->ready_head;
-
-    e->ready_head = b->next_ready;
-    if (e->ready_head == NULL)
-        e->ready_tail = NULL;
-    b->next_ready = NULL;
-}
 
 /* not_before has come: prepare the batch and queue it for requests. */
 static void
@@ -220,8 +181,8 @@ admit(struct hd_pushengine *e, struct pe_batch *b, int64_t now)
         pe_dead_letter_raw(e, b);
         return;
     }
-    if (expired(b, now)) {
-        expire_range(e, b, 0, b->ntargets);
+    if (pe_expired(b->d.expire_at_ms, now)) {
+        pe_expire_range(e, b, 0, b->ntargets);
         b->next = b->ntargets;
         pe_maybe_finalize(e, b);
         return;
@@ -278,307 +239,6 @@ take_inbox(struct hd_pushengine *e, int admit_new)
     }
 }
 
-/* ---- pauses and credentials -------------------------------------------- */
-
-static void
-enter_pause(struct hd_pushengine *e, const char *why)
-{
-    int64_t now = hd_clock_wall_ms(e->clock);
-
-    if (e->pause_ms == 0) {
-        e->pause_ms = e->cfg.pause_base_ms;
-        hd_gauge_set(e->m.paused, 1);
-        hd_log(HD_LOG_ERROR, 0,
-               "%s configuration error (%s): sends paused, tokens kept; "
-               "probing again in %lld ms",
-               e->p->name, why, (long long)e->pause_ms);
-    } else if (now < e->paused_until) {
-        return; /* more answers from the same episode */
-    } else {
-        e->pause_ms *= 2;
-        if (e->pause_ms > e->cfg.pause_max_ms)
-            e->pause_ms = e->cfg.pause_max_ms;
-        hd_log(HD_LOG_DEBUG, 0, "still failing (%s): next probe in %lld ms",
-               why, (long long)e->pause_ms);
-    }
-    e->paused_until = now + e->pause_ms;
-}
-
-static void
-leave_pause(struct hd_pushengine *e)
-{
-    e->pause_ms = 0;
-    e->probing = 0;
-    hd_gauge_set(e->m.paused, 0);
-    hd_log(HD_LOG_INFO, 0, "%s configuration error cleared: sending again",
-           e->p->name);
-}
-
-static int
-can_send(struct hd_pushengine *e, int64_t now)
-{
-    struct hd_err err = {0};
-    int r;
-
-    if (e->pause_ms > 0 && (now < e->paused_until || e->probing))
-        return 0;
-    r = e->p->auth(e->deps.pst, &err);
-    if (r == 0) {
-        e->auth_wait = 1;
-        return 0;
-    }
-    if (r < 0) {
-        enter_pause(e, err.msg);
-        return 0;
-    }
-    e->auth_wait = 0;
-    return 1;
-}
-
-/* ---- requests ---------------------------------------------------------- */
-
-static void handle_answer(struct hd_pushengine *e, struct pe_job *j,
-                          const struct hd_httpc_resp *resp);
-
-static void
-on_answer(void *ud, const struct hd_httpc_resp *resp)
-{
-    struct pe_job *j = ud;
-    struct hd_pushengine *e = j->e;
-
-    e->nrequests--;
-    hd_gauge_set(e->m.requests, (double)e->nrequests);
-    if (j->probe)
-        e->probing = 0;
-    if (resp->fail == HD_HTTPC_ECANCEL || e->freeing) {
-        /* shutting down: the batch stays undone, delivered again */
-        job_put(e, j);
-        return;
-    }
-    handle_answer(e, j, resp);
-}
-
-/* The next request to send, or NULL. Expired targets are reported here,
- * so nothing past its expiry is ever sent. */
-static struct pe_job *
-take_job(struct hd_pushengine *e, int64_t now)
-{
-    struct pe_batch *b;
-    struct pe_job *j;
-    size_t n, t;
-
-    for (;;) {
-        j = resend_pop(e);
-        if (j != NULL) {
-            if (!expired(j->b, now))
-                return j;
-            b = j->b;
-            expire_range(e, b, j->first, j->first + j->n);
-            b->open_jobs--;
-            job_put(e, j);
-            pe_maybe_finalize(e, b);
-            continue;
-        }
-        b = e->ready_head;
-        if (b == NULL)
-            return NULL;
-        if (expired(b, now)) {
-            ready_pop(e);
-            expire_range(e, b, b->next, b->ntargets);
-            b->next = b->ntargets;
-            pe_maybe_finalize(e, b);
-            continue;
-        }
-        n = b->ntargets - b->next;
-        if (n > e->p->tokens_per_request)
-            n = e->p->tokens_per_request;
-        j = job_get(e);
-        j->b = b;
-        j->first = b->next;
-        j->n = n;
-        for (t = j->first; t < j->first + n; t++)
-            b->state[t] = PE_T_SENDING;
-        b->next += n;
-        b->open_jobs++;
-        if (b->next >= b->ntargets)
-            ready_pop(e);
-        return j;
-    }
-}
-
-static void
-send_job(struct hd_pushengine *e, struct pe_job *j)
-{
-    struct pe_batch *b = j->b;
-    struct hd_err err = {0};
-    struct hd_httpc_resp fake;
-    size_t t;
-
-    hd_buf_reset(&j->req.url);
-    hd_buf_reset(&j->req.body);
-    hd_buf_reset(&j->req.auth);
-    memset(&j->req.http, 0, sizeof(j->req.http));
-    j->req.auth_gen = 0;
-    if (e->p->build(e->deps.pst, b->bctx, &b->d, j->first, j->n, &j->req,
-                    &err) < 0) {
-        if (err.code == HD_EAUTH) { /* credential gone meanwhile */
-            e->auth_wait = 1;
-            resend_push(e, j, 1);
-            return;
-        }
-        hd_log(HD_LOG_WARN, 0, "uid %s: request not buildable: %s", b->d.uid,
-               err.msg);
-        for (t = j->first; t < j->first + j->n; t++)
-            pe_final(e, b, t, HD_OUTCOME_FAILED, "bad_request", 0);
-        b->open_jobs--;
-        job_put(e, j);
-        pe_maybe_finalize(e, b);
-        return;
-    }
-    if (e->pause_ms > 0) {
-        j->probe = 1;
-        e->probing = 1;
-    }
-    e->nrequests++;
-    hd_gauge_set(e->m.requests, (double)e->nrequests);
-    if (e->deps.transport.submit(e->deps.transport.ud, &j->req.http, on_answer,
-                                 j, &err) < 0) {
-        memset(&fake, 0, sizeof(fake));
-        fake.fail = HD_HTTPC_EOTHER;
-        fake.error = err.msg;
-        on_answer(j, &fake);
-    }
-}
-
-static void
-pump(struct hd_pushengine *e)
-{
-    int64_t now = hd_clock_wall_ms(e->clock);
-    struct pe_job *j;
-
-    while (!atomic_load(&e->draining) &&
-           (size_t)e->nrequests < e->max_requests &&
-           (e->resend_head != NULL || e->ready_head != NULL)) {
-        if (!can_send(e, now))
-            break;
-        j = take_job(e, now);
-        if (j == NULL)
-            break;
-        send_job(e, j);
-    }
-}
-
-static void
-handle_answer(struct hd_pushengine *e, struct pe_job *j,
-              const struct hd_httpc_resp *resp)
-{
-    struct pe_batch *b = j->b;
-    struct hd_push_result *res = e->res;
-    const char *why = NULL;
-    int reauth = 0, config = 0, sent = 0;
-    size_t i;
-
-    memset(res, 0, j->n * sizeof(*res));
-    if (resp->fail != HD_HTTPC_OK) {
-        for (i = 0; i < j->n; i++) {
-            res[i].action = HD_PUSH_RETRY;
-            snprintf(res[i].code, sizeof(res[i].code), "http_%s",
-                     hd_httpc_fail_name(resp->fail));
-        }
-        hd_log(HD_LOG_DEBUG, 0, "uid %s: %s", b->d.uid, resp->error);
-    } else {
-        e->p->classify(e->deps.pst, &b->d, j->first, j->n, resp, res);
-    }
-    for (i = 0; i < j->n; i++) {
-        if (res[i].action == HD_PUSH_REAUTH && !reauth) {
-            reauth = 1;
-            why = why ? why : res[i].code;
-        }
-        if (res[i].action == HD_PUSH_CONFIG && !config) {
-            config = 1;
-            why = res[i].code;
-        }
-        sent |= res[i].action == HD_PUSH_SENT;
-    }
-    if (reauth && !config && !j->reauth_tried && !atomic_load(&e->draining)) {
-        hd_log(HD_LOG_INFO, 0, "credential refused (%s): refreshing", why);
-        e->p->auth_reject(e->deps.pst, j->req.auth_gen);
-        j->reauth_tried = 1;
-        resend_push(e, j, 0);
-        return;
-    }
-    if (reauth || config) {
-        /* refused twice, or our configuration is wrong: stop sending for
-         * a while; the targets keep their tokens and come back after the
-         * pause as an ordinary retry, so their attempts stay bounded */
-        enter_pause(e, why);
-        for (i = 0; i < j->n; i++) {
-            if (res[i].action != HD_PUSH_REAUTH &&
-                res[i].action != HD_PUSH_CONFIG)
-                continue;
-            res[i].action = HD_PUSH_RETRY;
-            if (res[i].retry_after_ms < (uint64_t)e->pause_ms)
-                res[i].retry_after_ms = (uint64_t)e->pause_ms;
-        }
-    } else if (sent && e->pause_ms > 0) {
-        leave_pause(e); /* a success proves the credentials work */
-    }
-    for (i = 0; i < j->n; i++)
-        pe_apply(e, b, j->first + i, &res[i]);
-    b->open_jobs--;
-    job_put(e, j);
-    pe_maybe_finalize(e, b);
-}
-
-/* ---- drain -------------------------------------------------------------- */
-
-/* The targets of j go back untried (same attempt) in the hand-back
- * record; the caller finalizes the batch. */
-static void
-hand_back_job(struct hd_pushengine *e, struct pe_job *j)
-{
-    struct pe_batch *b = j->b;
-    size_t t;
-
-    for (t = j->first; t < j->first + j->n; t++) {
-        b->state[t] = PE_T_HANDBACK;
-        b->unresolved--;
-        b->nhandback++;
-    }
-    b->open_jobs--;
-    job_put(e, j);
-}
-
-/* Hands back every target of a started batch that no request holds, so the
- * batch can finish; unstarted batches stay undone. */
-static void
-hand_back(struct hd_pushengine *e)
-{
-    struct pe_batch *b, *next;
-    struct pe_job *j;
-    size_t t;
-
-    while ((j = resend_pop(e)) != NULL)
-        hand_back_job(e, j);
-    while ((b = e->ready_head) != NULL) {
-        ready_pop(e);
-        if (b->next == 0)
-            continue;
-        for (t = b->next; t < b->ntargets; t++) {
-            b->state[t] = PE_T_HANDBACK;
-            b->unresolved--;
-            b->nhandback++;
-        }
-        b->next = b->ntargets;
-    }
-    for (b = e->all; b != NULL; b = next) {
-        next = b->next_all; /* finalizing may free b */
-        if (b->decoded && b->next > 0)
-            pe_maybe_finalize(e, b);
-    }
-    e->handed_back = 1;
-}
-
 /* ---- public API ---------------------------------------------------------- */
 
 struct hd_pushengine *
@@ -620,7 +280,7 @@ hd_pushengine_new(const struct hd_pushworker_config *cfg,
     pthread_mutex_init(&e->lock, NULL);
     e->res = hd_xcalloc(p->tokens_per_request, sizeof(*e->res));
     hd_buf_init(&e->enc, HD_KAFKA_MAX_MESSAGE);
-    pe_metrics_init(e);
+    metrics_init(e);
     return e;
 }
 
@@ -641,17 +301,11 @@ void
 hd_pushengine_free(struct hd_pushengine *e)
 {
     struct pe_batch *b;
-    struct pe_job *j;
 
     if (e == NULL)
         return;
     e->freeing = 1;
-    while ((j = resend_pop(e)) != NULL)
-        job_destroy(j);
-    while ((j = e->pool) != NULL) {
-        e->pool = j->next;
-        job_destroy(j);
-    }
+    pe_jobs_free(e);
     free_recs(e->retry_recs);
     free_recs(e->in_failed);
     /* batches on the done list are still on the all list */
@@ -709,8 +363,7 @@ hd_pushengine_offer(struct hd_pushengine *e, int32_t partition, int64_t offset,
 void
 hd_pushengine_wake(struct hd_pushengine *e)
 {
-    if (e->deps.transport.wake)
-        e->deps.transport.wake(e->deps.transport.ud);
+    pe_wake(e);
 }
 
 void
@@ -739,7 +392,7 @@ hd_pushengine_step(struct hd_pushengine *e, int max_wait_ms, struct hd_err *err)
 
     take_inbox(e, !draining);
     if (draining && !e->handed_back)
-        hand_back(e);
+        pe_hand_back(e);
     now = hd_clock_wall_ms(e->clock);
     while (!draining && e->nheap > 0 && e->heap[0]->d.not_before_ms <= now)
         admit(e, heap_pop(e), now);
@@ -752,7 +405,7 @@ hd_pushengine_step(struct hd_pushengine *e, int max_wait_ms, struct hd_err *err)
             pp = &r->next;
         }
     }
-    pump(e);
+    pe_pump(e);
     if (!draining && e->nheap > 0)
         wait = clamp_wait(wait, e->heap[0]->d.not_before_ms - now);
     pending = !draining && (e->ready_head != NULL || e->resend_head != NULL);

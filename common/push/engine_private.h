@@ -1,11 +1,13 @@
-/* pushengine_private.h -- the engine's internal structures, shared by
- * pushengine.c (scheduling: inbox, timers, jobs, pauses, drain) and
- * pushoutcome.c (what happens to each target: feedback, re-queue, dead
- * letters, acknowledgements, the circuit breaker, metrics).
+/* engine_private.h -- the push engine's internal structures, shared by
+ * engine.c (the public API, the inbox, held batches, the engine thread's
+ * turn), send.c (requests: jobs, answers, pauses, the drain) and settle.c
+ * (what happens to each target: feedback, re-queue, dead letters,
+ * acknowledgements). The decisions themselves are outcome.c's.
  *
- * Not part of the public API: only those two files include it. Everything
- * here belongs to the engine thread except the fields marked "locked"
- * (under e->lock) and the atomics. */
+ * Not part of the public API: only those files include it, and it
+ * declares no function of theirs. Everything here belongs to the engine
+ * thread except the fields marked "locked" (under e->lock) and the
+ * atomics. */
 #ifndef HD_PUSHENGINE_PRIVATE_H
 #define HD_PUSHENGINE_PRIVATE_H
 
@@ -13,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "push/engine.h"
+#include "push/outcome.h"
 
 /* The state of one target (a device token, or the topic/condition). */
 enum pe_tstate {
@@ -23,10 +26,6 @@ enum pe_tstate {
     PE_T_HANDBACK,    /* never tried before a drain: handed back as is */
     PE_T_DLQ,         /* out of attempts: dead letter + feedback failed */
 };
-
-#define PE_BREAKER_BUCKETS 6
-#define PE_BREAKER_BUCKET_MS 10000
-#define PE_BREAKER_MIN 20
 
 struct pe_batch {
     struct hd_msg_delivery d;
@@ -127,10 +126,7 @@ struct hd_pushengine {
     int64_t paused_until;
     int probing;
 
-    struct {
-        int64_t start;
-        unsigned ok, bad, total;
-    } win[PE_BREAKER_BUCKETS];
+    struct pe_window win; /* the circuit breaker's answers */
     int breaker_open;
 
     struct hd_push_result *res; /* classify scratch, tokens_per_request */
@@ -138,40 +134,12 @@ struct hd_pushengine {
     struct pe_metrics m;
 };
 
-/* ---- pushoutcome.c -------------------------------------------------- */
-
-void pe_metrics_init(struct hd_pushengine *e);
-
-/* Applies one result to target t of b (engine thread). */
-void pe_apply(struct hd_pushengine *e, struct pe_batch *b, size_t t,
-              const struct hd_push_result *r);
-
-/* Reports target t final without a request: expired or failed. */
-void pe_final(struct hd_pushengine *e, struct pe_batch *b, size_t t,
-              enum hd_outcome o, const char *code, int http_status);
-
-/* Finishes b when every target is settled and no job is open: produces
- * the re-queue, hand-back and dead-letter records, drops the engine's
- * reference. */
-void pe_maybe_finalize(struct hd_pushengine *e, struct pe_batch *b);
-
-/* Dead-letters an undecodable record, then finishes it. */
-void pe_dead_letter_raw(struct hd_pushengine *e, struct pe_batch *b);
-
-/* Drops one reference; the last one finishes the record (engine
- * thread). */
-void pe_unref(struct hd_pushengine *e, struct pe_batch *b);
-
-/* Calls done() and frees b (engine thread). */
-void pe_batch_done(struct hd_pushengine *e, struct pe_batch *b);
-
-/* Frees b without calling done(). */
-void pe_batch_free(struct hd_pushengine *e, struct pe_batch *b);
-
-/* Sends rec again (after a failed produce); engine thread. */
-void pe_resend(struct hd_pushengine *e, struct pe_rec *rec);
-
-/* 1 while the circuit breaker suspends token removal. */
-int pe_breaker_open(struct hd_pushengine *e);
+/* Makes a waiting step() return: the transport's wake-up. Any thread. */
+static inline void
+pe_wake(struct hd_pushengine *e)
+{
+    if (e->deps.transport.wake)
+        e->deps.transport.wake(e->deps.transport.ud);
+}
 
 #endif
