@@ -180,15 +180,19 @@ void relay_handle_installation_get(struct hd_http_req *req, void *ud);
 
 /* ---- /push (relay_push.c) ---------------------------------------------- */
 
-/* Answers f in the ErrorResponseModel shape. */
-void relay_respond_fail(struct hd_http_req *req, const struct relay_fail *f);
-
 void relay_handle_register(struct hd_http_req *req, void *ud);
 void relay_handle_delete(struct hd_http_req *req, void *ud);
 void relay_handle_delete_id(struct hd_http_req *req, void *ud);
 void relay_handle_add_org(struct hd_http_req *req, void *ud);
 void relay_handle_delete_org(struct hd_http_req *req, void *ud);
 void relay_handle_send(struct hd_http_req *req, void *ud);
+
+/* ---- answers (relay_respond.c) ----------------------------------------- */
+
+/* Answers f in the ErrorResponseModel shape. */
+void relay_respond_fail(struct hd_http_req *req, const struct relay_fail *f);
+
+/* ---- routes (relay_routes.c) -------------------------------------------- */
 
 extern const struct hd_http_route relay_routes[];
 extern const size_t relay_nroutes;

@@ -1,6 +1,6 @@
-/* relay_push.c -- the /push endpoints of Bitwarden's relay, the route
- * table, and upstream's answers: 200 with an empty body, or 400/401/403
- * (and our 429) in the ErrorResponseModel shape.
+/* relay_push.c -- the /push endpoints of Bitwarden's relay and upstream's
+ * answers: 200 with an empty body, or 400/401/403 (and our 429) in the
+ * ErrorResponseModel shape (relay_respond.c).
  *
  * Every handler authenticates the installation first, then takes a token
  * from its rate limit, then reads the body; ids are prefixed by
@@ -20,15 +20,6 @@
 #include "core/log.h"
 #include "services/relay/relay.h"
 #include "core/banned.h"
-
-void
-relay_respond_fail(struct hd_http_req *req, const struct relay_fail *f)
-{
-    json_t *b = relay_error_body(f);
-
-    hd_http_respond_json(req, f->status, b);
-    json_decref(b);
-}
 
 static void
 count(struct relay_ctx *ctx, const char *op, const char *result)
@@ -367,21 +358,3 @@ relay_handle_send(struct hd_http_req *req, void *ud)
     hd_buf_release(&b);
     hd_msg_request_release(&r);
 }
-
-/* ---- routes ------------------------------------------------------------ */
-
-const struct hd_http_route relay_routes[] = {
-    {"POST", "/connect/token", relay_handle_token, RELAY_FORM_MAX, 1},
-    {"POST", "/installations", relay_handle_installation_new, RELAY_BODY_MAX,
-     1},
-    {"GET", "/installations/{id}", relay_handle_installation_get, 0, 1},
-    {"POST", "/push/register", relay_handle_register, RELAY_BODY_MAX, 1},
-    {"POST", "/push/delete", relay_handle_delete, RELAY_BODY_MAX, 1},
-    {"POST", "/push/delete/{id}", relay_handle_delete_id, RELAY_BODY_MAX, 1},
-    {"DELETE", "/push/{id}", relay_handle_delete_id, RELAY_BODY_MAX, 1},
-    {"PUT", "/push/add-organization", relay_handle_add_org, RELAY_BODY_MAX, 1},
-    {"PUT", "/push/delete-organization", relay_handle_delete_org,
-     RELAY_BODY_MAX, 1},
-    {"POST", "/push/send", relay_handle_send, RELAY_SEND_MAX, 0},
-};
-const size_t relay_nroutes = sizeof(relay_routes) / sizeof(relay_routes[0]);
