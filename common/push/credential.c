@@ -1,4 +1,4 @@
-/* pushauth.c -- struct hd_pushauth: the credential, its generation, and
+/* credential.c -- struct hd_pushauth: the credential, its generation, and
  * the refresh schedule, under one mutex.
  *
  * The fetch runs without the lock, so readers always get the previous

@@ -1,4 +1,4 @@
-/* pushauth.h -- one provider credential (an OAuth access token, an APNs
+/* credential.h -- one provider credential (an OAuth access token, an APNs
  * provider JWT) cached for every request of the process and refreshed
  * ahead of its expiry, never per request.
  *

@@ -1,5 +1,12 @@
-/* pushengine.h -- the push-worker engine: delivery batches in, HTTP
+/* engine.h -- the push-worker engine: delivery batches in, HTTP
  * requests out, one outcome per device, done only when all is settled.
+ *
+ * common/push/ owns what every push worker shares: this engine (engine.c:
+ * inbox, held batches, the engine thread's turn; send.c: requests,
+ * answers, pauses, the drain; settle.c: feedback, re-queue and dead-letter
+ * records; outcome.c: the decisions, as pure functions), the provider
+ * contract and the worker process (worker.h, worker.c), and the cached
+ * provider credential (credential.h). Nothing in it names a provider.
  *
  * It knows neither Kafka nor libcurl: records arrive through
  * hd_pushengine_offer(), requests leave through a transport (httpc in

@@ -1,4 +1,4 @@
-/* pushworker.c -- hd_pushworker_main(): one push-worker process wired from
+/* worker.c -- hd_pushworker_main(): one push-worker process wired from
  * the runtime skeleton, the provider, libcurl (common/http/client) and Kafka.
  *
  * Three threads: the consumer thread polls herald.deliver.<name> and hands
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/backoff.h"
 #include "core/json.h"
 #include "kafka/kafka.h"
 #include "core/limits.h"
@@ -129,6 +130,19 @@ hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
     out->len -= 2;
     out->data[out->len] = '\0';
     return 0;
+}
+
+uint64_t
+hd_push_retry_after(const struct hd_httpc_resp *resp,
+                    const struct hd_clock *clock)
+{
+    uint64_t ms = 0;
+    char v[64];
+
+    if (hd_httpc_header(resp->headers, resp->headers_len, "retry-after", v,
+                        sizeof(v)))
+        hd_retry_after_parse(v, hd_clock_wall_ms(clock), &ms);
+    return ms;
 }
 
 /* ---- adapters ------------------------------------------------------------ */

@@ -1,9 +1,11 @@
-/* pushworker.h -- the contract between the push-worker engine and one
+/* worker.h -- the contract between the push-worker engine and one
  * provider (FCM, APNs, HMS), and the entry point every worker binary calls.
  *
- * The engine (common/push/engine.c, wired to Kafka and HTTP/2 by
- * common/push/worker.c) owns everything that is the same for every
- * provider: consuming herald.deliver.<name>, holding batches until
+ * common/push/ owns what every push worker shares; a worker binary is one
+ * const struct hd_push_provider and a main() that hands it to
+ * hd_pushworker_main(). The engine (common/push/engine.h, wired to Kafka
+ * and HTTP/2 by common/push/worker.c) owns everything that is the same for
+ * every provider: consuming herald.deliver.<name>, holding batches until
  * not_before, keeping hundreds of requests in flight, retries with backoff
  * and Retry-After, re-queueing, dead-lettering, one feedback record per
  * device, commits, metrics and graceful shutdown. A provider supplies only
@@ -146,6 +148,32 @@ struct hd_push_provider {
                      struct hd_push_result *res);
 };
 
+/* Adding a provider (curl's vtls shape: one table per backend, defined in
+ * the backend's own file):
+ *
+ *   services/worker-<name>/<name>.c  const struct hd_push_provider
+ *                                    <name>_provider with every field above
+ *                                    (net may be NULL); its configuration
+ *                                    table; prepare/build/classify
+ *   services/worker-<name>/main.c    return hd_pushworker_main(argc, argv,
+ *                                        &<name>_provider);
+ *
+ * plus an enum hd_provider value and its name (proto/msg.h) so that
+ * deliveries can name it; the engine consumes herald.deliver.<name>.
+ * Rules the engine relies on:
+ *   - classify() maps every answer to one result per target and never
+ *     sees transport failures; a target the provider says is gone is
+ *     HD_PUSH_TOKEN_INVALID, with guarded = 1 when a wrong project, key or
+ *     environment also produces that answer (the circuit breaker);
+ *   - HD_PUSH_REAUTH is for a refused credential only: the engine calls
+ *     auth_reject() with the request's auth_gen and sends it once more;
+ *   - HD_PUSH_CONFIG pauses every send, so only for answers that no
+ *     other message would get either;
+ *   - build() returns -1 with HD_EAUTH when the credential went away
+ *     since auth() said it was ready: the request waits for it;
+ *   - nothing in common/ may test which provider it runs: a difference
+ *     between providers is a field or a callback of this table. */
+
 /* Helper for providers whose request embeds the delivery's message with
  * the target added: appends obj serialised compactly, without the keys in
  * drop (a NULL-terminated list) and without its outer braces, to out
@@ -153,6 +181,12 @@ struct hd_push_provider {
  * would pass its limit. */
 int hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
                        struct hd_err *err);
+
+/* Helper for classify(): the answer's Retry-After (seconds or an HTTP
+ * date, read at clock's time) in milliseconds from now, 0 when absent or
+ * unreadable. */
+uint64_t hd_push_retry_after(const struct hd_httpc_resp *resp,
+                             const struct hd_clock *clock);
 
 /* Generic worker settings (HERALD_WORKER_*). */
 struct hd_pushworker_config {

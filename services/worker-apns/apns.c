@@ -16,7 +16,6 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
-#include "core/backoff.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "services/worker-apns/apns.h"
@@ -379,13 +378,11 @@ apns_answer(void *st, const struct hd_msg_delivery *d, size_t first, size_t n,
 {
     struct apns *a = st;
     uint64_t ra = 0;
-    char v[64];
 
     (void)first;
     (void)n;
-    if (resp->status != 200 && hd_httpc_header(resp->headers, resp->headers_len,
-                                               "retry-after", v, sizeof(v)))
-        hd_retry_after_parse(v, hd_clock_wall_ms(a->clock), &ra);
+    if (resp->status != 200)
+        ra = hd_push_retry_after(resp, a->clock);
     apns_classify(resp->status, resp->body, resp->len, ra, d->attempt, res);
 }
 

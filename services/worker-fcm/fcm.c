@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
-#include "core/backoff.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "services/worker-fcm/fcm.h"
@@ -343,14 +342,12 @@ fcm_answer(void *st, const struct hd_msg_delivery *d, size_t first, size_t n,
 {
     struct fcm *f = st;
     uint64_t ra = 0;
-    char v[64];
 
     (void)d;
     (void)first;
     (void)n;
-    if (resp->status != 200 && hd_httpc_header(resp->headers, resp->headers_len,
-                                               "retry-after", v, sizeof(v)))
-        hd_retry_after_parse(v, hd_clock_wall_ms(f->clock), &ra);
+    if (resp->status != 200)
+        ra = hd_push_retry_after(resp, f->clock);
     fcm_classify(resp->status, resp->body, resp->len, ra, res);
 }
 

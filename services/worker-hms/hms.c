@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
-#include "core/backoff.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "services/worker-hms/hms.h"
@@ -308,13 +307,9 @@ hms_answer(void *st, const struct hd_msg_delivery *d, size_t first, size_t n,
     struct hms *h = st;
     const char *topic[1];
     const char **tokens = topic;
-    uint64_t ra = 0;
-    char v[64];
+    uint64_t ra = hd_push_retry_after(resp, h->clock);
     size_t i;
 
-    if (hd_httpc_header(resp->headers, resp->headers_len, "retry-after", v,
-                        sizeof(v)))
-        hd_retry_after_parse(v, hd_clock_wall_ms(h->clock), &ra);
     if (d->rtype == HD_RT_DEVICE) {
         tokens = hd_xmalloc(n * sizeof(*tokens));
         for (i = 0; i < n; i++)
