@@ -15,7 +15,7 @@ PKGS="build-essential pkg-config
   python3 python3-pytest python3-pytest-xdist python3-requests
   python3-psycopg2 python3-confluent-kafka python3-msgpack python3-h2
   python3-cryptography python3-jwt
-  yamllint docker-compose clang-format"
+  yamllint docker-compose clang-format universal-ctags"
 # Node.js and npm from Debian unless a Node.js is already installed: a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

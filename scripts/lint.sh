@@ -4,7 +4,10 @@
 #   * no getenv() outside common/core/config.c (configuration is a table),
 #   * common/core/banned.h included by every .c file outside tests/,
 #   * every .c/.h opens with a comment saying what it is,
-#   * no .c file over 1000 lines (CONVENTIONS.md 12).
+#   * no .c file over 1000 lines (CONVENTIONS.md 12),
+#   * no call cycle between C files, nor one through a private header
+#     (scripts/cycles.py; the folders in CYCLES_PENDING are still being
+#     untangled and are left out until they are).
 # Prints one line per problem and exits 1 if there is any.
 set -u
 cd "$(dirname "$0")/.."
@@ -32,5 +35,13 @@ for f in $files; do
     *.c) n=$(wc -l <"$f"); [ "$n" -le 1000 ] || report "$f: $n lines (split it by responsibility)" ;;
     esac
 done
+CYCLES_PENDING="services/api services/hub tools/sim"
+dirs=""
+for d in common services/* tools/*; do
+    case " $CYCLES_PENDING " in *" $d "*) continue ;; esac
+    dirs="$dirs $d"
+done
+# shellcheck disable=SC2086 # one folder per word
+python3 scripts/cycles.py $dirs || problems=$((problems + 1))
 echo "lint: $problems problem(s)"
 [ "$problems" -eq 0 ]

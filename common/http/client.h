@@ -1,5 +1,12 @@
-/* httpc.h -- asynchronous HTTP client over libcurl multi: HTTP/2 with many
- * streams in flight per connection and several connections per host.
+/* client.h -- asynchronous HTTP client: HTTP/2 with many streams in
+ * flight per connection and several connections per host.
+ *
+ * common/http/ owns HTTP for every binary: the server (server.h, with
+ * route.h) and this client. The client (client.c) owns submissions, its
+ * epoll loop, the transfer pool and the callbacks; it carries requests
+ * through transports behind one vtable (transport.h): libcurl (curl.c)
+ * and Herald's own HTTP/2 over nghttp2 (h2.c, h2_setup.c). No transport
+ * calls back into the client except through the completion it is given.
  *
  * General-purpose: it knows nothing about push providers. Requests carry
  * their own URL, headers and body; answers come back through a callback

@@ -1,9 +1,9 @@
-/* http_route.h -- the route table behind common/http/server.h.
+/* route.h -- the route table behind common/http/server.h.
  *
  * Compiles each struct hd_http_route path once (exact "/api", a prefix
  * ending in "*", or {name} segments) and then matches request paths without
  * allocating: exact beats {param} beats prefix (the longest prefix
- * first). Only http_server.c uses it. Not thread-safe while routes are
+ * first). Only server.c uses it. Not thread-safe while routes are
  * added; read-only, so any thread may match, afterwards. */
 #ifndef HD_HTTP_ROUTE_H
 #define HD_HTTP_ROUTE_H

@@ -1,6 +1,11 @@
-/* http_server.h -- HTTP/1.1 server over libmicrohttpd: route table, body
+/* server.h -- HTTP/1.1 server over libmicrohttpd: route table, body
  * limits, one JSON error shape, request ids, one access-log line per
  * request, and responses that may be sent later from any thread.
+ *
+ * common/http/ owns HTTP for every binary: this server (server.c: the
+ * server, its threads and libmicrohttpd's callbacks; request.c: one
+ * request and its response; route.c: matching) and the client
+ * (client.h). Services bring only their route tables and handlers.
  *
  * Routes match a method and a path. A path is exact ("/api"), ends in "*"
  * for a prefix ("/api/" then "*"), or has {name} segments

@@ -1,4 +1,4 @@
-/* http_private.h -- what http_server.c and http_req.c share: the server
+/* server_private.h -- what server.c and request.c share: the server
  * and request structs and the request's internal entry points.
  *
  * Nothing outside those two files includes it. The main invariant is the
