@@ -30,15 +30,9 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
-#include "http/h2_private.h"
+#include "http/h2_queue.h"
 #include "core/limits.h"
 #include "core/banned.h"
-
-static struct h2_stream *
-sx(struct httpc_xfer *x)
-{
-    return x->priv[HTTPC_SLOT_H2];
-}
 
 static void
 h2_xfer_free(void *priv)
@@ -46,144 +40,20 @@ h2_xfer_free(void *priv)
     free(priv);
 }
 
-/* ---- deadline heap ------------------------------------------------------ */
-
-static void
-heap_set(struct h2 *h, size_t i, struct httpc_xfer *x)
-{
-    h->heap[i] = x;
-    sx(x)->heap_i = i;
-}
-
-static void
-heap_up(struct h2 *h, size_t i)
-{
-    struct httpc_xfer *x = h->heap[i];
-
-    while (i > 0 && sx(h->heap[(i - 1) / 2])->deadline > sx(x)->deadline) {
-        heap_set(h, i, h->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(h, i, x);
-}
-
-static void
-heap_down(struct h2 *h, size_t i)
-{
-    struct httpc_xfer *x = h->heap[i];
-
-    for (;;) {
-        size_t l = 2 * i + 1, m = l;
-
-        if (l >= h->nheap)
-            break;
-        if (l + 1 < h->nheap &&
-            sx(h->heap[l + 1])->deadline < sx(h->heap[l])->deadline)
-            m = l + 1;
-        if (sx(h->heap[m])->deadline >= sx(x)->deadline)
-            break;
-        heap_set(h, i, h->heap[m]);
-        i = m;
-    }
-    heap_set(h, i, x);
-}
-
-static void
-heap_add(struct h2 *h, struct httpc_xfer *x)
-{
-    if (h->nheap == h->heapcap) {
-        h->heapcap = h->heapcap ? h->heapcap * 2 : 256;
-        h->heap = hd_xrealloc(h->heap, h->heapcap * sizeof(*h->heap));
-    }
-    h->heap[h->nheap] = x;
-    sx(x)->heap_i = h->nheap++;
-    heap_up(h, h->nheap - 1);
-}
-
-static void
-heap_del(struct h2 *h, struct httpc_xfer *x)
-{
-    size_t i = sx(x)->heap_i;
-    struct httpc_xfer *last;
-
-    if (i == SIZE_MAX)
-        return;
-    sx(x)->heap_i = SIZE_MAX;
-    last = h->heap[--h->nheap];
-    if (i == h->nheap)
-        return;
-    heap_set(h, i, last);
-    heap_up(h, i);
-    heap_down(h, sx(last)->heap_i);
-}
-
-/* ---- lists ----------------------------------------------------------------
- */
-
-static void
-list_add(struct httpc_xfer **head, struct httpc_xfer *x)
-{
-    sx(x)->prev = NULL;
-    sx(x)->next = *head;
-    if (*head)
-        sx(*head)->prev = x;
-    *head = x;
-}
-
-static void
-list_del(struct httpc_xfer **head, struct httpc_xfer *x)
-{
-    if (sx(x)->prev)
-        sx(sx(x)->prev)->next = sx(x)->next;
-    else
-        *head = sx(x)->next;
-    if (sx(x)->next)
-        sx(sx(x)->next)->prev = sx(x)->prev;
-    sx(x)->prev = sx(x)->next = NULL;
-}
-
-static void
-queue_add(struct h2_origin *o, struct httpc_xfer *x)
-{
-    sx(x)->next = NULL;
-    sx(x)->prev = o->qtail;
-    if (o->qtail)
-        sx(o->qtail)->next = x;
-    else
-        o->qhead = x;
-    o->qtail = x;
-    o->nqueued++;
-}
-
-static void
-queue_del(struct h2_origin *o, struct httpc_xfer *x)
-{
-    if (sx(x)->prev)
-        sx(sx(x)->prev)->next = sx(x)->next;
-    else
-        o->qhead = sx(x)->next;
-    if (sx(x)->next)
-        sx(sx(x)->next)->prev = sx(x)->prev;
-    else
-        o->qtail = sx(x)->prev;
-    sx(x)->prev = sx(x)->next = NULL;
-    o->nqueued--;
-}
-
 /* Leaves the engine: off every list, then the callback. */
 static void
 finish(struct h2 *h, struct httpc_xfer *x, enum hd_httpc_fail f,
        const char *why)
 {
-    struct h2_stream *s = sx(x);
+    struct h2_stream *s = h2_sx(x);
 
-    heap_del(h, x);
+    h2_heap_del(h, x);
     if (s->conn) {
-        list_del(&s->conn->streams, x);
+        h2_list_del(&s->conn->streams, x);
         s->conn->nstreams--;
         s->conn = NULL;
     } else if (s->o) {
-        queue_del(s->o, x);
+        h2_queue_del(s->o, x);
     }
     s->o = NULL;
     x->version = 2;
@@ -364,15 +234,15 @@ on_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
         return 0; /* timed out earlier, already completed */
     nghttp2_session_set_stream_user_data(ng, id, NULL);
     if (code == NGHTTP2_REFUSED_STREAM && x->status == 0 &&
-        sx(x)->refused++ < REFUSED_MAX) {
+        h2_sx(x)->refused++ < REFUSED_MAX) {
         /* never processed (over the peer's stream limit, or past a
          * GOAWAY): send it again, on this or another connection */
-        list_del(&k->streams, x);
+        h2_list_del(&k->streams, x);
         k->nstreams--;
-        sx(x)->conn = NULL;
+        h2_sx(x)->conn = NULL;
         hd_buf_reset(&x->hdrs);
         hd_buf_reset(&x->body);
-        queue_add(k->o, x);
+        h2_queue_add(k->o, x);
         return 0;
     }
     if (x->toobig) {
@@ -403,15 +273,15 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
           uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct httpc_xfer *x = src->ptr;
-    size_t left = x->req.len - sx(x)->body_off;
+    size_t left = x->req.len - h2_sx(x)->body_off;
     size_t n = left < len ? left : len;
 
     (void)ng;
     (void)id;
     (void)ud;
-    memcpy(buf, (const char *)x->req.body + sx(x)->body_off, n);
-    sx(x)->body_off += n;
-    if (sx(x)->body_off == x->req.len)
+    memcpy(buf, (const char *)x->req.body + h2_sx(x)->body_off, n);
+    h2_sx(x)->body_off += n;
+    if (h2_sx(x)->body_off == x->req.len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
 }
@@ -652,7 +522,7 @@ build_nv(struct httpc_xfer *x, struct h2_origin *o, const char *path)
                                       "expect",
                                       "te",
                                       NULL};
-    struct h2_stream *s = sx(x);
+    struct h2_stream *s = h2_sx(x);
     const struct hd_httpc_req *q = &x->req;
     const char *method = q->method ? q->method : q->body ? "POST" : "GET";
     size_t used = 0, i, k;
@@ -710,7 +580,7 @@ build_nv(struct httpc_xfer *x, struct h2_origin *o, const char *path)
 static void
 stream_submit(struct h2_conn *k, struct httpc_xfer *x)
 {
-    struct h2_stream *s = sx(x);
+    struct h2_stream *s = h2_sx(x);
     const char *path = strchr(x->req.url + 8, '/'); /* after https:// */
     nghttp2_data_provider prd;
     int32_t id;
@@ -730,7 +600,7 @@ stream_submit(struct h2_conn *k, struct httpc_xfer *x)
     }
     s->id = id;
     s->conn = k;
-    list_add(&k->streams, x);
+    h2_list_add(&k->streams, x);
     k->nstreams++;
 }
 
@@ -752,7 +622,7 @@ dispatch(struct h2 *h, struct h2_origin *o)
         if (best == NULL)
             break;
         x = o->qhead;
-        queue_del(o, x);
+        h2_queue_del(o, x);
         stream_submit(best, x);
     }
     if (o->qhead == NULL)
@@ -790,9 +660,9 @@ h2_start(void *t, struct httpc_xfer *x)
     struct h2_origin *o = h2_origin_of(h, x->req.url);
     struct h2_stream *s;
 
-    if (sx(x) == NULL)
+    if (h2_sx(x) == NULL)
         x->priv[HTTPC_SLOT_H2] = hd_xcalloc(1, sizeof(struct h2_stream));
-    s = sx(x);
+    s = h2_sx(x);
     s->conn = NULL;
     s->o = NULL;
     s->heap_i = SIZE_MAX;
@@ -807,8 +677,8 @@ h2_start(void *t, struct httpc_xfer *x)
     s->deadline =
         hd_now_mono_ms() +
         (uint64_t)(x->req.timeout_ms > 0 ? x->req.timeout_ms : h->timeout_ms);
-    heap_add(h, x);
-    queue_add(o, x);
+    h2_heap_add(h, x);
+    h2_queue_add(o, x);
 }
 
 /* Timeouts, new connections and writes: before the wait, and again after
@@ -820,9 +690,9 @@ h2_tick(struct h2 *h)
     struct h2_origin *o;
     struct h2_conn *k, *next;
 
-    while (h->nheap > 0 && sx(h->heap[0])->deadline <= now) {
+    while (h->nheap > 0 && h2_sx(h->heap[0])->deadline <= now) {
         struct httpc_xfer *x = h->heap[0];
-        struct h2_stream *s = sx(x);
+        struct h2_stream *s = h2_sx(x);
 
         if (s->conn) {
             nghttp2_session_set_stream_user_data(s->conn->ng, s->id, NULL);
@@ -871,7 +741,7 @@ h2_timeout(void *t)
     struct h2_conn *k;
 
     if (h->nheap > 0)
-        at = sx(h->heap[0])->deadline;
+        at = h2_sx(h->heap[0])->deadline;
     for (o = h->origins; o; o = o->next)
         for (k = o->conns; k; k = k->next)
             if (k->state < C_READY && k->deadline < at)
@@ -881,30 +751,7 @@ h2_timeout(void *t)
     return at > now ? (int)(at - now) : 0;
 }
 
-/* ---- set-up (the TLS context and connect-to rules: h2_setup.c) ------- */
-
-static void h2_destroy(void *t);
-
-static void *
-h2_create(const struct httpc_host *host, struct hd_err *err)
-{
-    const struct hd_httpc_config *cfg = host->cfg;
-    struct h2 *h = hd_xcalloc(1, sizeof(*h));
-
-    h->host = *host;
-    h->max_conns = cfg->max_connections;
-    h->max_streams = cfg->max_streams;
-    h->timeout_ms = cfg->timeout_ms;
-    h->connect_timeout_ms = cfg->connect_timeout_ms;
-    if (h2_setup(h, cfg, err) < 0)
-        goto fail;
-    ERR_clear_error();
-    return h;
-fail:
-    ERR_clear_error();
-    h2_destroy(h);
-    return NULL;
-}
+/* ---- the transport (created and destroyed in h2_setup.c) ------------- */
 
 static void
 h2_cancel(void *t)
@@ -918,24 +765,6 @@ h2_cancel(void *t)
         while (o->qhead)
             finish(h, o->qhead, HD_HTTPC_ECANCEL, "client freed");
     }
-}
-
-static void
-h2_destroy(void *t)
-{
-    struct h2 *h = t;
-    struct h2_origin *o;
-
-    if (h == NULL)
-        return;
-    h2_cancel(h);
-    while ((o = h->origins) != NULL) {
-        h->origins = o->next;
-        free(o);
-    }
-    free(h->heap);
-    SSL_CTX_free(h->ctx);
-    free(h);
 }
 
 const struct httpc_transport httpc_h2_transport = {

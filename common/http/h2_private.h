@@ -1,6 +1,7 @@
 /* h2_private.h -- the state of hd_httpc's native HTTP/2 transport,
- * shared by h2.c (connections, nghttp2, requests) and h2_setup.c (TLS
- * context, connect-to rules, origins). Not part of
+ * shared by h2.c (connections, nghttp2, requests), h2_setup.c (TLS
+ * context, connect-to rules, origins, the state's life; declared here) and
+ * h2_queue.c (deadline heap, stream lists; declared in h2_queue.h). Not part of
  * any public interface. Everything here is touched by the client's loop
  * thread only. */
 #ifndef HD_HTTPC_H2_PRIVATE_H
@@ -93,6 +94,21 @@ struct h2 {
     size_t nheap, heapcap;
     unsigned char rbuf[READ_CHUNK];
 };
+
+/* The transfer's stream state (its slot in httpc_xfer.priv). */
+static inline struct h2_stream *
+h2_sx(struct httpc_xfer *x)
+{
+    return x->priv[HTTPC_SLOT_H2];
+}
+
+/* ---- h2_setup.c ----------------------------------------------------- */
+
+/* new: the transport state (httpc_transport.create). NULL with err. */
+void *h2_create(const struct httpc_host *host, struct hd_err *err);
+
+/* Frees it after h2.c's cancel(); NULL is a no-op. */
+void h2_destroy(void *t);
 
 /* TLS context (CA file or system store, ALPN h2, client certificate PEM or
  * .p12) and connect-to rules from cfg into h. 0, or -1 with err. */

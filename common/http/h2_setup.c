@@ -4,7 +4,8 @@
  * certificate authentication uses), libcurl-style connect-to rules, and
  * the origin (SNI host, :authority, connect target) of each URL.
  *
- * It opens no connection: h2.c does. Invariant: the real host name
+ * It opens no connection: h2.c does; it creates and frees the transport
+ * state (h2_create(), h2_destroy()). Invariant: the real host name
  * stays in SNI, :authority and certificate checks; connect-to only moves
  * the TCP target. */
 #include <stdlib.h>
@@ -217,4 +218,44 @@ h2_origin_of(struct h2 *h, const char *url)
     h->origins = o;
     h->norigins++;
     return o;
+}
+
+/* ---- the transport's state --------------------------------------------- */
+
+void *
+h2_create(const struct httpc_host *host, struct hd_err *err)
+{
+    const struct hd_httpc_config *cfg = host->cfg;
+    struct h2 *h = hd_xcalloc(1, sizeof(*h));
+
+    h->host = *host;
+    h->max_conns = cfg->max_connections;
+    h->max_streams = cfg->max_streams;
+    h->timeout_ms = cfg->timeout_ms;
+    h->connect_timeout_ms = cfg->connect_timeout_ms;
+    if (h2_setup(h, cfg, err) < 0)
+        goto fail;
+    ERR_clear_error();
+    return h;
+fail:
+    ERR_clear_error();
+    h2_destroy(h);
+    return NULL;
+}
+
+void
+h2_destroy(void *t)
+{
+    struct h2 *h = t;
+    struct h2_origin *o;
+
+    if (h == NULL)
+        return;
+    while ((o = h->origins) != NULL) {
+        h->origins = o->next;
+        free(o);
+    }
+    free(h->heap);
+    SSL_CTX_free(h->ctx);
+    free(h);
 }
