@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
-#include "core/backoff.h"
 #include "core/base64.h"
 #include "core/json.h"
 #include "services/worker-webpush/webpush.h"
@@ -376,15 +375,12 @@ webpush_answer(void *st, const struct hd_msg_delivery *d, size_t first,
 {
     struct webpush *w = st;
     uint64_t ra = 0;
-    char v[64];
 
     (void)d;
     (void)first;
     (void)n;
-    if ((resp->status == 429 || resp->status >= 500) &&
-        hd_httpc_header(resp->headers, resp->headers_len, "retry-after", v,
-                        sizeof(v)))
-        hd_retry_after_parse(v, hd_clock_wall_ms(w->clock), &ra);
+    if (resp->status == 429 || resp->status >= 500)
+        ra = hd_push_retry_after(resp, w->clock);
     webpush_classify(resp->status, ra, res);
 }
 
