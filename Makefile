@@ -5,7 +5,8 @@
 #   make release    optimised build (build/release/bin/)
 #   make asan       AddressSanitizer + UBSan build (build/asan/bin/)
 #   make test       installs what is missing, builds asan, runs unit and
-#                   integration tests, prints "N passed, N failed"
+#                   integration tests and a short smoke of every fuzz
+#                   harness, prints "N passed, N failed"
 #   make unit       unit tests only (BUILD=asan by default)
 #   make itest      integration tests only
 #   make run        installs what is missing, builds release, starts the
@@ -14,6 +15,9 @@
 #   make deploy-check  validates docker-compose.yml and deploy/k8s/
 #   make config-doc    builds release and regenerates docs/configuration.md
 #                      from every binary's --help
+#   make fuzz          builds the libFuzzer harnesses (tests/fuzz/, clang,
+#                      ASan + UBSan, build/fuzz/) and runs each FUZZ_S
+#                      seconds (default 60) on a copy of its seed corpus
 #
 # Each build mode has its own directory, so flags never mix. V=1 shows the
 # full commands.
@@ -50,8 +54,12 @@ OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
        -fno-omit-frame-pointer
 else ifeq ($(BUILD),tsan)
 OPT := -O1 -g -fsanitize=thread
+else ifeq ($(BUILD),fuzz)
+CC  := clang
+OPT := -O1 -g -fsanitize=address,undefined,fuzzer-no-link \
+       -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-$(error unknown BUILD=$(BUILD): use debug, release, asan or tsan)
+$(error unknown BUILD=$(BUILD): use debug, release, asan, tsan or fuzz)
 endif
 
 # Library headers are system headers: their warnings are not ours.
@@ -79,12 +87,14 @@ SVC_BINS   := $(SERVICES:%=$(O)/bin/herald-%)
 TOOL_BINS  := $(foreach t,$(TOOLS),$(O)/bin/$(call tool_bin,$(t)))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
-              $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC)
+              $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC) \
+              $(FUZZ_SRC)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 
 .PHONY: all release asan tsan test unit itest run lint format deploy-check \
-        clean bench deps config-doc FORCE
+        clean bench deps config-doc fuzz fuzz-build FORCE
 all: $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS)
 
 release asan tsan:
@@ -136,6 +146,12 @@ $(O)/tests/%: $(O)/tests/unit/%.o $$(call svc_objs,$$(subst test_,,$$*)) $(SUPPO
 	@mkdir -p $(@D)
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Fuzz harnesses: tests/fuzz/fuzz_<pfx>_*.c links the service's modules
+# as a unit test does (fuzz_auth_*, fuzz_proto_* link the library only).
+$(O)/fuzz/%: $(O)/tests/fuzz/%.o $$(call svc_objs,$$(subst fuzz_,,$$*)) $(O)/libherald.a
+	@mkdir -p $(@D)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 $(O)/bin/%: $(O)/bench/%.o $(O)/libherald.a
 	@mkdir -p $(@D)
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -154,6 +170,7 @@ test:
 	$(Q)sh scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory BUILD=asan all
 	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)sh scripts/test.sh
 
 unit:
@@ -181,6 +198,13 @@ format:
 
 deploy-check:
 	$(Q)sh scripts/deploy-check.sh
+
+FUZZ_S ?= 60
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=fuzz $(patsubst tests/fuzz/%.c,build/fuzz/fuzz/%,$(FUZZ_SRC))
+
+fuzz: fuzz-build
+	$(Q)sh scripts/fuzz.sh $(FUZZ_S)
 
 config-doc:
 	$(Q)$(MAKE) --no-print-directory BUILD=release all

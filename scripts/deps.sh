@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config
   libmicrohttpd-dev libwebsockets-dev libjansson-dev libpq-dev librdkafka-dev
   libcurl4-openssl-dev libnghttp2-dev libssl-dev libmsgpack-dev
   libev-dev libwebsockets-evlib-ev
-  libclang-rt-14-dev
+  clang libclang-rt-14-dev
   postgresql kcat curl openssl ca-certificates procps iproute2
   nghttp2-client wrk
   python3 python3-pytest python3-pytest-xdist python3-requests

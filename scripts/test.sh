@@ -1,8 +1,9 @@
 #!/bin/sh
 # test.sh -- runs the unit tests (AddressSanitizer + UBSan build) and the
 # integration tests (real binaries, throwaway PostgreSQL, herald-devkafka),
-# with the lint and the offline deployment check (scripts/lint.sh,
-# scripts/deploy-check.sh) in between,
+# with the lint, a short smoke of every fuzz harness and the offline
+# deployment check (scripts/lint.sh, scripts/fuzz.sh, scripts/deploy-check.sh)
+# in between,
 # then prints one line "N passed, N failed" and exits non-zero on any
 # failure. HERALD_TEST_ONLY=unit|integration runs one half; arguments are
 # passed to pytest: a test file (or file::test) runs that file alone, a -k
@@ -61,6 +62,27 @@ if [ "$only" = all ]; then
         failed=$((failed + 1))
         echo "== lint: FAIL"
         sed 's/^/    /' build/test/lint.log | tail -n 40
+    fi
+fi
+
+# a short run of every libFuzzer harness (scripts/fuzz.sh): one counted
+# step per harness
+if [ "$only" = all ]; then
+    log=build/test/fuzz.log
+    sh scripts/fuzz.sh "${HERALD_FUZZ_SMOKE_S:-3}" >"$log" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    [ -n "$p" ] || { p=0; f=0; }
+    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+        echo "== fuzz smoke: FAIL (exit $rc)"
+        sed 's/^/    /' "$log" | tail -n 40
+    else
+        echo "== fuzz smoke: ok ($p)"
     fi
 fi
 

@@ -117,7 +117,7 @@ api_call_result_str(struct api_call *call, const char *key, const char *value)
     call_free(call);
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 verror(struct api_call *call, int code, const char *fmt, va_list ap)
 {
     char msg[HD_ERR_MSG_LEN + 32];
