@@ -13,7 +13,7 @@ RATE=${1:-1000}
 COUNT=${2:-20000}
 USERS=${3:-1000}
 SENDERS=${SENDERS:-8}   # parallel senders (see below)
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123
 
 machine
 pg_start

@@ -17,7 +17,7 @@ COUNT=${2:-1000}
 PROTO=${3:-messagepack}
 PORT=${PORT:-18181}
 OUT=$(mktemp -d /tmp/hub-fanout.XXXXXX)
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT

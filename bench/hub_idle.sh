@@ -18,7 +18,7 @@ HOLD=${3:-60}
 PER_CLIENT=10000
 PORT=${PORT:-18281}
 OUT=$(mktemp -d /tmp/hub-idle.XXXXXX)
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123
 PIDS=()
 HUBS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -14,7 +14,7 @@ COUNT=${2:-20000}
 USERS=${3:-1000}
 PORT=${PORT:-18381}
 OUT=$(mktemp -d /tmp/hub-latency.XXXXXX)
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT

@@ -17,7 +17,7 @@ CONNS=${1:-10000}
 COUNT=${2:-1000}
 PUBLISHERS=${PUBLISHERS:-1}   # concurrent publishers, COUNT/PUBLISHERS each
 OUT=$(mktemp -d /tmp/hub-vs-nchan.XXXXXX)
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123
 KEY=bench-key
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -82,11 +82,16 @@ trap 'stop_all; exit 0' INT TERM HUP
 have() { [ -x "$BIN/$1" ]; }
 
 # start NAME LOGNAME [VAR=value ...]: runs $BIN/NAME in the background with
-# the extra variables, output to var/log/LOGNAME.log.
+# the extra variables, output to var/log/LOGNAME.log. The variables are
+# exported by the shell (a builtin), never passed on a command line: no
+# secret shows in ps or /proc/PID/cmdline.
 start() {
     local name=$1 logname=$2
     shift 2
-    setsid env "$@" "$BIN/$name" >"$LOG/$logname.log" 2>&1 &
+    (
+        for kv in "$@"; do export "${kv?}"; done
+        exec setsid "$BIN/$name"
+    ) >"$LOG/$logname.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("$logname")
 }

@@ -21,6 +21,11 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+/* The "aud" of the relay's installation access tokens: the relay requires
+ * it, user-token verification refuses it, so neither kind of token is
+ * accepted in place of the other even where both share a secret. */
+#define HD_JWT_AUD_RELAY "herald-relay"
+
 enum hd_jwt_alg {
     HD_JWT_HS256,
     HD_JWT_RS256,

@@ -18,7 +18,8 @@
 
 const struct hd_config_field hd_usertoken_config_fields[] = {
     HD_CFG_STR("HERALD_JWT_SECRET", UT, secret, NULL, HD_CFG_SECRET,
-               "HS256 secret user tokens are signed with"),
+               "HS256 secret user tokens are signed with (at least 32 "
+               "bytes)"),
     HD_CFG_STR("HERALD_JWT_PUBLIC_KEY_FILE", UT, public_key_file, NULL, 0,
                "PEM public key or certificate for RS256/ES256 user tokens"),
     HD_CFG_STR("HERALD_JWT_ISSUER", UT, issuer, NULL, 0,
@@ -60,6 +61,13 @@ hd_usertoken_new(const struct hd_usertoken_config *cfg, struct hd_err *err)
     struct hd_usertoken *v = hd_xcalloc(1, sizeof(*v));
 
     if (cfg->secret && *cfg->secret) {
+        if (strlen(cfg->secret) < HD_JWT_HMAC_MIN) {
+            hd_err_set(err, HD_EINVAL,
+                       "HERALD_JWT_SECRET: at least %d bytes required (e.g. "
+                       "openssl rand -hex 32)",
+                       HD_JWT_HMAC_MIN);
+            goto fail;
+        }
         v->hmac = hd_jwt_key_hmac(cfg->secret, strlen(cfg->secret), err);
         if (v->hmac == NULL)
             goto fail;
@@ -164,6 +172,24 @@ has_scope(json_t *claims, const char *want)
         return 0;
     }
     json_array_foreach(s, i, e)
+    {
+        if (json_is_string(e) && strcmp(json_string_value(e), want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 if "aud" is want or an array holding it. */
+static int
+has_audience(json_t *claims, const char *want)
+{
+    json_t *a = json_object_get(claims, "aud");
+    json_t *e;
+    size_t i;
+
+    if (json_is_string(a))
+        return strcmp(json_string_value(a), want) == 0;
+    json_array_foreach(a, i, e)
     {
         if (json_is_string(e) && strcmp(json_string_value(e), want) == 0)
             return 1;
@@ -304,6 +330,10 @@ hd_usertoken_verify(const struct hd_usertoken *v, const char *token, size_t len,
     user->device_type = -1;
     if (check(v, token, len, &claims, err) < 0)
         return -1;
+    if (has_audience(claims, HD_JWT_AUD_RELAY)) {
+        hd_err_set(err, HD_EAUTH, "a relay token is not a user token");
+        goto out;
+    }
     if (copy_claim(claims, "sub", user->sub, sizeof(user->sub)) != 1) {
         hd_err_set(err, HD_EAUTH, "missing or oversized sub");
         goto out;

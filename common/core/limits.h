@@ -42,6 +42,7 @@
 /* JWT */
 #define HD_JWT_MAX_LEN 16384                 /* a whole compact JWT */
 #define HD_JWT_LEEWAY_S 60                   /* default clock skew allowed */
+#define HD_JWT_HMAC_MIN 32                   /* bytes of a configured HS256 secret */
 #define HD_JWT_MAX_PEM (64 * 1024)           /* one PEM key or certificate */
 #define HD_JWKS_MAX_KEYS 32                  /* keys kept from one JWKS */
 #define HD_JWKS_MAX_BODY (64 * 1024)         /* one JWKS document */
@@ -94,6 +95,7 @@
 /* SignalR hub (herald-hub) */
 #define HD_HUB_MAX_MESSAGE 4096              /* default inbound message cap */
 #define HD_HUB_HANDSHAKE_MAX 4096            /* SignalR handshake request */
+#define HD_HUB_NEGOTIATE_BODY_MAX 1024       /* POST .../negotiate (ignored) */
 #define HD_HUB_FRAME_MAX (256 * 1024)        /* one encoded notification */
 #define HD_HUB_PACK_MAX (16 * 1024)         /* queued messages per ws frame */
 #define HD_HUB_QUEUE_MAX 1024                /* default per-connection queue */

@@ -137,6 +137,27 @@ relay_remove(struct api_ctx *ctx, PGresult *res)
             hd_log(HD_LOG_WARN, 0, "clear token: relay: %s", err.msg);
 }
 
+/* 1 when r's token belongs to a device of another user under another
+ * identifier: saving it would move that device to this user. The same
+ * identifier (the same app installation, another account) or the same
+ * user may take a token over. 0 when free; -1 with err. */
+static int
+token_taken(struct api_ctx *ctx, const struct api_register *r,
+            const char *ident, struct hd_err *err)
+{
+    const char *vals[5] = {r->app, hd_provider_name(r->provider), r->token,
+                           r->user, ident};
+    PGresult *res = NULL;
+    int taken;
+
+    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "bw_token_taken", 5, vals, &res,
+                  err) < 0)
+        return -1;
+    taken = PQntuples(res) > 0;
+    PQclear(res);
+    return taken;
+}
+
 void
 api_handle_bw_token(struct hd_http_req *req, void *ud)
 {
@@ -196,6 +217,14 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
     }
     if (api_check_token(r.provider, tok, strlen(tok), "pushToken", &err) < 0) {
         hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
+        goto out;
+    }
+    rc = token_taken(ctx, &r, ident, &err);
+    if (rc < 0)
+        goto fail;
+    if (rc > 0) {
+        hd_http_respond_error(req, 409, "conflict",
+                              "pushToken: registered to another device");
         goto out;
     }
     vals[0] = r.app;

@@ -286,6 +286,12 @@ const struct hd_pg_stmt api_stmts[] = {
      "LIMIT $2::int)",
      2},
 
+    /* another user's device on another identifier holding the token: the
+     * token may not move to this user (a device takeover) */
+    {"bw_token_taken",
+     "SELECT 1 FROM devices WHERE app = $1 AND provider = $2 AND token = $3 "
+     "AND user_id <> $4 AND identifier IS DISTINCT FROM $5 LIMIT 1",
+     5},
     {"bw_find",
      "SELECT id FROM devices WHERE app = $1 AND identifier = $2 "
      "AND user_id = $3 ORDER BY updated_at DESC LIMIT 1",

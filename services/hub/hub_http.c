@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/secret.h"
 #include "core/alloc.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -135,20 +136,6 @@ hub_http_writable(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
     return -1;
 }
 
-/* Constant-time comparison of the presented bearer key. */
-static int
-key_ok(const char *want, const char *got, size_t gotlen)
-{
-    size_t wl = strlen(want), i;
-    unsigned char d = 0;
-
-    if (wl == 0 || wl != gotlen)
-        return 0;
-    for (i = 0; i < wl; i++)
-        d |= (unsigned char)(want[i] ^ got[i]);
-    return d == 0;
-}
-
 static int
 send_authorized(struct hub_thread *th, struct lws *wsi)
 {
@@ -165,7 +152,7 @@ send_authorized(struct hub_thread *th, struct lws *wsi)
     tok = buf + 7;
     while (*tok == ' ')
         tok++;
-    return key_ok(key, tok, strlen(tok));
+    return hd_secret_equal(key, tok, strlen(tok));
 }
 
 static int
@@ -282,6 +269,7 @@ hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
     } else if (is_post && hub->cfg.negotiate && negotiate_path(path)) {
         h = http_state(c);
         h->route = HUB_RT_NEGOTIATE;
+        h->body.max = HD_HUB_NEGOTIATE_BODY_MAX; /* clients send none */
     } else if (is_get && is_hub_path(path)) {
         return respond_error(c, wsi, HTTP_STATUS_BAD_REQUEST,
                              "WebSocket upgrade required");
@@ -306,8 +294,12 @@ hub_http_body(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
     if (c->http->route == HUB_RT_NONE) /* already answered: discard */
         return 0;
     if (hd_buf_append(&c->http->body, in, len, NULL) < 0) {
-        respond_error(c, wsi, 413, "body too large");
-        return -1;
+        /* answer now, then keep reading (and discarding) the rest: closing
+         * with unread bytes would reset the connection before the client
+         * reads its 413 */
+        c->http->route = HUB_RT_NONE;
+        hd_buf_release(&c->http->body);
+        return respond_error(c, wsi, 413, "body too large");
     }
     return 0;
 }

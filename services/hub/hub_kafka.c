@@ -20,6 +20,14 @@ struct hub_kafka {
     struct hd_kconsumer *c;
     pthread_t tid;
     atomic_int stop;
+    /* shutdown handshake: the thread says it dispatches no more (halted),
+     * then waits for released before it closes the consumer, which only
+     * it may do; events the service threads still hold mark their offsets
+     * done in between */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int halted;
+    int released;
     char topic[256];
     char *group;
 };
@@ -95,6 +103,12 @@ consume(void *arg)
         hd_log_ctx_unset("partition");
         hd_log_ctx_unset("offset");
     }
+    pthread_mutex_lock(&k->mu);
+    k->halted = 1;
+    pthread_cond_broadcast(&k->cond);
+    while (!k->released)
+        pthread_cond_wait(&k->cond, &k->mu);
+    pthread_mutex_unlock(&k->mu);
     hd_kconsumer_close(k->c);
     k->c = NULL;
     hd_log_ctx_clear();
@@ -111,6 +125,8 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
 
     k->hub = hub;
     atomic_init(&k->stop, 0);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cond, NULL);
     if (hd_kafka_topic(&hub->kafka_cfg, "events", k->topic, sizeof(k->topic)) <
         0) {
         hd_err_set(err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long");
@@ -142,9 +158,23 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
     hd_log(HD_LOG_INFO, 0, "consuming %s as group %s", k->topic, k->group);
     return k;
 fail:
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->mu);
     free(k->group);
     free(k);
     return NULL;
+}
+
+void
+hub_kafka_halt(struct hub_kafka *k)
+{
+    if (k == NULL)
+        return;
+    atomic_store(&k->stop, 1);
+    pthread_mutex_lock(&k->mu);
+    while (!k->halted)
+        pthread_cond_wait(&k->cond, &k->mu);
+    pthread_mutex_unlock(&k->mu);
 }
 
 void
@@ -152,8 +182,14 @@ hub_kafka_stop(struct hub_kafka *k)
 {
     if (k == NULL)
         return;
-    atomic_store(&k->stop, 1);
+    hub_kafka_halt(k);
+    pthread_mutex_lock(&k->mu);
+    k->released = 1;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->mu);
     pthread_join(k->tid, NULL);
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->mu);
     free(k->group);
     free(k);
 }

@@ -17,8 +17,14 @@ struct hub_kafka;
 /* new: subscribes and starts the thread. NULL with err. */
 struct hub_kafka *hub_kafka_start(struct hub_ctx *hub, struct hd_err *err);
 
-/* Stops the thread, commits what is done and leaves the group. NULL is a
+/* Stops consuming: returns once the thread dispatches no more events. The
+ * consumer stays open, so events still held by the service threads can
+ * mark their offsets done. Call it before hub_threads_stop(). NULL is a
  * no-op. */
+void hub_kafka_halt(struct hub_kafka *k);
+
+/* Halts (if not yet), commits what is done, leaves the group, joins the
+ * thread and frees. Call it after hub_threads_stop(). NULL is a no-op. */
 void hub_kafka_stop(struct hub_kafka *k);
 
 /* /readyz check: the brokers answer. Thread-safe. */

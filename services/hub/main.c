@@ -93,9 +93,12 @@ main(int argc, char **argv)
     hd_shutdown_wait(-1);
     hd_log(HD_LOG_INFO, 0, "shutting down: sending Close to every client");
     hd_health_set_draining(hub.health);
-    hub_threads_stop(&hub);
     status = 0;
 out:
+    /* the consumer dispatches into the service threads: it stops first;
+     * the threads then release what they hold, which marks offsets done
+     * on the consumer, closed last */
+    hub_kafka_halt(hub.kafka);
     if (hub.threads)
         hub_threads_stop(&hub);
     hub_kafka_stop(hub.kafka);

@@ -89,6 +89,13 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
     int n = 0;
 
     if (ctx->cfg.token_secret && *ctx->cfg.token_secret) {
+        if (strlen(ctx->cfg.token_secret) < HD_JWT_HMAC_MIN) {
+            hd_log(HD_LOG_FATAL, 0,
+                   "HERALD_RELAY_TOKEN_SECRET: at least %d bytes required "
+                   "(e.g. openssl rand -hex 32)",
+                   HD_JWT_HMAC_MIN);
+            return HD_EXIT_CONFIG;
+        }
         ctx->token_key = hd_jwt_key_hmac(ctx->cfg.token_secret,
                                          strlen(ctx->cfg.token_secret), &err);
     } else {
@@ -121,6 +128,8 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
     }
     hd_ratelimit_init(&ctx->limit, &hd_clock_system, ctx->cfg.rate,
                       ctx->cfg.burst);
+    hd_ratelimit_init(&ctx->token_limit, &hd_clock_system, ctx->cfg.token_rate,
+                      ctx->cfg.token_burst);
     metrics_init(&ctx->m, rt->metrics);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
     hd_health_add_check(rt->health, "kafka", kafka_check, ctx->producer);
@@ -188,6 +197,7 @@ out:
     hd_pg_free(ctx.pg);
     hd_jwt_key_free(ctx.token_key);
     hd_ratelimit_release(&ctx.limit);
+    hd_ratelimit_release(&ctx.token_limit);
     hd_buf_release(&cert);
     hd_buf_release(&key);
     hd_runtime_release(&rt);

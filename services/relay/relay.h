@@ -48,6 +48,8 @@ struct relay_config {
     char *tls_key_file;     /* HERALD_RELAY_TLS_KEY_FILE */
     int rate;               /* HERALD_RELAY_RATE: requests/s/installation */
     int burst;              /* HERALD_RELAY_BURST */
+    int token_rate;         /* HERALD_RELAY_TOKEN_RATE: per client address */
+    int token_burst;        /* HERALD_RELAY_TOKEN_BURST */
     int pg_wait_ms;         /* HERALD_RELAY_PG_WAIT_MS */
 };
 
@@ -137,8 +139,9 @@ struct relay_ctx {
     struct hd_kafka_config kafka_cfg;
     struct hd_pg *pg;
     struct hd_kproducer *producer;
-    struct hd_jwt_key *token_key; /* signs and verifies access tokens */
-    struct hd_ratelimit limit;    /* per installation */
+    struct hd_jwt_key *token_key;    /* signs and verifies access tokens */
+    struct hd_ratelimit limit;       /* per installation */
+    struct hd_ratelimit token_limit; /* /connect/token, per client address */
     struct relay_metrics m;
     char topic_requests[RELAY_TOPIC_MAX];
 };

@@ -19,8 +19,9 @@ const struct hd_config_field relay_config_fields[] = {
                 false, "anyone may create an installation (no admin key)"),
     HD_CFG_STR("HERALD_RELAY_TOKEN_SECRET", RC, token_secret, NULL,
                HD_CFG_SECRET,
-               "HS256 secret of the access tokens, shared by every replica "
-               "(unset: a random one per process, tokens die with it)"),
+               "HS256 secret of the access tokens (at least 32 bytes), "
+               "shared by every replica (unset: a random one per process, "
+               "tokens die with it)"),
     HD_CFG_STR("HERALD_RELAY_TLS_CERT_FILE", RC, tls_cert_file, NULL, 0,
                "PEM certificate chain to serve HTTPS (Vaultwarden accepts "
                "only https:// relay and identity URLs)"),
@@ -31,6 +32,12 @@ const struct hd_config_field relay_config_fields[] = {
                "limit); over it: 429 with Retry-After"),
     HD_CFG_INT("HERALD_RELAY_BURST", RC, burst, 200, 1, 10000000,
                "requests an idle installation may make at once"),
+    HD_CFG_INT("HERALD_RELAY_TOKEN_RATE", RC, token_rate, 2, 0, 1000000,
+               "POST /connect/token requests per second per client address "
+               "(each checks a key in the database; 0: no limit); over it: "
+               "429 with Retry-After"),
+    HD_CFG_INT("HERALD_RELAY_TOKEN_BURST", RC, token_burst, 20, 1, 1000000,
+               "token requests an idle client address may make at once"),
     HD_CFG_INT("HERALD_RELAY_PG_WAIT_MS", RC, pg_wait_ms, 2000, 10, 60000,
                "how long a request waits for a free database connection"),
     HD_CFG_END,

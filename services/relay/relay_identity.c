@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/secret.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -58,11 +59,11 @@ relay_token_issue(const struct hd_jwt_key *k, const char *inst,
         json_array_append_new(scopes, json_string(s));
     snprintf(client_id, sizeof(client_id), "%s%s", CLIENT_PREFIX, inst);
     hd_uuid4(jti);
-    claims = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "iss", ISSUER,
-                       "nbf", (json_int_t)now_s, "iat", (json_int_t)now_s,
-                       "exp", (json_int_t)(now_s + RELAY_TOKEN_TTL_S),
-                       "client_id", client_id, "client_sub", inst, "sub", inst,
-                       "scope", scopes, "jti", jti);
+    claims = json_pack(
+        "{s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "iss", ISSUER, "aud",
+        HD_JWT_AUD_RELAY, "nbf", (json_int_t)now_s, "iat", (json_int_t)now_s,
+        "exp", (json_int_t)(now_s + RELAY_TOKEN_TTL_S), "client_id", client_id,
+        "client_sub", inst, "sub", inst, "scope", scopes, "jti", jti);
     rc = hd_jwt_sign(k, NULL, claims, out, err);
     json_decref(claims);
     return rc;
@@ -122,6 +123,24 @@ client_ok(struct relay_ctx *ctx, const char *inst, const char *key,
     return ok;
 }
 
+/* Each token request costs a database query and a hash: a client address
+ * past HERALD_RELAY_TOKEN_RATE gets 429 with Retry-After, unanswered. */
+static int
+token_limited(struct relay_ctx *ctx, struct hd_http_req *req)
+{
+    const char *addr = hd_http_req_remote(req);
+    int wait = hd_ratelimit_take(&ctx->token_limit, addr ? addr : "");
+    char s[16];
+
+    if (wait <= 0)
+        return 0;
+    snprintf(s, sizeof(s), "%d", wait);
+    hd_http_req_add_header(req, "Retry-After", s);
+    hd_counter_inc(hd_metric_with(ctx->m.tokens, "limited"));
+    hd_http_respond_error(req, 429, "too_many_requests", "slow down");
+    return 1;
+}
+
 void
 relay_handle_token(struct hd_http_req *req, void *ud)
 {
@@ -134,6 +153,8 @@ relay_handle_token(struct hd_http_req *req, void *ud)
     json_t *out;
     int rc;
 
+    if (token_limited(ctx, req))
+        return;
     body = hd_http_req_body(req, &len);
     if (body == NULL)
         body = "";
@@ -246,6 +267,7 @@ relay_authenticate(struct relay_ctx *ctx, struct hd_http_req *req,
     o.leeway_s = HD_JWT_LEEWAY_S;
     o.require_exp = 1;
     o.issuer = ISSUER;
+    o.audience = HD_JWT_AUD_RELAY;
     if (strlen(h) > HD_JWT_MAX_LEN ||
         hd_jwt_verify(ctx->token_key, h, strlen(h), &o, NULL, &claims, &err) <
             0) {
@@ -294,17 +316,13 @@ static int
 admin_ok(struct relay_ctx *ctx, struct hd_http_req *req)
 {
     const char *h = hd_http_req_header(req, "Authorization");
-    const char *key = ctx->cfg.admin_key;
-    size_t n;
 
     if (ctx->cfg.open_installations)
         return 1;
-    if (key == NULL || *key == '\0' || h == NULL ||
-        strncasecmp(h, "Bearer ", 7) != 0)
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
         return 0;
     h += 7;
-    n = strlen(key);
-    return strlen(h) == n && CRYPTO_memcmp(h, key, n) == 0;
+    return hd_secret_equal(ctx->cfg.admin_key, h, strlen(h));
 }
 
 static void

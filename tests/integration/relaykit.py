@@ -43,7 +43,8 @@ class Relay:
              "HERALD_RELAY_TLS_CERT_FILE": self.cert,
              "HERALD_RELAY_TLS_KEY_FILE": self.key,
              "HERALD_RELAY_TOKEN_SECRET": "relay-token-secret-0123456789abcdef",
-             "HERALD_RELAY_RATE": "1000", "HERALD_HTTP_ACCESS_LOG": "false"}
+             "HERALD_RELAY_RATE": "1000", "HERALD_RELAY_TOKEN_RATE": "1000",
+             "HERALD_HTTP_ACCESS_LOG": "false"}
         e.update(env)
         self.svc = stack.start("herald-relay", stack.env(**e),
                                port_var="HERALD_RELAY_PORT", wait=None)

@@ -4,6 +4,7 @@ and .../clear-token): the hub event on herald.events, the mobile send with
 the !deviceIdentifier exclusion and Bitwarden's mobile payloads, hub-only
 events, routing from the payload, user-token auth, and the error paths.
 """
+import hashlib
 import json
 import time
 
@@ -22,6 +23,12 @@ def token(sub, device="", devicetype=0, orgs=(), **extra):
         claims["orguser"] = list(orgs)
     claims.update(extra)
     return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def apns_token(seed):
+    """A hex APNs token of this test's own: a token is one device's, and a
+    token another user's device holds is refused (409)."""
+    return hashlib.sha256(seed.encode()).hexdigest()
 
 
 def save_token(api, ident, push_token, user_jwt, method="PUT"):
@@ -58,7 +65,7 @@ def test_save_token_registers_then_updates_the_users_device(api):
     assert d2["id"] == d["id"] and d2["token"] == "fcm-b-" + user
     # iOS (devicetype by name) uses APNs; its tokens are hex
     ios = token(user, device="i-" + ident, devicetype="iOS")
-    assert save_token(api, "i-" + ident, "ab" * 32, ios) == 200
+    assert save_token(api, "i-" + ident, apns_token(ident), ios) == 200
     assert save_token(api, "i-" + ident, "not-hex", ios) == 400
     assert len(api.ok("device_list", {"users": [user]})["items"]) == 2
 
@@ -82,6 +89,28 @@ def test_device_endpoints_refuse_bad_requests(api):
     desktop = token(user, devicetype=8)
     assert save_token(api, ident, "x", desktop) == 400
     assert api.ok("device_list", {"users": [user]})["items"] == []
+
+
+def test_known_push_token_cannot_take_another_users_device(api):
+    """Whoever learns a victim's push token must not move the victim's
+    device (and its notifications) to their own account: refused with
+    409, nothing changed. The same app installation (identifier) signed in
+    to another account may take its token along."""
+    victim, thief = uid(), uid()
+    v_ident, t_ident = "v-" + victim, "t-" + thief
+    tok = "fcm-victim-" + victim
+    assert save_token(api, v_ident, tok, token(victim, device=v_ident)) == 200
+    [before] = api.ok("device_list", {"users": [victim]})["items"]
+    st = save_token(api, t_ident, tok, token(thief, device=t_ident))
+    assert st == 409
+    [after] = api.ok("device_list", {"users": [victim]})["items"]
+    assert (after["id"], after["token"], after["identifier"]) == \
+        (before["id"], tok, v_ident)
+    assert api.ok("device_list", {"users": [thief]})["items"] == []
+    # account switch on the victim's own installation: allowed
+    assert save_token(api, v_ident, tok, token(thief, device=v_ident)) == 200
+    [moved] = api.ok("device_list", {"users": [thief]})["items"]
+    assert moved["token"] == tok and moved["identifier"] == v_ident
 
 
 def test_clear_token_removes_only_the_users_device(api):
@@ -161,7 +190,7 @@ def test_event_reaches_the_hub_and_the_other_mobile_device_only(api):
 def test_organization_event_reaches_members_devices(api):
     org, u1, u2 = uid(), uid(), uid()
     assert save_token(api, "d1-" + org, "o1-" + org, token(u1, orgs=[org])) == 200
-    assert save_token(api, "d2-" + org, "ab" * 32, token(u2, devicetype=1, orgs=[org])) == 200
+    assert save_token(api, "d2-" + org, apns_token(org), token(u2, devicetype=1, orgs=[org])) == 200
     st, doc = post_event(api, {"Type": 18, "Payload": {"OrganizationId": org, "Enabled": True},
                                "target": {"organization": org}})
     assert st == 202
@@ -207,7 +236,7 @@ def test_auth_request_response_reaches_the_other_phones_and_the_anonymous_hub(ap
     user, ar = uid(), uid()
     p1, p2 = "p1-" + user, "p2-" + user
     assert save_token(api, p1, "t1-" + user, token(user, device=p1)) == 200
-    assert save_token(api, p2, "ab" * 32, token(user, device=p2, devicetype=1)) == 200
+    assert save_token(api, p2, apns_token(user), token(user, device=p2, devicetype=1)) == 200
     payload = {"Id": ar, "UserId": user}
     st, doc = post_event(api, {"Type": 16, "Payload": payload, "ContextId": p1})
     assert st == 202 and doc["uid"]
@@ -216,7 +245,7 @@ def test_auth_request_response_reaches_the_other_phones_and_the_anonymous_hub(ap
     assert ev["notification"] == {"Type": 16, "Payload": payload, "ContextId": p1}
     # P1 acted (approved on it): only P2 (an iPhone) is pushed, in the shape iOS reads
     [b] = batches_for(api.kafka.brokers, "apns", doc["uid"], lambda bs: bs)
-    assert tokens_of([b]) == ["ab" * 32]
+    assert tokens_of([b]) == [apns_token(user)]
     data = b["notification"]["payload"]["data"]
     assert data["type"] == 16 and json.loads(data["payload"]) == payload
     assert batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: True, timeout=1) == []

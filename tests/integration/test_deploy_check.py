@@ -158,3 +158,21 @@ def test_several_defects_each_reported(tmp_path):
     assert rc != 0, out
     for case, (_, expect) in sorted(MORE.items()):
         assert re.search(expect, out), "%s: no message matching %r:\n%s" % (case, expect, out)
+
+
+def test_relay_cert_key_is_readable_by_the_service_only(tmp_path):
+    """gen-relay-cert.sh: the certificate is public, the key readable by
+    the relay container's user (uid/gid 10001) only, never by others."""
+    dst = tmp_path / "compose"
+    dst.mkdir()
+    shutil.copy(os.path.join(ROOT, "deploy", "compose", "gen-relay-cert.sh"), dst)
+    p = subprocess.run(["sh", str(dst / "gen-relay-cert.sh"), "relay.test"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    key = os.stat(dst / "tls" / "tls.key")
+    assert key.st_mode & 0o007 == 0, "tls.key mode %o: readable by others" % key.st_mode
+    if os.getuid() == 0:
+        assert key.st_uid == 10001 and key.st_mode & 0o077 == 0, (key.st_uid, oct(key.st_mode))
+    else:
+        assert key.st_mode & 0o070 == 0 or key.st_gid == 10001, (key.st_gid, oct(key.st_mode))
+    assert os.stat(dst / "tls" / "tls.crt").st_mode & 0o004

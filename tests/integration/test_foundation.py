@@ -261,7 +261,7 @@ def test_hub_and_workers_follow_kafka_and_serve_metrics(stack, tmp_path):
     sim = Sim(stack, str(tmp_path / "sim"))
     hub = stack.start("herald-hub", stack.env(HERALD_KAFKA_BROKERS=kafka.brokers,
                                               HERALD_INTERNAL_KEY=SECRET,
-                                              HERALD_JWT_SECRET=SECRET + "-jwt",
+                                              HERALD_JWT_SECRET=SECRET + "-jwt-0123456789abcdef",
                                               **FAST_RECONNECT),
                       port_var="HERALD_HUB_PORT", wait="readyz")
     svcs = [hub]
@@ -362,6 +362,17 @@ def test_bad_values_are_refused_naming_the_variable_and_no_secret_is_shown(name)
     for out in outputs:
         for s in secrets + [SECRET]:
             assert s not in out, (name, s, out[-2000:])
+
+
+@pytest.mark.parametrize("name,var", [("herald-api", "HERALD_JWT_SECRET"),
+                                      ("herald-hub", "HERALD_JWT_SECRET"),
+                                      ("herald-relay", "HERALD_RELAY_TOKEN_SECRET")])
+def test_hs256_secrets_under_32_bytes_are_refused(name, var):
+    if not os.path.exists(os.path.join(BIN, name)):
+        pytest.fail("%s not built" % name)
+    env, _ = valid_env(name)
+    out = refused(name, dict(env, **{var: "x" * 31}), var)
+    assert "32 bytes" in out and "x" * 31 not in out
 
 
 def test_secrets_stay_out_of_a_started_services_log(stack, tmp_path):

@@ -21,7 +21,7 @@ import pytest
 
 from harness import ROOT, http, wait_for
 
-SECRET = "hub-test-secret"
+SECRET = "hub-test-secret-0123456789abcdef"
 KEY = "hub-internal-key"
 NODE_CLIENT = os.path.join(ROOT, "tests", "js", "hub_client.js")
 CLOSE_MP = b"\x04\x93\x07\xc0\xc3"
@@ -422,6 +422,9 @@ def test_send_auth_bodies_and_http(stack):
     assert st == 200 and json.loads(body)["status"] == "ready"
     st, _, body = http("POST", hub.url + "/notifications/hub/negotiate", body=b"")
     assert st == 200 and json.loads(body)["availableTransports"][0]["transport"] == "WebSockets"
+    # negotiate reads no body: more than 1 KiB is refused, not buffered
+    st, _, _ = http("POST", hub.url + "/notifications/hub/negotiate", body=b"x" * 4000)
+    assert st == 413
     st, _, _ = http("GET", hub.url + "/notifications/hub")
     assert st == 400
     st, _, _ = http("GET", hub.url + "/nothing-here")

@@ -123,6 +123,27 @@ def test_installations_and_tokens(env):
     assert key not in relay_sql(env, "SELECT key_hash FROM installations")
 
 
+def test_tokens_are_bound_to_the_relay_audience(env):
+    """A token signed with the relay's own secret but without its audience
+    (a user token, say, where an operator reused the secret) is refused on
+    /push; the relay's own tokens name it."""
+    import jwt  # python3-jwt
+
+    _, _, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    claims = jwt.decode(tok, options={"verify_signature": False})
+    assert claims["aud"] == "herald-relay"
+    body = json.dumps({"id": guid()}).encode()
+    assert relay.push("POST", "/push/delete", tok, body)[0] == 200
+    del claims["aud"]
+    forged = jwt.encode(claims, "relay-token-secret-0123456789abcdef", algorithm="HS256")
+    assert relay.push("POST", "/push/delete", forged, body)[0] == 401
+    claims["aud"] = "api"
+    forged = jwt.encode(claims, "relay-token-secret-0123456789abcdef", algorithm="HS256")
+    assert relay.push("POST", "/push/delete", forged, body)[0] == 401
+
+
 def relay_sql(env, q):
     _, chain, _ = env
     return chain.api.sql(q)
@@ -297,3 +318,24 @@ def test_payload_limit_is_the_providers_and_new_types_are_dropped(env):
                   bw_send(user, None, None, None, 5, {"userId": user}), False))
     recs = chain.wait("fcm", t, 2)
     assert [payload_of(r, "fcm")[0] for r in recs] == ["20", "5"]
+
+
+def test_token_requests_are_limited_per_client_address(env):
+    """POST /connect/token checks a key in the database: one address gets
+    its burst, then 429 with Retry-After (a wrong key and a right one
+    alike), and its budget comes back with time."""
+    s, chain, _ = env
+    slow = Relay(s, chain.dsn, chain.kafka, HERALD_RELAY_TOKEN_RATE="1",
+                 HERALD_RELAY_TOKEN_BURST="3")
+    inst, key = slow.installation()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    bad = ("grant_type=client_credentials&scope=api.push&client_id=installation.%s"
+           "&client_secret=%s" % (inst, "x" * 20)).encode()
+    got = [slow.json("POST", "/connect/token", bad, form)[0] for _ in range(3)]
+    assert got == [400, 400, 400], got
+    st, h, doc = slow.json("POST", "/connect/token", bad, form)
+    assert st == 429 and int(h["retry-after"]) >= 1, (st, doc)
+    good = bad.replace(b"x" * 20, key.encode())
+    assert slow.json("POST", "/connect/token", good, form)[0] == 429
+    time.sleep(1.1)
+    assert slow.json("POST", "/connect/token", good, form)[0] == 200

@@ -5,7 +5,10 @@ under test. It must reach "ready", write var/stack.env (DESIGN.md section 9)
 only then, print a banner whose every URL answers /healthz and serves valid
 /metrics, and on Ctrl-C (SIGINT to its process group) stop everything it
 started -- services, herald-devkafka, PostgreSQL -- remove stack.env and
-exit 0. Bounded: about 60 s in all.
+exit 0. Secrets reach the services by environment only: env and setsid,
+the programs run.sh could pass them to on a command line, are wrapped to
+record their arguments, and no secret may be among them. Bounded: about
+60 s in all.
 """
 import os
 import re
@@ -77,6 +80,20 @@ def read_env(path):
     return env
 
 
+def argv_shims(shim_dir, log):
+    """A directory of wrappers for env and setsid that append their
+    arguments to log, then run the real program: put first in PATH."""
+    os.makedirs(shim_dir)
+    for prog in ("env", "setsid"):
+        real = shutil.which(prog)
+        path = os.path.join(shim_dir, prog)
+        with open(path, "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "%s $*" >>"%s"\nexec "%s" "$@"\n'
+                    % (prog, log, real))
+        os.chmod(path, 0o755)
+    return shim_dir
+
+
 def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
     # not under pytest's tmp_path: its 0700 parents keep the postgres user
     # (which runs the throwaway cluster) out
@@ -86,6 +103,8 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
     env.update({v: str(free_port()) for v in PORT_VARS})
     env.update(HERALD_VAR_DIR=var, HERALD_BIN_DIR=BIN)
+    argv_log = os.path.join(top, "argv.log")
+    env["PATH"] = argv_shims(os.path.join(top, "shims"), argv_log) + ":" + env["PATH"]
     out_path = os.path.join(top, "run.out")
     out = open(out_path, "w")
     # its own process group, so SIGINT to the group is a terminal's Ctrl-C;
@@ -169,6 +188,11 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
         if os.path.exists(token_secret):
             with open(token_secret) as f:
                 secrets.append(f.read().strip())
+        with open(argv_log, errors="replace") as f:
+            argv = f.read()
+        assert "setsid " in argv, "the argv shims were not used: %r" % argv[:500]
+        for s in secrets:
+            assert s not in argv, "a secret was passed on a command line: %s" % argv[:2000]
         logs = os.path.join(var, "log")
         for name in sorted(os.listdir(logs)):
             with open(os.path.join(logs, name), errors="replace") as f:
@@ -191,3 +215,4 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
                        capture_output=True)
         out.close()
         shutil.rmtree(top, ignore_errors=True)
+

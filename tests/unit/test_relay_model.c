@@ -365,6 +365,7 @@ test_key_hash_and_token(void)
     o.now_s = 1700000000 + RELAY_TOKEN_TTL_S - 1;
     o.require_exp = 1;
     o.issuer = "herald-relay";
+    o.audience = HD_JWT_AUD_RELAY; /* bound to the relay */
     ASSERT_INT_EQ(hd_jwt_verify(k, t.data, t.len, &o, NULL, &claims, &err), 0);
     ASSERT_STR_EQ(json_string_value(json_object_get(claims, "client_sub")),
                   INST);

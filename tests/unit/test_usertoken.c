@@ -347,9 +347,64 @@ test_jwks_rotation_and_service_tokens(void)
     ASSERT_STR_CONTAINS(err.msg, "HERALD_JWT_JWKS_URL");
 }
 
+/* A configured HS256 secret shorter than 32 bytes is refused, naming the
+ * variable; 32 bytes are enough. */
+static void
+test_short_secret_refused(void)
+{
+    struct hd_usertoken_config cfg = {0};
+    struct hd_usertoken *v;
+    struct hd_err err = {0};
+
+    cfg.secret = (char[]){"0123456789abcdef0123456789abcde"}; /* 31 */
+    ASSERT_NULL(hd_usertoken_new(&cfg, &err));
+    ASSERT_STR_CONTAINS(err.msg, "HERALD_JWT_SECRET");
+    ASSERT_STR_CONTAINS(err.msg, "32 bytes");
+    cfg.secret = (char[]){SECRET};
+    v = hd_usertoken_new(&cfg, &err);
+    ASSERT_NOT_NULL(v);
+    hd_usertoken_free(v);
+}
+
+/* A relay access token signed with the same secret (aud herald-relay,
+ * alone or in an array) is not a user token. */
+static void
+test_relay_audience_refused(void)
+{
+    struct hd_usertoken_config cfg = {0};
+    struct hd_usertoken *v;
+    struct hd_user u;
+    struct hd_err err = {0};
+    json_t *c = base_claims();
+    char *tok;
+
+    cfg.secret = (char[]){SECRET};
+    v = hd_usertoken_new(&cfg, &err);
+    ASSERT_NOT_NULL(v);
+    json_object_set_new(c, "aud", json_string(HD_JWT_AUD_RELAY));
+    tok = sign_hs(c);
+    ASSERT_INT_EQ(hd_usertoken_verify(v, tok, strlen(tok), &u, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "relay token");
+    free(tok);
+    c = base_claims();
+    json_object_set_new(c, "aud", json_pack("[s,s]", "api", HD_JWT_AUD_RELAY));
+    tok = sign_hs(c);
+    ASSERT_INT_EQ(hd_usertoken_verify(v, tok, strlen(tok), &u, &err), -1);
+    free(tok);
+    c = base_claims();
+    json_object_set_new(c, "aud", json_string("api"));
+    tok = sign_hs(c);
+    ASSERT_INT_EQ(hd_usertoken_verify(v, tok, strlen(tok), &u, &err), 0);
+    hd_user_release(&u);
+    free(tok);
+    hd_usertoken_free(v);
+}
+
 int
 main(void)
 {
+    RUN_TEST(test_short_secret_refused);
+    RUN_TEST(test_relay_audience_refused);
     RUN_TEST(test_hs256_claims);
     RUN_TEST(test_rejections);
     RUN_TEST(test_es256_public_key_and_alg_routing);
