@@ -1,7 +1,8 @@
 #!/bin/sh
 # pg.sh -- a throwaway PostgreSQL cluster for tests and the local stack.
 #   pg.sh start DIR PORT   initialise (if needed) and start; prints the DSN
-#   pg.sh stop DIR         fast shutdown
+#   pg.sh stop DIR         fast shutdown; a pid file whose server is gone
+#                          (killed with -9) is removed
 # The cluster listens on 127.0.0.1 only, trusts local connections, and
 # trades durability for speed (fsync off): it holds nothing worth keeping.
 set -eu
@@ -34,6 +35,14 @@ start)
     ;;
 stop)
     [ -f "$dir/data/postmaster.pid" ] || exit 0
+    # gone, or a zombie nobody reaped (a container's init may not)
+    pid=$(head -n 1 "$dir/data/postmaster.pid")
+    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+    if [ -z "$state" ] || [ "$state" = Z ] ||
+        ! as_owner "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        rm -f "$dir/data/postmaster.pid"
+        exit 0
+    fi
     as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
     ;;
 *)

@@ -33,6 +33,10 @@ export HERALD_WORKER_APNS_PORT=${HERALD_WORKER_APNS_PORT:-9102}
 export HERALD_WORKER_HMS_PORT=${HERALD_WORKER_HMS_PORT:-9103}
 export HERALD_LOG_LEVEL=${HERALD_LOG_LEVEL:-info}
 
+# What this run started, one "name pid" line each ("pgdir DIR" for the
+# PostgreSQL cluster), so a run killed with -9 can be cleaned up by the
+# next one (recover_previous).
+RUN_PIDS=$VAR/run.pids
 PIDS=()
 NAMES=()
 STACK_ENV=()
@@ -64,8 +68,55 @@ stop_all() {
         sh scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1
         [ "$PGDIR" = "$VAR/pg" ] || rm -rf "$PGDIR"
     fi
+    rm -f "$RUN_PIDS" "$VAR/run.pid"
     say "stopped"
 }
+
+# cmdline PID: the process's command line, spaces for NULs ("" if gone).
+cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
+
+# A run killed with -9 leaves its services (each in a session of its own)
+# and PostgreSQL running, and their ports taken: stop what run.pids names
+# if it is still the same program, and clear a PostgreSQL pid file whose
+# server is gone. Another live run on the same var directory is an error.
+recover_previous() {
+    local old name pid n
+    if [ -f "$VAR/run.pid" ]; then
+        old=$(cat "$VAR/run.pid")
+        if [ "$old" != "$$" ] && cmdline "$old" | grep -q "scripts/run.sh"; then
+            say "error: another make run (pid $old) is using $VAR."
+            say "Stop it first: Ctrl-C in its terminal, or: kill $old"
+            exit 1
+        fi
+    fi
+    echo $$ >"$VAR/run.pid"
+    [ -f "$RUN_PIDS" ] || return 0
+    while read -r name pid; do
+        if [ "$name" = pgdir ]; then
+            if [ -f "$pid/data/postmaster.pid" ]; then
+                say "stopping the PostgreSQL an earlier run left in $pid"
+                sh scripts/pg.sh stop "$pid" >/dev/null 2>&1 ||
+                    { say "error: cannot stop it; run: sh scripts/pg.sh stop $pid"; exit 1; }
+            fi
+            case "$pid" in /tmp/herald-stack-pg.*) rm -rf "$pid" ;; esac
+            continue
+        fi
+        case "$(cmdline "$pid")" in
+        "$BIN"/*) ;;
+        *) continue ;; # gone, or the pid is another program's now
+        esac
+        say "stopping $name (pid $pid) left running by an earlier run"
+        kill -TERM "$pid" 2>/dev/null
+        n=0
+        while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do
+            sleep 0.1
+            n=$((n + 1))
+        done
+        kill -KILL "$pid" 2>/dev/null
+    done <"$RUN_PIDS"
+    rm -f "$RUN_PIDS"
+}
+recover_previous
 
 fail() {
     say "error: $*"
@@ -94,6 +145,7 @@ start() {
     ) >"$LOG/$logname.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("$logname")
+    echo "$logname $!" >>"$RUN_PIDS"
 }
 
 # wait_ready LOGNAME URL: polls URL until it answers 200 (60 s).
@@ -136,7 +188,11 @@ if [ -z "${HERALD_PG_DSN:-}" ]; then
         PGDIR=$(mktemp -d /tmp/herald-stack-pg.XXXXXX)
         say "postgres cannot reach $VAR: PostgreSQL data in $PGDIR (removed on exit)"
     fi
-    HERALD_PG_DSN=$(sh scripts/pg.sh start "$PGDIR" "$HERALD_PG_PORT") || fail "PostgreSQL did not start (see $PGDIR/server.log)"
+    echo "pgdir $PGDIR" >>"$RUN_PIDS"
+    # a server killed with -9 leaves its pid file: pg.sh stop clears it
+    [ -f "$PGDIR/data/postmaster.pid" ] && sh scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1
+    HERALD_PG_DSN=$(sh scripts/pg.sh start "$PGDIR" "$HERALD_PG_PORT") ||
+        fail "PostgreSQL did not start (see $PGDIR/server.log; is port $HERALD_PG_PORT taken? HERALD_PG_PORT moves it)"
     PG_STARTED=1
     say "PostgreSQL ready on 127.0.0.1:$HERALD_PG_PORT"
 fi
@@ -150,6 +206,7 @@ if [ -z "${HERALD_KAFKA_BROKERS:-}" ]; then
         </dev/null >"$LOG/devkafka.out" 2>"$LOG/devkafka.log" &
     PIDS+=($!)
     NAMES+=(devkafka)
+    echo "devkafka $!" >>"$RUN_PIDS"
     n=0
     until [ -s "$VAR/kafka.bootstrap" ]; do
         kill -0 "${PIDS[0]}" 2>/dev/null || fail "herald-devkafka exited: $(tail -n 3 "$LOG/devkafka.log")"

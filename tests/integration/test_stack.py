@@ -216,3 +216,72 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
         out.close()
         shutil.rmtree(top, ignore_errors=True)
 
+
+def test_run_sh_recovers_after_a_run_killed_with_9():
+    """`make run` killed with -9 leaves its services running (each in a
+    session of its own) and, when PostgreSQL dies with it, a stale pid
+    file. The next run stops what the first one left, clears the pid file,
+    comes up, and stops everything on Ctrl-C."""
+    top = tempfile.mkdtemp(prefix="herald-stack-")
+    os.chmod(top, 0o755)
+    var = os.path.join(top, "var")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env.update({v: str(free_port()) for v in PORT_VARS})
+    env.update(HERALD_VAR_DIR=var, HERALD_BIN_DIR=BIN)
+    stack_env = os.path.join(var, "stack.env")
+    procs = []
+
+    def run(n):
+        out = open(os.path.join(top, "run%d.out" % n), "w")
+        p = subprocess.Popen(["sh", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        procs.append((p, out))
+        t0 = time.monotonic()
+        while not os.path.exists(stack_env):
+            with open(out.name, errors="replace") as f:
+                text = f.read()
+            assert p.poll() is None, "run %d exited %s:\n%s" % (n, p.returncode, text)
+            assert time.monotonic() - t0 < 60, "run %d: no stack.env after 60 s:\n%s" % (n, text)
+            time.sleep(0.1)
+        return p, out.name
+
+    try:
+        first, _ = run(1)
+        left = processes_using(BIN + "/herald-", var + "/")
+        assert any("herald-api" in c for c in left.values()), left
+        os.kill(first.pid, signal.SIGKILL)  # run.sh only: its services live on
+        first.wait(10)
+        pidfile = os.path.join(var, "pg", "data", "postmaster.pid")
+        with open(pidfile) as f:
+            postmaster = int(f.readline())
+        os.kill(postmaster, signal.SIGKILL)
+        wait_gone = time.monotonic() + 10
+        while alive(postmaster) and time.monotonic() < wait_gone:
+            time.sleep(0.1)
+        assert os.path.exists(pidfile)  # stale now
+        os.unlink(stack_env)  # as the killed run could not remove it
+        second, out2 = run(2)
+        with open(out2, errors="replace") as f:
+            text = f.read()
+        assert "left running by an earlier run" in text, text
+        still = {p: c for p, c in left.items() if alive(p) and "postgres" not in c}
+        assert not still, "the first run's services are still running: %s" % still
+        os.killpg(second.pid, signal.SIGINT)
+        assert second.wait(40) == 0
+        assert not processes_using(BIN + "/herald-", var + "/")
+        assert not os.path.exists(pidfile)
+    finally:
+        for p, out in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            out.close()
+        for pid in processes_using(BIN + "/herald-", var + "/"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "pg.sh"), "stop", os.path.join(var, "pg")],
+                       capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
