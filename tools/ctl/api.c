@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "tools/ctl/ctl.h"
+#include "tools/ctl/names.h"
 #include "core/banned.h"
 
 /* Settings not given by an option: the environment, else the env file. */
@@ -260,6 +261,34 @@ ctl_call(struct ctl *c, const char *method, json_t *params, json_t **result)
     hd_buf_release(&url);
     json_decref(params);
     return rc;
+}
+
+void
+ctl_put_filter(json_t *params, const char *wrap, json_t *filter)
+{
+    if (wrap[0] != '\0')
+        json_object_set_new(params, wrap, json_deep_copy(filter));
+    else
+        json_object_update(params, filter);
+}
+
+int
+ctl_next_page(json_t *res, json_t *last, const char *id_key, char *cursor,
+              size_t len)
+{
+    const char *next;
+
+    if (CTL_F_NEXT_CURSOR[0] != '\0') {
+        next = json_string_value(json_object_get(res, CTL_F_NEXT_CURSOR));
+    } else {
+        if (!json_is_true(json_object_get(res, CTL_F_HAS_MORE)) || last == NULL)
+            return 0;
+        next = json_string_value(json_object_get(last, id_key));
+    }
+    if (next == NULL || *next == '\0' || strlen(next) >= len)
+        return 0;
+    snprintf(cursor, len, "%s", next);
+    return 1;
 }
 
 int

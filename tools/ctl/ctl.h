@@ -148,6 +148,16 @@ void ctl_answer_release(struct ctl_answer *a);
  * the error was printed as "heraldctl: <what>: <message>". */
 int ctl_call(struct ctl *c, const char *method, json_t *params,
              json_t **result);
+/* Puts the filter fields (borrowed) into params: at its top level, or in
+ * the object named wrap (CTL_F_FILTER, CTL_R_FILTER) when wrap is not "". */
+void ctl_put_filter(json_t *params, const char *wrap, json_t *filter);
+/* The cursor of the page after the answer res whose last item is last
+ * (NULL when empty), id_key naming the item's cursor field in the
+ * draft's paging. Returns 1 with cursor filled, 0 on the last page. */
+int ctl_next_page(json_t *res, json_t *last, const char *id_key, char *cursor,
+                  size_t len);
+#define CTL_CURSOR_MAX 1024
+
 /* Calls a relay admin endpoint: method "GET"/"POST", path, body (stolen,
  * may be NULL). Same contract as ctl_call; 404 is CTL_ENOTFOUND. */
 int ctl_relay_call(struct ctl *c, const char *method, const char *path,

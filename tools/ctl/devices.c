@@ -203,18 +203,19 @@ list(struct ctl *c, struct devq *q)
                                           "USER", "TOPICS",   "TOKEN"};
     struct ctl_table t;
     json_t *all = json_array(), *res = NULL;
-    char cursor[HD_ID_MAX + 1] = "";
+    char cursor[CTL_CURSOR_MAX] = "";
     long long shown = 0;
     int more = 1, rc = CTL_OK;
 
     ctl_table_init(&t, q->topics ? 6 : 5, q->topics ? heads_t : heads);
     while (more && (q->limit == 0 || shown < q->limit)) {
         long long page = HD_PAGE_MAX;
-        json_t *p = json_deep_copy(q->filter), *items, *d;
+        json_t *p = json_object(), *items, *d, *last = NULL;
         size_t i;
 
         if (q->limit > 0 && q->limit - shown < page)
             page = q->limit - shown;
+        ctl_put_filter(p, CTL_F_FILTER, q->filter);
         json_object_set_new(p, CTL_F_LIMIT, json_integer(page));
         json_object_set_new(p, CTL_F_CURSOR, json_string(cursor));
         if (q->topics)
@@ -227,19 +228,16 @@ list(struct ctl *c, struct devq *q)
         if (rc != CTL_OK || res == NULL)
             break;
         items = json_object_get(res, CTL_F_ITEMS);
-        more = json_is_true(json_object_get(res, CTL_F_HAS_MORE));
         json_array_foreach(items, i, d)
         {
             if (q->json)
                 json_array_append(all, d);
             else
                 add_row(&t, d, q->topics);
-            snprintf(cursor, sizeof(cursor), "%s",
-                     json_string_value(json_object_get(d, "id")));
+            last = d;
             shown++;
         }
-        if (json_array_size(items) == 0)
-            more = 0;
+        more = ctl_next_page(res, last, "id", cursor, sizeof(cursor));
         json_decref(res);
         res = NULL;
     }
@@ -274,9 +272,10 @@ show(struct ctl *c, struct devq *q)
 
     if (json_array_size(q->positional) != 1)
         return ctl_usage(c, "devices show", "one device id");
-    p = json_pack("{s:O,s:b,s:b,s:b}", CTL_F_IDS, q->positional,
-                  CTL_F_INCLUDE_META, 1, CTL_F_INCLUDE_TAGS, 1,
+    p = json_pack("{s:b,s:b,s:b}", CTL_F_INCLUDE_META, 1, CTL_F_INCLUDE_TAGS, 1,
                   CTL_F_INCLUDE_TOPICS, 1);
+    json_object_set(q->filter, CTL_F_IDS, q->positional);
+    ctl_put_filter(p, CTL_F_FILTER, q->filter);
     rc = ctl_call(c, CTL_M_DEVICE_LIST, p, &res);
     if (rc != CTL_OK || res == NULL)
         return rc;

@@ -16,8 +16,22 @@
 #define CTL_M_TOPIC_LIST "push_user_channel_list"
 #define CTL_M_TOPIC_UPDATE "push_user_channel_update"
 
-/* paging: the cursor names the last item of the previous page */
+/* The shape of a request, where the API changes more than a name:
+ * CTL_F_FILTER  "" puts list filters at the top of params (the draft's
+ *               device_list{users,...}); a name puts them in that object
+ *               (today's device_list{filter:{users,...}}).
+ * CTL_R_FILTER  the same for the registry recipients of a send
+ *               (recipient{users} or recipient{filter:{users}}).
+ * CTL_F_NEXT_CURSOR  "" takes the next page's cursor from the last item
+ *               (its id: the draft's since); a name reads it from the
+ *               answer (today's next_cursor). */
+#define CTL_F_FILTER ""
+#define CTL_R_FILTER ""
+#define CTL_F_NEXT_CURSOR ""
+
+/* paging */
 #define CTL_F_CURSOR "since"
+#define CTL_F_STATUS_CURSOR "since" /* push_status_list: the last target */
 #define CTL_F_LIMIT "limit"
 #define CTL_F_HAS_MORE "has_more"
 #define CTL_F_ITEMS "items"

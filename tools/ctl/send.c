@@ -93,14 +93,16 @@ static const struct ctl_opt opts[] = {
     {NULL, 0, 0},
 };
 
-/* The recipient kinds, by option id. */
+/* The recipient kinds, by option id; registry ones go through
+ * CTL_R_FILTER. */
 static const struct {
     int id;
     const char *field;
+    int registry;
 } kinds[] = {
-    {O_USER, CTL_R_USERS},       {O_TOPIC, CTL_R_TOPICS},
-    {O_DEVICE, CTL_R_DEVICES},   {O_FCM, CTL_R_FCM_TOKENS},
-    {O_APNS, CTL_R_APNS_TOKENS}, {O_HMS, CTL_R_HMS_TOKENS},
+    {O_USER, CTL_R_USERS, 1},       {O_TOPIC, CTL_R_TOPICS, 1},
+    {O_DEVICE, CTL_R_DEVICES, 1},   {O_FCM, CTL_R_FCM_TOKENS, 0},
+    {O_APNS, CTL_R_APNS_TOKENS, 0}, {O_HMS, CTL_R_HMS_TOKENS, 0},
 };
 
 struct send {
@@ -368,7 +370,7 @@ static json_t *
 build_params(struct ctl *c, const struct send *s)
 {
     json_t *n = s->file ? read_notification(c, s->file) : build_notification(s);
-    json_t *p;
+    json_t *p, *to, *rcpt;
 
     if (n == NULL)
         return NULL;
@@ -377,8 +379,11 @@ build_params(struct ctl *c, const struct send *s)
     if (s->ttl > 0)
         json_object_set_new(n, CTL_F_EXPIRE_AT,
                             json_integer((json_int_t)time(NULL) + s->ttl));
-    p = json_pack("{s:{s:O},s:o}", CTL_F_RECIPIENT, kinds[s->kind].field, s->to,
-                  CTL_F_NOTIFICATION, n);
+    to = json_pack("{s:O}", kinds[s->kind].field, s->to);
+    rcpt = json_object();
+    ctl_put_filter(rcpt, kinds[s->kind].registry ? CTL_R_FILTER : "", to);
+    json_decref(to);
+    p = json_pack("{s:o,s:o}", CTL_F_RECIPIENT, rcpt, CTL_F_NOTIFICATION, n);
     if (s->at > 0)
         json_object_set_new(p, CTL_F_SEND_AT, json_integer(s->at));
     return p;

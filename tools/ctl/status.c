@@ -106,7 +106,7 @@ fetch(struct ctl *c, const char *uid, long long limit, json_t *items,
         if (limit > 0 && limit - got < page)
             page = limit - got;
         p = json_pack("{s:s,s:I,s:s}", CTL_F_UID, uid, CTL_F_LIMIT,
-                      (json_int_t)page, CTL_F_CURSOR, cursor);
+                      (json_int_t)page, CTL_F_STATUS_CURSOR, cursor);
         rc = ctl_call(c, CTL_M_STATUS, p, &res);
         if (rc != CTL_OK || res == NULL)
             return rc;

@@ -43,32 +43,33 @@ list(struct ctl *c, struct topq *q)
     static const char *const heads[] = {"USER", "TOPIC"};
     struct ctl_table t;
     json_t *all = json_array();
-    char cursor[HD_ID_MAX + 1] = "";
+    char cursor[CTL_CURSOR_MAX] = "";
     long long shown = 0;
     int more = 1, rc = CTL_OK;
 
     ctl_table_init(&t, 2, heads);
     while (more && (q->limit == 0 || shown < q->limit)) {
         long long page = HD_PAGE_MAX;
-        json_t *p = json_object(), *res = NULL, *items, *it;
+        json_t *p = json_object(), *f = json_object(), *res = NULL, *items;
+        json_t *it, *last = NULL;
         size_t i;
 
         if (q->limit > 0 && q->limit - shown < page)
             page = q->limit - shown;
         if (json_array_size(q->users) > 0)
-            json_object_set(p, CTL_F_USERS, q->users);
+            json_object_set(f, CTL_F_USERS, q->users);
         if (json_array_size(q->topics) > 0)
-            json_object_set(p, CTL_F_TOPICS, q->topics);
+            json_object_set(f, CTL_F_TOPICS, q->topics);
         if (q->prefix)
-            json_object_set_new(p, CTL_F_TOPIC_PREFIX, json_string(q->prefix));
+            json_object_set_new(f, CTL_F_TOPIC_PREFIX, json_string(q->prefix));
+        ctl_put_filter(p, CTL_F_FILTER, f);
+        json_decref(f);
         json_object_set_new(p, CTL_F_LIMIT, json_integer(page));
         json_object_set_new(p, CTL_F_CURSOR, json_string(cursor));
         rc = ctl_call(c, CTL_M_TOPIC_LIST, p, &res);
         if (rc != CTL_OK || res == NULL)
             break;
         items = json_object_get(res, CTL_F_ITEMS);
-        more = json_is_true(json_object_get(res, CTL_F_HAS_MORE)) &&
-               json_array_size(items) > 0;
         json_array_foreach(items, i, it)
         {
             const char *row[2];
@@ -80,10 +81,10 @@ list(struct ctl *c, struct topq *q)
                                                      row[0], "topic", row[1]));
             else
                 ctl_table_add(&t, row);
-            snprintf(cursor, sizeof(cursor), "%s",
-                     json_string_value(json_object_get(it, "id")));
+            last = it;
             shown++;
         }
+        more = ctl_next_page(res, last, "id", cursor, sizeof(cursor));
         json_decref(res);
     }
     if (rc == CTL_OK && !c->dry_run) {
