@@ -1,9 +1,8 @@
 /* topics.c -- heraldctl topics list|add|remove|set: users' topic
  * subscriptions. Every device of a subscribed user receives the topic's
  * pushes (heraldctl send --topic); a device's own topics are set at
- * registration (the "channels" of device_register, see import).
- *
- * The API names these user channels today (names.h maps them). */
+ * registration (the "topics" of device_register, see import).
+ * user_topic_* today; the 2023 draft's push_user_channel_* (names.h). */
 #include <stdlib.h>
 #include <string.h>
 
