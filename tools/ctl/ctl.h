@@ -62,9 +62,17 @@ struct ctl {
     struct hd_buf auth;    /* "Authorization: apikey <key>" */
 };
 
+/* ---- settings (settings.c) -------------------------------------------- */
+
+/* Reads c->cfg from the environment. 0, or -1 with err naming the
+ * variable. */
+int ctl_config_load(struct ctl *c, struct hd_err *err);
 /* Fills the settings the environment left unset from an env file
  * (hd_config_load_file's contract: 1 read, 0 absent, -1 with err). */
 int ctl_config_load_file(struct ctl *c, const char *path, struct hd_err *err);
+void ctl_config_release(struct ctl *c);
+/* The variables, for --help. */
+void ctl_config_help(FILE *out);
 
 /* ---- commands (one file each) ------------------------------------------ */
 

@@ -15,25 +15,6 @@
 #include "tools/ctl/ctl.h"
 #include "core/banned.h"
 
-static const struct hd_config_field ctl_fields[] = {
-    HD_CFG_STR("HERALD_API_URL", struct ctl_config, api_url, NULL, 0,
-               "herald-api's base URL (http://127.0.0.1:8080)"),
-    HD_CFG_STR("HERALD_API_KEY", struct ctl_config, api_key, NULL,
-               HD_CFG_SECRET, "a server API key of herald-api"),
-    HD_CFG_STR("HERALD_APP", struct ctl_config, app, NULL, 0,
-               "the registry namespace (app) of every call (default: the "
-               "API's default)"),
-    HD_CFG_STR("HERALD_RELAY_URL", struct ctl_config, relay_url, NULL, 0,
-               "herald-relay's base URL, for installations"),
-    HD_CFG_STR("HERALD_RELAY_ADMIN_KEY", struct ctl_config, relay_admin_key,
-               NULL, HD_CFG_SECRET, "herald-relay's admin key"),
-    HD_CFG_STR("HERALD_RELAY_CA_FILE", struct ctl_config, relay_ca_file, NULL,
-               0, "CA certificate to trust for the relay's HTTPS"),
-    HD_CFG_STR("NO_COLOR", struct ctl_config, no_color, NULL, 0,
-               "set (to anything): no colour"),
-    HD_CFG_END,
-};
-
 static const char usage[] =
     "heraldctl " HD_VERSION " -- the operator's command line for Herald\n"
     "\n"
@@ -71,23 +52,13 @@ static const struct {
     {"import", ctl_cmd_import}, {"installations", ctl_cmd_installations},
 };
 
-int
-ctl_config_load_file(struct ctl *c, const char *path, struct hd_err *err)
-{
-    struct hd_config_section sec = {ctl_fields, &c->cfg};
-
-    return hd_config_load_file(&sec, 1, path, err);
-}
-
 static void
 print_help(void)
 {
-    struct hd_config_section sec = {ctl_fields, NULL};
-
     ctl_help(usage);
     printf("\nConfiguration is read from the environment (then from "
            "--env-file):\n");
-    hd_config_help(stdout, &sec, 1);
+    ctl_config_help(stdout);
 }
 
 /* The global options before the command, then the command. */
@@ -125,16 +96,13 @@ dispatch(struct ctl *c, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    struct hd_config_section sec;
     struct hd_err err = {0};
     struct ctl c;
     int rc;
 
     memset(&c, 0, sizeof(c));
     hd_log_init("heraldctl", HD_LOG_WARN);
-    sec.fields = ctl_fields;
-    sec.base = &c.cfg;
-    if (hd_config_load(&sec, 1, &err) < 0) {
+    if (ctl_config_load(&c, &err) < 0) {
         fprintf(stderr, "heraldctl: error: %s\n", err.msg);
         return CTL_EUSAGE;
     }
@@ -145,6 +113,6 @@ main(int argc, char **argv)
     fflush(stdout);
     hd_httpc_free(c.http);
     hd_buf_release(&c.auth);
-    hd_config_release(&sec, 1);
+    ctl_config_release(&c);
     return rc;
 }

@@ -272,82 +272,59 @@ read_notification(struct ctl *c, const char *path)
     return n;
 }
 
+/* One content or delivery option; CTL_OK or a reported CTL_EUSAGE. */
 static int
-parse(struct ctl *c, struct send *s, int argc, char **argv)
+option(struct ctl *c, struct send *s, int id, const char *arg)
 {
-    struct ctl_opts o;
-    char **rest;
-    int id, rc = CTL_OK;
-    size_t k;
+    const char *eq;
 
-    ctl_opts_init(&o, c, "send", argc, argv, opts);
-    while (rc == CTL_OK && (id = ctl_opts_next(&o)) != CTL_OPT_END) {
-        const char *eq;
-
-        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-            if (kinds[k].id == id)
-                break;
-        if (k < sizeof(kinds) / sizeof(kinds[0])) {
-            rc = add_recipients(c, s, (int)k, o.arg);
-            continue;
-        }
-        switch (id) {
-        case CTL_OPT_HELP:
-            ctl_opts_release(&o);
-            ctl_help(help);
-            return -1;
-        case CTL_OPT_BAD:
-            rc = CTL_EUSAGE;
-            break;
-        case O_TITLE:
-            s->title = o.arg;
-            break;
-        case O_BODY:
-            s->body = o.arg;
-            break;
-        case O_DATA:
-            eq = strchr(o.arg, '=');
-            if (eq == NULL || eq == o.arg)
-                rc = ctl_usage(c, "send", "--data %.64s: KEY=VALUE", o.arg);
-            else
-                json_object_setn_new_nocheck(
-                    s->data, o.arg, (size_t)(eq - o.arg), json_string(eq + 1));
-            break;
-        case O_FILE:
-            s->file = o.arg;
-            break;
-        case O_PROVIDERS:
-            s->providers = o.arg;
-            break;
-        case O_UID:
-            s->uid = o.arg;
-            break;
-        case O_TTL:
-            rc = ctl_opt_int(c, "send", "--ttl", o.arg, 1, 366LL * 86400,
-                             &s->ttl);
-            break;
-        case O_AT:
-            if (parse_time(o.arg, (long long)time(NULL), &s->at) < 0)
-                rc = ctl_usage(c, "send",
-                               "--at %.64s: Unix seconds, +N[smhd] or "
-                               "YYYY-MM-DDTHH:MM:SSZ",
-                               o.arg);
-            break;
-        case O_DRY:
-            c->dry_run = 1;
-            break;
-        case O_JSON:
-            s->json = 1;
-            break;
-        default:
-            break;
-        }
+    switch (id) {
+    case O_TITLE:
+        s->title = arg;
+        return CTL_OK;
+    case O_BODY:
+        s->body = arg;
+        return CTL_OK;
+    case O_DATA:
+        eq = strchr(arg, '=');
+        if (eq == NULL || eq == arg)
+            return ctl_usage(c, "send", "--data %.64s: KEY=VALUE", arg);
+        json_object_setn_new_nocheck(s->data, arg, (size_t)(eq - arg),
+                                     json_string(eq + 1));
+        return CTL_OK;
+    case O_FILE:
+        s->file = arg;
+        return CTL_OK;
+    case O_PROVIDERS:
+        s->providers = arg;
+        return CTL_OK;
+    case O_UID:
+        s->uid = arg;
+        return CTL_OK;
+    case O_TTL:
+        return ctl_opt_int(c, "send", "--ttl", arg, 1, 366LL * 86400, &s->ttl);
+    case O_AT:
+        if (parse_time(arg, (long long)time(NULL), &s->at) < 0)
+            return ctl_usage(c, "send",
+                             "--at %.64s: Unix seconds, +N[smhd] or "
+                             "YYYY-MM-DDTHH:MM:SSZ",
+                             arg);
+        return CTL_OK;
+    case O_DRY:
+        c->dry_run = 1;
+        return CTL_OK;
+    case O_JSON:
+        s->json = 1;
+        return CTL_OK;
+    default:
+        return CTL_EUSAGE;
     }
-    if (rc == CTL_OK && ctl_opts_rest(&o, &rest) > 0)
-        rc = ctl_usage(c, "send", "unexpected argument \"%.64s\"", rest[0]);
-    ctl_opts_release(&o);
-    if (rc != CTL_OK)
-        return rc;
+}
+
+/* What the whole line asks for makes one push. */
+static int
+check(struct ctl *c, const struct send *s)
+{
     if (s->kind < 0 || json_array_size(s->to) == 0)
         return ctl_usage(c, "send",
                          "no recipient (--user, --topic, "
@@ -363,6 +340,37 @@ parse(struct ctl *c, struct send *s, int argc, char **argv)
                          "nothing to send (--title, --body, "
                          "--data or --file)");
     return CTL_OK;
+}
+
+static int
+parse(struct ctl *c, struct send *s, int argc, char **argv)
+{
+    struct ctl_opts o;
+    char **rest;
+    int id, rc = CTL_OK;
+    size_t k;
+
+    ctl_opts_init(&o, c, "send", argc, argv, opts);
+    while (rc == CTL_OK && (id = ctl_opts_next(&o)) != CTL_OPT_END) {
+        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+            if (kinds[k].id == id)
+                break;
+        if (id == CTL_OPT_HELP) {
+            ctl_opts_release(&o);
+            ctl_help(help);
+            return -1;
+        }
+        if (id == CTL_OPT_BAD)
+            rc = CTL_EUSAGE;
+        else if (k < sizeof(kinds) / sizeof(kinds[0]))
+            rc = add_recipients(c, s, (int)k, o.arg);
+        else
+            rc = option(c, s, id, o.arg);
+    }
+    if (rc == CTL_OK && ctl_opts_rest(&o, &rest) > 0)
+        rc = ctl_usage(c, "send", "unexpected argument \"%.64s\"", rest[0]);
+    ctl_opts_release(&o);
+    return rc != CTL_OK ? rc : check(c, s);
 }
 
 /* The whole params object; NULL when --file could not be read. */
