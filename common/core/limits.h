@@ -71,7 +71,7 @@
 #define HD_PAYLOAD_MAX_FCM 4096              /* FCM message payload */
 #define HD_PAYLOAD_MAX_APNS 4096             /* APNs payload (VoIP 5120) */
 #define HD_PAYLOAD_MAX_HMS 4096              /* HMS message payload */
-#define HD_PAYLOAD_MAX_WEBPUSH 4078          /* RFC 8291: 4096 - overhead */
+#define HD_PAYLOAD_MAX_WEBPUSH 3993          /* 4096 encrypted: - 86 header, 16 tag, 1 */
 #define HD_API_MAX_BODY (512 * 1024)         /* server API, events: < 1 MB records */
 #define HD_API_SMALL_BODY (16 * 1024)        /* Bitwarden device endpoints */
 

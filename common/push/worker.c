@@ -147,28 +147,29 @@ hd_push_retry_after(const struct hd_httpc_resp *resp,
 
 /* ---- adapters ------------------------------------------------------------ */
 
+/* submit() and run() come from the engine thread, which ends before
+ * teardown frees the client; wake() may come from the consumer thread
+ * (a record offered while shutting down) and goes through w_wake(). */
 static int
 t_submit(void *ud, const struct hd_httpc_req *req, hd_httpc_done_fn *cb,
          void *cbud, struct hd_err *err)
 {
-    return hd_httpc_submit(ud, req, cb, cbud, err);
+    struct worker *w = ud;
+
+    return hd_httpc_submit(w->http, req, cb, cbud, err);
 }
 
 static int
 t_run(void *ud, int timeout_ms, struct hd_err *err)
 {
-    return hd_httpc_run(ud, timeout_ms, err) < 0 ? -1 : 0;
+    struct worker *w = ud;
+
+    return hd_httpc_run(w->http, timeout_ms, err) < 0 ? -1 : 0;
 }
 
-static void
-t_wake(void *ud)
-{
-    hd_httpc_wakeup(ud);
-}
-
-/* The provider's credential thread wakes the engine through here: it may
- * still run while teardown frees the HTTP client, so the pointer is read
- * and cleared under w->m. */
+/* The provider's credential thread and the consumer thread wake the
+ * engine through here: they may still run while teardown frees the HTTP
+ * client, so the pointer is read and cleared under w->m. */
 static void
 w_wake(void *ud)
 {
@@ -367,8 +368,8 @@ setup(struct worker *w, struct hd_runtime *rt)
     deps.queue = w->topic_deliver;
     deps.transport.submit = t_submit;
     deps.transport.run = t_run;
-    deps.transport.wake = t_wake;
-    deps.transport.ud = w->http;
+    deps.transport.wake = w_wake;
+    deps.transport.ud = w;
     deps.sink.send = s_send;
     deps.sink.ud = w;
     deps.done = on_done;

@@ -22,6 +22,12 @@
 #define HD_WEBPUSH_DEFAULT_ORIGINS                                             \
     "https://*.googleapis.com,https://*.push.apple.com,"                       \
     "https://*.notify.windows.com,https://*.push.services.mozilla.com"
+/* The --help lines of HERALD_WEBPUSH_ORIGINS and _EXTRA_ORIGINS, which
+ * herald-api and herald-worker-webpush both read. */
+#define HD_WEBPUSH_ORIGINS_HELP                                                \
+    "push services a subscription's endpoint may point at: comma-separated "   \
+    "https://HOST[:PORT] or https://*.DOMAIN[:PORT]"
+#define HD_WEBPUSH_EXTRA_HELP "more allowed push-service origins, same form"
 #define HD_WEBPUSH_RULES_MAX 64   /* allowlist entries */
 #define HD_WEBPUSH_HOST_MAX 253   /* a DNS name */
 #define HD_WEBPUSH_ORIGIN_MAX 280 /* "https://" host ":" port */

@@ -26,6 +26,7 @@
 #include "auth/usertoken.h"
 #include "services/api/api_auth.h"
 #include "services/api/api_params.h"
+#include "services/api/api_webpush.h"
 #include "services/api/api_sink.h"
 
 /* Centrifugo server-API error codes. */
@@ -107,6 +108,7 @@ struct api_ctx {
     struct hd_kafka_config kafka_cfg;
     struct hd_usertoken_config jwt_cfg;
     struct api_selfhost_config selfhost_cfg; /* no Kafka: api_sink_relay.c */
+    struct api_webpush_config webpush_cfg;   /* api_webpush.c */
     struct api_keys keys;
     struct hd_pg *pg;        /* HTTP handlers */
     struct hd_pg *bg;        /* fan-out, feedback, cleanup */

@@ -26,6 +26,26 @@ dump_or_null(json_t *v)
 
 /* ---- device_register --------------------------------------------------- */
 
+/* A Web Push device's token is its subscription in canonical form, so
+ * the same subscription sent with other spacing or member order is the
+ * same device. Replaces params.token (*tok then points at the new one). */
+static int
+canonical_subscription(json_t *p, json_t **tok, struct hd_err *err)
+{
+    struct hd_buf b;
+    int rc;
+
+    hd_buf_init(&b, HD_TOKEN_MAX_WEBPUSH);
+    rc = api_webpush_check(json_string_value(*tok), json_string_length(*tok),
+                           &b, err);
+    if (rc == 0) {
+        json_object_set_new(p, "token", json_stringn(b.data, b.len));
+        *tok = json_object_get(p, "token");
+    }
+    hd_buf_release(&b);
+    return rc < 0 ? hd_err_wrap(err, "params.token") : 0;
+}
+
 int
 api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
 {
@@ -81,6 +101,9 @@ api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
                        json_string_length(tok), "params.token", err) < 0) ||
         api_check_token(r->provider, json_string_value(tok),
                         json_string_length(tok), "params.token", err) < 0)
+        return -1;
+    if (r->provider == HD_PROVIDER_WEBPUSH &&
+        canonical_subscription(p, &tok, err) < 0)
         return -1;
     r->token = json_string_value(tok);
     if (r->user == NULL)

@@ -12,7 +12,7 @@
 #include "core/base64.h"
 #include "core/limits.h"
 #include "services/api/api_params.h"
-#include "webpush/sub.h"
+#include "services/api/api_webpush.h"
 #include "core/banned.h"
 
 #define PATH_MAX_LEN 160
@@ -268,12 +268,10 @@ api_check_token(enum hd_provider p, const char *s, size_t len, const char *path,
 {
     char buf[64];
     const char *why = token_reason(p, s, len, buf, sizeof(buf));
-    struct hd_webpush_sub sub;
 
     if (why != NULL)
         return hd_err_set(err, HD_EINVAL, "%s: %s", path, why);
-    if (p == HD_PROVIDER_WEBPUSH &&
-        hd_webpush_sub_parse(s, len, 1, &sub, NULL, err) < 0)
+    if (p == HD_PROVIDER_WEBPUSH && api_webpush_check(s, len, NULL, err) < 0)
         return hd_err_wrap(err, "%s", path);
     return 0;
 }

@@ -123,6 +123,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
 
     api_params_set_strict(ctx->cfg.strict_params);
     if (api_keys_init(&ctx->keys, ctx->cfg.keys, &err) < 0 ||
+        api_webpush_init(&ctx->webpush_cfg, &err) < 0 ||
         (topics(ctx) < 0 &&
          hd_err_set(&err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long"))) {
         hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
@@ -232,12 +233,13 @@ teardown(struct api_ctx *ctx)
     hd_usertoken_free(ctx->tokens);
     hd_ratelimit_release(&ctx->clear_limit);
     api_keys_release(&ctx->keys);
+    api_webpush_release();
 }
 
 int
 main(int argc, char **argv)
 {
-    struct hd_config_section secs[5];
+    struct hd_config_section secs[6];
     struct hd_runtime_desc d;
     struct hd_runtime rt;
     struct api_ctx ctx;
@@ -256,6 +258,8 @@ main(int argc, char **argv)
     secs[3].base = &ctx.jwt_cfg;
     secs[4].fields = api_selfhost_config_fields;
     secs[4].base = &ctx.selfhost_cfg;
+    secs[5].fields = api_webpush_config_fields;
+    secs[5].base = &ctx.webpush_cfg;
     memset(&d, 0, sizeof(d));
     d.name = "herald-api";
     d.summary = "device registry, push API, events, fan-out and feedback";
@@ -263,7 +267,7 @@ main(int argc, char **argv)
     d.port_var = "HERALD_API_PORT";
     d.default_port = 8080;
     d.secs = secs;
-    d.n = 5;
+    d.n = 6;
     rc = hd_runtime_init(&rt, &d, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;

@@ -46,11 +46,9 @@ static const struct hd_config_field webpush_fields[] = {
                "VAPID contact: a mailto: or https: URI push services may "
                "use to reach you"),
     HD_CFG_STR("HERALD_WEBPUSH_ORIGINS", WC, origins,
-               HD_WEBPUSH_DEFAULT_ORIGINS, 0,
-               "push services endpoints may point at: comma-separated "
-               "https://HOST[:PORT] or https://*.DOMAIN[:PORT]"),
+               HD_WEBPUSH_DEFAULT_ORIGINS, 0, HD_WEBPUSH_ORIGINS_HELP),
     HD_CFG_STR("HERALD_WEBPUSH_EXTRA_ORIGINS", WC, extra_origins, "", 0,
-               "more allowed push-service origins, same form"),
+               HD_WEBPUSH_EXTRA_HELP),
     HD_CFG_STR("HERALD_WEBPUSH_TEST_SIMULATOR", WC, test_sim, "", 0,
                "tests only: HOST:PORT:ADDRESS:PORT sends the origin "
                "https://HOST:PORT to herald-sim at ADDRESS:PORT, the one "
@@ -217,12 +215,19 @@ read_headers(json_t *h, const struct hd_msg_delivery *d, int64_t now_ms,
     json_object_foreach(h, k, v)
     {
         if (strcasecmp(k, "TTL") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > TTL_DEFAULT)
+            /* a number, or its decimal text (as HTTP headers are) */
+            const char *s = json_string_value(v);
+            char *end = NULL;
+
+            if (json_is_integer(v))
+                ttl = json_integer_value(v);
+            else if (s != NULL && *s != '\0')
+                ttl = strtoll(s, &end, 10);
+            if ((!json_is_integer(v) && (end == NULL || *end != '\0')) ||
+                ttl < 0 || ttl > TTL_DEFAULT)
                 return hd_err_set(err, HD_EINVAL,
                                   "webpush.headers.TTL: 0..%d seconds",
                                   TTL_DEFAULT);
-            ttl = json_integer_value(v);
         } else if (strcasecmp(k, "Urgency") == 0) {
             const char *s = json_string_value(v);
 

@@ -1,0 +1,167 @@
+"""test_api_webpush.py -- Web Push end to end, from herald-api to the
+simulator: provider "webpush" devices (the browser's PushSubscription as
+the token, checked at registration with nothing written when it is bad),
+send_push_notification to users and to webpush_tokens, the fan-out,
+herald-worker-webpush and herald-sim decrypting the exact payload, 410
+removing the device, Retry-After honoured, expiry never passed, and the
+payload limit refused at the API (106)."""
+import json
+import tempfile
+import time
+import urllib.parse
+
+import pytest
+
+from api_support import start_api
+from harness import Stack, wait_for
+from simkit import Sim
+from workerkit import VAPID_PUBLIC, Rig, tag
+
+
+class E2E:
+    def __init__(self, stack, pg_cluster):
+        self.kafka = stack.kafka()
+        self.sim = Sim(stack, tempfile.mkdtemp(prefix="herald-sim-"))
+        self.api = start_api(stack, pg_cluster, kafka=self.kafka)
+        self.rig = Rig(stack, "webpush", kafka=self.kafka, sim=self.sim)
+
+    def subscription(self, id_):
+        st, doc = self.sim.get("/control/webpush/subscription?" +
+                               urllib.parse.urlencode({"id": id_, "key": VAPID_PUBLIC}))
+        assert st == 200, doc
+        return doc
+
+    def register(self, sub, user):
+        tok = json.dumps({"endpoint": sub["endpoint"], "expirationTime": None,
+                          "keys": sub["keys"]}, separators=(",", ":"))
+        return self.api.register(tok, "webpush", "web", user=user)
+
+    def devices(self, ids):
+        return {d["id"] for d in self.api.ok("device_list", {"ids": ids})["items"]}
+
+
+@pytest.fixture(scope="module")
+def e2e(pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        e = E2E(s, pg_cluster)
+    except Exception:
+        s.close()
+        raise
+    yield e
+    s.close()
+    if s.problems:
+        pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+def test_send_reaches_the_browser_decrypted(e2e):
+    user = "web-" + tag()
+    sub = e2e.subscription("ok" + tag())
+    dev = e2e.register(sub, user)
+    # stored in canonical form: the endpoint and the keys, nothing else
+    assert json.loads(dev["token"]) == {"endpoint": sub["endpoint"], "keys": sub["keys"]}
+    payload = {"title": "Hi", "body": "there", "n": 1}
+    uid_ = "wp-" + tag()
+    e2e.api.ok("send_push_notification", {
+        "recipient": {"users": [user]},
+        "notification": {"uid": uid_, "webpush": {"headers": {"Urgency": "high"},
+                                                  "payload": payload}}})
+    id_ = sub["endpoint"].rsplit("/", 1)[1].split("~")[0]
+    e2e.rig.wait_records(1, token=id_, accepted=1)
+    rec = e2e.rig.records(token=id_)[0]
+    assert json.loads(rec["response"]["body"]) == payload
+    assert rec["headers"]["urgency"] == "high"
+    wait_for(lambda: e2e.api.ok("push_status_list", {"uid": uid_})
+             .get("counts", {}).get("sent") == 1, timeout=30, what="1 sent outcome")
+
+
+def test_raw_webpush_tokens(e2e):
+    sub = e2e.subscription("ok" + tag())
+    tok = json.dumps({"endpoint": sub["endpoint"], "keys": sub["keys"]})
+    e2e.api.ok("send_push_notification", {
+        "recipient": {"webpush_tokens": [tok.replace(" ", "")]},
+        "notification": {"webpush": {"payload": "plain text"}}})
+    id_ = sub["endpoint"].rsplit("/", 1)[1].split("~")[0]
+    e2e.rig.wait_records(1, token=id_, accepted=1)
+    assert e2e.rig.records(token=id_)[0]["response"]["body"] == "plain text"
+
+
+def test_gone_removes_the_device(e2e):
+    user = "gone-" + tag()
+    dead = e2e.register(e2e.subscription("dead" + tag()), user)["id"]
+    live = e2e.register(e2e.subscription("ok" + tag()), user)["id"]
+    e2e.api.ok("send_push_notification", {"recipient": {"users": [user]},
+                                          "notification": {"webpush": {"payload": "x"}}})
+    wait_for(lambda: dead not in e2e.devices([dead]), timeout=45,
+             what="the 410 subscription's device removed")
+    assert e2e.devices([live]) == {live}
+
+
+def test_retry_after_and_expiry_through_the_stack(e2e):
+    user = "retry-" + tag()
+    t = tag()
+    e2e.sim.rule(provider="webpush", token_prefix="ok" + t, error="TooManyRequests",
+                 retry_after=1, count=1)
+    sub = e2e.subscription("ok" + t)
+    e2e.register(sub, user)
+    uid_ = "wr-" + tag()
+    e2e.api.ok("send_push_notification", {
+        "recipient": {"users": [user]},
+        "notification": {"uid": uid_, "webpush": {"payload": "again"}}})
+    e2e.rig.wait_records(2, token="ok" + t, timeout=30)
+    recs = sorted(e2e.rig.records(token="ok" + t), key=lambda r: r["time_ms"])
+    assert recs[0]["status"] == 429 and recs[1]["status"] == 201
+    assert recs[1]["time_ms"] - recs[0]["time_ms"] >= 1000
+    # a request whose expiry comes before the Retry-After is not retried
+    user2 = "exp-" + tag()
+    id2 = "04290030" + tag()
+    e2e.register(e2e.subscription(id2), user2)
+    uid2 = "we-" + tag()
+    e2e.api.ok("send_push_notification", {
+        "recipient": {"users": [user2]},
+        "notification": {"uid": uid2, "expire_at": int(time.time()) + 3,
+                         "webpush": {"payload": "soon"}}})
+    wait_for(lambda: e2e.api.ok("push_status_list", {"uid": uid2})
+             .get("counts", {}).get("expired") == 1, timeout=30, what="expired")
+    assert len(e2e.rig.records(token=id2)) == 1
+
+
+BAD_KEYS = {
+    "short p256dh": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcx", "auth": "x" * 22},
+    "not base64url": {"p256dh": "B*" * 43 + "B", "auth": "BTBZMqHH6r4Tts7J_aSIgg"},
+    "off the curve": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4"
+                                "bjyPjs7Vd8pZGH6SRpkNtoIAiw8", "auth": "BTBZMqHH6r4Tts7J_aSIgg"},
+    "auth 15 bytes": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4"
+                                "bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "auth": "BTBZMqHH6r4Tts7J_aSI"},
+}
+BAD_ENDPOINTS = ["https://127.0.0.1/x", "http://fcm.googleapis.com/fcm/send/x",
+                 "https://169.254.169.254/latest", "https://evil.example/push/1"]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_KEYS) + BAD_ENDPOINTS)
+def test_bad_subscriptions_are_refused_and_nothing_written(e2e, case):
+    good = e2e.subscription("ok" + tag())
+    keys = BAD_KEYS.get(case, good["keys"])
+    endpoint = case if case in BAD_ENDPOINTS else good["endpoint"]
+    user = "bad-" + tag()
+    tok = json.dumps({"endpoint": endpoint, "keys": keys}, separators=(",", ":"))
+    err = e2e.api.error("device_register", {"provider": "webpush", "token": tok,
+                                            "platform": "web", "user": user})
+    assert err["code"] == 107, err
+    assert e2e.api.ok("device_list", {"users": [user]})["items"] == []
+
+
+def test_payload_over_the_encrypted_limit_is_refused(e2e):
+    sub = e2e.subscription("ok" + tag())
+    tok = json.dumps({"endpoint": sub["endpoint"], "keys": sub["keys"]}, separators=(",", ":"))
+    err = e2e.api.error("send_push_notification", {
+        "recipient": {"webpush_tokens": [tok]},
+        "notification": {"webpush": {"payload": "x" * 3994}}})
+    assert err["code"] == 106, err
+    e2e.api.ok("send_push_notification", {
+        "recipient": {"webpush_tokens": [tok]},
+        "notification": {"webpush": {"payload": "x" * 3993}}})
+    id_ = sub["endpoint"].rsplit("/", 1)[1].split("~")[0]
+    e2e.rig.wait_records(1, token=id_, accepted=1)
+    rec = e2e.rig.records(token=id_)[0]
+    assert rec["body_bytes"] == 4096 and rec["response"]["body"] == "x" * 3993
