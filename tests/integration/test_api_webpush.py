@@ -58,8 +58,14 @@ def test_send_reaches_the_browser_decrypted(e2e):
     user = "web-" + tag()
     sub = e2e.subscription("ok" + tag())
     dev = e2e.register(sub, user)
-    # stored in canonical form: the endpoint and the keys, nothing else
-    assert json.loads(dev["token"]) == {"endpoint": sub["endpoint"], "keys": sub["keys"]}
+    # the endpoint is the device's token, the keys are kept beside it
+    assert dev["token"] == sub["endpoint"]
+    item = e2e.api.ok("device_list", {"ids": [dev["id"]], "include_webpush_keys": True})
+    assert item["items"][0]["webpush_keys"] == sub["keys"]
+    # the same subscription written differently is the same device
+    again = e2e.api.register(json.dumps({"keys": sub["keys"], "endpoint": sub["endpoint"]}),
+                             "webpush", "web", user=user)
+    assert again["id"] == dev["id"]
     payload = {"title": "Hi", "body": "there", "n": 1}
     uid_ = "wp-" + tag()
     e2e.api.ok("send_push_notification", {
