@@ -4,7 +4,10 @@
  * Each slot remembers which period it counts (its start time), so a slot
  * left over from a lap ago is recognised as stale and reset instead of
  * being summed; nothing needs a timer. Memory is fixed: API_BREAKER_KEYS
- * entries of API_BREAKER_SLOTS slots. */
+ * entries of API_BREAKER_SLOTS slots. An entry with nothing inside the
+ * window holds no information and is reused for a new pair, so every pair
+ * seen within the window has its own state until more than
+ * API_BREAKER_KEYS pairs are active at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,8 +71,24 @@ entry_init(struct entry *e, const char *app, enum hd_provider p)
         e->slots[i].start_ms = -1;
 }
 
+/* 1 when no slot of e counts a period inside the window ending at now. */
+static int
+stale(const struct api_breaker *b, const struct entry *e, int64_t now_ms)
+{
+    int64_t oldest = now_ms - (int64_t)b->cfg.window_s * 1000;
+    size_t i;
+
+    if (e->open)
+        return 0; /* keep an open breaker until it is seen closed */
+    for (i = 0; i < API_BREAKER_SLOTS; i++)
+        if (e->slots[i].start_ms >= 0 &&
+            e->slots[i].start_ms + b->slot_ms > oldest)
+            return 0;
+    return 1;
+}
+
 static struct entry *
-find(struct api_breaker *b, const char *app, enum hd_provider p)
+find(struct api_breaker *b, const char *app, enum hd_provider p, int64_t now_ms)
 {
     struct entry *ov = &b->e[API_BREAKER_KEYS];
     size_t i;
@@ -81,6 +100,11 @@ find(struct api_breaker *b, const char *app, enum hd_provider p)
         entry_init(&b->e[b->n], app, p);
         return &b->e[b->n++];
     }
+    for (i = 0; i < b->n; i++)
+        if (stale(b, &b->e[i], now_ms)) {
+            entry_init(&b->e[i], app, p);
+            return &b->e[i];
+        }
     if (!ov->used)
         entry_init(ov, "_overflow", HD_PROVIDER_FCM);
     return ov;
@@ -96,7 +120,7 @@ api_breaker_record(struct api_breaker *b, const char *app, enum hd_provider p,
 
     if (o == HD_OUTCOME_EXPIRED)
         return;
-    e = find(b, app, p);
+    e = find(b, app, p, now_ms);
     s = &e->slots[(size_t)((start / b->slot_ms) % API_BREAKER_SLOTS)];
     if (s->start_ms != start) {
         memset(s, 0, sizeof(*s));
@@ -115,7 +139,7 @@ api_breaker_open(struct api_breaker *b, const char *app, enum hd_provider p,
 {
     int64_t oldest = now_ms - (int64_t)b->cfg.window_s * 1000;
     long sends = 0, invalid = 0, ok = 0;
-    struct entry *e = find(b, app, p);
+    struct entry *e = find(b, app, p, now_ms);
     size_t i;
     int open;
 

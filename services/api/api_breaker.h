@@ -15,8 +15,9 @@
 
 #define API_BREAKER_SLOTS 60
 #define API_BREAKER_KEYS                                                       \
-    1024 /* (app, provider) pairs tracked; the rest                            \
-            share one "_overflow" entry */
+    1024 /* (app, provider) pairs tracked at once; a pair idle for a           \
+            window gives its entry up; past that, pairs share one              \
+            "_overflow" entry */
 
 struct api_breaker_cfg {
     int window_s;

@@ -243,6 +243,35 @@ test_breaker_many_keys(void)
     api_breaker_free(b);
 }
 
+/* Pairs idle for a window give their entries up: later pairs each get
+ * their own state again, so one app's burst of invalid tokens opens its
+ * own breaker and never another app's (they once shared the overflow). */
+static void
+test_breaker_idle_entries_are_reused(void)
+{
+    struct api_breaker_cfg cfg = {60, 1, 50};
+    struct api_breaker *b = api_breaker_new(&cfg);
+    char app[32];
+    int i;
+
+    for (i = 0; i < API_BREAKER_KEYS + 10; i++) {
+        snprintf(app, sizeof(app), "app-%d", i);
+        api_breaker_record(b, app, HD_PROVIDER_FCM, HD_OUTCOME_SENT, 0);
+    }
+    /* two minutes later: every entry is idle */
+    api_breaker_record(b, "relay.bad", HD_PROVIDER_FCM,
+                       HD_OUTCOME_TOKEN_INVALID, 120000);
+    api_breaker_record(b, "relay.good", HD_PROVIDER_FCM, HD_OUTCOME_SENT,
+                       120000);
+    api_breaker_record(b, "relay.good", HD_PROVIDER_FCM,
+                       HD_OUTCOME_TOKEN_INVALID, 120000);
+    ASSERT_INT_EQ(
+        api_breaker_open(b, "relay.bad", HD_PROVIDER_FCM, 120000, NULL), 1);
+    ASSERT_INT_EQ(
+        api_breaker_open(b, "relay.good", HD_PROVIDER_FCM, 120000, NULL), 0);
+    api_breaker_free(b);
+}
+
 int
 main(void)
 {
@@ -252,5 +281,6 @@ main(void)
     RUN_TEST(test_breaker_ratio_and_expired);
     RUN_TEST(test_breaker_window_slides);
     RUN_TEST(test_breaker_many_keys);
+    RUN_TEST(test_breaker_idle_entries_are_reused);
     return UNIT_DONE();
 }
