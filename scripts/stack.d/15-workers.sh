@@ -1,4 +1,4 @@
-# 15-workers.sh -- herald-worker-{fcm,apns,hms} in the local stack (sourced
+# 15-workers.sh -- herald-worker-{fcm,apns,hms,webpush} in the local stack (sourced
 # by scripts/run.sh after 10-sim.sh): each consumes herald.deliver.<p> from
 # the stack's Kafka and sends to herald-sim with the real provider
 # hostnames (HERALD_WORKER_CONNECT_TO redirects the sockets, the
@@ -35,6 +35,21 @@ if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
             HERALD_WORKER_HMS_CLIENT_SECRET="$HERALD_SIM_HMS_CLIENT_SECRET"
         wait_ready worker-hms "http://127.0.0.1:$HERALD_WORKER_HMS_PORT/readyz"
         banner "HMS worker     http://127.0.0.1:$HERALD_WORKER_HMS_PORT/metrics  (herald.deliver.hms -> sim)"
+    fi
+    if have herald-worker-webpush; then
+        # a VAPID key pair made once per var directory; subscriptions come
+        # from herald-sim's /control/webpush/subscription
+        [ -s "$VAR/vapid.env" ] || "$BIN/herald-worker-webpush" vapid-keygen >"$VAR/vapid.env"
+        # shellcheck disable=SC1091
+        . "$VAR/vapid.env"
+        start herald-worker-webpush worker-webpush "${WORKER_NET[@]}" \
+            HERALD_WORKER_WEBPUSH_PORT="$HERALD_WORKER_WEBPUSH_PORT" \
+            HERALD_WEBPUSH_VAPID_PRIVATE_KEY="$HERALD_WEBPUSH_VAPID_PRIVATE_KEY" \
+            HERALD_WEBPUSH_VAPID_PUBLIC_KEY="$HERALD_WEBPUSH_VAPID_PUBLIC_KEY" \
+            HERALD_WEBPUSH_VAPID_SUBJECT="mailto:ops@localhost.test" \
+            HERALD_WEBPUSH_TEST_SIMULATOR="fcm.googleapis.com:443:$HERALD_SIM_TLS_ADDR"
+        wait_ready worker-webpush "http://127.0.0.1:$HERALD_WORKER_WEBPUSH_PORT/readyz"
+        banner "Web Push worker http://127.0.0.1:$HERALD_WORKER_WEBPUSH_PORT/metrics  (herald.deliver.webpush -> sim, VAPID key $HERALD_WEBPUSH_VAPID_PUBLIC_KEY)"
     fi
 else
     say "herald-sim not built: skipping the push workers"
