@@ -1,6 +1,6 @@
 /* hub_config.c -- the HERALD_HUB_* variables (plus HERALD_INTERNAL_KEY).
  * The JWT and Kafka variables are the shared tables of common/auth/usertoken.h
- * and common/kafka/kafka.h. */
+ * and common/kafka/kafka.h. Also the names of hub.h's enums. */
 #include <stddef.h>
 
 #include "core/limits.h"
@@ -55,3 +55,11 @@ const struct hd_config_field hub_config_fields[] = {
                 "poll() loop, whose cost grows with every idle connection"),
     HD_CFG_END,
 };
+
+static const char *const kind_names[HUB_KIND__COUNT] = {"main", "anonymous"};
+
+const char *
+hub_kind_name(enum hub_kind k)
+{
+    return (unsigned)k < HUB_KIND__COUNT ? kind_names[k] : "unknown";
+}

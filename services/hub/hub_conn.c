@@ -1,4 +1,6 @@
-/* hub_conn.c -- one connection's outbound queue, its writes and its timer.
+/* hub_conn.c -- one connection from the upgrade to its close: the
+ * SignalR handshake, its groups, its outbound queue, its writes and its
+ * timer.
  *
  * The queue is a ring of references to shared frames, allocated on first
  * use and freed by the timer once idle, so an idle connection holds no
@@ -6,20 +8,23 @@
  * the thread's scratch buffer and writes them as one WebSocket message
  * (SignalR allows several messages per frame). A queue that reaches
  * queue_max means the client cannot keep up: it is dropped and the
- * connection killed, never allowed to grow. */
+ * connection killed, never allowed to grow. After the handshake, inbound
+ * messages (pings, invocations) are accepted and ignored; only close
+ * codes remain (1008 handshake timeout, 1009 message too big). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "services/hub/hub.h"
+#include "services/hub/hub_admit.h"
+#include "services/hub/hub_conn.h"
 #include "core/banned.h"
 
 #define TICKS_PER_S (1000 / HUB_WHEEL_TICK_MS)
 
-void
-hub_conn_flush_queue(struct hub_conn *c)
+static void
+flush_queue(struct hub_conn *c)
 {
     while (c->qlen > 0) {
         hub_lframe_unref(c->ring[c->qhead]);
@@ -36,7 +41,7 @@ static void
 kill_slow(struct hub_thread *th, struct hub_conn *c)
 {
     th->st.dropped += c->qlen;
-    hub_conn_flush_queue(c);
+    flush_queue(c);
     c->state = HUB_CS_DEAD;
     hd_counter_inc(th->hub->m.slow_closes);
     hd_counter_inc(th->hub->m.disconnects[HUB_DISC_SLOW_CONSUMER]);
@@ -61,6 +66,35 @@ grow_ring(struct hub_conn *c, uint32_t max)
     c->ring = r;
     c->qcap = ncap;
     c->qhead = 0;
+}
+
+/* Asks lws for a writable callback on every connection queued since the
+ * last flush (the write delay timer). */
+static void
+flush_all(struct hub_thread *th)
+{
+    struct hub_conn *c = th->dirty, *next;
+
+    th->dirty = NULL;
+    th->flush_armed = 0;
+    for (; c; c = next) {
+        next = c->dirty_next;
+        c->dirty_next = NULL;
+        c->flags &= (uint8_t)~HUB_CF_DIRTY;
+        if (c->qlen > 0)
+            lws_callback_on_writable(c->wsi);
+    }
+}
+
+/* The write-delay timer's callback. */
+static void
+flush_sul(lws_sorted_usec_list_t *sul)
+{
+    struct hub_thread *th =
+        (struct hub_thread *)((char *)sul -
+                              offsetof(struct hub_thread, flush_sul));
+
+    flush_all(th);
 }
 
 void
@@ -92,40 +126,15 @@ hub_conn_push(struct hub_thread *th, struct hub_conn *c, struct hub_lframe *lf)
     th->dirty = c;
     if (!th->flush_armed) {
         th->flush_armed = 1;
-        lws_sul_schedule(th->lws, 0, &th->flush_sul, hub_conn_flush_sul,
+        lws_sul_schedule(th->lws, 0, &th->flush_sul, flush_sul,
                          (lws_usec_t)th->hub->cfg.write_delay_ms *
                              LWS_US_PER_MS);
     }
 }
 
-void
-hub_conn_flush_all(struct hub_thread *th)
-{
-    struct hub_conn *c = th->dirty, *next;
-
-    th->dirty = NULL;
-    th->flush_armed = 0;
-    for (; c; c = next) {
-        next = c->dirty_next;
-        c->dirty_next = NULL;
-        c->flags &= (uint8_t)~HUB_CF_DIRTY;
-        if (c->qlen > 0)
-            lws_callback_on_writable(c->wsi);
-    }
-}
-
-void
-hub_conn_flush_sul(lws_sorted_usec_list_t *sul)
-{
-    struct hub_thread *th =
-        (struct hub_thread *)((char *)sul -
-                              offsetof(struct hub_thread, flush_sul));
-
-    hub_conn_flush_all(th);
-}
-
-void
-hub_conn_undirty(struct hub_thread *th, struct hub_conn *c)
+/* Takes c off the flush list (it is closing). */
+static void
+undirty(struct hub_thread *th, struct hub_conn *c)
 {
     struct hub_conn **pp;
 
@@ -141,8 +150,9 @@ hub_conn_undirty(struct hub_thread *th, struct hub_conn *c)
     c->flags &= (uint8_t)~HUB_CF_DIRTY;
 }
 
-void
-hub_conn_close(struct hub_thread *th, struct hub_conn *c, uint16_t code)
+/* Marks c to close with code at its next writable callback. */
+static void
+conn_close(struct hub_thread *th, struct hub_conn *c, uint16_t code)
 {
     (void)th;
     if (c->state == HUB_CS_DEAD)
@@ -150,7 +160,7 @@ hub_conn_close(struct hub_thread *th, struct hub_conn *c, uint16_t code)
     c->flags |= HUB_CF_CLOSE_NOW;
     c->close_code = code;
     c->state = HUB_CS_DEAD;
-    hub_conn_flush_queue(c);
+    flush_queue(c);
     lws_callback_on_writable(c->wsi);
     /* a client that never reads must not hold the socket forever */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
@@ -167,9 +177,187 @@ hub_conn_goodbye(struct hub_thread *th, struct hub_conn *c)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND,
                         th->hub->cfg.shutdown_timeout_s);
     } else if (c->state == HUB_CS_HANDSHAKE) {
-        hub_conn_close(th, c, LWS_CLOSE_STATUS_GOINGAWAY);
+        conn_close(th, c, LWS_CLOSE_STATUS_GOINGAWAY);
     }
 }
+
+/* Arms the timer for the connection's current state. */
+static void
+arm(struct hub_thread *th, struct hub_conn *c)
+{
+    const struct hub_config *cfg = &th->hub->cfg;
+    uint32_t ping = (uint32_t)cfg->ping_interval_s * TICKS_PER_S;
+    uint32_t idle = (uint32_t)cfg->client_timeout_s * TICKS_PER_S;
+    uint32_t a, b;
+
+    if (c->state == HUB_CS_HANDSHAKE) {
+        hub_wheel_add(&th->wheel, &c->timer,
+                      th->now +
+                          (uint32_t)cfg->handshake_timeout_s * TICKS_PER_S);
+        return;
+    }
+    if (c->state != HUB_CS_OPEN) {
+        hub_wheel_del(&th->wheel, &c->timer);
+        return;
+    }
+    /* a ping is due one tick early so that none is ever late */
+    a = c->last_tx + ping - 1;
+    b = c->last_rx + idle;
+    hub_wheel_add(&th->wheel, &c->timer, (int32_t)(a - b) < 0 ? a : b);
+}
+
+/* ---- from the upgrade to the close ------------------------------------ */
+
+void
+hub_conn_established(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
+                     struct hub_pending *p)
+{
+    memset(c, 0, sizeof(*c));
+    c->wsi = wsi;
+    c->pending = p;
+    c->kind = (uint8_t)p->kind;
+    c->client_type = (uint8_t)p->client_type;
+    c->state = HUB_CS_HANDSHAKE;
+    c->last_rx = c->last_tx = hub_thread_now(th);
+    c->next = th->conns;
+    if (th->conns)
+        th->conns->prev = c;
+    th->conns = c;
+    th->nconns++;
+    arm(th, c);
+}
+
+static void
+join_groups(struct hub_thread *th, struct hub_conn *c)
+{
+    struct hub_pending *p = c->pending;
+    size_t i;
+
+    c->user.owner = c;
+    hub_registry_join(&th->reg, p->key, strlen(p->key), &c->user);
+    if (p->norgs > 0) {
+        c->orgs = hd_xcalloc(p->norgs, sizeof(*c->orgs));
+        for (i = 0; i < p->norgs; i++) {
+            c->orgs[i].owner = c;
+            hub_registry_join(&th->reg, p->orgs[i], strlen(p->orgs[i]),
+                              &c->orgs[i]);
+        }
+        c->norgs = (uint16_t)p->norgs;
+    }
+    /* the slots now belong to the connection */
+    c->slot = p->slot;
+    p->slot = NULL;
+    c->conn_slot = (uint8_t)p->conn_slot;
+    p->conn_slot = 0;
+}
+
+static void
+handshake(struct hub_thread *th, struct hub_conn *c)
+{
+    struct hub_pending *p = c->pending;
+    struct hd_err err = {0};
+    struct hd_buf reply;
+    enum hub_proto proto;
+
+    hd_buf_init(&reply, HD_HUB_HANDSHAKE_MAX);
+    if (hub_signalr_handshake(p->hs.data, p->hs.len, &proto, &err) < 0) {
+        hd_counter_inc(th->hub->m.rejected[HUB_REJ_BAD_PROTOCOL]);
+        hd_counter_inc(th->hub->m.disconnects[HUB_DISC_PROTOCOL]);
+        hd_log(HD_LOG_INFO, 0, "handshake refused: %s", err.msg);
+        if (hub_signalr_handshake_reply(&reply, err.msg, NULL) < 0) {
+            hd_buf_reset(&reply);
+            hub_signalr_handshake_reply(&reply, "Handshake refused.", NULL);
+        }
+        p->reply_error = 1;
+        c->state = HUB_CS_CLOSING;
+        hub_wheel_del(&th->wheel, &c->timer);
+    } else {
+        hub_signalr_handshake_reply(&reply, NULL, NULL);
+        c->proto = (uint8_t)proto;
+        c->state = HUB_CS_OPEN;
+        join_groups(th, c);
+        c->flags |= HUB_CF_COUNTED;
+        hd_gauge_add(th->hub->m.conns[c->kind][c->proto], 1);
+        hd_counter_inc(th->hub->m.accepted[c->kind][c->proto]);
+        arm(th, c);
+    }
+    hd_buf_release(&p->hs);
+    p->reply = hd_buf_detach(&reply, &p->reply_len);
+    lws_callback_on_writable(c->wsi);
+}
+
+int
+hub_conn_receive(struct hub_thread *th, struct hub_conn *c, const void *in,
+                 size_t len)
+{
+    struct hub_ctx *hub = th->hub;
+    int final;
+
+    if (c->wsi == NULL)
+        return -1;
+    c->last_rx = hub_thread_now(th);
+    c->in_len += (uint32_t)len;
+    if (c->in_len > (uint32_t)hub->cfg.max_message) {
+        hd_counter_inc(hub->m.disconnects[HUB_DISC_MESSAGE_TOO_BIG]);
+        hd_log(HD_LOG_INFO, 0, "inbound message over %d bytes: closing",
+               hub->cfg.max_message);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+        c->state = HUB_CS_DEAD;
+        return -1;
+    }
+    final = lws_is_final_fragment(c->wsi) &&
+            lws_remaining_packet_payload(c->wsi) == 0;
+    if (c->state == HUB_CS_HANDSHAKE && c->pending &&
+        c->pending->reply == NULL) {
+        if (hd_buf_append(&c->pending->hs, in, len, NULL) < 0) {
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL,
+                             0);
+            return -1;
+        }
+        if (memchr(c->pending->hs.data, HUB_RS, c->pending->hs.len))
+            handshake(th, c);
+    }
+    /* after the handshake: pings, invocations and Close are ignored; the
+     * client's own close arrives as a WebSocket close */
+    if (final)
+        c->in_len = 0;
+    return 0;
+}
+
+void
+hub_conn_closed(struct hub_thread *th, struct hub_conn *c)
+{
+    struct hub_ctx *hub = th->hub;
+    uint16_t i;
+
+    if (c->wsi == NULL)
+        return;
+    if (c->state == HUB_CS_OPEN)
+        hd_counter_inc(hub->m.disconnects[HUB_DISC_CLIENT]);
+    if (c->flags & HUB_CF_COUNTED)
+        hd_gauge_add(hub->m.conns[c->kind][c->proto], -1);
+    hub_wheel_del(&th->wheel, &c->timer);
+    undirty(th, c);
+    hub_registry_leave(&th->reg, &c->user);
+    for (i = 0; i < c->norgs; i++)
+        hub_registry_leave(&th->reg, &c->orgs[i]);
+    free(c->orgs);
+    flush_queue(c);
+    hub_pending_free(hub, c->pending);
+    hub_limits_put(&hub->limits, c->slot);
+    if (c->conn_slot)
+        hub_limits_conn_release(&hub->limits);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        th->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    th->nconns--;
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- writes -------------------------------------------------------------- */
 
 /* Writes the handshake reply, alone, as a text frame. */
 static int
@@ -188,7 +376,7 @@ write_reply(struct hub_thread *th, struct hub_conn *c)
     p->reply = NULL;
     p->reply_len = 0;
     if (error) {
-        hub_conn_close(th, c, LWS_CLOSE_STATUS_NORMAL);
+        conn_close(th, c, LWS_CLOSE_STATUS_NORMAL);
         return 0;
     }
     hub_pending_free(th->hub, p);
@@ -198,14 +386,49 @@ write_reply(struct hub_thread *th, struct hub_conn *c)
     return 0;
 }
 
+/* Gathers queued messages from the head into one WebSocket message: as
+ * many as fit in the thread's scratch buffer, or the head alone, copied
+ * into *big, when it is larger. Sets *out to the bytes and returns their
+ * length; *count messages were taken, *notes of them notifications. */
+static size_t
+pack_queue(struct hub_thread *th, struct hub_conn *c, unsigned char **out,
+           unsigned char **big, size_t *count, size_t *notes)
+{
+    struct hub_lframe *lf = c->ring[c->qhead];
+    size_t n = 0;
+
+    if (lf->len > HD_HUB_PACK_MAX) {
+        /* one message larger than the scratch buffer goes alone */
+        *big = hd_xmalloc(LWS_PRE + lf->len);
+        *out = *big + LWS_PRE;
+        memcpy(*out, lf->data, lf->len);
+        *count = 1;
+        *notes = lf->shared != NULL;
+        return lf->len;
+    }
+    *out = th->wbuf + LWS_PRE;
+    while (*count < c->qlen) {
+        lf = c->ring[(c->qhead + *count) % c->qcap];
+        if (n + lf->len > HD_HUB_PACK_MAX)
+            break;
+        memcpy(*out + n, lf->data, lf->len);
+        n += lf->len;
+        (*count)++;
+        *notes += lf->shared != NULL;
+    }
+    return n;
+}
+
 int
 hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
 {
-    unsigned char *start = th->wbuf + LWS_PRE, *big = NULL, *out;
-    size_t n = 0, count = 0, notes = 0;
-    struct hub_lframe *lf;
+    unsigned char *big = NULL, *out;
+    size_t n, count = 0, notes = 0;
     int rc;
 
+    if (c->wsi == NULL)
+        return 0;
+    hub_thread_now(th);
     if (c->flags & HUB_CF_CLOSE_NOW) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, NULL, 0);
         return -1;
@@ -214,27 +437,7 @@ hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
         return write_reply(th, c);
     if (c->qlen == 0)
         goto done;
-    lf = c->ring[c->qhead];
-    if (lf->len > HD_HUB_PACK_MAX) {
-        /* one message larger than the scratch buffer goes alone */
-        big = hd_xmalloc(LWS_PRE + lf->len);
-        out = big + LWS_PRE;
-        memcpy(out, lf->data, lf->len);
-        n = lf->len;
-        count = 1;
-        notes = lf->shared != NULL;
-    } else {
-        out = start;
-        while (count < c->qlen) {
-            lf = c->ring[(c->qhead + count) % c->qcap];
-            if (n + lf->len > HD_HUB_PACK_MAX)
-                break;
-            memcpy(out + n, lf->data, lf->len);
-            n += lf->len;
-            count++;
-            notes += lf->shared != NULL;
-        }
-    }
+    n = pack_queue(th, c, &out, &big, &count, &notes);
     rc = lws_write(c->wsi, out, n,
                    c->proto == HUB_PROTO_MSGPACK ? LWS_WRITE_BINARY
                                                  : LWS_WRITE_TEXT);
@@ -259,29 +462,7 @@ done:
     return 0;
 }
 
-void
-hub_conn_arm(struct hub_thread *th, struct hub_conn *c)
-{
-    const struct hub_config *cfg = &th->hub->cfg;
-    uint32_t ping = (uint32_t)cfg->ping_interval_s * TICKS_PER_S;
-    uint32_t idle = (uint32_t)cfg->client_timeout_s * TICKS_PER_S;
-    uint32_t a, b;
-
-    if (c->state == HUB_CS_HANDSHAKE) {
-        hub_wheel_add(&th->wheel, &c->timer,
-                      th->now +
-                          (uint32_t)cfg->handshake_timeout_s * TICKS_PER_S);
-        return;
-    }
-    if (c->state != HUB_CS_OPEN) {
-        hub_wheel_del(&th->wheel, &c->timer);
-        return;
-    }
-    /* a ping is due one tick early so that none is ever late */
-    a = c->last_tx + ping - 1;
-    b = c->last_rx + idle;
-    hub_wheel_add(&th->wheel, &c->timer, (int32_t)(a - b) < 0 ? a : b);
-}
+/* ---- the timer ----------------------------------------------------------- */
 
 void
 hub_conn_timer(struct hub_wheel_node *n, void *ud)
@@ -296,14 +477,14 @@ hub_conn_timer(struct hub_wheel_node *n, void *ud)
     if (c->state == HUB_CS_HANDSHAKE) {
         hd_counter_inc(th->hub->m.disconnects[HUB_DISC_HANDSHAKE_TIMEOUT]);
         hd_log(HD_LOG_DEBUG, 0, "handshake timeout");
-        hub_conn_close(th, c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        conn_close(th, c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
         return;
     }
     if (c->state != HUB_CS_OPEN)
         return;
     if (th->now - c->last_rx >= idle) {
         hd_counter_inc(th->hub->m.disconnects[HUB_DISC_CLIENT_TIMEOUT]);
-        hub_conn_close(th, c, LWS_CLOSE_STATUS_GOINGAWAY);
+        conn_close(th, c, LWS_CLOSE_STATUS_GOINGAWAY);
         return;
     }
     if (th->now - c->last_tx >= ping - 1) {
@@ -318,5 +499,5 @@ hub_conn_timer(struct hub_wheel_node *n, void *ud)
         c->qcap = 0;
         c->qhead = 0;
     }
-    hub_conn_arm(th, c);
+    arm(th, c);
 }

@@ -1,6 +1,6 @@
-/* hub_dispatch.c -- from a notification to the connections: building the
- * event (POST /send bodies, herald.events records), handing it to every
- * service thread, and routing it on each (specs/bitwarden.md 3.4-3.5).
+/* hub_dispatch.c -- from an event to the connections: handing it to
+ * every service thread's inbox, and routing it on each to the members of
+ * its group (specs/bitwarden.md 3.4-3.5).
  *
  * The notification is encoded once per protocol when the event is built;
  * each thread wraps the shared frames in its own lframe only if one of its
@@ -11,12 +11,10 @@
 #include <time.h>
 
 #include "core/alloc.h"
-#include "proto/bitwarden.h"
 #include "core/clock.h"
-#include "core/json.h"
 #include "core/limits.h"
-#include "core/log.h"
-#include "services/hub/hub.h"
+#include "services/hub/hub_conn.h"
+#include "services/hub/hub_dispatch.h"
 #include "core/banned.h"
 
 int
@@ -62,117 +60,6 @@ hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block)
     }
     hub_event_release(e);
     return rc;
-}
-
-/* ---- building events --------------------------------------------------- */
-
-/* The notification re-keyed to PascalCase; Payload and ContextId values
- * are shared, not copied. new. */
-static json_t *
-pascal_notification(json_t *doc)
-{
-    json_t *n = json_object();
-    json_t *v;
-
-    v = hd_json_get_ci(doc, "Type");
-    json_object_set(n, "Type", v ? v : json_null());
-    v = hd_json_get_ci(doc, "Payload");
-    json_object_set(n, "Payload", v ? v : json_null());
-    v = hd_json_get_ci(doc, "ContextId");
-    json_object_set(n, "ContextId", v ? v : json_null());
-    return n;
-}
-
-/* Herald's routing extension of a /send body, the herald.events record's
- * fields: "target" (user, organization, installation, auth_request),
- * "target_id", "client_type" (0-5). Returns 1 when present (target and
- * *id set, *id new), 0 when absent, -1 with err when malformed. */
-static int
-send_target(json_t *doc, enum hd_event_target *target, char **id,
-            int *client_type, struct hd_err *err)
-{
-    json_t *t = json_object_get(doc, "target");
-    json_t *tid = json_object_get(doc, "target_id");
-    json_t *ct = json_object_get(doc, "client_type");
-
-    if (t == NULL && tid == NULL && ct == NULL)
-        return 0;
-    if (!json_is_string(t) ||
-        hd_event_target_parse(json_string_value(t), target) < 0)
-        return hd_err_set(err, HD_EINVAL,
-                          "target: must be one of user, organization, "
-                          "installation, auth_request");
-    if (!json_is_string(tid) || json_string_length(tid) == 0 ||
-        json_string_length(tid) > HD_ID_MAX)
-        return hd_err_set(err, HD_EINVAL,
-                          "target_id: must be a string of 1 to %d bytes",
-                          HD_ID_MAX);
-    if (ct != NULL && (!json_is_integer(ct) || json_integer_value(ct) < 0 ||
-                       json_integer_value(ct) > 5))
-        return hd_err_set(err, HD_EINVAL,
-                          "client_type: must be an integer from 0 to 5");
-    *client_type = ct ? (int)json_integer_value(ct) : 0;
-    *id = hd_xstrdup(json_string_value(tid));
-    return 1;
-}
-
-struct hub_event *
-hub_event_from_send(const char *body, size_t len, struct hd_err *err)
-{
-    enum hd_event_target target;
-    struct hub_event *e = NULL;
-    json_t *doc, *note = NULL;
-    char *target_id = NULL;
-    int client_type = 0, explicit;
-
-    doc = hd_json_parse(body, len, err);
-    if (doc == NULL)
-        return NULL;
-    if (!json_is_object(doc)) {
-        hd_err_set(err, HD_EINVAL, "body: must be a JSON object");
-        goto out;
-    }
-    note = pascal_notification(doc);
-    explicit = send_target(doc, &target, &target_id, &client_type, err);
-    if (explicit < 0 || (explicit == 0 && hd_bw_route(note, &target, &target_id,
-                                                      &client_type, err) < 0))
-        goto out;
-    e = hub_event_new(target, target_id, client_type, note, err);
-out:
-    free(target_id);
-    json_decref(note);
-    json_decref(doc);
-    return e;
-}
-
-struct hub_event *
-hub_event_from_record(const void *data, size_t len, struct hd_err *err)
-{
-    struct hd_msg_event ev = {0};
-    enum hd_event_target target;
-    struct hub_event *e = NULL;
-    char *routed_id = NULL;
-    const char *id;
-    int client_type;
-
-    if (hd_msg_event_decode(data, len, &ev, err) < 0)
-        return NULL;
-    target = ev.target;
-    id = ev.target_id;
-    client_type = ev.client_type;
-    if (target == HD_TARGET_NONE) {
-        if (hd_bw_route(ev.notification, &target, &routed_id, &client_type,
-                        err) < 0)
-            goto out;
-        id = routed_id;
-    }
-    e = hub_event_new(target, id, client_type, ev.notification, err);
-    if (e)
-        e->created_ms = ev.created_ms;
-out:
-    free(routed_id);
-    hd_msg_event_release(&ev);
-    return e;
 }
 
 /* ---- routing on a service thread -------------------------------------- */

@@ -84,4 +84,16 @@ void hub_event_release(struct hub_event *e);
 /* The SignalR target an event of that kind is invoked as. */
 const char *hub_event_method(enum hd_event_target target);
 
+/* Builds an event from a Bitwarden notification {Type, Payload,
+ * ContextId} in any key case (a POST /send body): routed with the §3.4
+ * table, re-keyed to PascalCase, Payload passed through. new, or NULL
+ * with err (HD_EINVAL: the caller answers 400). Any thread. */
+struct hub_event *hub_event_from_send(const char *body, size_t len,
+                                      struct hd_err *err);
+
+/* Builds an event from a herald.events record (docs/kafka-messages.md).
+ * new, or NULL with err for a malformed record. Any thread. */
+struct hub_event *hub_event_from_record(const void *data, size_t len,
+                                        struct hd_err *err);
+
 #endif

@@ -15,7 +15,9 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/rand.h"
-#include "services/hub/hub.h"
+#include "services/hub/hub_conn.h"
+#include "services/hub/hub_dispatch.h"
+#include "services/hub/hub_http.h"
 #include "core/banned.h"
 
 enum hub_http_route {
@@ -32,8 +34,8 @@ struct hub_http {
     size_t outlen, off;
 };
 
-void
-hub_http_free(struct hub_conn *c)
+static void
+http_free(struct hub_conn *c)
 {
     if (c->http == NULL)
         return;
@@ -53,9 +55,11 @@ http_state(struct hub_conn *c)
     return c->http;
 }
 
-int
-hub_http_respond(struct hub_conn *c, struct lws *wsi, unsigned status,
-                 const char *ctype, const char *body, size_t len)
+/* Writes a complete response (status, JSON or text body). Returns 0 or
+ * -1 (close). */
+static int
+respond(struct hub_conn *c, struct lws *wsi, unsigned status, const char *ctype,
+        const char *body, size_t len)
 {
     unsigned char hdr[LWS_PRE + 512];
     unsigned char *start = hdr + LWS_PRE, *p = start;
@@ -83,8 +87,7 @@ static int
 respond_json(struct hub_conn *c, struct lws *wsi, unsigned status,
              const char *body)
 {
-    return hub_http_respond(c, wsi, status, "application/json", body,
-                            strlen(body));
+    return respond(c, wsi, status, "application/json", body, strlen(body));
 }
 
 static int
@@ -98,8 +101,8 @@ respond_error(struct hub_conn *c, struct lws *wsi, unsigned status,
     hd_buf_puts(&b, "{\"error\":\"", NULL);
     hd_buf_json_escape(&b, msg, strlen(msg), NULL);
     hd_buf_puts(&b, "\"}", NULL);
-    rc = hub_http_respond(c, wsi, status, "application/json",
-                          b.data ? b.data : "{}", b.len);
+    rc = respond(c, wsi, status, "application/json", b.data ? b.data : "{}",
+                 b.len);
     hd_buf_release(&b);
     return rc;
 }
@@ -129,7 +132,7 @@ hub_http_writable(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
             return 0;
         }
     }
-    hub_http_free(c);
+    http_free(c);
     /* One request per connection ("connection: close"): lws 4.1 can spin
      * on a keep-alive request that arrives while the thread is busy
      * writing to thousands of WebSockets. */
@@ -164,8 +167,7 @@ do_send(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
     struct hub_event *e;
 
     if (h->body.len == 0) /* upstream ignores an empty body */
-        return hub_http_respond(c, wsi, HTTP_STATUS_OK, "application/json",
-                                NULL, 0);
+        return respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL, 0);
     e = hub_event_from_send(h->body.data, h->body.len, &err);
     if (e == NULL) {
         hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_MALFORMED]);
@@ -178,8 +180,7 @@ do_send(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
                              "hub overloaded");
     }
     hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_ROUTED]);
-    return hub_http_respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL,
-                            0);
+    return respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL, 0);
 }
 
 static int
@@ -237,14 +238,14 @@ hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
     struct hd_buf out;
     int status, rc;
 
-    hub_http_free(c);
+    http_free(c);
     if (is_get && strcmp(path, "/healthz") == 0)
         return respond_json(c, wsi, HTTP_STATUS_OK, "{\"status\":\"ok\"}");
     if (is_get && strcmp(path, "/readyz") == 0) {
         hd_buf_init(&out, 64 * 1024);
         status = hd_health_ready(hub->health, &out);
-        rc = hub_http_respond(c, wsi, (unsigned)status, "application/json",
-                              out.data ? out.data : "{}", out.len);
+        rc = respond(c, wsi, (unsigned)status, "application/json",
+                     out.data ? out.data : "{}", out.len);
         hd_buf_release(&out);
         return rc;
     }
@@ -254,9 +255,8 @@ hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
             hd_buf_release(&out);
             return respond_error(c, wsi, 500, "metrics too large");
         }
-        rc = hub_http_respond(c, wsi, HTTP_STATUS_OK,
-                              "text/plain; version=0.0.4",
-                              out.data ? out.data : "", out.len);
+        rc = respond(c, wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4",
+                     out.data ? out.data : "", out.len);
         hd_buf_release(&out);
         return rc;
     }
@@ -312,4 +312,12 @@ hub_http_body_done(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
     if (c->http->route == HUB_RT_NONE) /* already answered */
         return 0;
     return finish_post(th, c, wsi);
+}
+
+void
+hub_http_closed(struct hub_thread *th, struct hub_conn *c)
+{
+    (void)th;
+    if (c)
+        http_free(c);
 }

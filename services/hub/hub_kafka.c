@@ -11,7 +11,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/rand.h"
-#include "services/hub/hub.h"
+#include "services/hub/hub_dispatch.h"
 #include "services/hub/hub_kafka.h"
 #include "core/banned.h"
 

@@ -1,78 +1,46 @@
-/* hub_thread.c -- the service threads: one libwebsockets context each,
+/* hub_thread.c -- the service threads: one transport each (hub_ws.c),
  * each with its own SO_REUSEPORT listening socket, so the kernel spreads
  * new connections over threads (and over other hub processes bound to the
  * same port).
  *
- * The listening socket is adopted by lws as a raw descriptor; readable
- * means "accept": the thread accepts and adopts the sockets itself, so a
- * connection never changes thread. Another thread talks to this one only
+ * This file wires the layers: the transport reports to the admission,
+ * connection and HTTP layers through the events table below, and the
+ * inbox feeds the routing layer. Another thread talks to this one only
  * through the inbox and lws_cancel_service(). A 250 ms lws timer advances
  * the wheel and publishes the thread's counters. */
-#include <errno.h>
-#include <ev.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "services/hub/hub.h"
+#include "services/hub/hub_admit.h"
+#include "services/hub/hub_conn.h"
+#include "services/hub/hub_dispatch.h"
+#include "services/hub/hub_http.h"
+#include "services/hub/hub_thread.h"
+#include "services/hub/hub_ws.h"
 #include "core/banned.h"
 
-/* No lws-level validity pings or idle hangups: the hub does its own
- * keep-alive on the timer wheel. (lws re-sorts a per-connection timer on
- * every packet otherwise, O(connections) each time.) */
-static const lws_retry_bo_t no_validity = {NULL, 0, 0, 0, 0, 0};
+static void wakeup(struct hub_thread *th);
 
-static const struct lws_protocols protocols[] = {
-    /* rx: 128-byte reads are plenty for pings (a long message arrives in
-     * pieces); tx must be set, or lws caps every send() at the rx size */
-    {"herald-hub", hub_ws_callback, sizeof(struct hub_conn), 128, 0, NULL,
-     LWS_PRE + HD_HUB_PACK_MAX + 16},
-    {"hub-listen", hub_listen_callback, 0, 0, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
+/* What the transport reports, and to whom. */
+static const struct hub_ws_events events = {
+    .session_size = sizeof(struct hub_conn),
+    .upgrade = hub_admit_upgrade,
+    .upgrade_dropped = hub_admit_drop,
+    .established = hub_conn_established,
+    .receive = hub_conn_receive,
+    .writable = hub_conn_writable,
+    .closed = hub_conn_closed,
+    .http_request = hub_http_request,
+    .http_body = hub_http_body,
+    .http_body_done = hub_http_body_done,
+    .http_writable = hub_http_writable,
+    .http_closed = hub_http_closed,
+    .wakeup = wakeup,
 };
-
-uint32_t
-hub_thread_now(struct hub_thread *th)
-{
-    th->now = hub_wheel_ticks(hd_now_mono_ms() - th->t0_ms) + 1;
-    return th->now;
-}
-
-static int
-listen_socket(const struct hub_config *cfg, struct hd_err *err)
-{
-    struct sockaddr_in sa;
-    int fd, one = 1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1)
-        return hd_err_set(err, HD_EINVAL,
-                          "HERALD_HUB_BIND: not an IPv4 "
-                          "address: %s",
-                          cfg->bind);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return hd_err_set(err, HD_EIO, "socket: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, 4096) < 0) {
-        hd_err_set(err, HD_EIO, "listen %s:%d: %s", cfg->bind, cfg->port,
-                   strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 static void
 publish_stats(struct hub_thread *th)
@@ -99,11 +67,7 @@ begin_drain(struct hub_thread *th)
     th->draining = 1;
     th->drain_deadline = th->now + (uint32_t)th->hub->cfg.shutdown_timeout_s *
                                        (1000 / HUB_WHEEL_TICK_MS);
-    if (th->listen_wsi) {
-        lws_set_timeout(th->listen_wsi, PENDING_TIMEOUT_USER_OK,
-                        LWS_TO_KILL_ASYNC);
-        th->listen_wsi = NULL;
-    }
+    hub_ws_stop_listening(th);
     for (c = th->conns; c; c = next) {
         next = c->next;
         hub_conn_goodbye(th, c);
@@ -121,19 +85,17 @@ tick(lws_sorted_usec_list_t *sul)
     publish_stats(th);
     if (th->draining &&
         (th->nconns == 0 || (int32_t)(th->now - th->drain_deadline) >= 0)) {
-        th->exiting = 1;
-        if (th->loop)
-            ev_break(th->loop, EVBREAK_ALL);
-        else
-            lws_cancel_service(th->lws);
+        hub_ws_end(th);
         return;
     }
     lws_sul_schedule(th->lws, 0, &th->sul, tick,
                      HUB_WHEEL_TICK_MS * LWS_US_PER_MS);
 }
 
-void
-hub_thread_wakeup(struct hub_thread *th)
+/* The transport's wakeup: routes what the inbox holds and notices a stop
+ * request. */
+static void
+wakeup(struct hub_thread *th)
 {
     struct hub_event **batch;
     size_t n, i;
@@ -174,63 +136,6 @@ init_static_frames(struct hub_thread *th)
     }
 }
 
-static int
-thread_setup(struct hub_thread *th, struct hd_err *err)
-{
-    struct lws_context_creation_info info;
-    lws_sock_file_fd_type fd;
-
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = protocols;
-    info.user = th;
-    info.max_http_header_data = (unsigned short)(HD_HUB_TOKEN_MAX + 1024);
-    info.max_http_header_pool = 64;
-    info.timeout_secs = 15;
-    info.keepalive_timeout = 15;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.retry_and_idle_policy = &no_validity;
-    if (th->hub->cfg.epoll) {
-        /* lws's own loop is poll(): every wake-up walks every descriptor.
-         * libev on epoll costs per ready descriptor instead. The loop is
-         * ours (a foreign loop to lws), so lws installs no signal watcher
-         * and the thread decides when it ends. */
-        th->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
-        if (th->loop == NULL)
-            return hd_err_set(err, HD_EIO, "thread %d: no epoll event loop",
-                              th->idx);
-        info.options |= LWS_SERVER_OPTION_LIBEV;
-        info.foreign_loops = (void **)&th->loop;
-    }
-    th->lws = lws_create_context(&info);
-    if (th->lws == NULL && th->loop)
-        return hd_err_set(err, HD_EIO,
-                          "thread %d: libwebsockets could not start on epoll "
-                          "(is libwebsockets-evlib-ev installed? "
-                          "HERALD_HUB_EPOLL=false runs without it)",
-                          th->idx);
-    if (th->lws == NULL)
-        return hd_err_set(err, HD_EIO, "thread %d: lws_create_context failed",
-                          th->idx);
-    th->vh = lws_get_vhost_by_name(th->lws, "default");
-    if (th->vh == NULL)
-        return hd_err_set(err, HD_EIO, "thread %d: no default vhost", th->idx);
-    th->listen_fd = listen_socket(&th->hub->cfg, err);
-    if (th->listen_fd < 0)
-        return -1;
-    fd.filefd = th->listen_fd;
-    th->listen_wsi = lws_adopt_descriptor_vhost(th->vh, LWS_ADOPT_RAW_FILE_DESC,
-                                                fd, "hub-listen", NULL);
-    if (th->listen_wsi == NULL) {
-        th->listen_fd = -1; /* lws closed it */
-        return hd_err_set(err, HD_EIO,
-                          "thread %d: cannot adopt the "
-                          "listening socket",
-                          th->idx);
-    }
-    return 0;
-}
-
 static void *
 thread_main(void *arg)
 {
@@ -245,7 +150,7 @@ thread_main(void *arg)
     hub_registry_init(&th->reg);
     init_static_frames(th);
     th->wbuf = hd_xmalloc(LWS_PRE + HD_HUB_PACK_MAX);
-    ok = thread_setup(th, &err) == 0;
+    ok = hub_ws_start(th, &events, &err) == 0;
     pthread_mutex_lock(&th->mu);
     th->started = ok ? 1 : -1;
     pthread_cond_broadcast(&th->cond);
@@ -256,28 +161,12 @@ thread_main(void *arg)
     }
     lws_sul_schedule(th->lws, 0, &th->sul, tick,
                      HUB_WHEEL_TICK_MS * LWS_US_PER_MS);
-    if (th->loop) {
-        ev_run(th->loop, 0);
-    } else {
-        while (!th->exiting) {
-            if (lws_service(th->lws, 0) < 0)
-                break;
-        }
-    }
+    hub_ws_run(th);
 out:
     pthread_mutex_lock(&th->mu);
     th->gone = 1; /* no more lws_cancel_service() from other threads */
     pthread_mutex_unlock(&th->mu);
-    if (th->lws) {
-        lws_context_destroy(th->lws); /* closes what is left */
-        th->lws = NULL;
-    } else if (th->listen_fd >= 0) {
-        close(th->listen_fd);
-    }
-    if (th->loop) { /* after lws: its watchers are stopped */
-        ev_loop_destroy(th->loop);
-        th->loop = NULL;
-    }
+    hub_ws_stop(th);
     publish_stats(th);
     hub_registry_release(&th->reg);
     free(th->wbuf);

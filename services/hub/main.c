@@ -12,6 +12,7 @@
 #include "core/shutdown.h"
 #include "services/hub/hub.h"
 #include "services/hub/hub_kafka.h"
+#include "services/hub/hub_thread.h"
 #include "core/banned.h"
 
 /* Large connection counts need every descriptor the hard limit allows. */

@@ -1,0 +1,205 @@
+/* hub_admit.c -- the authenticated upgrade. Everything that can refuse a
+ * client happens here, before the upgrade, so the refusal is an HTTP
+ * status (401, 429, 503); after it, only close codes remain. The slots a
+ * verdict holds are given back by hub_pending_free() unless the
+ * connection took them over. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "services/hub/hub_admit.h"
+#include "core/banned.h"
+
+void
+hub_pending_free(struct hub_ctx *hub, struct hub_pending *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    free(p->key);
+    for (i = 0; i < p->norgs; i++)
+        free(p->orgs[i]);
+    free(p->orgs);
+    hub_limits_put(&hub->limits, p->slot);
+    if (p->conn_slot)
+        hub_limits_conn_release(&hub->limits);
+    hd_buf_release(&p->hs);
+    free(p->reply);
+    free(p);
+}
+
+void
+hub_admit_drop(struct hub_thread *th, struct hub_pending *p)
+{
+    hub_pending_free(th->hub, p);
+}
+
+/* Copies the value of query argument name (case-insensitive) into buf.
+ * Returns its length, or -1 when absent or too long. */
+static int
+query_arg(struct lws *wsi, const char *name, char *buf, int buflen)
+{
+    size_t nl = strlen(name);
+    int idx, n;
+
+    for (idx = 0;; idx++) {
+        n = lws_hdr_copy_fragment(wsi, buf, buflen, WSI_TOKEN_HTTP_URI_ARGS,
+                                  idx);
+        if (n < 0)
+            return -1;
+        if ((size_t)n > nl && buf[nl] == '=' &&
+            strncasecmp(buf, name, nl) == 0) {
+            memmove(buf, buf + nl + 1, (size_t)n - nl);
+            return n - (int)nl - 1;
+        }
+    }
+}
+
+static int
+refuse(struct hub_thread *th, struct lws *wsi, unsigned status,
+       enum hub_reject why)
+{
+    hd_counter_inc(th->hub->m.rejected[why]);
+    if (lws_return_http_status(wsi, status, NULL))
+        return -1;
+    return 1;
+}
+
+static int
+hub_path(const char *path, enum hub_kind *kind)
+{
+    if (strncmp(path, "/notifications", 14) == 0)
+        path += 14;
+    if (strcmp(path, "/hub") == 0 || strcmp(path, "/hub/") == 0) {
+        *kind = HUB_KIND_MAIN;
+        return 0;
+    }
+    if (strcmp(path, "/anonymous-hub") == 0 ||
+        strcmp(path, "/anonymous-hub/") == 0) {
+        *kind = HUB_KIND_ANON;
+        return 0;
+    }
+    return -1;
+}
+
+static int
+auth_main(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
+          char *buf, int buflen)
+{
+    struct hub_ctx *hub = th->hub;
+    struct hd_user user = {0};
+    struct hd_err err = {0};
+    const char *tok = NULL;
+    char *key;
+    int n, rc;
+    size_t i;
+
+    n = lws_hdr_copy(wsi, buf, buflen, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0) {
+        tok = buf + 7;
+        while (*tok == ' ')
+            tok++;
+        n = (int)strlen(tok);
+    } else {
+        n = query_arg(wsi, "access_token", buf, buflen);
+        if (n > 0)
+            tok = buf;
+    }
+    if (tok == NULL || hub->tokens == NULL) {
+        hd_log(HD_LOG_INFO, 0, "hub connection refused: no token");
+        return refuse(th, wsi, HTTP_STATUS_UNAUTHORIZED, HUB_REJ_UNAUTHORIZED);
+    }
+    if (hd_usertoken_verify(hub->tokens, tok, (size_t)n, &user, &err) < 0) {
+        hd_log(HD_LOG_INFO, 0, "hub connection refused: %s", err.msg);
+        return refuse(th, wsi, HTTP_STATUS_UNAUTHORIZED, HUB_REJ_UNAUTHORIZED);
+    }
+    key = hd_xasprintf("u:%s", user.sub);
+    p->slot = hub_limits_acquire(&hub->limits, key, strlen(key),
+                                 hub->cfg.max_per_user);
+    if (p->slot == NULL) {
+        free(key);
+        hd_user_release(&user);
+        return refuse(th, wsi, 429, HUB_REJ_MAX_PER_USER);
+    }
+    p->key = key;
+    p->client_type = user.client_type;
+    if (user.norgs > 0) {
+        p->orgs = hd_xcalloc(user.norgs, sizeof(*p->orgs));
+        for (i = 0; i < user.norgs; i++)
+            p->orgs[i] = hd_xasprintf("o:%s", user.orgs[i]);
+        p->norgs = user.norgs;
+    }
+    rc = 0;
+    hd_user_release(&user);
+    return rc;
+}
+
+static int
+auth_anon(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
+          char *buf, int buflen)
+{
+    struct hub_ctx *hub = th->hub;
+    char addr[64], key[80];
+    int n;
+
+    n = query_arg(wsi, "Token", buf, buflen);
+    if (n <= 0 || n > HD_ID_MAX)
+        return refuse(th, wsi, HTTP_STATUS_BAD_REQUEST, HUB_REJ_BAD_REQUEST);
+    lws_get_peer_simple(wsi, addr, sizeof(addr));
+    snprintf(key, sizeof(key), "ip:%s", addr);
+    p->slot = hub_limits_acquire(&hub->limits, key, strlen(key),
+                                 hub->cfg.anon_per_ip);
+    if (p->slot == NULL) {
+        hd_log(HD_LOG_INFO, 0,
+               "anonymous hub connection refused: %d already open from %s",
+               hub->cfg.anon_per_ip, addr);
+        return refuse(th, wsi, 429, HUB_REJ_ANON_PER_IP);
+    }
+    p->key = hd_xasprintf("a:%.*s", n, buf);
+    return 0;
+}
+
+int
+hub_admit_upgrade(struct hub_thread *th, struct lws *wsi,
+                  struct hub_pending **verdict)
+{
+    struct hub_ctx *hub = th->hub;
+    struct hub_pending *p;
+    enum hub_kind kind;
+    char path[256];
+    char *buf;
+    int rc;
+
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+        hub_path(path, &kind) < 0)
+        return refuse(th, wsi, HTTP_STATUS_NOT_FOUND, HUB_REJ_BAD_REQUEST);
+    if (th->draining)
+        return refuse(th, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                      HUB_REJ_MAX_CONNECTIONS);
+    if (hub_limits_conn_acquire(&hub->limits) < 0) {
+        hd_log(HD_LOG_WARN, 0, "hub connection refused: %d connections open",
+               hub->cfg.max_connections);
+        return refuse(th, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                      HUB_REJ_MAX_CONNECTIONS);
+    }
+    p = hd_xcalloc(1, sizeof(*p));
+    p->conn_slot = 1;
+    p->kind = kind;
+    hd_buf_init(&p->hs, HD_HUB_HANDSHAKE_MAX);
+    buf = hd_xmalloc(HD_HUB_TOKEN_MAX + 16);
+    if (kind == HUB_KIND_MAIN)
+        rc = auth_main(th, wsi, p, buf, HD_HUB_TOKEN_MAX + 16);
+    else
+        rc = auth_anon(th, wsi, p, buf, HD_HUB_TOKEN_MAX + 16);
+    free(buf);
+    if (rc != 0) {
+        hub_pending_free(hub, p);
+        return rc;
+    }
+    *verdict = p;
+    return 0;
+}
