@@ -88,7 +88,8 @@ TOOL_BINS  := $(foreach t,$(TOOLS),$(O)/bin/$(call tool_bin,$(t)))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
-ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c) \
+ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c \
+                services/*/*/*.c tools/*/*/*.c) \
               $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC) \
               $(FUZZ_SRC)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
@@ -117,9 +118,13 @@ $(O)/gen/migrations_data.c: $(MIGRATIONS) $(O)/gen/migrations.list scripts/embed
 
 FORCE:
 
-# One link rule per service and per tool: every .c in its folder + the lib.
+# A service's or a tool's sources: its folder and its subfolders (one
+# level: tools/sim/net/, tools/sim/providers/, ...).
+src_of = $(wildcard $(1)/*.c $(1)/*/*.c)
+
+# One link rule per service and per tool: every .c it has + the lib.
 define bin_rule
-$(O)/bin/$(3): $$(patsubst %.c,$(O)/%.o,$$(wildcard $(1)/$(2)/*.c)) $(O)/libherald.a
+$(O)/bin/$(3): $$(patsubst %.c,$(O)/%.o,$$(call src_of,$(1)/$(2))) $(O)/libherald.a
 	@mkdir -p $$(@D)
 	$$(QUIET_LD)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -127,7 +132,8 @@ $(foreach s,$(SERVICES),$(eval $(call bin_rule,services,$(s),herald-$(s))))
 $(foreach t,$(TOOLS),$(eval $(call bin_rule,tools,$(t),$(call tool_bin,$(t)))))
 
 # Unit tests may link one service's modules: tests/unit/test_<pfx>_*.c links
-# every .c of that service except main.c, with <pfx> from this table.
+# every .c of that service (subfolders included) except main.c, with <pfx>
+# from this table.
 SUPPORT_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard tests/unit/support/*.c))
 UDIR_api   := services/api
 UDIR_hub   := services/hub
@@ -138,7 +144,7 @@ UDIR_hms   := services/worker-hms
 UDIR_sim   := tools/sim
 UDIR_ctl   := tools/ctl
 udir = $(UDIR_$(word 1,$(subst _, ,$(1))))
-svc_objs = $(if $(call udir,$(1)),$(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard $(call udir,$(1))/*.c))))
+svc_objs = $(if $(call udir,$(1)),$(patsubst %.c,$(O)/%.o,$(filter-out $(call udir,$(1))/main.c,$(call src_of,$(call udir,$(1))))))
 
 .SECONDEXPANSION:
 # (subst rather than patsubst: a % in a pattern rule's prerequisites is the stem.)

@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/config.h"
 #include "tools/sim/creds.h"
+#include "tools/sim/ctx.h"
 #include "tools/sim/exchange.h"
 #include "tools/sim/gen.h"
 #include "tools/sim/route.h"

@@ -1,6 +1,6 @@
 /* test_sim_apns.c -- unit tests for herald-sim's APNs provider
- * (tools/sim/apns.c, apns_auth.c): Apple's validation order, every reason
- * reachable by request or by token prefix, and the provider-token rules
+ * (tools/sim/providers/apns.c, apns_auth.c): Apple's validation order, every
+ * reason reachable by request or by token prefix, and the provider-token rules
  * (signature raw and DER, kid/iss, iat age on the virtual clock, refresh
  * floor, connection binding, key environment and topics). */
 #include <stdlib.h>
@@ -16,8 +16,8 @@
 #include "core/base64.h"
 #include "auth/jwt.h"
 #include "tests/unit/sim_fixture.h"
-#include "tools/sim/apns.h"
-#include "tools/sim/rules.h"
+#include "tools/sim/providers/apns.h"
+#include "tools/sim/faults/rules.h"
 #include "core/banned.h"
 
 #define TOKEN "00fc13adff785122b4ad28809a3420982341241421348097878e577c991de8f0"

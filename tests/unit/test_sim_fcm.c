@@ -1,6 +1,6 @@
 /* test_sim_fcm.c -- unit tests for herald-sim's Google token endpoint
- * (tools/sim/oauth.c) and FCM send (tools/sim/fcm.c): the assertion
- * checks in Google's order, access-token expiry on the virtual clock,
+ * (tools/sim/providers/oauth.c) and FCM send (tools/sim/providers/fcm.c): the
+ * assertion checks in Google's order, access-token expiry on the virtual clock,
  * project checks, message validation and every selectable FcmError. */
 #include <stdlib.h>
 #include <time.h>
@@ -8,7 +8,7 @@
 #include "tests/unit/unit.h"
 #include "auth/jwt.h"
 #include "tests/unit/sim_fixture.h"
-#include "tools/sim/fcm.h"
+#include "tools/sim/providers/fcm.h"
 #include "core/banned.h"
 
 #define AUD "https://oauth2.googleapis.com/token"

@@ -1,7 +1,7 @@
 /* test_sim_hms.c -- unit tests for herald-sim's HMS token endpoint and
- * Push Kit send (tools/sim/oauth.c, hms.c): client credentials, access
- * token expiry, 80000000 / 80100000 (msg as a JSON string) / 80300007 with
- * HTTP 200, validation codes, the documented status mode and QPS. */
+ * Push Kit send (tools/sim/providers/oauth.c, hms.c): client credentials,
+ * access token expiry, 80000000 / 80100000 (msg as a JSON string) / 80300007
+ * with HTTP 200, validation codes, the documented status mode and QPS. */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"

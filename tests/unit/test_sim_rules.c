@@ -1,16 +1,17 @@
 /* test_sim_rules.c -- unit tests for herald-sim's fault rules and the
- * token-prefix conventions (tools/sim/rules.c, outcome.c), plus the rate
- * windows and the issued-token table they rely on (rate.c, tokens.c). */
+ * token-prefix conventions (tools/sim/faults/rules.c, ruleset.c, outcome.c),
+ * plus the rate windows and the issued-token table they rely on (rate.c,
+ * tokens.c). */
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "tools/sim/apns.h"
-#include "tools/sim/fcm.h"
-#include "tools/sim/hms.h"
-#include "tools/sim/oauth.h"
-#include "tools/sim/rate.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/tokens.h"
+#include "tools/sim/providers/apns.h"
+#include "tools/sim/providers/fcm.h"
+#include "tools/sim/providers/hms.h"
+#include "tools/sim/providers/oauth.h"
+#include "tools/sim/providers/rate.h"
+#include "tools/sim/faults/rules.h"
+#include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
 
 static int

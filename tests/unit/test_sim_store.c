@@ -4,10 +4,10 @@
 #include <stdlib.h>
 
 #include "tests/unit/unit.h"
-#include "tools/sim/apns.h"
-#include "tools/sim/fcm.h"
-#include "tools/sim/hms.h"
-#include "tools/sim/oauth.h"
+#include "tools/sim/providers/apns.h"
+#include "tools/sim/providers/fcm.h"
+#include "tools/sim/providers/hms.h"
+#include "tools/sim/providers/oauth.h"
 #include "tools/sim/store.h"
 #include "core/banned.h"
 

@@ -14,16 +14,16 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/limits.h"
-#include "tools/sim/apns.h"
+#include "tools/sim/providers/apns.h"
 #include "tools/sim/control.h"
 #include "tools/sim/creds.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/rate.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/server.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/providers/rate.h"
+#include "tools/sim/faults/rules.h"
+#include "tools/sim/net/server.h"
 #include "tools/sim/store.h"
-#include "tools/sim/tokens.h"
-#include "tools/sim/webpush.h"
+#include "tools/sim/providers/tokens.h"
+#include "tools/sim/providers/webpush.h"
 #include "core/banned.h"
 
 #define DEFAULT_LIMIT 100
@@ -486,6 +486,14 @@ h_info(struct hd_http_req *r, void *ud)
     json_decref(out);
 }
 
+static void
+h_webpush_subscription(struct hd_http_req *r, void *ud)
+{
+    struct sim_control *c = ud;
+
+    sim_webpush_subscription(r, c->ctx);
+}
+
 const struct hd_http_route sim_control_routes[] = {
     {"GET", "/control/records", h_records, 0, 0},
     {"GET", "/control/counts", h_counts, 0, 0},
@@ -501,7 +509,7 @@ const struct hd_http_route sim_control_routes[] = {
     {"POST", "/control/latency", h_latency_post, 0, 0},
     {"POST", "/control/goaway", h_goaway, 0, 0},
     {"GET", "/control/info", h_info, 0, 0},
-    {"GET", "/control/webpush/subscription", sim_webpush_h_subscription, 0, 0},
+    {"GET", "/control/webpush/subscription", h_webpush_subscription, 0, 0},
 };
 
 const size_t sim_control_nroutes =

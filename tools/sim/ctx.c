@@ -1,21 +1,21 @@
-/* ctx.c -- herald-sim's configuration table and shared context.
+/* ctx.c -- herald-sim's configuration table and the creation of the shared
+ * context.
  *
  * Every HERALD_SIM_* variable is declared here once (name, default, range,
- * help); `herald-sim --help` prints this table. The context owns the
- * shared state and the virtual clock; it does no I/O after init. */
+ * help); `herald-sim --help` prints this table. sim_ctx_init() creates the
+ * shared state every module reaches through struct sim_ctx; it does no
+ * I/O after init. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/rand.h"
-#include "tools/sim/apns.h"
+#include "tools/sim/ctx.h"
+#include "tools/sim/providers/apns_auth.h"
 #include "tools/sim/creds.h"
-#include "tools/sim/rate.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/sim.h"
+#include "tools/sim/providers/rate.h"
+#include "tools/sim/faults/ruleset.h"
 #include "tools/sim/store.h"
-#include "tools/sim/tokens.h"
+#include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
 
 #define C struct sim_config
@@ -133,29 +133,6 @@ const struct hd_config_field sim_config_fields[] = {
 
 #undef C
 
-static const char *const provider_names[SIM_NPROV] = {"apns", "fcm", "hms",
-                                                      "webpush"};
-
-const char *
-sim_provider_name(enum sim_provider p)
-{
-    return (unsigned)p < SIM_NPROV ? provider_names[p] : "unknown";
-}
-
-int
-sim_provider_parse(const char *name, enum sim_provider *out)
-{
-    int i;
-
-    for (i = 0; i < SIM_NPROV; i++) {
-        if (strcmp(name, provider_names[i]) == 0) {
-            *out = (enum sim_provider)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int
 sim_ctx_init(struct sim_ctx *ctx, struct hd_err *err)
 {
@@ -209,29 +186,4 @@ sim_ctx_release(struct sim_ctx *ctx)
     ctx->hms_qps = NULL;
     ctx->hms_token_rate = NULL;
     ctx->creds = NULL;
-}
-
-int64_t
-sim_now_ms(const struct sim_ctx *ctx)
-{
-    return hd_now_wall_ms() +
-           atomic_load_explicit(&ctx->clock_offset_ms, memory_order_relaxed);
-}
-
-uint64_t
-sim_next_id(struct sim_ctx *ctx)
-{
-    return atomic_fetch_add_explicit(&ctx->ids, 1, memory_order_relaxed) + 1;
-}
-
-int
-sim_default_delay_ms(struct sim_ctx *ctx, enum sim_provider p)
-{
-    int ms = atomic_load_explicit(&ctx->latency[p].ms, memory_order_relaxed);
-    int j =
-        atomic_load_explicit(&ctx->latency[p].jitter_ms, memory_order_relaxed);
-
-    if (j > 0)
-        ms += (int)(hd_rand_u64() % (uint64_t)(j + 1));
-    return ms;
 }

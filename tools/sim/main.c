@@ -14,8 +14,8 @@
 #include "tools/sim/control.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/gen.h"
-#include "tools/sim/server.h"
-#include "tools/sim/sim.h"
+#include "tools/sim/net/server.h"
+#include "tools/sim/ctx.h"
 #include "tools/sim/store.h"
 #include "core/banned.h"
 

@@ -6,13 +6,9 @@
  * tables are const; recording and counting go through the store. */
 #include <string.h>
 
-#include "tools/sim/apns.h"
-#include "tools/sim/fcm.h"
-#include "tools/sim/hms.h"
-#include "tools/sim/oauth.h"
+#include "tools/sim/providers/providers.h"
 #include "tools/sim/route.h"
 #include "tools/sim/store.h"
-#include "tools/sim/webpush.h"
 #include "core/banned.h"
 
 /* Hostname -> endpoint; path "" accepts any path on that host. */
@@ -118,38 +114,6 @@ sim_endpoint_of(enum sim_provider p, enum sim_ep_kind k)
     const struct sim_endpoint *ep = by_kind[p][k];
 
     return ep ? ep : by_kind[p][SIM_EP_SEND];
-}
-
-int
-sim_ep_kind_parse(const char *s, enum sim_ep_kind *out)
-{
-    if (strcmp(s, "send") == 0)
-        *out = SIM_EP_SEND;
-    else if (strcmp(s, "token") == 0)
-        *out = SIM_EP_TOKEN;
-    else
-        return -1;
-    return 0;
-}
-
-const char *
-sim_ep_kind_name(enum sim_ep_kind k)
-{
-    return k == SIM_EP_TOKEN ? "token" : "send";
-}
-
-const char *
-sim_error_lookup(const struct sim_endpoint *ep, const char *name)
-{
-    const char *e;
-    int i;
-
-    if (name == NULL)
-        return NULL;
-    for (i = 0; (e = ep->error_at(i)) != NULL; i++)
-        if (strcmp(e, name) == 0)
-            return e;
-    return NULL;
 }
 
 const struct sim_endpoint *

@@ -1,6 +1,15 @@
-/* sim.h -- herald-sim's context: configuration, credentials, recording
- * store, fault rules, issued access tokens, rate limiters and the virtual
- * clock, created once in main() and passed to every module.
+/* sim.h -- herald-sim's base: the context (configuration, credentials,
+ * recording store, fault rules, issued access tokens, rate limiters and the
+ * virtual clock), created once in main() by sim_ctx_init() (ctx.h) and
+ * passed to every module, and the few functions every module uses
+ * (sim.c): provider names, the clock, ids, the default latency.
+ *
+ * The simulator's folders, from the bottom up: this base, exchange.h (a
+ * request and its response), endpoint.h (the endpoint vtable), faults/
+ * (token prefixes, rules), providers/ (APNs, FCM, HMS, Web Push, OAuth: one
+ * endpoint table each), route.h (the endpoints by host and path, the
+ * request path), net/ (TLS, HTTP/2, HTTP/1.1), control.h (the control
+ * API); ctx.c and main.c wire them. A file calls only the ones below it.
  *
  * Nothing here does I/O. Invariant: everything reachable from a struct
  * sim_ctx is either immutable after sim_ctx_init() (cfg, creds) or guarded
@@ -72,8 +81,6 @@ struct sim_config {
     int hms_token_rate;
 };
 
-extern const struct hd_config_field sim_config_fields[];
-
 struct sim_creds;
 struct sim_store;
 struct sim_rules;
@@ -112,16 +119,6 @@ struct sim_ctx {
     atomic_ullong ids;            /* counter behind every generated id */
     int tls_port;                 /* bound TLS port, set by the server */
 };
-
-/* Loads credentials from cfg.creds_dir plus the extra-key variables and
- * creates the shared state. cfg must already be loaded. Returns 0, or -1
- * with err (missing or unreadable credentials). On failure nothing needs
- * releasing beyond the configuration. Call from main() only. */
-int sim_ctx_init(struct sim_ctx *ctx, struct hd_err *err);
-
-/* Frees everything sim_ctx_init() created; cfg strings stay (they belong
- * to hd_config_release()). */
-void sim_ctx_release(struct sim_ctx *ctx);
 
 /* Virtual wall clock, Unix milliseconds: the system clock plus the offset
  * set through the control API. Thread-safe. */

@@ -16,7 +16,7 @@
 
 #include "core/err.h"
 #include "tools/sim/exchange.h"
-#include "tools/sim/route.h"
+#include "tools/sim/endpoint.h"
 
 #define SIM_WAITERS_MAX 256
 #define SIM_OUTCOME_KEYS_MAX 512

@@ -16,11 +16,11 @@
 #include <jansson.h>
 
 #include "tools/sim/creds.h"
-#include "tools/sim/fcm.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/rate.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/tokens.h"
+#include "tools/sim/providers/fcm.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/providers/rate.h"
+#include "tools/sim/faults/ruleset.h"
+#include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
 
 #define FCM_PREFIX "/v1/projects/"

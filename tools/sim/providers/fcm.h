@@ -8,7 +8,7 @@
 #ifndef SIM_FCM_H
 #define SIM_FCM_H
 
-#include "tools/sim/route.h"
+#include "tools/sim/endpoint.h"
 
 extern const struct sim_endpoint sim_fcm_send;
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
-#include "tools/sim/route.h"
+#include "tools/sim/endpoint.h"
 
 extern const struct sim_endpoint sim_google_token;
 extern const struct sim_endpoint sim_hms_token;

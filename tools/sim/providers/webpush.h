@@ -9,13 +9,13 @@
 #define SIM_WEBPUSH_H
 
 #include "http/server.h"
-#include "tools/sim/route.h"
+#include "tools/sim/endpoint.h"
 
 extern const struct sim_endpoint sim_webpush_send;
 
-/* GET /control/webpush/subscription?id=ID[&key=APPLICATION_SERVER_KEY]
- * [&origin=https://HOST]: the PushSubscription JSON of ID plus
- * "ua_private" (ud: struct sim_control). */
-void sim_webpush_h_subscription(struct hd_http_req *r, void *ud);
+/* Answers GET /control/webpush/subscription?id=ID
+ * [&key=APPLICATION_SERVER_KEY][&origin=https://HOST] (a control API
+ * route, control.c): the PushSubscription JSON of ID plus "ua_private". */
+void sim_webpush_subscription(struct hd_http_req *r, struct sim_ctx *ctx);
 
 #endif

@@ -20,7 +20,7 @@
 #include <openssl/x509.h>
 
 #include "core/alloc.h"
-#include "tools/sim/conn.h"
+#include "tools/sim/net/conn.h"
 #include "tools/sim/route.h"
 #include "core/banned.h"
 
@@ -154,7 +154,8 @@ sim_conn_close(struct sim_conn *c)
         sim_stream_done(c, c->streams);
     if (c->h1 != NULL)
         sim_stream_done(c, c->h1);
-    sim_h2_free(c);
+    if (c->proto != NULL && c->proto->release != NULL)
+        c->proto->release(c);
     if (c->ssl != NULL)
         SSL_free(c->ssl);
     close(c->fd); /* also leaves the epoll set */
@@ -174,12 +175,8 @@ sim_conn_close(struct sim_conn *c)
 void
 sim_conn_answer(struct sim_conn *c, struct sim_stream *st)
 {
-    if (c->state == SIM_C_H2) {
-        sim_h2_answer(c, st);
-        sim_h2_sync_settings(c);
-    } else if (sim_h1_answer(c, st) < 0) {
+    if (c->proto->answer(c, st) < 0)
         c->closing = 1;
-    }
 }
 
 void
@@ -213,8 +210,8 @@ sim_conn_flush(struct sim_conn *c)
         int n;
         int e;
 
-        if (c->state == SIM_C_H2 && c->out.len < SIM_OUT_BATCH &&
-            sim_h2_pull(c) < 0) {
+        if (c->proto != NULL && c->proto->pull != NULL &&
+            c->out.len < SIM_OUT_BATCH && c->proto->pull(c) < 0) {
             c->closing = 1;
             return;
         }
@@ -241,7 +238,8 @@ sim_conn_settle(struct sim_conn *c)
 {
     sim_conn_flush(c);
     if (c->closing || (c->close_after_flush && c->out.len == 0) ||
-        (c->state == SIM_C_H2 && c->out.len == 0 && sim_h2_done(c))) {
+        (c->proto != NULL && c->proto->done != NULL && c->out.len == 0 &&
+         c->proto->done(c))) {
         sim_conn_close(c);
         return 1;
     }
@@ -268,6 +266,16 @@ peer_cert(struct sim_conn *c)
     X509_free(x);
 }
 
+/* c speaks proto from now on (state H2 or H1). 0 or -1. */
+static int
+speak(struct sim_conn *c, enum sim_conn_state state,
+      const struct sim_proto *proto)
+{
+    c->state = state;
+    c->proto = proto;
+    return proto->start != NULL ? proto->start(c) : 0;
+}
+
 static void
 tls_ready(struct sim_conn *c)
 {
@@ -289,11 +297,10 @@ tls_ready(struct sim_conn *c)
         c->apns_host = ep->h2_only;
     }
     if (alen == 2 && memcmp(alpn, "h2", 2) == 0) {
-        c->state = SIM_C_H2;
-        if (sim_h2_start(c) < 0)
+        if (speak(c, SIM_C_H2, c->t->srv->h2) < 0)
             c->closing = 1;
     } else if (alen == 8) {
-        c->state = SIM_C_H1;
+        speak(c, SIM_C_H1, c->t->srv->h1);
     } else {
         c->state = SIM_C_DETECT;
     }
@@ -313,27 +320,25 @@ detect(struct sim_conn *c)
         return 0; /* need more */
     if (n == pl && memcmp(c->in.data, preface, pl) == 0 &&
         c->t->ctx->cfg.h2_prior_knowledge) {
-        c->state = SIM_C_H2;
-        if (sim_h2_start(c) < 0)
+        if (speak(c, SIM_C_H2, c->t->srv->h2) < 0)
             return -1;
-        rc = sim_h2_recv(c, (const unsigned char *)c->in.data, c->in.len);
+        rc = c->proto->recv(c, (const unsigned char *)c->in.data, c->in.len);
         hd_buf_reset(&c->in);
         return rc;
     }
-    c->state = SIM_C_H1;
-    return sim_h1_process(c);
+    if (speak(c, SIM_C_H1, c->t->srv->h1) < 0)
+        return -1;
+    return c->proto->recv(c, NULL, 0); /* c->in holds the bytes */
 }
 
 static int
 feed(struct sim_conn *c, const unsigned char *p, size_t n)
 {
-    if (c->state == SIM_C_H2)
-        return sim_h2_recv(c, p, n);
+    if (c->proto != NULL)
+        return c->proto->recv(c, p, n);
     if (hd_buf_append(&c->in, p, n, NULL) < 0)
         return -1;
-    if (c->state == SIM_C_DETECT)
-        return detect(c);
-    return c->h1_busy ? 0 : sim_h1_process(c);
+    return detect(c);
 }
 
 void

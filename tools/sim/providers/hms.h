@@ -9,7 +9,7 @@
 #ifndef SIM_HMS_H
 #define SIM_HMS_H
 
-#include "tools/sim/route.h"
+#include "tools/sim/endpoint.h"
 
 extern const struct sim_endpoint sim_hms_send;
 

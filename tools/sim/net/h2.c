@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tools/sim/conn.h"
+#include "tools/sim/net/h2.h"
 #include "core/banned.h"
 
 #define APNS_HEADER_LIST_MAX 8000
@@ -367,3 +367,20 @@ sim_h2_free(struct sim_conn *c)
         nghttp2_session_del(c->h2);
     c->h2 = NULL;
 }
+
+static int
+answer(struct sim_conn *c, struct sim_stream *st)
+{
+    sim_h2_answer(c, st);
+    sim_h2_sync_settings(c);
+    return 0;
+}
+
+const struct sim_proto sim_h2_proto = {
+    .start = sim_h2_start,
+    .recv = sim_h2_recv,
+    .answer = answer,
+    .pull = sim_h2_pull,
+    .done = sim_h2_done,
+    .release = sim_h2_free,
+};

@@ -13,7 +13,8 @@
 #include <strings.h>
 
 #include "core/config.h"
-#include "tools/sim/conn.h"
+#include "tools/sim/net/h1.h"
+#include "tools/sim/net/h2.h"
 #include "tools/sim/route.h"
 #include "core/banned.h"
 
@@ -365,3 +366,16 @@ sim_h1_answer(struct sim_conn *c, struct sim_stream *st)
     }
     return sim_h1_process(c);
 }
+
+static int
+recv_bytes(struct sim_conn *c, const unsigned char *p, size_t n)
+{
+    if (n > 0 && hd_buf_append(&c->in, p, n, NULL) < 0)
+        return -1;
+    return c->h1_busy ? 0 : sim_h1_process(c);
+}
+
+const struct sim_proto sim_h1_proto = {
+    .recv = recv_bytes,
+    .answer = sim_h1_answer,
+};

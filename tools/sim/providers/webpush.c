@@ -13,10 +13,9 @@
 #include <openssl/evp.h>
 
 #include "core/base64.h"
-#include "tools/sim/control.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/webpush.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/faults/ruleset.h"
+#include "tools/sim/providers/webpush.h"
 #include "webpush/ece.h"
 #include "webpush/vapid.h"
 #include "core/banned.h"
@@ -134,9 +133,8 @@ id_ok(const char *id, size_t n)
 }
 
 void
-sim_webpush_h_subscription(struct hd_http_req *r, void *ud)
+sim_webpush_subscription(struct hd_http_req *r, struct sim_ctx *ctx)
 {
-    struct sim_control *c = ud;
     const char *id = hd_http_req_query(r, "id");
     const char *key = hd_http_req_query(r, "key");
     const char *origin = hd_http_req_query(r, "origin");
@@ -166,7 +164,7 @@ sim_webpush_h_subscription(struct hd_http_req *r, void *ud)
         fp[0] = '~';
         fingerprint(ask, sizeof(ask), fp + 1);
     }
-    k = sub_keys(c->ctx, id, strlen(id), auth);
+    k = sub_keys(ctx, id, strlen(id), auth);
     if (k == NULL || hd_p256_get_public(k, pub, NULL) < 0 ||
         hd_p256_get_private(k, priv, NULL) < 0) {
         EVP_PKEY_free(k);

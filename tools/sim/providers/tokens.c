@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "tools/sim/tokens.h"
+#include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
 
 #define NBUCKETS (SIM_TOKENS_MAX * 2)

@@ -12,8 +12,8 @@
 #include <strings.h>
 
 #include "core/config.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/route.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/endpoint.h"
 #include "core/banned.h"
 
 enum param {

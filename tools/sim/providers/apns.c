@@ -13,9 +13,10 @@
 #include <strings.h>
 
 #include "core/limits.h"
-#include "tools/sim/apns.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/rules.h"
+#include "tools/sim/providers/apns.h"
+#include "tools/sim/providers/apns_topic.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/faults/ruleset.h"
 #include "core/banned.h"
 
 #define APNS_PATH "/3/device/"
@@ -64,26 +65,6 @@ static const struct reason {
 
 #define NREASONS (sizeof(reasons) / sizeof(reasons[0]))
 
-/* push type -> the apns-topic suffix it requires ("" none) */
-static const struct push_type {
-    const char *name;
-    const char *suffix;
-} push_types[] = {
-    {"alert", ""},
-    {"background", ""},
-    {"location", ".location-query"},
-    {"voip", ".voip"},
-    {"complication", ".complication"},
-    {"fileprovider", ".pushkit.fileprovider"},
-    {"mdm", ""},
-    {"liveactivity", ".push-type.liveactivity"},
-    {"pushtotalk", ".voip-ptt"},
-    {"widgets", ".push-type.widgets"},
-    {"controls", ""},
-};
-
-#define NPUSH_TYPES (sizeof(push_types) / sizeof(push_types[0]))
-
 static const char *
 error_at(int i)
 {
@@ -99,27 +80,6 @@ reason_status(const char *name)
         if (strcmp(reasons[i].name, name) == 0)
             return reasons[i].status;
     return 400;
-}
-
-void
-sim_apns_base_topic(const char *topic, char *out, size_t outlen)
-{
-    size_t len = strlen(topic);
-    size_t i;
-
-    for (i = 0; i < NPUSH_TYPES; i++) {
-        size_t sl = strlen(push_types[i].suffix);
-
-        if (sl > 0 && len > sl &&
-            strcmp(topic + len - sl, push_types[i].suffix) == 0) {
-            len -= sl;
-            break;
-        }
-    }
-    if (len >= outlen)
-        len = outlen - 1;
-    memcpy(out, topic, len);
-    out[len] = '\0';
 }
 
 static int
@@ -154,17 +114,6 @@ is_integer(const char *s)
         if (!isdigit((unsigned char)*s))
             return 0;
     return 1;
-}
-
-static const struct push_type *
-push_type(const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < NPUSH_TYPES; i++)
-        if (strcmp(push_types[i].name, name) == 0)
-            return &push_types[i];
-    return NULL;
 }
 
 static int
@@ -316,7 +265,7 @@ check_headers(const struct sim_ctx *ctx, const struct sim_req *req,
     const char *type = sim_req_header(req, "apns-push-type");
     const char *exp = sim_req_header(req, "apns-expiration");
     const char *path = sim_req_header(req, ":path");
-    const struct push_type *pt = NULL;
+    const struct sim_apns_push_type *pt = NULL;
     size_t i;
 
     if (id != NULL && !is_uuid(id))
@@ -336,7 +285,7 @@ check_headers(const struct sim_ctx *ctx, const struct sim_req *req,
         strcmp(prio, "1") != 0)
         return "BadPriority";
     if (type != NULL) {
-        pt = push_type(type);
+        pt = sim_apns_push_type(type);
         if (pt == NULL)
             return "InvalidPushType";
         if (ctx->cfg.apns_background_10 && strcmp(type, "background") == 0 &&

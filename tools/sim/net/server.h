@@ -1,5 +1,9 @@
-/* server.h -- the TLS port: HTTP/2 (ALPN h2, or prior knowledge) and
- * HTTP/1.1 for every provider, on HERALD_SIM_THREADS epoll threads.
+/* server.h -- the net/ folder's entry: the TLS port, HTTP/2 (ALPN h2, or
+ * prior knowledge) and HTTP/1.1 for every provider, on HERALD_SIM_THREADS
+ * epoll threads. net/ owns sockets, TLS, HTTP framing and the timers of
+ * delayed answers; what to answer is route.h's (sim_dispatch). Inside,
+ * server.c runs the threads, conn.c a connection's life, and h1.c / h2.c
+ * the two HTTP versions behind struct sim_proto (conn.h).
  *
  * Each thread owns an SO_REUSEPORT listener, its connections and a timer
  * heap for delayed responses, so latency injection never blocks a

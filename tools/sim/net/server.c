@@ -24,10 +24,12 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "tools/sim/conn.h"
+#include "tools/sim/net/conn.h"
+#include "tools/sim/net/h1.h"
+#include "tools/sim/net/h2.h"
 #include "tools/sim/creds.h"
 #include "tools/sim/route.h"
-#include "tools/sim/server.h"
+#include "tools/sim/net/server.h"
 #include "core/banned.h"
 
 #define MAX_EVENTS 256
@@ -417,6 +419,8 @@ sim_server_new(struct sim_ctx *ctx, struct hd_err *err)
     int i;
 
     s->ctx = ctx;
+    s->h1 = &sim_h1_proto;
+    s->h2 = &sim_h2_proto;
     s->nthreads =
         ctx->cfg.threads > 0 ? ctx->cfg.threads : (int)(ncpu > 0 ? ncpu : 1);
     s->threads = hd_xcalloc((size_t)s->nthreads, sizeof(*s->threads));

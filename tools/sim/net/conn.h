@@ -1,6 +1,9 @@
 /* conn.h -- the transport's internal types: I/O threads, TLS connections
  * and streams, shared by server.c (epoll, TLS, timers), h2.c (nghttp2)
- * and h1.c (HTTP/1.1).
+ * and h1.c (HTTP/1.1). conn.c owns a connection's life and reaches the
+ * HTTP version it speaks only through struct sim_proto, which h1.c and
+ * h2.c implement and server.c hands over; they call back only the
+ * request and stream functions of this header.
  *
  * Not a public API: only the transport files include it. Invariant: a
  * connection, its streams and its nghttp2 session belong to exactly one
@@ -32,6 +35,26 @@
 struct sim_server;
 struct sim_thread;
 struct sim_conn;
+struct sim_stream;
+
+/* One HTTP version's side of a connection (h1.c, h2.c). NULL members do
+ * nothing. Called on the connection's I/O thread. */
+struct sim_proto {
+    /* Starts the protocol on c (HTTP/2: the server SETTINGS). 0 or -1. */
+    int (*start)(struct sim_conn *c);
+    /* Feeds n bytes read from the peer; n = 0 after protocol detection,
+     * when c->in already holds them. 0, or -1 when c must close. */
+    int (*recv)(struct sim_conn *c, const unsigned char *p, size_t n);
+    /* Sends st's answer (or its RST/GOAWAY/close action). 0, or -1 when
+     * c must close. */
+    int (*answer)(struct sim_conn *c, struct sim_stream *st);
+    /* Moves pending output into c->out. 0 or -1. */
+    int (*pull)(struct sim_conn *c);
+    /* 1 when nothing is left to read or write (close c). */
+    int (*done)(struct sim_conn *c);
+    /* Frees the protocol's state; streams are already released. */
+    void (*release)(struct sim_conn *c);
+};
 
 struct sim_stream {
     struct sim_conn *conn; /* NULL once the connection is gone */
@@ -59,6 +82,7 @@ struct sim_conn {
     int fd;
     SSL *ssl;
     enum sim_conn_state state;
+    const struct sim_proto *proto; /* set with state H2 or H1 */
     struct sim_peer peer;
     int provider;  /* enum sim_provider once known, else -1 */
     int apns_host; /* SNI or first request named an APNs host */
@@ -120,6 +144,8 @@ struct sim_server {
     SSL_CTX *ssl_ctx;
     struct sim_thread *threads;
     int nthreads;
+    const struct sim_proto *h1; /* the protocols connections speak */
+    const struct sim_proto *h2;
     int port;
     atomic_int stop;
     atomic_uint rr; /* round-robin: which thread gets the next socket */
@@ -163,50 +189,5 @@ void sim_stream_put(struct sim_thread *t, struct sim_stream *st);
 /* Unlinks st from its connection; frees it unless a timer still holds it
  * (then the timer frees it). */
 void sim_stream_done(struct sim_conn *c, struct sim_stream *st);
-
-/* ---- h2.c ---- */
-
-/* Creates the nghttp2 session and queues the server SETTINGS. 0 or -1. */
-int sim_h2_start(struct sim_conn *c);
-
-/* Feeds received bytes. 0, or -1 when the connection must close. */
-int sim_h2_recv(struct sim_conn *c, const unsigned char *p, size_t n);
-
-/* Submits st's response (or its RST/GOAWAY/close action). */
-void sim_h2_answer(struct sim_conn *c, struct sim_stream *st);
-
-/* Moves nghttp2's pending frames into c->out. 0 or -1. */
-int sim_h2_pull(struct sim_conn *c);
-
-/* Sends MAX_CONCURRENT_STREAMS again when the providers changed it. */
-void sim_h2_sync_settings(struct sim_conn *c);
-
-/* Queues GOAWAY; graceful (in-flight streams finish) unless hard. */
-void sim_h2_goaway(struct sim_conn *c, uint32_t code, const char *debug,
-                   size_t len, int hard);
-
-/* Appends a GOAWAY frame built by hand (no nghttp2 session needed). */
-void sim_h2_raw_goaway(struct hd_buf *out, int32_t last_stream_id,
-                       uint32_t code, const char *debug, size_t len);
-
-/* 1 when nghttp2 has nothing left to read or write (close the conn). */
-int sim_h2_done(struct sim_conn *c);
-
-/* Frees the session. Streams must already be released. */
-void sim_h2_free(struct sim_conn *c);
-
-/* ---- h1.c ---- */
-
-/* Parses and dispatches buffered HTTP/1.1 requests from c->in. 0, or -1
- * when the connection must close. */
-int sim_h1_process(struct sim_conn *c);
-
-/* Writes st's response into c->out and resumes parsing. 0 or -1. */
-int sim_h1_answer(struct sim_conn *c, struct sim_stream *st);
-
-/* Appends the bytes APNs sends to an HTTP/1.x client: an HTTP/2 SETTINGS
- * and a GOAWAY whose debug data names the request. */
-void sim_h1_apns_goaway(struct sim_conn *c, const char *method,
-                        const char *path);
 
 #endif

@@ -21,7 +21,8 @@
 #include "core/base64.h"
 #include "auth/jwt.h"
 #include "core/limits.h"
-#include "tools/sim/apns.h"
+#include "tools/sim/providers/apns_auth.h"
+#include "tools/sim/providers/apns_topic.h"
 #include "core/banned.h"
 
 #define IAT_SKEW_S 60

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "tools/sim/rate.h"
+#include "tools/sim/providers/rate.h"
 #include "core/banned.h"
 
 struct bucket {

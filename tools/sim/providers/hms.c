@@ -13,11 +13,11 @@
 
 #include <jansson.h>
 
-#include "tools/sim/hms.h"
-#include "tools/sim/outcome.h"
-#include "tools/sim/rate.h"
-#include "tools/sim/rules.h"
-#include "tools/sim/tokens.h"
+#include "tools/sim/providers/hms.h"
+#include "tools/sim/faults/outcome.h"
+#include "tools/sim/providers/rate.h"
+#include "tools/sim/faults/ruleset.h"
+#include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
 
 #define HMS_PAYLOAD_MAX 4096

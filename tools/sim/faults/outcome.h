@@ -4,7 +4,7 @@
  * An outcome comes from a control-API rule (rules.h) or from the prefix of
  * the device token (sim_outcome_from_token); when neither applies the
  * provider's own logic answers. Error outcomes name an entry of the
- * endpoint's error table (route.h), so the provider renders the exact
+ * endpoint's error table (endpoint.h), so the provider renders the exact
  * status, headers and body. The prefix table is the contract documented in
  * docs/sim.md; every prefix is made of hex digits so APNs tokens that carry
  * one still pass format validation. Thread-safe: no shared state. */
