@@ -62,6 +62,8 @@ struct api_config {
     int clear_token_rate;      /* HERALD_API_CLEAR_TOKEN_RATE */
     int clear_token_burst;     /* HERALD_API_CLEAR_TOKEN_BURST */
     int strict_params;         /* HERALD_API_STRICT_PARAMS */
+    int scheduler;             /* HERALD_API_SCHEDULER: run the stage */
+    int sched_poll_ms;         /* HERALD_API_SCHEDULER_POLL_MS */
 };
 
 extern const struct hd_config_field api_config_fields[];
@@ -101,6 +103,7 @@ void api_metrics_watch_register(struct api_metrics *m, struct hd_metrics *reg,
 struct api_fanout;
 struct api_feedback;
 struct api_cleanup;
+struct api_sched;
 
 struct api_ctx {
     struct api_config cfg;
@@ -122,6 +125,7 @@ struct api_ctx {
     struct api_fanout *fanout;
     struct api_feedback *feedback;
     struct api_cleanup *cleanup;
+    struct api_sched *sched;
     char topic_requests[API_TOPIC_MAX];
     char topic_events[API_TOPIC_MAX];
     char topic_feedback[API_TOPIC_MAX];
@@ -206,7 +210,7 @@ int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
  * with hd_msg_request_release). A missing uid is generated; created_ms is
  * now_ms. 0 or -1 with err (r left zeroed). */
 int api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
-                   struct hd_err *err);
+                   int64_t *send_at_s, struct hd_err *err);
 
 /* What a Device object shows besides its fixed fields (api_devlist.c). */
 #define API_DEV_META 1u
@@ -233,6 +237,7 @@ void api_user_topic_list(struct api_call *call);
 void api_user_channel_update(struct api_call *call); /* draft names */
 void api_user_channel_list(struct api_call *call);
 void api_send_push(struct api_call *call);
+void api_cancel_push(struct api_call *call);
 void api_update_push_status(struct api_call *call);
 void api_push_status_list(struct api_call *call);
 
@@ -276,6 +281,18 @@ struct api_feedback *api_feedback_start(struct api_ctx *ctx,
 void api_feedback_stop(struct api_feedback *fb);
 /* Frees it; after the producer is freed (dead letters report late). */
 void api_feedback_free(struct api_feedback *fb);
+
+/* Holds r until send_at_s (Unix seconds) in scheduled_pushes; a uid
+ * already held (or cancelled) is left as it is. Any thread that may wait
+ * on PostgreSQL. 0 or -1 with err. */
+int api_sched_put(struct api_ctx *ctx, const struct hd_msg_request *r,
+                  int64_t send_at_s, struct hd_err *err);
+/* 1 when cancel_push named (app, uid). Fan-out workers. */
+int api_sched_cancelled(struct api_ctx *ctx, const char *app, const char *uid);
+/* new: the scheduler stage (releases due pushes). NULL with err. */
+struct api_sched *api_sched_start(struct api_ctx *ctx, struct hd_err *err);
+/* Stops (a release in flight finishes or rolls back) and frees. */
+void api_sched_stop(struct api_sched *s);
 
 /* new: a thread that, every HERALD_API_CLEANUP_INTERVAL_S, removes
  * devices inactive for HERALD_API_MAX_INACTIVE_DEVICE_DAYS (when set) and

@@ -103,6 +103,7 @@ round_once(struct api_cleanup *cl)
     if (cfg->retention_hours > 0) {
         n = drain(cl, "cl_status", cfg->retention_hours, 0);
         n += drain(cl, "cl_requests", cfg->retention_hours, 0);
+        n += drain(cl, "cl_scheduled", cfg->retention_hours, 0);
         if (n > 0)
             hd_log(HD_LOG_INFO, 0,
                    "removed %ld status rows older than %d "

@@ -63,7 +63,8 @@ const struct hd_config_field api_config_fields[] = {
                86400, "how often the cleanup runs"),
     HD_CFG_INT("HERALD_API_STATUS_RETENTION_HOURS", AC, retention_hours, 168, 0,
                87600,
-               "keep push_status rows and uid idempotency records this "
+               "keep push_status rows, uid idempotency records and "
+               "released or cancelled scheduled pushes this "
                "long (0: forever)"),
     HD_CFG_BOOL("HERALD_API_CLEAR_TOKEN_ANONYMOUS", AC, clear_token_anonymous,
                 true,
@@ -79,5 +80,10 @@ const struct hd_config_field api_config_fields[] = {
     HD_CFG_BOOL("HERALD_API_STRICT_PARAMS", AC, strict_params, false,
                 "refuse server-API params Herald does not know (107 naming "
                 "the field) instead of ignoring them as Centrifugo does"),
+    HD_CFG_BOOL("HERALD_API_SCHEDULER", AC, scheduler, true,
+                "run the scheduler stage (releases pushes sent with send_at "
+                "when they are due)"),
+    HD_CFG_INT("HERALD_API_SCHEDULER_POLL_MS", AC, sched_poll_ms, 200, 10,
+               60000, "how often the scheduler looks for due pushes"),
     HD_CFG_END,
 };

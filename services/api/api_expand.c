@@ -268,7 +268,8 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
             rc = -1;
             break;
         }
-        if (expired(req)) {
+        if (expired(req) || api_sched_cancelled(ctx, req->r.app, req->r.uid)) {
+            /* past expire_at, or cancel_push: no more deliveries */
             atomic_fetch_or(&req->flags, FO_F_EXPIRED);
             rc = 0;
             break;

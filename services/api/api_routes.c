@@ -30,6 +30,7 @@ static const struct api_method methods[] = {
     {"push_user_channel_update", api_user_channel_update},
     {"push_user_channel_list", api_user_channel_list},
     {"send_push_notification", api_send_push},
+    {"cancel_push", api_cancel_push},
     {"update_push_status", api_update_push_status},
     {"push_status_list", api_push_status_list},
 };

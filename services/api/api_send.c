@@ -449,9 +449,8 @@ parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
 static int
 refuse_unavailable(json_t *params, struct hd_err *err)
 {
-    static const char *const keys[] = {"send_at",       "limit_strategy",
-                                       "localizations", "use_templating",
-                                       "use_meta",      NULL};
+    static const char *const keys[] = {"limit_strategy", "localizations",
+                                       "use_templating", "use_meta", NULL};
     size_t i;
 
     for (i = 0; keys[i]; i++) {
@@ -488,7 +487,7 @@ check_analytics_uid(const char **uid, const char *auid, struct hd_err *err)
 
 int
 api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
-               struct hd_err *err)
+               int64_t *send_at_s, struct hd_err *err)
 {
     static const char *const known[] = {"recipient",
                                         "notification",
@@ -505,6 +504,7 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
     json_t *rc = NULL, *n = NULL;
     const char *app = NULL, *uid = NULL, *auid = NULL;
     int need = -1, flag = 0;
+    long long send_at = 0;
 
     memset(r, 0, sizeof(*r));
     if (api_params_known(params, "params", known, err) < 0 ||
@@ -514,6 +514,8 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
                     err) < 0 ||
         api_get_flag(params, "params", "optimize_for_reliability", &flag, err) <
             0 ||
+        hd_json_int(params, "params", "send_at", 0, 0, API_EXPIRE_AT_MAX,
+                    &send_at, err) < 0 ||
         hd_json_obj(params, "params", "recipient", 1, &rc, err) < 0 ||
         hd_json_obj(params, "params", "notification", 1, &n, err) < 0 ||
         check_analytics_uid(&uid, auid, err) < 0 ||
@@ -525,6 +527,8 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
     }
     r->app = hd_xstrdup(app);
     r->created_ms = now_ms;
+    /* a time already past is now */
+    *send_at_s = send_at * 1000 > now_ms ? (int64_t)send_at : 0;
     return 0;
 }
 
@@ -557,9 +561,23 @@ api_send_push(struct api_call *call)
     struct hd_msg_request r;
     struct hd_err err = {0};
     struct send_wait *w;
+    int64_t send_at = 0;
 
-    if (api_send_parse(call->params, hd_now_wall_ms(), &r, &err) < 0) {
+    if (api_send_parse(call->params, hd_now_wall_ms(), &r, &send_at, &err) <
+        0) {
         api_call_fail(call, &err);
+        return;
+    }
+    if (send_at > 0) {
+        /* held in PostgreSQL until then (one insert; the scheduler stage
+         * releases it to herald.requests) */
+        if (api_sched_put(call->ctx, &r, send_at, &err) < 0) {
+            hd_msg_request_release(&r);
+            api_call_fail(call, &err);
+            return;
+        }
+        api_call_result_str(call, "uid", r.uid);
+        hd_msg_request_release(&r);
         return;
     }
     w = hd_xmalloc(sizeof(*w));

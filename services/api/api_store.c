@@ -244,6 +244,32 @@ const struct hd_pg_stmt api_stmts[] = {
              "AND i.provider = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
      9},
 
+    /* scheduled pushes (send_at) and cancel_push */
+    {"sp_put",
+     "INSERT INTO scheduled_pushes (app, uid, due_at, state, record) "
+     "VALUES ($1, $2, to_timestamp($3::bigint), 'pending', $4) "
+     "ON CONFLICT (app, uid) DO NOTHING",
+     4},
+    {"sp_claim",
+     "SELECT app, uid, record FROM scheduled_pushes "
+     "WHERE state = 'pending' AND due_at <= now() ORDER BY due_at "
+     "LIMIT $1::int FOR UPDATE SKIP LOCKED",
+     1},
+    {"sp_released",
+     "UPDATE scheduled_pushes s SET state = 'released' FROM "
+     "unnest($1::text[], $2::text[]) AS x(app, uid) "
+     "WHERE s.app = x.app AND s.uid = x.uid AND s.state = 'pending'",
+     2},
+    {"sp_cancel",
+     "INSERT INTO scheduled_pushes (app, uid, due_at, state) "
+     "VALUES ($1, $2, now(), 'cancelled') ON CONFLICT (app, uid) "
+     "DO UPDATE SET state = 'cancelled'",
+     2},
+    {"sp_cancelled",
+     "SELECT 1 FROM scheduled_pushes WHERE app = $1 AND uid = $2 "
+     "AND state = 'cancelled'",
+     2},
+
     {"fb_status",
      "INSERT INTO push_status AS s (app, uid, target, device_id, provider, "
      "token, status, code) SELECT DISTINCT ON (x.app, x.uid, x.target) "
@@ -285,6 +311,12 @@ const struct hd_pg_stmt api_stmts[] = {
      "WHERE updated_at < now() - make_interval(hours => $1::int) "
      "LIMIT $2::int)",
      2},
+    {"cl_scheduled",
+     "DELETE FROM scheduled_pushes WHERE (app, uid) IN (SELECT app, uid "
+     "FROM scheduled_pushes WHERE state <> 'pending' "
+     "AND created_at < now() - make_interval(hours => $1::int) "
+     "LIMIT $2::int)",
+     2},
 
     /* another user's device on another identifier holding the token: the
      * token may not move to this user (a device takeover) */
@@ -292,6 +324,7 @@ const struct hd_pg_stmt api_stmts[] = {
      "SELECT 1 FROM devices WHERE app = $1 AND provider = $2 AND token = $3 "
      "AND user_id <> $4 AND identifier IS DISTINCT FROM $5 LIMIT 1",
      5},
+
     {"bw_find",
      "SELECT id FROM devices WHERE app = $1 AND identifier = $2 "
      "AND user_id = $3 ORDER BY updated_at DESC LIMIT 1",

@@ -204,6 +204,13 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
             return 1;
         }
     }
+    if (ctx->cfg.scheduler) {
+        ctx->sched = api_sched_start(ctx, &err);
+        if (ctx->sched == NULL) {
+            hd_log(HD_LOG_FATAL, 0, "scheduler: %s", err.msg);
+            return 1;
+        }
+    }
 cleanup_stage:
     if (ctx->cfg.max_inactive_days > 0 || ctx->cfg.retention_hours > 0) {
         ctx->cleanup = api_cleanup_start(ctx, &err);
@@ -221,6 +228,7 @@ static void
 teardown(struct api_ctx *ctx)
 {
     api_cleanup_stop(ctx->cleanup);
+    api_sched_stop(ctx->sched);
     api_feedback_stop(ctx->feedback);
     api_fanout_stop(ctx->fanout);
     api_sink_release(&ctx->sink);

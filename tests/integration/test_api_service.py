@@ -51,7 +51,7 @@ def test_bad_configuration_is_refused_naming_the_variable(stack, pg_dsn):
 def test_migrate_applies_and_exits(stack, pg_dsn, pg_cluster):
     r = run(stack.env(HERALD_PG_DSN=pg_dsn), "migrate")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "4 applied" in r.stderr
+    assert "5 applied" in r.stderr
     tables = pg_cluster.psql(pg_dsn, "select string_agg(tablename, ',' order by tablename) "
                                      "from pg_tables where schemaname = 'public'")
     for t in ("device_topics", "devices", "installations", "push_requests", "push_status",

@@ -221,7 +221,8 @@ static int
 parse_send(const char *text, struct hd_msg_request *r, struct hd_err *err)
 {
     json_t *p = js(text);
-    int rc = api_send_parse(p, 1234, r, err);
+    int64_t send_at = 0;
+    int rc = api_send_parse(p, 1234, r, &send_at, err);
 
     json_decref(p);
     return rc;
