@@ -416,41 +416,15 @@ intake(struct api_fanout *fo, struct fo_req **list)
     }
 }
 
-static void *
-consumer_main(void *arg)
+/* Stopping: what was never dispatched (pending) and what the workers
+ * never picked up stays uncommitted; batches in flight get up to
+ * FO_DRAIN_MS to be acknowledged, and what they finish is committed. */
+static void
+drain_on_stop(struct api_fanout *fo, struct fo_req *pending)
 {
-    struct api_fanout *fo = arg;
-    struct fo_req *pending = NULL, *req;
-    struct hd_kconsumer *c;
+    struct fo_req *req;
     uint64_t deadline;
 
-    hd_log_ctx_set("thread", "fanout-consumer");
-    while (!stopping(fo)) {
-        fo_run_retries(fo);
-        run_finished(fo);
-        if (pending != NULL) {
-            if (dispatch(fo, &pending) < 0) {
-                struct timespec ts = {0, DB_RETRY_MS * 1000000L};
-
-                nanosleep(&ts, NULL);
-            }
-            continue;
-        }
-        if (fo->reqs_inflight >= fo->ctx->cfg.fanout_max_requests) {
-            /* not polling: commit what is done here instead */
-            hd_kconsumer_commit(fo->c, 0, NULL);
-            pthread_mutex_lock(&fo->mu);
-            if (fo->finished == NULL && fo->retry == NULL)
-                timed_wait(&fo->wake_cv, &fo->mu, POLL_MS);
-            pthread_mutex_unlock(&fo->mu);
-            continue;
-        }
-        intake(fo, &pending);
-        dispatch(fo, &pending);
-    }
-
-    /* Stopping: what was never dispatched, and what the workers never
-     * picked up, stays uncommitted. */
     while ((req = pending) != NULL) {
         pending = req->next;
         atomic_fetch_or(&req->flags, FO_F_ABANDONED);
@@ -495,6 +469,41 @@ consumer_main(void *arg)
                "fan-out stopped: %ld unfinished requests left "
                "uncommitted for the next owner",
                fo->abandoned);
+}
+
+static void *
+consumer_main(void *arg)
+{
+    struct api_fanout *fo = arg;
+    struct fo_req *pending = NULL;
+    struct hd_kconsumer *c;
+
+    hd_log_ctx_set("thread", "fanout-consumer");
+    while (!stopping(fo)) {
+        fo_run_retries(fo);
+        run_finished(fo);
+        if (pending != NULL) {
+            if (dispatch(fo, &pending) < 0) {
+                struct timespec ts = {0, DB_RETRY_MS * 1000000L};
+
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        if (fo->reqs_inflight >= fo->ctx->cfg.fanout_max_requests) {
+            /* not polling: commit what is done here instead */
+            hd_kconsumer_commit(fo->c, 0, NULL);
+            pthread_mutex_lock(&fo->mu);
+            if (fo->finished == NULL && fo->retry == NULL)
+                timed_wait(&fo->wake_cv, &fo->mu, POLL_MS);
+            pthread_mutex_unlock(&fo->mu);
+            continue;
+        }
+        intake(fo, &pending);
+        dispatch(fo, &pending);
+    }
+
+    drain_on_stop(fo, pending);
     pthread_mutex_lock(&fo->mu);
     c = fo->c;
     fo->c = NULL;

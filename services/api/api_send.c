@@ -129,9 +129,9 @@ parse_filter(json_t *f, struct hd_err *err)
 }
 
 /* Exactly one kind set: fills r->kind and r->values (a new reference). */
+/* The one recipient kind set in rc: *out, or -1 with err (none, or two). */
 static int
-parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
-                struct hd_err *err)
+find_kind(json_t *rc, const struct rkind **out, struct hd_err *err)
 {
     static const char *const known[] = {"filter",
                                         "fcm_tokens",
@@ -147,7 +147,6 @@ parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
                                         "users",
                                         NULL};
     const struct rkind *found = NULL;
-    char path[64];
     json_t *v;
     size_t i;
 
@@ -166,6 +165,20 @@ parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
     if (found == NULL)
         return hd_err_set(err, HD_EINVAL,
                           "params.recipient: one recipient field is required");
+    *out = found;
+    return 0;
+}
+
+static int
+parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
+                struct hd_err *err)
+{
+    const struct rkind *found = NULL;
+    char path[64];
+    json_t *v;
+
+    if (find_kind(rc, &found, err) < 0)
+        return -1;
     snprintf(path, sizeof(path), "params.recipient.%s", found->key);
     v = json_object_get(rc, found->key);
     switch (found->kind) {
