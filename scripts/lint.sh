@@ -35,7 +35,7 @@ for f in $files; do
     *.c) n=$(wc -l <"$f"); [ "$n" -le 1000 ] || report "$f: $n lines (split it by responsibility)" ;;
     esac
 done
-CYCLES_PENDING="services/api"
+CYCLES_PENDING=""
 dirs=""
 for d in common services/* tools/*; do
     case " $CYCLES_PENDING " in *" $d "*) continue ;; esac
