@@ -1,7 +1,7 @@
 -- api_register.lua -- wrk script: POST /api/device_register with a new
 -- token every request (so every call inserts a device), users cycling
--- over 100,000, and one channel unless REGISTER_CHANNELS=0; counts
--- replies that are not {"result":...}.
+-- over 100,000, a timezone, a locale and one topic unless
+-- REGISTER_CHANNELS=0; counts replies that are not {"result":...}.
 local threads = {}
 local counter = 0
 
@@ -25,7 +25,8 @@ function request()
     local body = string.format('{"provider":"fcm","token":"bench-%d-%d-%d",' ..
         '"platform":"android","user":"user-%d"%s}',
         id or 0, os.time(), counter, counter % 100000,
-        channels and ',"channels":["news"]' or '')
+        channels and ',"timezone":"Europe/Berlin","locale":"de",' ..
+            '"topics":["news"]' or '')
     return wrk.format(nil, nil, nil, body)
 end
 

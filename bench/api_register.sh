@@ -1,7 +1,7 @@
 #!/bin/bash
 # api_register.sh -- device_register throughput and latency: wrk registers
-# a new device per request (new token, one of 100,000 users, one channel;
-# REGISTER_CHANNELS=0: no channel), each one call of
+# a new device per request (new token, one of 100,000 users, a timezone,
+# a locale and one topic; REGISTER_CHANNELS=0: none), each one call of
 # herald_device_register(), alone or in a group commit.
 #   bash bench/api_register.sh [seconds] [connections]
 . "$(dirname "$0")/api_lib.sh"
