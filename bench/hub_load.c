@@ -368,6 +368,7 @@ mint(const struct opts *o, struct hd_jwt_key *k, int i)
     json_object_set_new(c, "sub", json_string(sub));
     json_object_set_new(c, "exp", json_integer(time(NULL) + 86400));
     json_object_set_new(c, "devicetype", json_string("ChromeBrowser"));
+    json_object_set_new(c, "scope", json_pack("[s]", "api"));
     if (o->org)
         json_object_set_new(c, "orgowner", json_string(o->org));
     hd_buf_init(&out, 16384);
