@@ -87,8 +87,8 @@ def default_cell(v):
         return "required"
     if v["default"] is None:
         return "unset"
-    if v["default"] == "":
-        return "empty"
+    if v["default"] in ('""', "(unset)", "(set)"):
+        return "`%s`" % v["default"]
     return "`%s`" % v["default"].replace("|", "\\|")
 
 
@@ -96,6 +96,7 @@ def type_cell(v):
     t = v["type"].replace("|", "\\|")
     t = re.sub(r"^one of (.*)$", r"one of `\1`", t)
     t = re.sub(r"^integer (\S+)$", r"integer `\1`", t)
+    t = re.sub(r"^boolean \(.*\)$", "boolean", t)
     return t + (", secret" if v["secret"] else "")
 
 
@@ -134,9 +135,12 @@ out = [
     "only. Each binary declares its variables in one table, prints that table",
     "with `--help`, and checks every value at start: a bad value stops the",
     "process with exit status 2 and a message naming the variable. An empty",
-    "value counts as unset. Booleans accept `true/false`, `yes/no`, `on/off`",
-    "and `1/0`. Secret values never appear in logs or error messages: the",
-    "configuration each process logs at start shows them as `(set)`.",
+    "value counts as unset; a default of `\"\"` is the empty string. Booleans",
+    "accept `true/false`, `yes/no`, `on/off` and `1/0`; defaults and the logged",
+    "configuration say `true` or `false`. Secret values never appear in logs or",
+    "error messages: `--help`, this page and the configuration each process",
+    "logs at start show a secret as `(set)` when it holds a value and as",
+    "`(unset)` when it does not.",
     "",
     "Besides the variables below, every other `HERALD_KAFKA_*` variable is",
     "handed to librdkafka as a property of the same name in lower case with",

@@ -16,12 +16,18 @@
 
 #define UT struct hd_usertoken_config
 
+/* A conditional requirement, worded once for --help and the error. */
+#define JWT_KEY_RULE                                                           \
+    "HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY_FILE or HERALD_JWT_JWKS_URL is " \
+    "required"
+
 const struct hd_config_field hd_usertoken_config_fields[] = {
     HD_CFG_STR("HERALD_JWT_SECRET", UT, secret, NULL, HD_CFG_SECRET,
                "HS256 secret user tokens are signed with (at least 32 "
-               "bytes)"),
+               "bytes); " JWT_KEY_RULE),
     HD_CFG_STR("HERALD_JWT_PUBLIC_KEY_FILE", UT, public_key_file, NULL, 0,
-               "PEM public key or certificate for RS256/ES256 user tokens"),
+               "PEM public key or certificate for RS256/ES256 user "
+               "tokens; " JWT_KEY_RULE),
     HD_CFG_STR("HERALD_JWT_ISSUER", UT, issuer, NULL, 0,
                "required \"iss\" of user tokens (unset: any)"),
     HD_CFG_STR("HERALD_JWT_AUDIENCE", UT, audience, NULL, 0,
@@ -34,7 +40,7 @@ const struct hd_config_field hd_usertoken_config_fields[] = {
     HD_CFG_STR("HERALD_JWT_JWKS_URL", UT, jwks_url, NULL, 0,
                "JWKS of the identity server that signs RS256/ES256 tokens, "
                "e.g. http://identity:5000/.well-known/openid-configuration/"
-               "jwks, or a file path"),
+               "jwks, or a file path; " JWT_KEY_RULE),
     HD_CFG_INT("HERALD_JWT_JWKS_REFRESH_S", UT, jwks_refresh_s, 3600, 10, 86400,
                "how often the JWKS is fetched again"),
     HD_CFG_INT("HERALD_JWT_JWKS_MIN_REFRESH_S", UT, jwks_min_refresh_s, 30, 1,
@@ -97,10 +103,7 @@ hd_usertoken_new(const struct hd_usertoken_config *cfg, struct hd_err *err)
         }
     }
     if (v->hmac == NULL && v->pub == NULL && v->jwks == NULL) {
-        hd_err_set(err, HD_EINVAL,
-                   "HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY_FILE or "
-                   "HERALD_JWT_JWKS_URL: one is required to verify user "
-                   "tokens");
+        hd_err_set(err, HD_EINVAL, "%s", JWT_KEY_RULE);
         goto fail;
     }
     v->issuer = cfg->issuer && *cfg->issuer ? hd_xstrdup(cfg->issuer) : NULL;

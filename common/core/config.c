@@ -111,7 +111,8 @@ set_field(const struct hd_config_field *f, void *base, const char *text,
 
         if (parse_bool(text, &v) < 0)
             return hd_err_set(err, HD_EINVAL,
-                              "%s: must be true or false (got \"%.64s\")",
+                              "%s: must be " HD_CFG_BOOL_WORDS
+                              " (got \"%.64s\")",
                               f->name, shown);
         *(int *)(void *)dst = v;
         return 0;
@@ -295,7 +296,7 @@ hd_config_help(FILE *out, const struct hd_config_section *secs, size_t n)
                 fprintf(out, "      integer %lld..%lld", f->min, f->max);
                 break;
             case HD_CFG_T_BOOL:
-                fprintf(out, "      boolean");
+                fprintf(out, "      boolean (" HD_CFG_BOOL_WORDS ")");
                 break;
             case HD_CFG_T_STR:
                 if (f->choices)
@@ -308,9 +309,13 @@ hd_config_help(FILE *out, const struct hd_config_section *secs, size_t n)
             }
             if (f->flags & HD_CFG_REQUIRED)
                 fprintf(out, ", required");
-            else if (f->def)
+            else if (f->flags & HD_CFG_SECRET)
                 fprintf(out, ", default %s",
-                        (f->flags & HD_CFG_SECRET) ? "(set)" : f->def);
+                        (f->def && *f->def) ? "(set)" : "(unset)");
+            else if (f->def && *f->def)
+                fprintf(out, ", default %s", f->def);
+            else if (f->def)
+                fprintf(out, ", default \"\"");
             if (f->flags & HD_CFG_SECRET)
                 fprintf(out, ", secret");
             fputc('\n', out);
@@ -350,7 +355,7 @@ hd_config_dump(const struct hd_config_section *secs, size_t n,
                 const char *v = *(char *const *)(const void *)p;
 
                 if (f->flags & HD_CFG_SECRET)
-                    v = v ? "(set)" : "(unset)";
+                    v = (v && *v) ? "(set)" : "(unset)";
                 if (v == NULL) {
                     if (hd_buf_puts(out, "null", err) < 0)
                         return -1;

@@ -24,7 +24,11 @@ enum hd_config_type {
 };
 
 #define HD_CFG_REQUIRED 0x1u /* no default: must be set */
-#define HD_CFG_SECRET 0x2u   /* never shown: dump prints "(set)" */
+#define HD_CFG_SECRET 0x2u   /* never shown: "(set)" or "(unset)" */
+
+/* The words a boolean takes, as --help and error messages list them;
+ * defaults and dumps use true/false only. */
+#define HD_CFG_BOOL_WORDS "true/false, yes/no, on/off or 1/0"
 
 struct hd_config_field {
     const char *name; /* HERALD_... */
@@ -84,11 +88,13 @@ int hd_config_load_file(const struct hd_config_section *secs, size_t n,
 /* Frees the strings hd_config_load() allocated and zeroes those fields. */
 void hd_config_release(const struct hd_config_section *secs, size_t n);
 
-/* Prints "NAME  type  default  range  help" for every variable. */
+/* Prints "NAME  type  default  range  help" for every variable: an empty
+ * default as "", a secret's default as (set) or (unset). */
 void hd_config_help(FILE *out, const struct hd_config_section *secs, size_t n);
 
 /* Appends the effective configuration as a JSON object, secrets shown as
- * "(set)" or "(unset)". Returns 0 or -1 (HD_ETOOBIG). */
+ * "(set)" when they hold a non-empty value, "(unset)" otherwise. Returns 0
+ * or -1 (HD_ETOOBIG). */
 int hd_config_dump(const struct hd_config_section *secs, size_t n,
                    struct hd_buf *out, struct hd_err *err);
 

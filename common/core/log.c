@@ -119,6 +119,25 @@ tokchar(char c)
            c == '+' || c == '/' || c == '=' || c == '~' || c == ':' || c == '%';
 }
 
+/* An unquoted JSON true/false at text[v]: a boolean setting in the
+ * configuration dump (HERALD_API_CLEAR_TOKEN_ANONYMOUS), never a secret,
+ * which the dump always shows as a quoted "(set)". */
+static int
+json_bool(const char *text, size_t v, int quoted)
+{
+    size_t n;
+
+    if (quoted)
+        return 0;
+    if (strncmp(text + v, "true", 4) == 0)
+        n = 4;
+    else if (strncmp(text + v, "false", 5) == 0)
+        n = 5;
+    else
+        return 0;
+    return !tokchar(text[v + n]);
+}
+
 /* Replaces text[from..end) with "***" (or as many '*' when shorter);
  * returns the index just past the mask. */
 static size_t
@@ -220,6 +239,7 @@ hd_log_scrub(char *text)
                 /* "(set)" is a redaction already; a variable's name is
                  * not its value */
                 if (text[v] && tokchar(text[v]) &&
+                    !json_bool(text, v, quoted) &&
                     strncasecmp(text + v, "bearer ", 7) != 0 &&
                     strncasecmp(text + v, "apikey ", 7) != 0 &&
                     strncmp(text + v, "HERALD_", 7) != 0 &&

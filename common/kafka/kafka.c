@@ -26,17 +26,30 @@
 #define SEND_QUEUE_WAIT_MS 1000 /* send() retries a full local queue */
 #define FREE_FLUSH_MS 10000     /* free() waits this long for reports */
 
+/* The rows after HERALD_KAFKA_BROKERS, shared by both tables. */
+#define KAFKA_MORE_FIELDS                                                      \
+    HD_CFG_STR("HERALD_KAFKA_TOPIC_PREFIX", struct hd_kafka_config,            \
+               topic_prefix, "herald.", 0, "prefix of every topic name"),      \
+        HD_CFG_INT(                                                            \
+            "HERALD_KAFKA_SEND_TIMEOUT_MS", struct hd_kafka_config,            \
+            send_timeout_ms, 30000, 1000, 600000,                              \
+            "give up on a produced record after this long "                    \
+            "(message.timeout.ms); other HERALD_KAFKA_* variables are "        \
+            "passed to librdkafka (HERALD_KAFKA_LINGER_MS -> linger.ms)")
+
 const struct hd_config_field hd_kafka_config_fields[] = {
     HD_CFG_STR("HERALD_KAFKA_BROKERS", struct hd_kafka_config, brokers, NULL, 0,
-               "Kafka bootstrap list (host:port,...); unset: no Kafka "
-               "(herald-hub and self-hosted herald-api only)"),
-    HD_CFG_STR("HERALD_KAFKA_TOPIC_PREFIX", struct hd_kafka_config,
-               topic_prefix, "herald.", 0, "prefix of every topic name"),
-    HD_CFG_INT("HERALD_KAFKA_SEND_TIMEOUT_MS", struct hd_kafka_config,
-               send_timeout_ms, 30000, 1000, 600000,
-               "give up on a produced record after this long "
-               "(message.timeout.ms); other HERALD_KAFKA_* variables are "
-               "passed to librdkafka (HERALD_KAFKA_LINGER_MS -> linger.ms)"),
+               "Kafka bootstrap list (host:port,...); unset: herald-api "
+               "runs self-hosted (HERALD_SELFHOST_*), herald-hub takes "
+               "events through POST /send only"),
+    KAFKA_MORE_FIELDS,
+    HD_CFG_END,
+};
+
+const struct hd_config_field hd_kafka_required_config_fields[] = {
+    HD_CFG_STR("HERALD_KAFKA_BROKERS", struct hd_kafka_config, brokers, NULL,
+               HD_CFG_REQUIRED, "Kafka bootstrap list (host:port,...)"),
+    KAFKA_MORE_FIELDS,
     HD_CFG_END,
 };
 

@@ -39,8 +39,11 @@ struct hd_kafka_config {
 
 /* HERALD_KAFKA_BROKERS (unset: no Kafka; the constructors then fail
  * naming it), HERALD_KAFKA_TOPIC_PREFIX,
- * HERALD_KAFKA_SEND_TIMEOUT_MS. Add as a section to hd_service. */
+ * HERALD_KAFKA_SEND_TIMEOUT_MS. Add as a section to hd_service. The
+ * _required_ table is the same with HERALD_KAFKA_BROKERS required, for
+ * the services that cannot run without Kafka. */
 extern const struct hd_config_field hd_kafka_config_fields[];
+extern const struct hd_config_field hd_kafka_required_config_fields[];
 
 /* Writes prefix + name ("herald." + "events") into out. Returns 0, or -1
  * if it does not fit. */

@@ -47,8 +47,10 @@ const struct hd_config_field hd_pushworker_config_fields[] = {
                "largest retry delay ceiling (Retry-After may exceed it)"),
     HD_CFG_INT("HERALD_WORKER_PAUSE_MS", struct hd_pushworker_config,
                pause_base_ms, 5000, 100, 3600000,
-               "first pause after a configuration error (doubles while "
-               "probes fail)"),
+               "first pause of all sends after the provider refused the "
+               "configuration (doubles while probes fail); a refused "
+               "credential fetch (OAuth invalid_grant, a bad key) is "
+               "retried after 5 minutes, and sends wait that long"),
     HD_CFG_INT("HERALD_WORKER_PAUSE_MAX_MS", struct hd_pushworker_config,
                pause_max_ms, 300000, 100, 86400000,
                "longest pause after configuration errors"),
@@ -470,7 +472,7 @@ hd_pushworker_main(int argc, char **argv, const struct hd_push_provider *p)
     secs[0].base = w->pcfg;
     secs[1].fields = hd_pushworker_config_fields;
     secs[1].base = &w->cfg;
-    secs[2].fields = hd_kafka_config_fields;
+    secs[2].fields = hd_kafka_required_config_fields;
     secs[2].base = &w->kcfg;
     memset(&d, 0, sizeof(d));
     d.name = p->binary;

@@ -25,16 +25,20 @@ hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
         return -1;
     }
     snprintf(rt->port_def, sizeof(rt->port_def), "%d", d->default_port);
-    rt->port_fields[0] = (struct hd_config_field){
-        d->port_var,
-        HD_CFG_T_INT,
-        offsetof(struct hd_runtime, port),
-        rt->port_def,
-        0,
-        65535,
-        0,
-        NULL,
-        "TCP port for the HTTP server (0 picks a free port)"};
+    snprintf(rt->port_help, sizeof(rt->port_help),
+             "TCP port of %s%s/healthz, /readyz and /metrics (0 picks a free "
+             "port)",
+             d->serves ? d->serves : "", d->serves ? ", " : "");
+    rt->port_fields[0] =
+        (struct hd_config_field){d->port_var,
+                                 HD_CFG_T_INT,
+                                 offsetof(struct hd_runtime, port),
+                                 rt->port_def,
+                                 0,
+                                 65535,
+                                 0,
+                                 NULL,
+                                 rt->port_help};
     rt->port_fields[1] = (struct hd_config_field){
         "HERALD_SHUTDOWN_TIMEOUT_MS",
         HD_CFG_T_INT,

@@ -41,6 +41,9 @@ struct hd_runtime_desc {
     int default_port;
     const struct hd_config_section *secs; /* the service's own sections */
     size_t n;
+    /* What listens on port_var besides /healthz, /readyz and /metrics, for
+     * --help ("the server API (/api), /events, ..."); NULL: nothing. */
+    const char *serves;
 };
 
 struct hd_runtime {
@@ -55,6 +58,7 @@ struct hd_runtime {
     struct hd_config_section secs[HD_RUNTIME_MAX_SECTIONS];
     struct hd_config_field port_fields[3];
     char port_def[16];
+    char port_help[512];
 };
 
 /* Parses arguments and configuration, starts logging, creates the metrics

@@ -35,6 +35,11 @@
 
 #define SC struct api_selfhost_config
 
+/* Conditional requirements, worded once for --help and the errors. */
+#define SELFHOST_HUB_RULE                                                      \
+    "required in self-hosted mode (HERALD_KAFKA_BROKERS unset)"
+#define SELFHOST_INST_RULE "required when HERALD_SELFHOST_RELAY_URL is set"
+
 const struct hd_config_field api_selfhost_config_fields[] = {
     HD_CFG_STR("HERALD_SELFHOST_RELAY_URL", SC, relay_url, "", 0,
                "self-hosted mode (no HERALD_KAFKA_BROKERS): the push relay "
@@ -43,15 +48,17 @@ const struct hd_config_field api_selfhost_config_fields[] = {
     HD_CFG_STR("HERALD_SELFHOST_IDENTITY_URL", SC, identity_url, "", 0,
                "its identity server (/connect/token); empty: the relay URL"),
     HD_CFG_STR("HERALD_SELFHOST_INSTALLATION_ID", SC, installation_id, "", 0,
-               "installation id issued by the relay"),
+               "installation id issued by the relay; " SELFHOST_INST_RULE),
     HD_CFG_STR("HERALD_SELFHOST_INSTALLATION_KEY", SC, installation_key, "",
-               HD_CFG_SECRET, "installation key issued by the relay"),
+               HD_CFG_SECRET,
+               "installation key issued by the relay; " SELFHOST_INST_RULE),
     HD_CFG_STR("HERALD_SELFHOST_CA_FILE", SC, ca_file, "", 0,
                "CA bundle for the relay and identity (empty: system store)"),
-    HD_CFG_STR("HERALD_SELFHOST_HUB_URL", SC, hub_url, "", 0,
-               "herald-hub base URL; events go to its POST /send"),
+    HD_CFG_STR(
+        "HERALD_SELFHOST_HUB_URL", SC, hub_url, "", 0,
+        "herald-hub base URL; events go to its POST /send; " SELFHOST_HUB_RULE),
     HD_CFG_STR("HERALD_INTERNAL_KEY", SC, internal_key, "", HD_CFG_SECRET,
-               "bearer key of herald-hub's POST /send"),
+               "bearer key of herald-hub's POST /send; " SELFHOST_HUB_RULE),
     HD_CFG_INT("HERALD_SELFHOST_TIMEOUT_MS", SC, timeout_ms, 10000, 100, 120000,
                "timeout of one call to the relay, identity or hub"),
     HD_CFG_INT("HERALD_SELFHOST_WORKERS", SC, workers, 2, 1, WORKERS_MAX,
@@ -323,6 +330,8 @@ send_model(const struct rsink *s, const struct hd_msg_request *r,
 {
     json_t *data, *type, *payload, *out;
     const char *v = NULL;
+    const char *why = "the recipient is not one user, organization or the "
+                      "installation";
     json_int_t t = -1;
 
     if (json_array_size(r->values) == 1)
@@ -335,12 +344,16 @@ send_model(const struct rsink *s, const struct hd_msg_request *r,
     if (json_is_string(type) &&
         hd_parse_ll(json_string_value(type), 0, 255, &t) < 0)
         t = -1;
-    if (v == NULL || t < 0 || !json_is_string(payload) ||
-        (r->kind != HD_RCPT_USERS && r->kind != HD_RCPT_CHANNELS))
+    if (v == NULL || (r->kind != HD_RCPT_USERS && r->kind != HD_RCPT_CHANNELS))
+        goto refuse;
+    why = "the notification is not a Bitwarden one (fcm.message.data with a "
+          "numeric type and a JSON payload)";
+    if (t < 0 || !json_is_string(payload))
         goto refuse;
     payload = json_loads(json_string_value(payload), JSON_DECODE_ANY, NULL);
     if (payload == NULL)
         goto refuse;
+    why = "the channel is not org:<id> or installation:<id>";
     out = json_pack("{s:n,s:n,s:n,s:n,s:I,s:o,s:n,s:n}", "userId",
                     "organizationId", "deviceId", "identifier", "type", t,
                     "payload", payload, "clientType", "installationId");
@@ -364,7 +377,8 @@ refuse_out:
 refuse:
     hd_err_set(err, HD_EINVAL,
                "self-hosted mode relays only Bitwarden mobile notifications "
-               "to one user, organization or the installation");
+               "to one user, organization or the installation: %s",
+               why);
     return NULL;
 }
 
@@ -376,8 +390,12 @@ s_submit(void *impl, const struct hd_msg_request *r, api_sink_cb *cb,
     json_t *m;
 
     m = send_model(s, r, err);
-    if (m == NULL)
+    if (m == NULL) {
+        /* the caller answers with the reason; the operator sees it too */
+        hd_log(HD_LOG_WARN, 0, "self-hosted send %.64s refused: %s",
+               r->uid ? r->uid : "", err->msg);
         return -1;
+    }
     /* no relay: mobile push is off, as in a self-hosted server without
      * push relay settings; the job only reports success, later */
     return enqueue(s, has(s->cfg.relay_url) ? JOB_RELAY : JOB_DROP,
@@ -511,13 +529,15 @@ api_sink_relay_init(struct api_sink *sink,
 
     if (!has(cfg->hub_url) || !has(cfg->internal_key))
         return hd_err_set(err, HD_EINVAL,
-                          "self-hosted mode (HERALD_KAFKA_BROKERS unset) needs "
-                          "HERALD_SELFHOST_HUB_URL and HERALD_INTERNAL_KEY");
+                          "HERALD_SELFHOST_HUB_URL and HERALD_INTERNAL_KEY "
+                          "are %s",
+                          SELFHOST_HUB_RULE);
     if (has(cfg->relay_url) &&
         (!has(cfg->installation_id) || !has(cfg->installation_key)))
         return hd_err_set(err, HD_EINVAL,
-                          "HERALD_SELFHOST_RELAY_URL needs "
-                          "HERALD_SELFHOST_INSTALLATION_ID and _KEY");
+                          "HERALD_SELFHOST_INSTALLATION_ID and "
+                          "HERALD_SELFHOST_INSTALLATION_KEY are %s",
+                          SELFHOST_INST_RULE);
     memset(&hc, 0, sizeof(hc));
     hc.version = HD_HTTPC_HTTP1;
     hc.timeout_ms = cfg->timeout_ms;

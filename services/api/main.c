@@ -15,6 +15,11 @@
 #include "services/api/api.h"
 #include "core/banned.h"
 
+/* What listens on HERALD_API_PORT, for --help. */
+#define API_SERVES                                                             \
+    "the server API (/api), /events and the Bitwarden device endpoints "       \
+    "(/devices/identifier/...)"
+
 static const char usage[] =
     "  (none)     serve the API and run the fan-out and feedback stages\n"
     "  migrate    apply the database migrations and exit\n";
@@ -74,6 +79,7 @@ migrate_only(int argc, char **argv)
     d.summary = "apply the database migrations and exit";
     d.usage = usage;
     d.port_var = "HERALD_API_PORT";
+    d.serves = API_SERVES;
     d.default_port = 8080;
     d.secs = secs;
     d.n = 1;
@@ -273,6 +279,7 @@ main(int argc, char **argv)
     d.summary = "device registry, push API, events, fan-out and feedback";
     d.usage = usage;
     d.port_var = "HERALD_API_PORT";
+    d.serves = API_SERVES;
     d.default_port = 8080;
     d.secs = secs;
     d.n = 6;

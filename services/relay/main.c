@@ -72,7 +72,7 @@ tls_load(const struct relay_config *cfg, struct hd_buf *cert,
     if (have_cert != have_key)
         return hd_err_set(err, HD_EINVAL,
                           "HERALD_RELAY_TLS_CERT_FILE and "
-                          "HERALD_RELAY_TLS_KEY_FILE: set both or neither");
+                          "HERALD_RELAY_TLS_KEY_FILE: " RELAY_TLS_RULE);
     if (!have_cert)
         return 0;
     return read_file(cfg->tls_cert_file, cert, err) < 0 ||
@@ -153,12 +153,14 @@ main(int argc, char **argv)
     secs[0].base = &ctx.cfg;
     secs[1].fields = hd_pg_config_fields;
     secs[1].base = &ctx.pg_cfg;
-    secs[2].fields = hd_kafka_config_fields;
+    secs[2].fields = hd_kafka_required_config_fields;
     secs[2].base = &ctx.kafka_cfg;
     memset(&d, 0, sizeof(d));
     d.name = "herald-relay";
     d.summary = "Bitwarden-compatible push relay for self-hosted servers";
     d.port_var = "HERALD_RELAY_PORT";
+    d.serves = "the push relay (/push/*), /connect/token and /installations "
+               "(HTTPS when HERALD_RELAY_TLS_CERT_FILE is set)";
     d.default_port = 8082;
     d.secs = secs;
     d.n = 3;

@@ -40,6 +40,9 @@
 #define RELAY_SEND_MAX (16 * 1024) /* /push/send: ids and dates only */
 #define RELAY_TOPIC_MAX 256
 
+/* A conditional requirement, worded once for --help and the error. */
+#define RELAY_TLS_RULE "set both or neither"
+
 struct relay_config {
     char *admin_key;        /* HERALD_RELAY_ADMIN_KEY */
     int open_installations; /* HERALD_RELAY_OPEN_INSTALLATIONS */
@@ -81,6 +84,12 @@ int relay_is_guid(const char *s);
  * prefixed ("<guid>_..."): ids of another installation cannot be forged. */
 int relay_prefix(const char *inst, const char *raw, const char *field,
                  char out[HD_ID_MAX + 1], struct relay_fail *f);
+
+/* relay_prefix() for an id that must be a GUID (userId, deviceId,
+ * organizationId: upstream binds them to Guid): refuses anything else
+ * naming field, and writes the GUID in lower case, as /push/send does. */
+int relay_prefix_guid(const char *inst, const char *raw, const char *field,
+                      char out[HD_ID_MAX + 1], struct relay_fail *f);
 
 /* Looks up name in an application/x-www-form-urlencoded body and decodes
  * it into out (outlen). Returns 1 found, 0 absent, -1 malformed or too

@@ -24,9 +24,9 @@ const struct hd_config_field relay_config_fields[] = {
                "tokens die with it)"),
     HD_CFG_STR("HERALD_RELAY_TLS_CERT_FILE", RC, tls_cert_file, NULL, 0,
                "PEM certificate chain to serve HTTPS (Vaultwarden accepts "
-               "only https:// relay and identity URLs)"),
+               "only https:// relay and identity URLs); " RELAY_TLS_RULE),
     HD_CFG_STR("HERALD_RELAY_TLS_KEY_FILE", RC, tls_key_file, NULL, 0,
-               "PEM private key of that certificate"),
+               "PEM private key of that certificate; " RELAY_TLS_RULE),
     HD_CFG_INT("HERALD_RELAY_RATE", RC, rate, 20, 0, 1000000,
                "requests per second per installation on /push (0: no "
                "limit); over it: 429 with Retry-After"),

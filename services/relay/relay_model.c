@@ -115,6 +115,24 @@ relay_prefix(const char *inst, const char *raw, const char *field,
     return 0;
 }
 
+int
+relay_prefix_guid(const char *inst, const char *raw, const char *field,
+                  char out[HD_ID_MAX + 1], struct relay_fail *f)
+{
+    size_t i, n;
+
+    if (*raw != '\0' && !relay_is_guid(raw))
+        return relay_fail_set(f, 400, field,
+                              "The %s field is not a valid GUID.", field);
+    if (relay_prefix(inst, raw, field, out, f) < 0)
+        return -1;
+    /* Guid.ToString() is lowercase: /push/send finds it that way */
+    n = strlen(out);
+    for (i = n - RELAY_GUID_LEN; i < n; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return 0;
+}
+
 void
 relay_app_of(const char *inst, char out[RELAY_APP_MAX + 1])
 {
@@ -303,8 +321,8 @@ org_channels(json_t *body, const char *inst, json_t **out, struct relay_fail *f)
         if (!json_is_string(item))
             return relay_fail_set(f, 400, "OrganizationIds",
                                   "OrganizationIds must hold strings.");
-        if (relay_prefix(inst, json_string_value(item), "OrganizationIds", id,
-                         f) < 0)
+        if (relay_prefix_guid(inst, json_string_value(item), "OrganizationIds",
+                              id, f) < 0)
             return -1;
         snprintf(ch, sizeof(ch), "org:%s", id);
         json_array_append_new(*out, json_string(ch));
@@ -326,8 +344,8 @@ relay_register_parse(json_t *body, const char *inst, struct relay_register *r,
         get_str(body, "Identifier", 1, &ident, f) < 0 ||
         get_guid(body, "InstallationId", &claimed, f) < 0)
         goto fail;
-    if (relay_prefix(inst, dev, "DeviceId", r->id, f) < 0 ||
-        relay_prefix(inst, user, "UserId", r->user, f) < 0 ||
+    if (relay_prefix_guid(inst, dev, "DeviceId", r->id, f) < 0 ||
+        relay_prefix_guid(inst, user, "UserId", r->user, f) < 0 ||
         relay_prefix(inst, ident, "Identifier", r->identifier, f) < 0 ||
         org_channels(body, inst, &r->channels, f) < 0)
         goto fail;
@@ -392,7 +410,7 @@ relay_update_parse(json_t *body, const char *inst, json_t **ids,
         return relay_fail_set(f, 400, "Devices", "At most %d devices.",
                               RELAY_ORGS_MAX);
     if (get_str(body, "OrganizationId", 1, &org, f) < 0 ||
-        relay_prefix(inst, org, "OrganizationId", id, f) < 0)
+        relay_prefix_guid(inst, org, "OrganizationId", id, f) < 0)
         return -1;
     snprintf(channel, HD_CHANNEL_MAX + 1, "org:%s", id);
     *ids = json_array();
@@ -401,7 +419,7 @@ relay_update_parse(json_t *body, const char *inst, json_t **ids,
         const char *raw;
 
         if (!json_is_object(d) || get_str(d, "Id", 1, &raw, f) < 0 ||
-            relay_prefix(inst, raw, "Id", id, f) < 0) {
+            relay_prefix_guid(inst, raw, "Id", id, f) < 0) {
             if (!json_is_object(d))
                 relay_fail_set(f, 400, "Devices",
                                "Devices must hold {\"id\"} objects.");

@@ -36,17 +36,20 @@ static const struct hd_config_field apns_fields[] = {
     HD_CFG_STR("HERALD_WORKER_APNS_TOPIC", struct apns_config, topic, "", 0,
                "apns-topic (bundle id) for notifications that carry none"),
     HD_CFG_STR("HERALD_WORKER_APNS_KEY_FILE", struct apns_config, key_file, "",
-               0, "token authentication: the .p8 signing key"),
-    HD_CFG_STR("HERALD_WORKER_APNS_KEY_ID", struct apns_config, key_id, "", 0,
-               "token authentication: the key's 10-character id"),
-    HD_CFG_STR("HERALD_WORKER_APNS_TEAM_ID", struct apns_config, team_id, "", 0,
-               "token authentication: the 10-character team id"),
+               0, "token authentication: the .p8 signing key; " APNS_AUTH_RULE),
+    HD_CFG_STR(
+        "HERALD_WORKER_APNS_KEY_ID", struct apns_config, key_id, "", 0,
+        "token authentication: the key's 10-character id; " APNS_TOKEN_RULE),
+    HD_CFG_STR(
+        "HERALD_WORKER_APNS_TEAM_ID", struct apns_config, team_id, "", 0,
+        "token authentication: the 10-character team id; " APNS_TOKEN_RULE),
     HD_CFG_INT("HERALD_WORKER_APNS_JWT_REFRESH_S", struct apns_config,
                jwt_refresh_s, 3000, 1200, 3540,
                "how long one provider JWT is reused (Apple: 20 to 60 "
                "minutes)"),
-    HD_CFG_STR("HERALD_WORKER_APNS_CERT_FILE", struct apns_config, cert_file,
-               "", 0, "certificate authentication: client certificate"),
+    HD_CFG_STR(
+        "HERALD_WORKER_APNS_CERT_FILE", struct apns_config, cert_file, "", 0,
+        "certificate authentication: client certificate; " APNS_AUTH_RULE),
     HD_CFG_ENUM("HERALD_WORKER_APNS_CERT_TYPE", struct apns_config, cert_type,
                 "PEM", "PEM|P12", "format of the certificate file"),
     HD_CFG_STR("HERALD_WORKER_APNS_CERT_KEY_FILE", struct apns_config,

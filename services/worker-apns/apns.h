@@ -12,6 +12,12 @@
 #include "push/credential.h"
 #include "push/worker.h"
 
+/* Conditional requirements, worded once for --help and the errors. */
+#define APNS_AUTH_RULE                                                         \
+    "exactly one of HERALD_WORKER_APNS_KEY_FILE (token authentication) and "   \
+    "HERALD_WORKER_APNS_CERT_FILE (certificate authentication) is required"
+#define APNS_TOKEN_RULE "required with HERALD_WORKER_APNS_KEY_FILE"
+
 struct apns_config {
     char *environment;   /* HERALD_WORKER_APNS_ENVIRONMENT */
     char *url;           /* HERALD_WORKER_APNS_URL, "" = by environment */

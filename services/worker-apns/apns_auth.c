@@ -66,11 +66,7 @@ apns_auth_new(const struct apns_config *cfg, const struct hd_push_env *env,
     int cert = cfg->cert_file && *cfg->cert_file;
 
     if (token == cert) {
-        hd_err_set(err, HD_EINVAL,
-                   "set either HERALD_WORKER_APNS_KEY_FILE (token "
-                   "authentication) or HERALD_WORKER_APNS_CERT_FILE "
-                   "(certificate authentication)%s",
-                   token ? ", not both" : "");
+        hd_err_set(err, HD_EINVAL, "%s", APNS_AUTH_RULE);
         return NULL;
     }
     a = hd_xcalloc(1, sizeof(*a));
@@ -79,9 +75,9 @@ apns_auth_new(const struct apns_config *cfg, const struct hd_push_env *env,
         return a;
     if (!cfg->key_id || !*cfg->key_id || !cfg->team_id || !*cfg->team_id) {
         hd_err_set(err, HD_EINVAL,
-                   "token authentication needs "
-                   "HERALD_WORKER_APNS_KEY_ID and "
-                   "HERALD_WORKER_APNS_TEAM_ID");
+                   "HERALD_WORKER_APNS_KEY_ID and HERALD_WORKER_APNS_TEAM_ID "
+                   "are %s",
+                   APNS_TOKEN_RULE);
         goto fail;
     }
     a->key = hd_jwt_key_pem_file(cfg->key_file, err);

@@ -126,7 +126,9 @@ test_scrub_shows_paths_masks_secrets(void)
                "\"HERALD_WORKER_FCM_TOKEN_URL\":\"https://oauth.test/t\","
                "\"HERALD_API_KEY\":\"(set)\","
                "\"HERALD_INTERNAL_KEY\":\"s3cr3t-value\","
-               "\"client_secret\":\"two words\"}";
+               "\"client_secret\":\"two words\","
+               "\"HERALD_API_CLEAR_TOKEN_ANONYMOUS\":false,"
+               "\"HERALD_T_TOKEN\":trueish}";
     char b[] = "HERALD_JWT_SECRET=s3cr3t-value HERALD_API_KEYS=k1,k2";
     char c[] = "{\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n"
                "-----END PRIVATE KEY-----\\n\",\"client_email\":\"a@b\"}";
@@ -142,7 +144,10 @@ test_scrub_shows_paths_masks_secrets(void)
     ASSERT_STR_CONTAINS(a, "\"https://oauth.test/t\"");
     ASSERT_STR_CONTAINS(a, "\"HERALD_API_KEY\":\"(set)\"");
     ASSERT_STR_CONTAINS(a, "\"HERALD_INTERNAL_KEY\":\"***\"");
-    ASSERT_STR_CONTAINS(a, "\"client_secret\":\"***\"}");
+    ASSERT_STR_CONTAINS(a, "\"client_secret\":\"***\",");
+    /* a boolean setting is shown; a word that only starts like one is not */
+    ASSERT_STR_CONTAINS(a, "\"HERALD_API_CLEAR_TOKEN_ANONYMOUS\":false,");
+    ASSERT_STR_LACKS(a, "trueish");
     ASSERT_STR_LACKS(b, "s3cr3t");
     ASSERT_STR_LACKS(b, "k1");
     ASSERT_STR_LACKS(c, "MIIEvQ");

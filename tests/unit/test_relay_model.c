@@ -75,6 +75,12 @@ test_form(void)
     ASSERT_INT_EQ(relay_form_get("", 0, "x", out, sizeof(out)), 0);
 }
 
+#define DEV "0c9c5b1e-2a3b-4c5d-8e9f-a0b1c2d3e4f5"
+#define UID "11111111-2222-4333-8444-555555555555"
+#define ORG1 "aaaaaaaa-0000-4000-8000-000000000001"
+#define ORG2_UPPER "AAAAAAAA-0000-4000-8000-0000000000BB"
+#define ORG2 "aaaaaaaa-0000-4000-8000-0000000000bb"
+
 static void
 test_register_models(void)
 {
@@ -83,12 +89,12 @@ test_register_models(void)
     json_t *b;
 
     /* Vaultwarden (§5.3): no organizationIds */
-    b = j("{\"deviceId\":\"0c9c5b1e-2a3b-4c5d-8e9f-a0b1c2d3e4f5\","
-          "\"pushToken\":\"fcm-token:abc\",\"userId\":\"u-1\",\"type\":0,"
+    b = j("{\"deviceId\":\"0C9C5B1E-2A3B-4C5D-8E9F-A0B1C2D3E4F5\","
+          "\"pushToken\":\"fcm-token:abc\",\"userId\":\"" UID "\",\"type\":0,"
           "\"identifier\":\"phone-1\",\"installationId\":\"" INST "\"}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
-    ASSERT_STR_EQ(r.id, INST "_0c9c5b1e-2a3b-4c5d-8e9f-a0b1c2d3e4f5");
-    ASSERT_STR_EQ(r.user, INST "_u-1");
+    ASSERT_STR_EQ(r.id, INST "_" DEV); /* lower case, as /push/send */
+    ASSERT_STR_EQ(r.user, INST "_" UID);
     ASSERT_STR_EQ(r.identifier, INST "_phone-1");
     ASSERT_INT_EQ(r.mobile, 1);
     ASSERT_INT_EQ(r.provider, HD_PROVIDER_FCM);
@@ -98,18 +104,20 @@ test_register_models(void)
     json_decref(b);
 
     /* Bitwarden server (§4.5): organizationIds, any member casing */
-    b = j("{\"DeviceId\":\"d\",\"PushToken\":\"00ab\",\"UserId\":\"u\","
-          "\"Type\":1,\"Identifier\":\"i\",\"OrganizationIds\":[\"o1\",\"o2\"],"
+    b = j("{\"DeviceId\":\"" DEV "\",\"PushToken\":\"00ab\",\"UserId\":\"" UID
+          "\",\"Type\":1,\"Identifier\":\"i\",\"OrganizationIds\":[\"" ORG1
+          "\",\"" ORG2_UPPER "\"],"
           "\"InstallationId\":\"" INST "\"}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
     ASSERT_INT_EQ(r.provider, HD_PROVIDER_APNS);
     ASSERT_STR_EQ(json_string_value(json_array_get(r.channels, 1)),
-                  "org:" INST "_o2");
+                  "org:" INST "_" ORG2);
     relay_register_release(&r);
     json_decref(b);
 
     /* a browser type registers nothing, without failing */
-    b = j("{\"deviceId\":\"d\",\"pushToken\":\"x\",\"userId\":\"u\","
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"x\",\"userId\":\"" UID
+          "\","
           "\"type\":9,\"identifier\":\"i\",\"organizationIds\":null}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
     ASSERT_INT_EQ(r.mobile, 0);
@@ -122,12 +130,14 @@ test_register_models(void)
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
     ASSERT_STR_EQ(f.field, "PushToken");
     json_decref(b);
-    b = j("{\"deviceId\":\"d\",\"pushToken\":\"zz\",\"userId\":\"u\","
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"zz\",\"userId\":\"" UID
+          "\","
           "\"type\":1,\"identifier\":\"i\"}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
     ASSERT_STR_EQ(f.field, "PushToken"); /* APNs tokens are hex */
     json_decref(b);
-    b = j("{\"deviceId\":\"d\",\"pushToken\":\"t\",\"userId\":\"u\","
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"t\",\"userId\":\"" UID
+          "\","
           "\"type\":0,\"identifier\":\"i\",\"installationId\":\"" OTHER "\"}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
     ASSERT_STR_EQ(f.message, "InstallationId does not match current context.");
@@ -137,10 +147,30 @@ test_register_models(void)
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
     ASSERT_STR_EQ(f.field, "DeviceId");
     json_decref(b);
-    b = j("{\"deviceId\":\"d\",\"pushToken\":\"t\",\"userId\":\"u\","
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"t\",\"userId\":\"" UID
+          "\","
           "\"type\":\"0\",\"identifier\":\"i\"}");
     ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
     ASSERT_STR_EQ(f.field, "Type");
+    json_decref(b);
+    /* userId, deviceId and organizationIds are GUIDs, as at /push/send */
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"t\",\"userId\":\"u1\","
+          "\"type\":0,\"identifier\":\"i\"}");
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
+    ASSERT_STR_EQ(f.field, "UserId");
+    ASSERT_STR_EQ(f.detail, "The UserId field is not a valid GUID.");
+    json_decref(b);
+    b = j("{\"deviceId\":\"phone-1\",\"pushToken\":\"t\",\"userId\":\"" UID
+          "\","
+          "\"type\":0,\"identifier\":\"i\"}");
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
+    ASSERT_STR_EQ(f.field, "DeviceId");
+    json_decref(b);
+    b = j("{\"deviceId\":\"" DEV "\",\"pushToken\":\"t\",\"userId\":\"" UID
+          "\","
+          "\"type\":0,\"identifier\":\"i\",\"organizationIds\":[\"o1\"]}");
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
+    ASSERT_STR_EQ(f.field, "OrganizationIds");
     json_decref(b);
     ASSERT_NULL(r.channels);
 }
@@ -160,19 +190,33 @@ test_device_and_update_models(void)
     ASSERT_INT_EQ(relay_device_parse(b, INST, id, &f), -1);
     json_decref(b);
 
-    b = j("{\"devices\":[{\"id\":\"a\"},{\"Id\":\"b\"}],"
-          "\"organizationId\":\"org-1\"}");
+    b = j("{\"devices\":[{\"id\":\"" DEV "\"},{\"Id\":\"" ORG2_UPPER "\"}],"
+          "\"organizationId\":\"" ORG1 "\"}");
     ASSERT_INT_EQ(relay_update_parse(b, INST, &ids, ch, &f), 0);
-    ASSERT_STR_EQ(ch, "org:" INST "_org-1");
+    ASSERT_STR_EQ(ch, "org:" INST "_" ORG1);
     ASSERT_INT_EQ(json_array_size(ids), 2);
-    ASSERT_STR_EQ(json_string_value(json_array_get(ids, 1)), INST "_b");
+    ASSERT_STR_EQ(json_string_value(json_array_get(ids, 1)), INST "_" ORG2);
     json_decref(ids);
     json_decref(b);
-    b = j("{\"devices\":[{\"id\":\"" OTHER "_a\"}],\"organizationId\":\"o\"}");
+    /* device and organization ids are GUIDs */
+    b = j("{\"devices\":[{\"id\":\"a\"}],\"organizationId\":\"" ORG1 "\"}");
+    ASSERT_INT_EQ(relay_update_parse(b, INST, &ids, ch, &f), -1);
+    ASSERT_STR_EQ(f.field, "Id");
+    ASSERT_NULL(ids);
+    json_decref(b);
+    b = j("{\"devices\":[{\"id\":\"" DEV "\"}],\"organizationId\":\"org-1\"}");
+    ASSERT_INT_EQ(relay_update_parse(b, INST, &ids, ch, &f), -1);
+    ASSERT_STR_EQ(f.field, "OrganizationId");
+    ASSERT_STR_EQ(f.detail, "The OrganizationId field is not a valid GUID.");
+    ASSERT_NULL(ids);
+    json_decref(ids);
+    json_decref(b);
+    b = j("{\"devices\":[{\"id\":\"" OTHER "_" DEV "\"}],"
+          "\"organizationId\":\"" ORG1 "\"}");
     ASSERT_INT_EQ(relay_update_parse(b, INST, &ids, ch, &f), -1);
     ASSERT_NULL(ids);
     json_decref(b);
-    b = j("{\"devices\":[\"a\"],\"organizationId\":\"o\"}");
+    b = j("{\"devices\":[\"a\"],\"organizationId\":\"" ORG1 "\"}");
     ASSERT_INT_EQ(relay_update_parse(b, INST, &ids, ch, &f), -1);
     ASSERT_STR_EQ(f.field, "Devices");
     json_decref(b);

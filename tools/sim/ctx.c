@@ -20,6 +20,9 @@
 
 #define C struct sim_config
 
+/* A conditional requirement, worded once for --help and the error. */
+#define SIM_CREDS_RULE "required to serve (not by gen)"
+
 /* clang-format off */
 const struct hd_config_field sim_config_fields[] = {
     HD_CFG_INT("HERALD_SIM_PORT", C, port, 8443, 0, 65535,
@@ -30,8 +33,7 @@ const struct hd_config_field sim_config_fields[] = {
     HD_CFG_INT("HERALD_SIM_THREADS", C, threads, 0, 0, 64,
                "I/O threads for the TLS port (0: one per CPU)"),
     HD_CFG_STR("HERALD_SIM_CREDENTIALS_DIR", C, creds_dir, NULL, 0,
-               "directory written by `herald-sim gen DIR` (required to "
-               "serve)"),
+               "directory written by `herald-sim gen DIR`; " SIM_CREDS_RULE),
     HD_CFG_INT("HERALD_SIM_LATENCY_MS", C, latency_ms, 0, 0, 600000,
                "default response latency of every provider"),
     HD_CFG_INT("HERALD_SIM_LATENCY_JITTER_MS", C, jitter_ms, 0, 0, 600000,
@@ -52,7 +54,7 @@ const struct hd_config_field sim_config_fields[] = {
                "never"),
     HD_CFG_INT("HERALD_SIM_WINDOW_SIZE", C, window_size, 65535, 1,
                2147483647, "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE"),
-    HD_CFG_BOOL("HERALD_SIM_H2_PRIOR_KNOWLEDGE", C, h2_prior_knowledge, 1,
+    HD_CFG_BOOL("HERALD_SIM_H2_PRIOR_KNOWLEDGE", C, h2_prior_knowledge, true,
                 "accept the HTTP/2 preface without ALPN h2 (APNs never "
                 "answers HTTP/1.x either way)"),
     HD_CFG_INT("HERALD_SIM_APNS_MAX_STREAMS", C, apns_max_streams, 1000, 1,
@@ -62,11 +64,11 @@ const struct hd_config_field sim_config_fields[] = {
                "APNs streams advertised until a request with a valid JWT "
                "(Apple: 1); 0 = advertise the maximum from the start"),
     HD_CFG_BOOL("HERALD_SIM_APNS_THROTTLE_AFTER_REJECT", C,
-                apns_throttle_after_reject, 0,
+                apns_throttle_after_reject, false,
                 "drop APNs MAX_CONCURRENT_STREAMS to 1 after a rejected "
                 "notification, restore it after the next accepted one"),
     HD_CFG_BOOL("HERALD_SIM_APNS_GOAWAY_ON_EXCESS", C, apns_goaway_on_excess,
-                0, "a stream over the APNs limit gets GOAWAY \"Maximum "
+                false, "a stream over the APNs limit gets GOAWAY \"Maximum "
                    "active streams violated for this endpoint.\" instead "
                    "of RST_STREAM REFUSED_STREAM"),
     HD_CFG_STR("HERALD_SIM_APNS_KEYS", C, apns_keys, "", 0,
@@ -88,18 +90,18 @@ const struct hd_config_field sim_config_fields[] = {
     HD_CFG_INT("HERALD_SIM_APNS_DEVICE_HEX_LEN", C, apns_token_hex_len, 0, 0,
                200, "exact device-token length in hex digits (0: any even "
                     "length 8..200)"),
-    HD_CFG_BOOL("HERALD_SIM_APNS_ID_UPPERCASE", C, apns_id_upper, 0,
+    HD_CFG_BOOL("HERALD_SIM_APNS_ID_UPPERCASE", C, apns_id_upper, false,
                 "generated apns-id values in upper case"),
-    HD_CFG_BOOL("HERALD_SIM_APNS_UNIQUE_ID", C, apns_unique_id, 1,
+    HD_CFG_BOOL("HERALD_SIM_APNS_UNIQUE_ID", C, apns_unique_id, true,
                 "sandbox responses carry apns-unique-id"),
-    HD_CFG_BOOL("HERALD_SIM_APNS_CHECK_TOPIC_SUFFIX", C, apns_topic_suffix, 1,
+    HD_CFG_BOOL("HERALD_SIM_APNS_CHECK_TOPIC_SUFFIX", C, apns_topic_suffix, true,
                 "apns-topic must carry the suffix of apns-push-type "
                 "(.voip, .complication, ...), else BadTopic"),
     HD_CFG_BOOL("HERALD_SIM_APNS_BACKGROUND_PRIORITY_10", C,
-                apns_background_10, 0,
+                apns_background_10, false,
                 "reject apns-push-type background with priority 10 "
                 "(BadPriority)"),
-    HD_CFG_BOOL("HERALD_SIM_APNS_WEDGE_AFTER_EXPIRED", C, apns_wedge, 0,
+    HD_CFG_BOOL("HERALD_SIM_APNS_WEDGE_AFTER_EXPIRED", C, apns_wedge, false,
                 "after ExpiredProviderToken, fail every request on that "
                 "connection the same way"),
     HD_CFG_INT("HERALD_SIM_FCM_MAX_STREAMS", C, fcm_max_streams, 100, 1,
@@ -141,8 +143,8 @@ sim_ctx_init(struct sim_ctx *ctx, struct hd_err *err)
 
     if (c->creds_dir == NULL || c->creds_dir[0] == '\0')
         return hd_err_set(err, HD_EINVAL,
-                          "HERALD_SIM_CREDENTIALS_DIR is not set (create "
-                          "one with: herald-sim gen DIR)");
+                          "HERALD_SIM_CREDENTIALS_DIR: " SIM_CREDS_RULE
+                          " (create one with: herald-sim gen DIR)");
     ctx->creds = sim_creds_load(c->creds_dir, c->apns_keys, c->fcm_accounts,
                                 c->hms_apps, err);
     if (ctx->creds == NULL)

@@ -62,6 +62,7 @@ main(int argc, char **argv)
         8444,
         secs,
         1,
+        "the control API (/control/...)",
     };
     rc = hd_runtime_init(&rt, &desc, argc, argv);
     if (rc != 0)
