@@ -5,8 +5,10 @@
 #
 # Every service adds itself through scripts/stack.d/NN-name.sh, sourced in
 # order; a snippet whose binary has not been built is skipped. When all are
-# ready, var/stack.env is written (DESIGN.md section 9) and a banner shows
-# where everything is. HERALD_PG_DSN / HERALD_KAFKA_BROKERS, when set, are
+# ready, var/stack.env is written and a banner shows where everything is.
+# stack.env is a shell file of `export NAME='value'` lines (every URL, key,
+# CA file and HERALD_BIN_DIR): `. var/stack.env` hands them to the shell
+# and to every program it starts. HERALD_PG_DSN / HERALD_KAFKA_BROKERS, when set, are
 # used instead of the local PostgreSQL / herald-devkafka. Ports move with
 # HERALD_API_PORT, HERALD_HUB_PORT, HERALD_RELAY_PORT, HERALD_SIM_PORT,
 # HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS}_PORT; HERALD_VAR_DIR moves
@@ -163,6 +165,8 @@ wait_ready() {
 }
 
 stack_env() { STACK_ENV+=("$1=$2"); }
+# sh_quote VALUE: VALUE in single quotes, safe for any POSIX shell.
+sh_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 banner() { BANNER+=("$1"); }
 
 # Secrets: generated once, kept in var/secrets.env across runs.
@@ -237,7 +241,10 @@ stack_env HERALD_INTERNAL_KEY "$HERALD_INTERNAL_KEY"
 stack_env HERALD_RELAY_ADMIN_KEY "$HERALD_RELAY_ADMIN_KEY"
 stack_env HERALD_KAFKA_BROKERS "$HERALD_KAFKA_BROKERS"
 stack_env HERALD_PG_DSN "$HERALD_PG_DSN"
-printf '%s\n' "${STACK_ENV[@]}" >"$VAR/stack.env.tmp"
+stack_env HERALD_BIN_DIR "$BIN"
+for kv in "${STACK_ENV[@]}"; do
+    printf 'export %s=%s\n' "${kv%%=*}" "$(sh_quote "${kv#*=}")"
+done >"$VAR/stack.env.tmp"
 mv "$VAR/stack.env.tmp" "$VAR/stack.env"
 
 # heraldctl reads var/stack.env from the current directory by itself
@@ -254,6 +261,7 @@ cat <<EOF
   PostgreSQL     ${HERALD_PG_DSN}
   Kafka          ${HERALD_KAFKA_BROKERS}
   Logs           $LOG/
+  Binaries       $BIN  (\$HERALD_BIN_DIR; PATH=\$HERALD_BIN_DIR:\$PATH puts them on PATH)
   Settings       $VAR/stack.env  (source it: . $VAR/stack.env)
 
   Try it:

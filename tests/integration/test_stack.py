@@ -1,8 +1,8 @@
 """test_stack.py -- `make run`: scripts/run.sh started the way the Makefile
 starts it (sh scripts/run.sh), with its var directory in a temporary place,
 every port moved to a free one and HERALD_BIN_DIR pointing at the binaries
-under test. It must reach "ready", write var/stack.env (DESIGN.md section 9)
-only then, print a banner whose every URL answers /healthz and serves valid
+under test. It must reach "ready", write var/stack.env only then (export
+lines, so `. var/stack.env` reaches child processes), print a banner whose every URL answers /healthz and serves valid
 /metrics, and on Ctrl-C (SIGINT to its process group) stop everything it
 started -- services, herald-devkafka, PostgreSQL -- remove stack.env and
 exit 0. Secrets reach the services by environment only: env and setsid,
@@ -27,10 +27,10 @@ from test_foundation import parse_prometheus
 PORT_VARS = ["HERALD_API_PORT", "HERALD_HUB_PORT", "HERALD_RELAY_PORT", "HERALD_SIM_PORT",
              "HERALD_SIM_CONTROL_PORT", "HERALD_PG_PORT", "HERALD_WORKER_FCM_PORT",
              "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"]
-# DESIGN.md section 9: what any script may rely on finding in stack.env
+# what any script may rely on finding in stack.env
 STACK_ENV_KEYS = ["HERALD_API_URL", "HERALD_HUB_URL", "HERALD_SIM_URL", "HERALD_API_KEY",
                   "HERALD_JWT_SECRET", "HERALD_INTERNAL_KEY", "HERALD_RELAY_ADMIN_KEY",
-                  "HERALD_KAFKA_BROKERS", "HERALD_PG_DSN"]
+                  "HERALD_KAFKA_BROKERS", "HERALD_PG_DSN", "HERALD_BIN_DIR"]
 SECRET_KEYS = ["HERALD_API_KEY", "HERALD_JWT_SECRET", "HERALD_INTERNAL_KEY",
                "HERALD_RELAY_ADMIN_KEY", "HERALD_SIM_HMS_CLIENT_SECRET"]
 
@@ -71,12 +71,19 @@ def get(url, cafile):
 
 
 def read_env(path):
+    """stack.env as a dict, checked line by line to be `export K='v'` and
+    checked as a whole to reach a child process once sourced."""
     env = {}
     with open(path) as f:
         for line in f.read().splitlines():
-            m = re.fullmatch(r"(HERALD_[A-Z0-9_]+)=(\S*)", line)
-            assert m, "not a KEY=value line in stack.env: %r" % line
+            m = re.fullmatch(r"export (HERALD_[A-Z0-9_]+)='([^']*)'", line)
+            assert m, "not an export K='v' line in stack.env: %r" % line
             env[m.group(1)] = m.group(2)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    r = subprocess.run(["sh", "-c", '. "$1" && exec env', "sh", path], env=clean,
+                       capture_output=True, text=True, timeout=10)
+    seen = dict(line.split("=", 1) for line in r.stdout.splitlines() if line.startswith("HERALD_"))
+    assert seen == env, "a child of a shell that sourced stack.env sees %s" % sorted(seen)
     return env
 
 
@@ -139,6 +146,7 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
         assert senv["HERALD_HUB_URL"] == "http://127.0.0.1:%s" % env["HERALD_HUB_PORT"]
         assert ":%s/" % env["HERALD_PG_PORT"] in senv["HERALD_PG_DSN"]
         assert senv["HERALD_KAFKA_BROKERS"] in banner and senv["HERALD_API_URL"] in banner
+        assert senv["HERALD_BIN_DIR"] == os.path.realpath(BIN) and senv["HERALD_BIN_DIR"] in banner
 
         urls = {v for k, v in senv.items() if k.endswith("_URL")}
         urls |= {m.group(1) for m in re.finditer(r"(http://127\.0\.0\.1:\d+)", banner)}
