@@ -339,3 +339,46 @@ def test_token_requests_are_limited_per_client_address(env):
     assert slow.json("POST", "/connect/token", good, form)[0] == 429
     time.sleep(1.1)
     assert slow.json("POST", "/connect/token", good, form)[0] == 200
+
+
+def test_ids_that_are_not_guids_are_refused_naming_the_field(env):
+    """userId, deviceId, organizationId(s) bind to Guid upstream: a register
+    or re-tag with any other id is a 400 naming the field and stores
+    nothing (before, "u1" was stored where /push/send could never reach)."""
+    _, chain, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    user, dev, org = guid(), guid(), guid()
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(dev, token("fcm"), user, 0, guid(), [org], inst), vaultwarden=False))
+
+    def devices():
+        return relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst)
+
+    def channels():
+        return relay_sql(env, "SELECT count(*) FROM device_channels WHERE device_id LIKE '%s_%%'"
+                         % inst)
+
+    before = (devices(), channels())
+    for method, path, body, field in [
+            ("POST", "/push/register", bw_register(guid(), token("fcm"), "u1", 0, guid(), None, inst),
+             "UserId"),
+            ("POST", "/push/register", bw_register("phone-1", token("fcm"), user, 0, guid(), None,
+                                                   inst), "DeviceId"),
+            ("POST", "/push/register", bw_register(guid(), token("fcm"), user, 0, guid(), ["o1"],
+                                                   inst), "OrganizationIds"),
+            ("PUT", "/push/add-organization",
+             json.dumps({"devices": [{"id": dev}], "organizationId": "o1"}).encode(), "OrganizationId"),
+            ("PUT", "/push/add-organization",
+             json.dumps({"devices": [{"id": "d1"}], "organizationId": guid()}).encode(), "Id"),
+            ("PUT", "/push/delete-organization",
+             json.dumps({"devices": [{"id": dev}], "organizationId": "o1"}).encode(), "OrganizationId"),
+            ("PUT", "/push/delete-organization",
+             json.dumps({"devices": [{"id": "d1"}], "organizationId": org}).encode(), "Id")]:
+        if isinstance(body, str):
+            body = body.encode()
+        st, _, raw = relay.push(method, path, tok, body, False)
+        doc = json.loads(raw)
+        assert st == 400, (path, field, st, raw)
+        assert doc["validationErrors"] == {field: ["The %s field is not a valid GUID." % field]}, raw
+    assert (devices(), channels()) == before

@@ -63,12 +63,12 @@ def rows(chain, inst):
 def test_same_ids_and_token_stay_apart(env):
     chain, relay = env
     a, b = Tenant(relay), Tenant(relay)
-    user, org, dev = guid(), guid(), "phone-1"
+    user, org, dev, dev2 = guid(), guid(), guid(), guid()
     shared = token("fcm")  # one phone signed in to both servers
     ta = token("fcm")
     b.register(dev, shared, user, "ident-1", [org])
     a.register(dev, shared, user, "ident-1")
-    a.register("phone-2", ta, user, "ident-2")
+    a.register(dev2, ta, user, "ident-2")
     assert rows(chain, b.inst) == ["%s_%s relay.%s %s_%s" % (b.inst, dev, b.inst, b.inst, user)]
     assert len(rows(chain, a.inst)) == 2
 
@@ -82,7 +82,7 @@ def test_same_ids_and_token_stay_apart(env):
     assert len(chain.wait("fcm", shared, 2)) == 2
     assert len(chain.records("fcm", ta)) == 1
 
-    # A deletes and re-tags "its" phone-1: B's row is untouched
+    # A deletes and re-tags "its" dev: B's row is untouched
     assert a.call("PUT", "/push/delete-organization",
                   {"devices": [{"id": dev}], "organizationId": org})[0] == 200
     assert a.call("POST", "/push/delete", {"id": dev})[0] == 200
@@ -98,18 +98,19 @@ def test_forged_ids_are_refused(env):
     chain, relay = env
     a, b = Tenant(relay), Tenant(relay)
     user, tb = guid(), token("fcm")
-    b.register("phone-b", tb, user, "ident-b")
-    forged = "%s_phone-b" % b.inst
+    phone_b = guid()
+    b.register(phone_b, tb, user, "ident-b")
+    forged = "%s_%s" % (b.inst, phone_b)
     for method, path, body in [
             ("POST", "/push/delete", {"id": forged}),
             ("POST", "/push/delete/" + forged, None),
             ("DELETE", "/push/" + forged, None),
             ("PUT", "/push/add-organization", {"devices": [{"id": forged}], "organizationId": guid()}),
-            ("PUT", "/push/delete-organization", {"devices": [{"id": "x"}],
+            ("PUT", "/push/delete-organization", {"devices": [{"id": guid()}],
                                                   "organizationId": "%s_o" % b.inst}),
             ("POST", "/push/register", {"deviceId": forged, "pushToken": token("fcm"),
                                         "userId": user, "type": 0, "identifier": "i"}),
-            ("POST", "/push/register", {"deviceId": "d", "pushToken": token("fcm"),
+            ("POST", "/push/register", {"deviceId": guid(), "pushToken": token("fcm"),
                                         "userId": "%s_%s" % (b.inst, user), "type": 0,
                                         "identifier": "i"})]:
         st, _, raw = a.call(method, path, body)
@@ -117,7 +118,7 @@ def test_forged_ids_are_refused(env):
         assert json.loads(raw)["object"] == "error"
     # registering into B's installation, or sending to it, is refused
     st, _, raw = a.call("POST", "/push/register", {
-        "deviceId": "d", "pushToken": token("fcm"), "userId": user, "type": 0,
+        "deviceId": guid(), "pushToken": token("fcm"), "userId": user, "type": 0,
         "identifier": "i", "installationId": b.inst})
     assert st == 400 and json.loads(raw)["message"] == \
         "InstallationId does not match current context."
@@ -129,5 +130,5 @@ def test_forged_ids_are_refused(env):
     # B's installation-wide send reaches B's phone; A's sends never did
     assert b.send(installationId=b.inst)[0] == 200
     assert len(chain.wait("fcm", tb)) == 1
-    assert rows(chain, b.inst) == ["%s_phone-b relay.%s %s_%s" % (b.inst, b.inst, b.inst, user)]
+    assert rows(chain, b.inst) == ["%s_%s relay.%s %s_%s" % (b.inst, phone_b, b.inst, b.inst, user)]
     assert rows(chain, a.inst) == []

@@ -114,6 +114,12 @@ def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
                         headers={"Authorization": "apikey " + API_KEY})
     assert st == 200 and doc["error"]["code"] == 107, doc
     assert "self-hosted mode relays only" in doc["error"]["message"], doc
+    # the operator sees the refusal and its reason, not only the access line
+    warned = wait_for(lambda: [e for e in api.log_lines() if e.get("level") == "warn"
+                               and "refused" in e.get("msg", "")], timeout=5,
+                      what="a warning for the refused send")
+    assert doc["error"]["message"] in warned[-1]["msg"], warned
+    assert "the recipient is not one user" in warned[-1]["msg"], warned
 
 
 def relay_metric(relay, name, **labels):
