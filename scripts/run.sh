@@ -267,7 +267,7 @@ cat <<EOF
   Try it:
     . $VAR/stack.env
     curl -s -H "Authorization: apikey \$HERALD_API_KEY" \\
-      -d '{"method":"device_register","params":{"provider":"fcm","token":"demo-token","platform":"android","user":"alice"}}' \\
+      -d '{"method":"device_register","params":{"provider":"fcm","token":"demo-token","platform":"android","user":"bob"}}' \\
       \$HERALD_API_URL/api
 
   Or with the CLI, from $ROOT (heraldctl --help for the rest):
