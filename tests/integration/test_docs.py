@@ -11,62 +11,32 @@ outside the repository, docs/README.md lists every page).
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
-from harness import BIN, ROOT, free_port
+from harness import ROOT
+from runstack import RunSh
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "docs"))
 import docrun  # noqa: E402
 
-PORT_VARS = ["HERALD_API_PORT", "HERALD_HUB_PORT", "HERALD_RELAY_PORT", "HERALD_SIM_PORT",
-             "HERALD_SIM_CONTROL_PORT", "HERALD_PG_PORT", "HERALD_WORKER_FCM_PORT",
-             "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"]
-
-
 @pytest.fixture(scope="module")
 def docstack():
-    """scripts/run.sh up, in a temporary var/; yields (cwd, env) for
-    docrun. Stopped with Ctrl-C (SIGINT to its group) afterwards."""
-    top = tempfile.mkdtemp(prefix="herald-docs-")
-    os.chmod(top, 0o755)  # the postgres user reaches var/pg
-    var = os.path.join(top, "var")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    env.update({v: str(free_port()) for v in PORT_VARS})
-    env.update(HERALD_VAR_DIR=var, HERALD_BIN_DIR=BIN)
-    out = open(os.path.join(top, "run.out"), "w")
-    proc = subprocess.Popen(["sh", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    """scripts/run.sh up (runstack.py); yields (cwd, env) for docrun.
+    Stopped with Ctrl-C afterwards."""
+    rs = RunSh()
     cwd = None
     try:
-        t0 = time.monotonic()
-        while not os.path.exists(os.path.join(var, "stack.env")):
-            if proc.poll() is not None or time.monotonic() - t0 > 60:
-                with open(os.path.join(top, "run.out")) as f:
-                    pytest.fail("scripts/run.sh did not get ready:\n" + f.read()[-3000:])
-            time.sleep(0.1)
-        cwd = docrun.workdir(var)
-        yield cwd, docrun.stack_env(var)
+        rs.wait_ready(120)  # a loaded machine: asan binaries start slowly
+        cwd = docrun.workdir(rs.var)
+        yield cwd, docrun.stack_env(rs.var)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        out.close()
-        subprocess.run(["sh", os.path.join(ROOT, "scripts", "pg.sh"), "stop",
-                        os.path.join(var, "pg")], capture_output=True)
+        if rs.proc.poll() is None:
+            rs.interrupt(40)
+        rs.close()
         if cwd:
             shutil.rmtree(cwd, ignore_errors=True)
-        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.mark.parametrize("path", docrun.doc_files())
