@@ -204,6 +204,43 @@ find_field(const struct hd_config_section *secs, size_t n, const char *name,
     return NULL;
 }
 
+/* Undoes POSIX shell quoting of a value, in place: 'a'\''b' is a'b (the
+ * way scripts/run.sh writes var/stack.env), "a b" is a b, anything else
+ * stays as it is. -1 for an unterminated quote. */
+static int
+sh_unquote(char *v)
+{
+    const char *p = v;
+    char *o = v;
+    size_t len = strlen(v);
+
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+        memmove(v, v + 1, len - 2);
+        v[len - 2] = '\0';
+        return 0;
+    }
+    if (v[0] != '\'')
+        return 0;
+    while (*p) {
+        if (*p == '\'') {
+            const char *end = strchr(p + 1, '\'');
+
+            if (end == NULL)
+                return -1;
+            memmove(o, p + 1, (size_t)(end - p - 1));
+            o += end - p - 1;
+            p = end + 1;
+        } else if (*p == '\\' && p[1] != '\0') {
+            *o++ = p[1];
+            p += 2;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return 0;
+}
+
 /* One NAME=value line (without its newline). */
 static int
 file_line(const struct hd_config_section *secs, size_t n, char *line,
@@ -220,8 +257,12 @@ file_line(const struct hd_config_section *secs, size_t n, char *line,
     if (*line == '#' || (eq = strchr(line, '=')) == NULL)
         return 0;
     f = find_field(secs, n, line, (size_t)(eq - line), &base);
-    if (f == NULL || f->type != HD_CFG_T_STR || eq[1] == '\0' ||
+    if (f == NULL || f->type != HD_CFG_T_STR ||
         *(char **)(void *)((char *)base + f->offset) != NULL)
+        return 0;
+    if (sh_unquote(eq + 1) < 0)
+        return hd_err_set(err, HD_EINVAL, "%s: unterminated quote", f->name);
+    if (eq[1] == '\0')
         return 0;
     return set_field(f, base, eq + 1, err);
 }

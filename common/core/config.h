@@ -79,9 +79,10 @@ int hd_config_load(const struct hd_config_section *secs, size_t n,
  * environment and without a default) from a file of NAME=value lines,
  * the var/stack.env that `make run` writes: blank lines and # comments
  * are skipped, an "export " prefix is allowed, the value runs to the end
- * of the line (no quoting). Lines naming no such field are ignored.
- * Returns 1 when the file was read, 0 when it does not exist, -1 with
- * err (unreadable, a line over HD_CONFIG_STR_MAX, a bad value). */
+ * of the line, shell-quoted or not ('a'\''b' and "a b" are unquoted). Lines
+ * naming no such field are ignored. Returns 1 when the file was read, 0 when it
+ * does not exist, -1 with err (unreadable, a line over HD_CONFIG_STR_MAX, a bad
+ * value). */
 int hd_config_load_file(const struct hd_config_section *secs, size_t n,
                         const char *path, struct hd_err *err);
 

@@ -119,23 +119,30 @@ tokchar(char c)
            c == '+' || c == '/' || c == '=' || c == '~' || c == ':' || c == '%';
 }
 
-/* An unquoted JSON true/false at text[v]: a boolean setting in the
- * configuration dump (HERALD_API_CLEAR_TOKEN_ANONYMOUS), never a secret,
- * which the dump always shows as a quoted "(set)". */
+/* An unquoted JSON literal (true, false, null, a number) at text[v], as
+ * the value of a JSON member: a boolean or integer setting in the
+ * configuration dump (HERALD_API_CLEAR_TOKEN_RATE), never a secret, which
+ * the dump always shows as a quoted "(set)". */
 static int
-json_bool(const char *text, size_t v, int quoted)
+json_literal(const char *text, size_t v, int member, int quoted)
 {
-    size_t n;
+    size_t n = 0;
 
-    if (quoted)
+    if (!member || quoted)
         return 0;
-    if (strncmp(text + v, "true", 4) == 0)
+    if (strncmp(text + v, "true", 4) == 0 || strncmp(text + v, "null", 4) == 0)
         n = 4;
     else if (strncmp(text + v, "false", 5) == 0)
         n = 5;
-    else
-        return 0;
-    return !tokchar(text[v + n]);
+    else {
+        if (text[v] == '-')
+            n++;
+        while (isdigit((unsigned char)text[v + n]))
+            n++;
+        if (n == 0 || !isdigit((unsigned char)text[v + n - 1]))
+            return 0;
+    }
+    return text[v + n] == ',' || text[v + n] == '}' || text[v + n] == ']';
 }
 
 /* Replaces text[from..end) with "***" (or as many '*' when shorter);
@@ -239,7 +246,7 @@ hd_log_scrub(char *text)
                 /* "(set)" is a redaction already; a variable's name is
                  * not its value */
                 if (text[v] && tokchar(text[v]) &&
-                    !json_bool(text, v, quoted) &&
+                    !json_literal(text, v, text[ke] == '"', quoted) &&
                     strncasecmp(text + v, "bearer ", 7) != 0 &&
                     strncasecmp(text + v, "apikey ", 7) != 0 &&
                     strncmp(text + v, "HERALD_", 7) != 0 &&

@@ -279,6 +279,47 @@ test_load_file(void)
     ASSERT_NULL(c.url);
 }
 
+/* var/stack.env as scripts/run.sh writes it: export lines, shell-quoted
+ * values; what the environment sets wins. */
+static void
+test_load_file_reads_shell_quoted_exports(void)
+{
+    char path[] = "/tmp/herald-test-config-XXXXXX";
+    struct cfg c;
+    struct hd_config_section sec = {fields, &c};
+    struct hd_err err = {0};
+    FILE *f;
+    int fd;
+
+    clear_env();
+    fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    f = fdopen(fd, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("# written by make run\n"
+          "export HT_DSN='postgresql://u@h/d?x=it'\\''s'\n"
+          "export HT_NAME=\"two words\"\n"
+          "HT_MODE=selfhosted\n",
+          f);
+    fclose(f);
+    memset(&c, 0, sizeof(c));
+    ASSERT_INT_EQ(hd_config_load_file(&sec, 1, path, &err), 1);
+    ASSERT_STR_EQ(c.dsn, "postgresql://u@h/d?x=it's");
+    ASSERT_STR_EQ(c.name, "two words");
+    ASSERT_STR_EQ(c.mode, "selfhosted");
+    hd_config_release(&sec, 1);
+
+    f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("export HT_DSN='unterminated\n", f);
+    fclose(f);
+    memset(&c, 0, sizeof(c));
+    ASSERT_INT_EQ(hd_config_load_file(&sec, 1, path, &err), -1);
+    ASSERT_STR_CONTAINS(err.msg, "HT_DSN: unterminated quote");
+    hd_config_release(&sec, 1);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -291,5 +332,6 @@ main(void)
     RUN_TEST(test_help_lists_every_variable);
     RUN_TEST(test_parse_numbers);
     RUN_TEST(test_load_file);
+    RUN_TEST(test_load_file_reads_shell_quoted_exports);
     return UNIT_DONE();
 }

@@ -128,11 +128,13 @@ test_scrub_shows_paths_masks_secrets(void)
                "\"HERALD_INTERNAL_KEY\":\"s3cr3t-value\","
                "\"client_secret\":\"two words\","
                "\"HERALD_API_CLEAR_TOKEN_ANONYMOUS\":false,"
+               "\"HERALD_API_CLEAR_TOKEN_RATE\":1,"
                "\"HERALD_T_TOKEN\":trueish}";
     char b[] = "HERALD_JWT_SECRET=s3cr3t-value HERALD_API_KEYS=k1,k2";
     char c[] = "{\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n"
                "-----END PRIVATE KEY-----\\n\",\"client_email\":\"a@b\"}";
     char d[] = "sasl.password=hunter2 key_file=/run/k.pem";
+    char e[] = "client_secret=123456&pin=1";
 
     hd_log_scrub(a);
     hd_log_scrub(b);
@@ -147,6 +149,7 @@ test_scrub_shows_paths_masks_secrets(void)
     ASSERT_STR_CONTAINS(a, "\"client_secret\":\"***\",");
     /* a boolean setting is shown; a word that only starts like one is not */
     ASSERT_STR_CONTAINS(a, "\"HERALD_API_CLEAR_TOKEN_ANONYMOUS\":false,");
+    ASSERT_STR_CONTAINS(a, "\"HERALD_API_CLEAR_TOKEN_RATE\":1,");
     ASSERT_STR_LACKS(a, "trueish");
     ASSERT_STR_LACKS(b, "s3cr3t");
     ASSERT_STR_LACKS(b, "k1");
@@ -154,6 +157,8 @@ test_scrub_shows_paths_masks_secrets(void)
     ASSERT_STR_LACKS(c, "END PRIVATE");
     ASSERT_STR_CONTAINS(c, "\"client_email\":\"a@b\"");
     ASSERT_STR_EQ(d, "sasl.password=*** key_file=/run/k.pem");
+    hd_log_scrub(e); /* a number is a secret outside a JSON member */
+    ASSERT_STR_LACKS(e, "123456");
 }
 
 /* An error naming a variable stays readable; the same name used to show
