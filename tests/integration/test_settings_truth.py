@@ -82,7 +82,7 @@ def test_a_bad_boolean_lists_the_words_taken():
 
 # (binary, environment, the rule its --help states and its refusal repeats)
 CONDITIONAL = [
-    ("herald-hub", {}, "HERALD_JWT_SECRET or HERALD_JWT_PUBLIC_KEY_FILE is required"),
+    ("herald-hub", {}, "HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY_FILE or HERALD_JWT_JWKS_URL is required"),
     ("herald-worker-fcm", {"HERALD_WORKER_FCM_SERVICE_ACCOUNT_FILE": "/nonexistent/sa.json"},
      "HERALD_KAFKA_BROKERS: required"),
     ("herald-worker-apns", {"HERALD_KAFKA_BROKERS": "127.0.0.1:1"},
