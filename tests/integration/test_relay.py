@@ -356,7 +356,7 @@ def test_ids_that_are_not_guids_are_refused_naming_the_field(env):
         return relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst)
 
     def channels():
-        return relay_sql(env, "SELECT count(*) FROM device_channels WHERE device_id LIKE '%s_%%'"
+        return relay_sql(env, "SELECT count(*) FROM device_topics WHERE device_id LIKE '%s_%%'"
                          % inst)
 
     before = (devices(), channels())

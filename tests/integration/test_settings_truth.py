@@ -91,10 +91,10 @@ CONDITIONAL = [
     ("herald-worker-apns", {"HERALD_KAFKA_BROKERS": "127.0.0.1:1",
                             "HERALD_WORKER_APNS_KEY_FILE": "/nonexistent/k.p8"},
      "required with HERALD_WORKER_APNS_KEY_FILE"),
-    ("herald-api", {"HERALD_API_KEY": "k", "HERALD_JWT_SECRET": "j",
+    ("herald-api", {"HERALD_API_KEY": "k", "HERALD_JWT_SECRET": "j" * 32,
                     "HERALD_PG_DSN": "{pg}"},
      "required in self-hosted mode (HERALD_KAFKA_BROKERS unset)"),
-    ("herald-api", {"HERALD_API_KEY": "k", "HERALD_JWT_SECRET": "j",
+    ("herald-api", {"HERALD_API_KEY": "k", "HERALD_JWT_SECRET": "j" * 32,
                     "HERALD_PG_DSN": "{pg}",
                     "HERALD_SELFHOST_HUB_URL": "http://127.0.0.1:1",
                     "HERALD_INTERNAL_KEY": "i",
@@ -126,7 +126,7 @@ def test_unset_secrets_are_logged_as_unset_and_set_ones_as_set(pg_dsn):
     rc, out = run("herald-worker-apns", base_env(HERALD_KAFKA_BROKERS="127.0.0.1:1",
                                                  HERALD_WORKER_APNS_CERT_PASSWORD="pw"))
     assert start_dump(out)["HERALD_WORKER_APNS_CERT_PASSWORD"] == "(set)"
-    rc, out = run("herald-api", base_env(HERALD_API_KEY="k", HERALD_JWT_SECRET="j",
+    rc, out = run("herald-api", base_env(HERALD_API_KEY="k", HERALD_JWT_SECRET="j" * 32,
                                          HERALD_PG_DSN=pg_dsn))
     dump = start_dump(out)
     assert dump["HERALD_SELFHOST_INSTALLATION_KEY"] == "(unset)"
