@@ -57,6 +57,8 @@ struct hub_config {
     int negotiate;         /* serve POST .../negotiate */
     char *installation_id; /* joins Installation_<id> when set */
     char *internal_key;    /* bearer key of POST /send */
+    char *internal_issuer; /* required "iss" of /send JWTs */
+    char *internal_scope;  /* required "scope" of /send JWTs */
     char *group_id;        /* Kafka group id; unset: unique per process */
     int epoll;             /* libev on epoll rather than lws's poll() */
 };
@@ -79,6 +81,7 @@ struct hub_ctx {
     struct hd_usertoken_config jwt_cfg;
     struct hd_kafka_config kafka_cfg;
     struct hd_usertoken *tokens;
+    struct hd_usertoken *service_tokens; /* /send JWTs; NULL: key only */
     struct hd_metrics *metrics;
     struct hub_metrics m;
     struct hd_health *health;

@@ -48,7 +48,14 @@ const struct hd_config_field hub_config_fields[] = {
                "installation id: connections join Installation_<id> "
                "(unset: installation events go nowhere)"),
     HD_CFG_STR("HERALD_INTERNAL_KEY", HC, internal_key, NULL, HD_CFG_SECRET,
-               "bearer key of POST /send (unset: /send answers 401)"),
+               "bearer key of POST /send (unset: only JWTs, below)"),
+    HD_CFG_STR("HERALD_HUB_INTERNAL_ISSUER", HC, internal_issuer, NULL, 0,
+               "POST /send also takes a JWT signed by a key of "
+               "HERALD_JWT_JWKS_URL or HERALD_JWT_PUBLIC_KEY_FILE (a "
+               "Bitwarden server's identity token) with this \"iss\" "
+               "(unset: HERALD_JWT_ISSUER)"),
+    HD_CFG_STR("HERALD_HUB_INTERNAL_SCOPE", HC, internal_scope, "internal", 0,
+               "required \"scope\" entry of POST /send JWTs"),
     HD_CFG_STR("HERALD_HUB_GROUP_ID", HC, group_id, NULL, 0,
                "Kafka group id (unset: herald-hub-<host>-<pid>-<random>, "
                "so every replica sees every event)"),

@@ -12,6 +12,8 @@
 
 #include "auth/secret.h"
 #include "core/alloc.h"
+#include "core/json.h"
+#include "proto/bitwarden.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -139,23 +141,49 @@ hub_http_writable(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
     return -1;
 }
 
+/* The static key, or a JWT of the server's identity server (RS256/ES256,
+ * scope internal, issuer and lifetime checked), as a Bitwarden server's
+ * NotificationsApiPushEngine sends it. */
 static int
 send_authorized(struct hub_thread *th, struct lws *wsi)
 {
     const char *key = th->hub->cfg.internal_key;
-    char buf[512];
+    char buf[HD_JWT_MAX_LEN + 8];
+    struct hd_err err = {0};
     const char *tok;
     int n;
 
-    if (key == NULL)
-        return 0;
     n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
     if (n <= 7 || strncasecmp(buf, "Bearer ", 7) != 0)
         return 0;
     tok = buf + 7;
     while (*tok == ' ')
         tok++;
-    return hd_secret_equal(key, tok, strlen(tok));
+    if (key != NULL && hd_secret_equal(key, tok, strlen(tok)))
+        return 1;
+    if (th->hub->service_tokens == NULL || strchr(tok, '.') == NULL)
+        return 0;
+    if (hd_usertoken_check(th->hub->service_tokens, tok, strlen(tok), &err) ==
+        0)
+        return 1;
+    hd_log(HD_LOG_INFO, 0, "POST /send: token refused: %s", err.msg);
+    return 0;
+}
+
+/* 1 when the body's Type is a PushType (a byte) this build does not know:
+ * upstream answers 200 and drops it. */
+static int
+send_type_unknown(const char *body, size_t len, long long *type)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    json_t *t = hd_json_get_ci(doc, "Type");
+    json_int_t n = json_is_integer(t) ? json_integer_value(t) : -1;
+    int unknown = n >= 0 && n <= 255 && !hd_bw_type_known(n);
+
+    if (unknown)
+        *type = n;
+    json_decref(doc);
+    return unknown;
 }
 
 static int
@@ -165,9 +193,18 @@ do_send(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
     struct hub_http *h = c->http;
     struct hd_err err = {0};
     struct hub_event *e;
+    long long type = 0;
 
     if (h->body.len == 0) /* upstream ignores an empty body */
         return respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL, 0);
+    if (send_type_unknown(h->body.data, h->body.len, &type)) {
+        if (hd_bw_unknown_note(&hub->m.bw_unknown, type))
+            hd_log(HD_LOG_WARN, 0,
+                   "POST /send: Type %lld is unknown to this build; such "
+                   "pushes are accepted and dropped (logged once per type)",
+                   type);
+        return respond(c, wsi, HTTP_STATUS_OK, "application/json", NULL, 0);
+    }
     e = hub_event_from_send(h->body.data, h->body.len, &err);
     if (e == NULL) {
         hd_counter_inc(hub->m.events[HUB_SRC_SEND][HUB_EV_MALFORMED]);

@@ -79,4 +79,6 @@ hub_metrics_init(struct hub_metrics *m, struct hd_metrics *reg)
                              lag_buckets,
                              sizeof(lag_buckets) / sizeof(lag_buckets[0]));
     m->lag = hd_metric_with(f);
+    hd_bw_unknown_init(&m->bw_unknown, reg,
+                       "herald_hub_bitwarden_unknown_type_total");
 }

@@ -12,6 +12,7 @@
 #define HUB_METRICS_H
 
 #include "core/metrics.h"
+#include "proto/bitwarden_unknown.h"
 
 enum hub_reject {
     HUB_REJ_UNAUTHORIZED = 0, /* 401 */
@@ -58,6 +59,7 @@ struct hub_metrics {
     struct hd_metric_series *pings;
     struct hd_metric_series *events[HUB_SRC__COUNT][HUB_EV__COUNT];
     struct hd_metric_series *lag;
+    struct hd_bw_unknown bw_unknown; /* ..._bitwarden_unknown_type_total */
 };
 
 /* Registers the families on reg and fills m. */

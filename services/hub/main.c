@@ -61,6 +61,9 @@ main(int argc, char **argv)
         status = HD_EXIT_CONFIG;
         goto out;
     }
+    /* a Bitwarden server's /send token: the identity server's keys */
+    hub.service_tokens = hd_usertoken_service(
+        hub.tokens, hub.cfg.internal_scope, hub.cfg.internal_issuer, NULL);
     hub.metrics = hd_metrics_new();
     hub_metrics_init(&hub.m, hub.metrics);
     hub.health = hd_health_new();
@@ -107,6 +110,7 @@ out:
     if (hub.limits.buckets)
         hub_limits_release(&hub.limits);
     hd_metrics_free(hub.metrics);
+    hd_usertoken_free(hub.service_tokens);
     hd_usertoken_free(hub.tokens);
     hd_service_release(&svc);
     hd_log(HD_LOG_INFO, 0, "stopped");
