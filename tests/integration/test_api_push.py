@@ -47,7 +47,7 @@ def count(api, table, where="true"):
 
 
 def subscription(n):
-    return json.dumps({"endpoint": "https://push.example.com/send/%s" % n,
+    return json.dumps({"endpoint": "https://fcm.googleapis.com/fcm/send/%s" % n,
                        "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcx"
                                           "aOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
                                 "auth": "BTBZMqHH6r4Tts7J_aSIgg"}})
@@ -437,13 +437,14 @@ def test_webpush_tokens_and_devices_go_to_the_webpush_topic(api):
                                               "notification": WEBPUSH})["uid"]
     [b] = batches_for(api.kafka.brokers, "webpush", uid1, lambda bs: len(bs) >= 1)
     assert b["provider"] == "webpush" and b["notification"] == WEBPUSH["webpush"]
-    assert [t["token"] for t in b["tokens"]] == subs
+    assert [json.loads(t["token"]) for t in b["tokens"]] == [json.loads(x) for x in subs]
     dev = ok(api, "device_register", {"provider": "webpush", "token": subs[0], "platform": "web",
                                       "user": "wp-" + u})["id"]
     uid2 = ok(api, "send_push_notification", {"recipient": {"filter": {"users": ["wp-" + u]}},
                                               "notification": {**FCM, **WEBPUSH}})["uid"]
     [b] = batches_for(api.kafka.brokers, "webpush", uid2, lambda bs: len(bs) >= 1)
-    assert b["tokens"] == [{"token": subs[0], "device": dev}]
+    [t] = b["tokens"]
+    assert t["device"] == dev and json.loads(t["token"]) == json.loads(subs[0])
 
 
 def test_raw_provider_recipients_in_todays_shape(api):
