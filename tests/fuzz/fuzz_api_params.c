@@ -56,8 +56,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (reg.token == NULL || reg.user == NULL))
             abort();
     } else if (which == 1) {
-        if (api_send_parse(p, 1700000000000LL, &req, &err) == 0) {
-            if (req.uid == NULL || req.values == NULL)
+        int64_t send_at_s = -1;
+
+        if (api_send_parse(p, 1700000000000LL, &req, &send_at_s, &err) == 0) {
+            if (req.uid == NULL || req.values == NULL || send_at_s < 0)
                 abort();
             hd_msg_request_release(&req);
         }
