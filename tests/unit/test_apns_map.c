@@ -339,7 +339,7 @@ test_token_or_certificate(void)
     fx_files(&f);
     f.cfg.cert_file = (char *)(uintptr_t) "/etc/apns.p12";
     ASSERT_INT_EQ(apns_provider.init(&f.st, &f.cfg, &f.env, &err), -1);
-    ASSERT_STR_CONTAINS(err.msg, "not both");
+    ASSERT_STR_CONTAINS(err.msg, "exactly one of HERALD_WORKER_APNS_KEY_FILE");
     f.cfg.key_file = (char *)(uintptr_t) "";
     f.cfg.cert_type = (char *)(uintptr_t) "P12";
     f.cfg.cert_password = (char *)(uintptr_t) "pw";
