@@ -92,8 +92,12 @@ struct hub_event *hub_event_from_send(const char *body, size_t len,
                                       struct hd_err *err);
 
 /* Builds an event from a herald.events record (docs/kafka-messages.md).
- * new, or NULL with err for a malformed record. Any thread. */
+ * new, or NULL: with *unknown_type set to the record's Type when the
+ * record is well formed but its Type is one this build does not know (the
+ * caller drops it, as POST /send does), else with *unknown_type = -1 and
+ * err for a malformed record. Any thread. */
 struct hub_event *hub_event_from_record(const void *data, size_t len,
+                                        long long *unknown_type,
                                         struct hd_err *err);
 
 #endif

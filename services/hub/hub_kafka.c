@@ -54,8 +54,19 @@ handle(struct hub_kafka *k, const struct hd_kmsg *msg)
     struct hd_err err = {0};
     struct hub_event *e;
     struct kdone *d;
+    long long type;
 
-    e = hub_event_from_record(msg->value, msg->len, &err);
+    e = hub_event_from_record(msg->value, msg->len, &type, &err);
+    if (e == NULL && type >= 0) {
+        /* as POST /send: a newer server's type is dropped, not malformed */
+        if (hd_bw_unknown_note(&hub->m.bw_unknown, type))
+            hd_log(HD_LOG_WARN, 0,
+                   "herald.events: Type %lld is unknown to this build; such "
+                   "events are dropped (logged once per type)",
+                   type);
+        hd_kconsumer_done(k->c, msg->topic, msg->partition, msg->offset);
+        return;
+    }
     if (e == NULL) {
         hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_MALFORMED]);
         hd_log(HD_LOG_WARN, 0, "skipping malformed event at %s/%d/%lld: %s",

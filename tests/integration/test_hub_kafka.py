@@ -1,11 +1,12 @@
 """test_hub_kafka.py -- herald-hub consuming herald.events from
 herald-devkafka: each replica in its own group, from the latest offset;
 records with an explicit target and records routed from Type/Payload both
-reach the official SignalR client; a malformed record is skipped."""
+reach the official SignalR client; a malformed record is skipped; a record
+of a push type newer than this build is dropped, counted and committed."""
 import json
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from harness import http
 from test_hub_signalr import Clients, metric, start_hub, token
@@ -49,6 +50,57 @@ def test_events_from_kafka(stack):
         assert metric(hub, "herald_hub_event_lag_seconds_count") >= 1
         st, _, body = http("GET", hub.url + "/readyz")
         assert st == 200 and json.loads(body)["checks"]["kafka"] == "ok"
+    finally:
+        cl.close()
+
+
+def committed_vs_end(brokers, group):
+    """(committed offset, end offset) of group on each herald.events
+    partition it committed on."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
+    try:
+        parts = c.list_topics("herald.events", timeout=10).topics["herald.events"].partitions
+        tps = c.committed([TopicPartition("herald.events", p) for p in parts], timeout=10)
+        return {tp.partition: (tp.offset, c.get_watermark_offsets(tp, timeout=10)[1])
+                for tp in tps if tp.offset >= 0}
+    finally:
+        c.close()
+
+
+def test_unknown_types_are_dropped_counted_and_committed(stack):
+    """As on POST /send: a record of a newer server's push type (routed
+    from its Type, or with an explicit target) is not malformed; it is
+    logged once per type, counted, dropped, and its offset committed."""
+    kafka = stack.kafka()
+    hub = start_hub(stack, HERALD_KAFKA_BROKERS=kafka.brokers, HERALD_HUB_GROUP_ID="hub-unknown")
+    cl = Clients(hub, [{"id": "u", "token": token("n-user")}])
+    p = Producer({"bootstrap.servers": kafka.brokers, "linger.ms": 1})
+    probe = {"v": 1, "notification": {"Type": 5, "Payload": {"UserId": "n-user"}}}
+    try:
+        deadline = time.monotonic() + 30
+        while not cl.messages("u"):
+            assert time.monotonic() < deadline, "no event consumed in 30 s"
+            produce(p, probe)
+            time.sleep(0.5)
+        n0 = len(cl.messages("u"))
+        produce(p, {"v": 1, "notification": {"Type": 28, "Payload": {"UserId": "n-user"}}})
+        produce(p, {"v": 1, "target": "user", "target_id": "n-user",
+                    "notification": {"Type": 99, "Payload": {"UserId": "n-user"}}})
+        produce(p, {"v": 1, "notification": {"type": 99, "payload": {"userId": "n-user"}}})
+        produce(p, {"v": 1, "notification": {"Type": 7, "Payload": {"Id": "f", "UserId": "n-user"}}})
+        cl.wait(lambda evs: len(cl.messages("u")) == n0 + 1, what="the type-7 event after them")
+        time.sleep(0.3)
+        assert [m["arg"]["Type"] for m in cl.messages("u")[n0:]] == [7], "unknown types are dropped"
+        assert metric(hub, "herald_hub_bitwarden_unknown_type_total", type="28") == 1
+        assert metric(hub, "herald_hub_bitwarden_unknown_type_total", type="99") == 2
+        assert metric(hub, "herald_hub_events_total", source="kafka", result="malformed") == 0
+        assert hub.read_log().count("Type 99 is unknown") == 1, "logged once per type"
+        # the committed offset passes a record only once every record
+        # before it is done: reaching the end (past the type-7 record that
+        # follows them) means the dropped ones were marked done too
+        assert hub.stop() == 0
+        offs = committed_vs_end(kafka.brokers, "hub-unknown")
+        assert offs and all(c == end for c, end in offs.values()), offs
     finally:
         cl.close()
 

@@ -65,16 +65,33 @@ test_record(void)
                       "\"o9\",\"client_type\":3,\"notification\":{\"Type\":"
                       "19,\"Payload\":{\"OrganizationId\":\"o9\"},"
                       "\"ContextId\":null},\"created_ms\":1700000000000}";
+    const char *newer = "{\"v\":1,\"notification\":{\"Type\":28,"
+                        "\"Payload\":{\"UserId\":\"u\"}}}";
+    const char *routed = "{\"v\":1,\"target\":\"user\",\"target_id\":"
+                         "\"u\",\"notification\":{\"type\":99}}";
+    const char *beyond = "{\"v\":1,\"notification\":{\"Type\":256,"
+                         "\"Payload\":{\"UserId\":\"u\"}}}";
     struct hd_err err = {0};
-    struct hub_event *e = hub_event_from_record(rec, strlen(rec), &err);
+    long long type = 0;
+    struct hub_event *e = hub_event_from_record(rec, strlen(rec), &type, &err);
 
     ASSERT_NOT_NULL(e);
+    ASSERT_INT_EQ(type, -1);
     ASSERT_INT_EQ(e->target, HD_TARGET_ORGANIZATION);
     ASSERT_STR_EQ(e->target_id, "o9");
     ASSERT_INT_EQ(e->client_type, 3);
     ASSERT_INT_EQ(e->created_ms, 1700000000000LL);
     hub_event_release(e);
-    ASSERT_NULL(hub_event_from_record("{\"v\":2}", 7, &err));
+    ASSERT_NULL(hub_event_from_record("{\"v\":2}", 7, &type, &err));
+    ASSERT_INT_EQ(type, -1);
+    /* a newer server's type: dropped, not malformed, whatever the routing */
+    ASSERT_NULL(hub_event_from_record(newer, strlen(newer), &type, &err));
+    ASSERT_INT_EQ(type, 28);
+    ASSERT_NULL(hub_event_from_record(routed, strlen(routed), &type, &err));
+    ASSERT_INT_EQ(type, 99);
+    /* not a PushType at all: malformed */
+    ASSERT_NULL(hub_event_from_record(beyond, strlen(beyond), &type, &err));
+    ASSERT_INT_EQ(type, -1);
 }
 
 static void
