@@ -1,8 +1,9 @@
 /* test_api_fanout.c -- unit tests for the fan-out's batching
  * (api_batch.c) and the token-cleanup circuit breaker (api_breaker.c):
  * batch sizes per provider, numbering, flush, skipped providers, topics;
- * the breaker's threshold, its "no success" rule, per-key isolation, the
- * sliding window and the once-per-flip signal. Time is an argument. */
+ * the breaker's threshold, its "no success" rule, a state per app past
+ * 1,024 apps, idle states dropped, the sliding window and the
+ * once-per-flip signal. Time is an argument. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,51 +225,100 @@ test_breaker_window_slides(void)
     api_breaker_free(b);
 }
 
+/* More than the 1,024 pairs the table once held (past them every pair
+ * shared one overflow state): each app still has its own state, so one
+ * app's burst of invalid tokens opens its breaker and nobody else's. */
 static void
-test_breaker_many_keys(void)
+test_breaker_every_app_its_own(void)
 {
-    struct api_breaker_cfg cfg = {60, 1, 50};
+    struct api_breaker_cfg cfg = {60, 20, 50};
     struct api_breaker *b = api_breaker_new(&cfg);
     char app[32];
     int i;
 
-    for (i = 0; i < API_BREAKER_KEYS + 10; i++) {
+    for (i = 0; i < 1024; i++) {
         snprintf(app, sizeof(app), "app-%d", i);
         api_breaker_record(b, app, HD_PROVIDER_FCM, HD_OUTCOME_SENT, 0);
     }
-    /* past the table, pairs share the overflow entry: bounded memory */
-    api_breaker_record(b, "late", HD_PROVIDER_FCM, HD_OUTCOME_TOKEN_INVALID, 0);
-    ASSERT_INT_EQ(api_breaker_open(b, "late", HD_PROVIDER_FCM, 0, NULL), 0);
-    ASSERT_INT_EQ(api_breaker_open(b, "app-0", HD_PROVIDER_FCM, 0, NULL), 0);
+    for (i = 1024; i < 1100; i++) { /* one invalid token each */
+        snprintf(app, sizeof(app), "app-%d", i);
+        api_breaker_record(b, app, HD_PROVIDER_FCM, HD_OUTCOME_TOKEN_INVALID,
+                           0);
+    }
+    record_n(b, "relay.bad", HD_PROVIDER_FCM, HD_OUTCOME_TOKEN_INVALID, 40,
+             1000);
+    api_breaker_record(b, "relay.good", HD_PROVIDER_FCM,
+                       HD_OUTCOME_TOKEN_INVALID, 1000);
+    ASSERT_INT_EQ(api_breaker_open(b, "relay.bad", HD_PROVIDER_FCM, 1000, NULL),
+                  1);
+    ASSERT_INT_EQ(
+        api_breaker_open(b, "relay.good", HD_PROVIDER_FCM, 1000, NULL), 0);
+    for (i = 1024; i < 1100; i++) {
+        snprintf(app, sizeof(app), "app-%d", i);
+        ASSERT_INT_EQ(api_breaker_open(b, app, HD_PROVIDER_FCM, 1000, NULL), 0);
+    }
+    ASSERT_INT_EQ(
+        api_breaker_open(b, "relay.bad", HD_PROVIDER_APNS, 1000, NULL), 0);
+    ASSERT_INT_EQ(api_breaker_size(b), 1024 + 76 + 3);
     api_breaker_free(b);
 }
 
-/* Pairs idle for a window give their entries up: later pairs each get
- * their own state again, so one app's burst of invalid tokens opens its
- * own breaker and never another app's (they once shared the overflow). */
+/* Idle states (nothing inside the window) are dropped: memory follows the
+ * pairs active within a window. An open breaker is kept until it is seen
+ * closed, so its flip is still told. */
 static void
-test_breaker_idle_entries_are_reused(void)
+test_breaker_idle_states_are_dropped(void)
 {
     struct api_breaker_cfg cfg = {60, 1, 50};
     struct api_breaker *b = api_breaker_new(&cfg);
     char app[32];
-    int i;
+    int i, changed = 0;
 
-    for (i = 0; i < API_BREAKER_KEYS + 10; i++) {
+    for (i = 0; i < 5000; i++) {
         snprintf(app, sizeof(app), "app-%d", i);
         api_breaker_record(b, app, HD_PROVIDER_FCM, HD_OUTCOME_SENT, 0);
     }
-    /* two minutes later: every entry is idle */
     api_breaker_record(b, "relay.bad", HD_PROVIDER_FCM,
-                       HD_OUTCOME_TOKEN_INVALID, 120000);
-    api_breaker_record(b, "relay.good", HD_PROVIDER_FCM, HD_OUTCOME_SENT,
+                       HD_OUTCOME_TOKEN_INVALID, 0);
+    ASSERT_INT_EQ(api_breaker_open(b, "relay.bad", HD_PROVIDER_FCM, 0, NULL),
+                  1);
+    ASSERT_INT_EQ(api_breaker_size(b), 5001);
+    /* two minutes later a new pair comes: the idle ones go */
+    api_breaker_record(b, "relay.new", HD_PROVIDER_APNS, HD_OUTCOME_SENT,
                        120000);
-    api_breaker_record(b, "relay.good", HD_PROVIDER_FCM,
-                       HD_OUTCOME_TOKEN_INVALID, 120000);
+    ASSERT_INT_EQ(api_breaker_size(b), 2);
     ASSERT_INT_EQ(
-        api_breaker_open(b, "relay.bad", HD_PROVIDER_FCM, 120000, NULL), 1);
-    ASSERT_INT_EQ(
-        api_breaker_open(b, "relay.good", HD_PROVIDER_FCM, 120000, NULL), 0);
+        api_breaker_open(b, "relay.bad", HD_PROVIDER_FCM, 120000, &changed), 0);
+    ASSERT_INT_EQ(changed, 1);
+    api_breaker_free(b);
+}
+
+/* A table full of active pairs keeps a further pair's devices (answers
+ * open, no flip) instead of sharing or evicting a live state; once states
+ * go idle the pair is tracked. */
+static void
+test_breaker_full_table_keeps_devices(void)
+{
+    struct api_breaker_cfg cfg = {60, 20, 50};
+    struct api_breaker *b = api_breaker_new(&cfg);
+    char app[32];
+    int i, changed = 1;
+
+    for (i = 0; i < API_BREAKER_MAX_KEYS; i++) {
+        snprintf(app, sizeof(app), "a%d", i);
+        api_breaker_record(b, app, HD_PROVIDER_HMS, HD_OUTCOME_SENT, 0);
+    }
+    api_breaker_record(b, "late", HD_PROVIDER_HMS, HD_OUTCOME_TOKEN_INVALID,
+                       1000);
+    ASSERT_INT_EQ(api_breaker_open(b, "late", HD_PROVIDER_HMS, 1000, &changed),
+                  1);
+    ASSERT_INT_EQ(changed, 0);
+    ASSERT_INT_EQ(api_breaker_open(b, "a7", HD_PROVIDER_HMS, 1000, NULL), 0);
+    api_breaker_record(b, "late", HD_PROVIDER_HMS, HD_OUTCOME_TOKEN_INVALID,
+                       200000);
+    ASSERT_INT_EQ(api_breaker_open(b, "late", HD_PROVIDER_HMS, 200000, NULL),
+                  0);
+    ASSERT_INT_EQ(api_breaker_size(b), 1);
     api_breaker_free(b);
 }
 
@@ -280,7 +330,8 @@ main(void)
     RUN_TEST(test_breaker_threshold);
     RUN_TEST(test_breaker_ratio_and_expired);
     RUN_TEST(test_breaker_window_slides);
-    RUN_TEST(test_breaker_many_keys);
-    RUN_TEST(test_breaker_idle_entries_are_reused);
+    RUN_TEST(test_breaker_every_app_its_own);
+    RUN_TEST(test_breaker_idle_states_are_dropped);
+    RUN_TEST(test_breaker_full_table_keeps_devices);
     return UNIT_DONE();
 }
