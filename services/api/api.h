@@ -139,11 +139,17 @@ extern const size_t api_nstmts;
 
 /* ---- a server-API call and its one reply ------------------------------ */
 
+struct api_collect;
 struct api_call {
     struct api_ctx *ctx;
     struct hd_http_req *req;
     const char *method; /* the table's name (static) */
     json_t *params;     /* owned reference: an object */
+    /* a command of a batch: the reply goes to slot of collect, under
+     * reply_key, instead of to req (api_cmdbatch.c) */
+    struct api_collect *collect;
+    size_t slot;
+    const char *reply_key;
 };
 
 typedef void api_method_fn(struct api_call *call);
@@ -152,6 +158,21 @@ struct api_method {
     const char *name;
     api_method_fn *fn;
 };
+
+/* Commands in one batch call. */
+#define API_BATCH_MAX 1000
+
+/* A batch's replies (api_reply.c): n slots, filled by the replies of
+ * calls whose collect points here (any thread). wait returns once at most
+ * left are missing; finish waits for all, frees c and returns the array
+ * of replies (new). */
+struct api_collect *api_collect_new(size_t n);
+void api_collect_wait(struct api_collect *c, size_t left);
+json_t *api_collect_finish(struct api_collect *c);
+
+/* Replies body (stolen) as it is, HTTP 200, counted as a success, and
+ * frees call (the batch's top-level {"replies": ...}). */
+void api_call_raw(struct api_call *call, json_t *body);
 
 /* Replies {"result":result} (stolen; NULL means {}) and frees call. */
 void api_call_result(struct api_call *call, json_t *result);

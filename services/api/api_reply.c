@@ -1,12 +1,15 @@
 /* api_reply.c -- the reply of one server-API call: {"result":...} or
  * {"error":{"code","message"}} with HTTP 200, the call counted by method
  * and code, the call freed. Handlers answer through these, so the route
- * table (api_routes.c) calls down into handlers and nothing calls back up. */
+ * table (api_routes.c) calls down into handlers and nothing calls back up.
+ * A command of a batch replies into the batch's collector instead. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "services/api/api.h"
@@ -41,6 +44,71 @@ count(struct api_call *call, int code)
                                   code_label(code)));
 }
 
+/* ---- a batch's replies ----------------------------------------------- */
+
+struct api_collect {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    json_t *replies; /* array, one slot per command */
+    size_t pending;
+};
+
+/* Fills slot with {method: result} or {"error": error} (both stolen;
+ * result NULL means {}). Any thread. */
+static void
+api_collect_put(struct api_collect *c, size_t slot, const char *method,
+                json_t *result, json_t *error)
+{
+    json_t *reply =
+        error ? json_pack("{s:o}", "error", error)
+              : json_pack("{s:o}", method, result ? result : json_object());
+
+    pthread_mutex_lock(&c->mu);
+    json_array_set_new(c->replies, slot, reply);
+    c->pending--;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void
+api_collect_wait(struct api_collect *c, size_t left)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->pending > left)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+struct api_collect *
+api_collect_new(size_t n)
+{
+    struct api_collect *c = hd_xcalloc(1, sizeof(*c));
+    size_t i;
+
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->replies = json_array();
+    for (i = 0; i < n; i++)
+        json_array_append_new(c->replies, json_null());
+    c->pending = n;
+    return c;
+}
+
+json_t *
+api_collect_finish(struct api_collect *c)
+{
+    json_t *r;
+
+    api_collect_wait(c, 0);
+    r = c->replies;
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return r;
+}
+
+/* ---- one call's reply -------------------------------------------------- */
+
 static void
 call_free(struct api_call *call)
 {
@@ -49,11 +117,27 @@ call_free(struct api_call *call)
 }
 
 void
+api_call_raw(struct api_call *call, json_t *body)
+{
+    count(call, 0);
+    hd_http_respond_json(call->req, 200, body);
+    json_decref(body);
+    call_free(call);
+}
+
+void
 api_call_result(struct api_call *call, json_t *result)
 {
-    json_t *body =
-        json_pack("{s:o}", "result", result ? result : json_object());
+    json_t *body;
 
+    if (call->collect) {
+        count(call, 0);
+        api_collect_put(call->collect, call->slot, call->reply_key, result,
+                        NULL);
+        call_free(call);
+        return;
+    }
+    body = json_pack("{s:o}", "result", result ? result : json_object());
     count(call, 0);
     hd_http_respond_json(call->req, 200, body);
     json_decref(body);
@@ -65,6 +149,10 @@ api_call_result_str(struct api_call *call, const char *key, const char *value)
 {
     struct hd_buf b;
 
+    if (call->collect) {
+        api_call_result(call, json_pack("{s:s}", key, value));
+        return;
+    }
     hd_buf_init(&b, 2 * HD_HTTP_MAX_HEADER);
     if (hd_buf_puts(&b, "{\"result\":{\"", NULL) < 0 ||
         hd_buf_json_escape(&b, key, strlen(key), NULL) < 0 ||
@@ -88,8 +176,14 @@ verror(struct api_call *call, int code, const char *fmt, va_list ap)
     json_t *body;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    body = json_pack("{s:{s:i,s:s}}", "error", "code", code, "message", msg);
     count(call, code);
+    if (call->collect) {
+        api_collect_put(call->collect, call->slot, call->reply_key, NULL,
+                        json_pack("{s:i,s:s}", "code", code, "message", msg));
+        call_free(call);
+        return;
+    }
+    body = json_pack("{s:{s:i,s:s}}", "error", "code", code, "message", msg);
     hd_http_respond_json(call->req, 200, body);
     json_decref(body);
     call_free(call);

@@ -5,7 +5,8 @@
  * A missing key is 401, a body that is not a JSON object 400; after that
  * it is HTTP 200 with {"result":...} or {"error":{"code","message"}}.
  * Send has an exact route run on the I/O thread (it waits for Kafka via a
- * callback); the rest run on worker threads (they wait on PostgreSQL). */
+ * callback); the rest run on worker threads (they wait on PostgreSQL).
+ * batch runs its commands through the same table. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include "core/log.h"
 #include "services/api/api.h"
 #include "core/banned.h"
+
+static void handle_batch(struct api_call *call);
 
 static const struct api_method methods[] = {
     {"device_register", api_device_register},
@@ -33,11 +36,12 @@ static const struct api_method methods[] = {
     {"cancel_push", api_cancel_push},
     {"update_push_status", api_update_push_status},
     {"push_status_list", api_push_status_list},
+    {"batch", handle_batch},
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
 static const struct api_method *
-find_method(const char *name)
+api_method_find(const char *name)
 {
     size_t i;
 
@@ -45,6 +49,110 @@ find_method(const char *name)
         if (strcmp(methods[i].name, name) == 0)
             return &methods[i];
     return NULL;
+}
+
+/* ---- batch ------------------------------------------------------------- */
+
+/* {"commands":[{"<method>":{params}}, ...], "parallel":bool} ->
+ * {"replies":[{"<method>":{result}} | {"error":{code,message}}, ...]}
+ * (top level, as Centrifugo answers it). Each command is a call of its
+ * own whose reply lands in a collector instead of the HTTP request
+ * (api_reply.c); the batch answers once every slot is filled. In order,
+ * the next command starts after the previous one answered; parallel,
+ * they all start at once (sends then wait for Kafka together). Runs on a
+ * worker thread, which it holds until the last reply. */
+
+/* Each command is an object with exactly one member, the method name,
+ * whose value is the params object (null = {}). */
+static int
+check_commands(json_t *cmds, struct hd_err *err)
+{
+    json_t *c;
+    size_t i;
+
+    if (!json_is_array(cmds))
+        return hd_err_set(err, HD_EINVAL,
+                          "params.commands: must be an array of commands");
+    if (json_array_size(cmds) > API_BATCH_MAX)
+        return hd_err_set(err, HD_ETOOBIG,
+                          "params.commands: more than %d commands",
+                          API_BATCH_MAX);
+    json_array_foreach(cmds, i, c)
+    {
+        const char *name;
+        json_t *params;
+
+        if (!json_is_object(c) || json_object_size(c) != 1)
+            return hd_err_set(err, HD_EINVAL,
+                              "params.commands[%zu]: must be an object with "
+                              "one member, the method name",
+                              i);
+        json_object_foreach(c, name, params)
+        {
+            if (strcmp(name, "batch") == 0)
+                return hd_err_set(err, HD_EINVAL,
+                                  "params.commands[%zu]: batch cannot be "
+                                  "nested",
+                                  i);
+            if (!json_is_object(params) && !json_is_null(params))
+                return hd_err_set(err, HD_EINVAL,
+                                  "params.commands[%zu].%.64s: must be an "
+                                  "object",
+                                  i, name);
+        }
+    }
+    return 0;
+}
+
+static void
+run_one(struct api_call *batch, struct api_collect *c, size_t slot, json_t *cmd)
+{
+    const char *name = json_object_iter_key(json_object_iter(cmd));
+    json_t *params = json_object_iter_value(json_object_iter(cmd));
+    const struct api_method *m = api_method_find(name);
+    struct api_call *call = hd_xcalloc(1, sizeof(*call));
+
+    call->ctx = batch->ctx;
+    call->req = batch->req;
+    call->collect = c;
+    call->slot = slot;
+    call->params = json_is_object(params) ? json_incref(params) : json_object();
+    if (m == NULL) {
+        call->reply_key = name;
+        api_call_error(call, API_E_NOT_FOUND, "method not found");
+        return;
+    }
+    call->method = m->name;
+    call->reply_key = m->name;
+    m->fn(call);
+}
+
+static void
+handle_batch(struct api_call *call)
+{
+    static const char *const known[] = {"commands", "parallel", NULL};
+    struct api_collect *c;
+    struct hd_err err = {0};
+    json_t *cmds, *body;
+    int parallel = 0;
+    size_t i, n;
+
+    cmds = json_object_get(call->params, "commands");
+    if (api_params_known(call->params, "params", known, &err) < 0 ||
+        api_get_flag(call->params, "params", "parallel", &parallel, &err) < 0 ||
+        (cmds != NULL && check_commands(cmds, &err) < 0)) {
+        api_call_fail(call, &err);
+        return;
+    }
+    n = cmds ? json_array_size(cmds) : 0;
+    c = api_collect_new(n);
+    for (i = 0; i < n; i++) {
+        run_one(call, c, i, json_array_get(cmds, i));
+        if (!parallel)
+            api_collect_wait(c, n - i - 1);
+    }
+    body = json_pack("{s:o}", "replies", api_collect_finish(c));
+    api_call_raw(call, body);
 }
 
 /* ---- the envelope ------------------------------------------------------ */
@@ -90,7 +198,7 @@ run(struct api_ctx *ctx, struct hd_http_req *req, const char *name,
     json_t *params)
 {
     struct api_call *call = hd_xcalloc(1, sizeof(*call));
-    const struct api_method *m = find_method(name);
+    const struct api_method *m = api_method_find(name);
 
     call->ctx = ctx;
     call->req = req;
