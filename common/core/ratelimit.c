@@ -31,6 +31,14 @@ hd_ratelimit_init(struct hd_ratelimit *l, const struct hd_clock *clock,
 }
 
 void
+hd_ratelimit_init_per_min(struct hd_ratelimit *l, const struct hd_clock *clock,
+                          int per_min, int burst)
+{
+    hd_ratelimit_init(l, clock, 0, burst);
+    l->rate = per_min / 60.0;
+}
+
+void
 hd_ratelimit_release(struct hd_ratelimit *l)
 {
     if (l->slots == NULL)
@@ -65,12 +73,21 @@ slot_for(struct hd_ratelimit *l, const char *id, uint64_t now)
 int
 hd_ratelimit_take(struct hd_ratelimit *l, const char *id)
 {
+    return hd_ratelimit_take_n(l, id, 1);
+}
+
+int
+hd_ratelimit_take_n(struct hd_ratelimit *l, const char *id, long n)
+{
     struct hd_ratelimit_slot *s;
+    double cost = (double)n;
     uint64_t now;
     int wait = 0;
 
-    if (l->rate <= 0)
+    if (l->rate <= 0 || n <= 0)
         return 0;
+    if (cost > l->burst)
+        cost = l->burst;
     now = hd_clock_mono_ms(l->clock);
     pthread_mutex_lock(&l->mu);
     s = slot_for(l, id, now);
@@ -80,10 +97,10 @@ hd_ratelimit_take(struct hd_ratelimit *l, const char *id)
             s->tokens = l->burst;
         s->at_ms = now;
     }
-    if (s->tokens >= 1.0)
-        s->tokens -= 1.0;
+    if (s->tokens >= cost)
+        s->tokens -= cost;
     else
-        wait = (int)ceil((1.0 - s->tokens) / l->rate);
+        wait = (int)ceil((cost - s->tokens) / l->rate);
     pthread_mutex_unlock(&l->mu);
     return wait;
 }

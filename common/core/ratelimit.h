@@ -31,10 +31,18 @@ struct hd_ratelimit {
 /* rate (per second) 0 disables the limit; burst is the bucket depth. */
 void hd_ratelimit_init(struct hd_ratelimit *l, const struct hd_clock *clock,
                        int rate, int burst);
+/* The same with a rate per minute (a quota of recipients a minute). */
+void hd_ratelimit_init_per_min(struct hd_ratelimit *l,
+                               const struct hd_clock *clock, int per_min,
+                               int burst);
 /* Leaves a zeroed struct. */
 void hd_ratelimit_release(struct hd_ratelimit *l);
 /* Takes one token for key. Returns 0 when allowed, else the seconds to
  * wait before retrying (>= 1). */
 int hd_ratelimit_take(struct hd_ratelimit *l, const char *key);
+/* Takes n tokens at once (n above the burst costs the whole burst, so a
+ * large request waits for a full bucket instead of never passing; 0 takes
+ * nothing). Same answer as hd_ratelimit_take. */
+int hd_ratelimit_take_n(struct hd_ratelimit *l, const char *key, long n);
 
 #endif

@@ -41,6 +41,11 @@ metrics_init(struct relay_metrics *m, struct hd_metrics *reg)
                                      "/push requests by operation and "
                                      "result.",
                                      2, op_result);
+    m->recipients = hd_metrics_counter(reg, "herald_relay_recipients_total",
+                                       "Devices /push/send reached "
+                                       "(accepted) or would have reached "
+                                       "over the quota (refused).",
+                                       1, result);
     hd_bw_unknown_init(&m->bw_unknown, reg,
                        "herald_relay_bitwarden_unknown_type_total");
 }
@@ -130,6 +135,9 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
                       ctx->cfg.burst);
     hd_ratelimit_init(&ctx->token_limit, &hd_clock_system, ctx->cfg.token_rate,
                       ctx->cfg.token_burst);
+    hd_ratelimit_init_per_min(&ctx->recipients, &hd_clock_system,
+                              ctx->cfg.recipients_per_min,
+                              ctx->cfg.recipients_per_min);
     metrics_init(&ctx->m, rt->metrics);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
     hd_health_add_check(rt->health, "kafka", kafka_check, ctx->producer);
@@ -200,6 +208,7 @@ out:
     hd_jwt_key_free(ctx.token_key);
     hd_ratelimit_release(&ctx.limit);
     hd_ratelimit_release(&ctx.token_limit);
+    hd_ratelimit_release(&ctx.recipients);
     hd_buf_release(&cert);
     hd_buf_release(&key);
     hd_runtime_release(&rt);

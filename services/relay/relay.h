@@ -53,6 +53,8 @@ struct relay_config {
     int burst;              /* HERALD_RELAY_BURST */
     int token_rate;         /* HERALD_RELAY_TOKEN_RATE: per client address */
     int token_burst;        /* HERALD_RELAY_TOKEN_BURST */
+    int recipients_per_min; /* HERALD_RELAY_RECIPIENTS_PER_MIN */
+    int max_devices;        /* HERALD_RELAY_MAX_DEVICES */
     int pg_wait_ms;         /* HERALD_RELAY_PG_WAIT_MS */
 };
 
@@ -137,8 +139,9 @@ void relay_app_of(const char *inst, char out[RELAY_APP_MAX + 1]);
 /* ---- context ----------------------------------------------------------- */
 
 struct relay_metrics {
-    struct hd_metric *tokens;   /* herald_relay_tokens_total{result} */
-    struct hd_metric *requests; /* herald_relay_requests_total{op,result} */
+    struct hd_metric *tokens;     /* herald_relay_tokens_total{result} */
+    struct hd_metric *requests;   /* herald_relay_requests_total{op,result} */
+    struct hd_metric *recipients; /* herald_relay_recipients_total{result} */
     struct hd_bw_unknown bw_unknown; /* ..._bitwarden_unknown_type_total */
 };
 
@@ -151,6 +154,7 @@ struct relay_ctx {
     struct hd_jwt_key *token_key;    /* signs and verifies access tokens */
     struct hd_ratelimit limit;       /* per installation */
     struct hd_ratelimit token_limit; /* /connect/token, per client address */
+    struct hd_ratelimit recipients;  /* devices reached a minute, per inst. */
     struct relay_metrics m;
     char topic_requests[RELAY_TOPIC_MAX];
 };
@@ -198,6 +202,24 @@ void relay_handle_delete_id(struct hd_http_req *req, void *ud);
 void relay_handle_add_org(struct hd_http_req *req, void *ud);
 void relay_handle_delete_org(struct hd_http_req *req, void *ud);
 void relay_handle_send(struct hd_http_req *req, void *ud);
+
+/* ---- tenant quotas (relay_quota.c) ------------------------------------ */
+
+/* Counts the devices send r (built by relay_send_parse for inst) reaches,
+ * up to one minute's quota, and takes them from the installation's
+ * recipients-a-minute bucket. Returns 0 allowed, the seconds to wait
+ * (> 0) when over the quota, or -1 with err when the database failed. */
+int relay_quota_recipients(struct relay_ctx *ctx, const char *inst,
+                           const struct hd_msg_request *r, long *n,
+                           struct hd_err *err);
+
+/* Inside a registration's transaction on c: locks the installation's row
+ * (registrations of one installation go one at a time) and checks that
+ * device id is already registered or the installation has room for one
+ * more. 0 room, 1 full, -1 with err. */
+int relay_quota_devices(struct relay_ctx *ctx, struct hd_pgconn *c,
+                        const char *app, const char *inst, const char *id,
+                        struct hd_err *err);
 
 /* ---- answers (relay_respond.c) ----------------------------------------- */
 

@@ -38,6 +38,16 @@ const struct hd_config_field relay_config_fields[] = {
                "429 with Retry-After"),
     HD_CFG_INT("HERALD_RELAY_TOKEN_BURST", RC, token_burst, 20, 1, 1000000,
                "token requests an idle client address may make at once"),
+    HD_CFG_INT("HERALD_RELAY_RECIPIENTS_PER_MIN", RC, recipients_per_min, 6000,
+               0, 100000000,
+               "devices one installation's pushes may reach per minute (a "
+               "push to N devices counts N, counted in the database at "
+               "/push/send; 0: no limit, no count); over it: 429 with "
+               "Retry-After"),
+    HD_CFG_INT("HERALD_RELAY_MAX_DEVICES", RC, max_devices, 10000, 0, 100000000,
+               "devices one installation may register (0: no limit); past "
+               "it a new device's /push/register is refused with 400 (known "
+               "devices still update)"),
     HD_CFG_INT("HERALD_RELAY_PG_WAIT_MS", RC, pg_wait_ms, 2000, 10, 60000,
                "how long a request waits for a free database connection"),
     HD_CFG_END,

@@ -3,11 +3,13 @@
  * ErrorResponseModel shape (relay_respond.c).
  *
  * Every handler authenticates the installation first, then takes a token
- * from its rate limit, then reads the body; ids are prefixed by
+ * from its rate limit, then reads the body; a registration and a send
+ * then meet the installation's quotas (relay_quota.c); ids are prefixed by
  * relay_model.c before any of them reaches SQL or Kafka. Registrations
  * and organization changes wait on PostgreSQL (worker threads); a send
- * needs no database: it becomes one herald.requests record and is
- * answered when Kafka acknowledges it. Payloads are never stored. */
+ * counts its devices there (unless the recipients quota is off), becomes
+ * one herald.requests record and is answered when Kafka acknowledges it.
+ * Payloads are never stored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,8 @@ reject(struct relay_ctx *ctx, struct hd_http_req *req, const char *op,
 
 /* ---- POST /push/register ---------------------------------------------- */
 
+/* 0 registered, 1 refused (the installation has its HERALD_RELAY_MAX_DEVICES),
+ * -1 with err. */
 static int
 register_exec(struct relay_ctx *ctx, const char *app, const char *inst,
               const struct relay_register *r, struct hd_err *err)
@@ -129,6 +133,10 @@ register_exec(struct relay_ctx *ctx, const char *app, const char *inst,
     if (hd_pg_begin(c, err) < 0 ||
         hd_pg_exec(c, "dev_drop_token", 4, vals, NULL, NULL, NULL, err) < 0)
         goto out;
+    rc = relay_quota_devices(ctx, c, app, inst, r->id, err);
+    if (rc != 0)
+        goto out; /* full (1) or failed (-1): nothing changed */
+    rc = -1;
     vals[0] = app;
     vals[1] = r->id;
     vals[2] = prov;
@@ -145,7 +153,7 @@ register_exec(struct relay_ctx *ctx, const char *app, const char *inst,
         goto out;
     rc = 0;
 out:
-    if (rc < 0)
+    if (rc != 0)
         hd_pg_rollback(c);
     hd_pg_release(ctx->pg, c);
     free(channels);
@@ -162,6 +170,7 @@ relay_handle_register(struct hd_http_req *req, void *ud)
     struct relay_auth a;
     struct relay_fail f;
     json_t *doc;
+    int rc;
 
     if (!enter(ctx, req, "register", 1, &a, &doc))
         return;
@@ -176,8 +185,15 @@ relay_handle_register(struct hd_http_req *req, void *ud)
         hd_log(HD_LOG_INFO, 0, "register: device type %d has no push provider",
                r.device_type);
         respond_ok(ctx, req, "register");
-    } else if (register_exec(ctx, app, a.inst, &r, &err) < 0) {
+    } else if ((rc = register_exec(ctx, app, a.inst, &r, &err)) < 0) {
         respond_unavailable(ctx, req, "register", &err);
+    } else if (rc == 1) {
+        relay_fail_set(&f, 400, NULL,
+                       "This installation has reached its limit of %d "
+                       "devices.",
+                       ctx->cfg.max_devices);
+        count(ctx, "register", "over_quota");
+        relay_respond_fail(req, &f);
     } else {
         respond_ok(ctx, req, "register");
     }
@@ -311,6 +327,39 @@ send_done(void *opaque, int ok, const char *errstr)
     free(w);
 }
 
+/* The recipients-a-minute quota. 1 to go on, or 0 after answering 429
+ * (with Retry-After) or 503. */
+static int
+recipients_ok(struct relay_ctx *ctx, struct hd_http_req *req, const char *inst,
+              const struct hd_msg_request *r)
+{
+    struct hd_err err = {0};
+    struct relay_fail f;
+    char s[16];
+    long n = 0;
+    int wait = relay_quota_recipients(ctx, inst, r, &n, &err);
+
+    if (wait < 0) {
+        respond_unavailable(ctx, req, "send", &err);
+        return 0;
+    }
+    if (wait == 0) {
+        hd_counter_add(hd_metric_with(ctx->m.recipients, "accepted"),
+                       (uint64_t)n);
+        return 1;
+    }
+    hd_counter_add(hd_metric_with(ctx->m.recipients, "refused"), (uint64_t)n);
+    snprintf(s, sizeof(s), "%d", wait);
+    hd_http_req_add_header(req, "Retry-After", s);
+    relay_fail_set(&f, 429, NULL,
+                   "Too many recipients: this installation may push to %d "
+                   "devices a minute.",
+                   ctx->cfg.recipients_per_min);
+    count(ctx, "send", "over_quota");
+    relay_respond_fail(req, &f);
+    return 0;
+}
+
 void
 relay_handle_send(struct hd_http_req *req, void *ud)
 {
@@ -342,6 +391,10 @@ relay_handle_send(struct hd_http_req *req, void *ud)
                    type);
         count(ctx, "send", "dropped");
         hd_http_respond(req, 200, NULL, NULL, 0);
+        return;
+    }
+    if (!recipients_ok(ctx, req, a.inst, &r)) {
+        hd_msg_request_release(&r);
         return;
     }
     hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);

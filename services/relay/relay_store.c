@@ -9,6 +9,9 @@
 #include "services/relay/relay.h"
 #include "core/banned.h"
 
+#define RCPT_OK                                                                \
+    "d.identifier IS DISTINCT FROM $3 AND ($4::int = 0 OR d.client_type = "    \
+    "$4::int)"
 #define JSON_IDS(n) "(SELECT jsonb_array_elements_text($" #n "::jsonb))"
 
 const struct hd_pg_stmt relay_stmts[] = {
@@ -32,6 +35,31 @@ const struct hd_pg_stmt relay_stmts[] = {
      "NULL, NULL, ARRAY" JSON_IDS(7) ", $8, $9::smallint, $10::smallint, "
                                      "$11)",
      11},
+    /* tenant quotas (relay_quota.c): counts stop at $n, so a count costs
+     * at most one quota's worth of index entries */
+    {"inst_lock", "SELECT 1 FROM installations WHERE id = $1 FOR NO KEY UPDATE",
+     1},
+    {"dev_quota",
+     "SELECT EXISTS (SELECT 1 FROM devices WHERE app = $1 AND id = $2), "
+     "(SELECT count(*) FROM (SELECT 1 FROM devices WHERE app = $1 "
+     "LIMIT $3) s)",
+     3},
+    /* the devices a send reaches, as the fan-out picks them: $1 app,
+     * $2 user / topic / installation, $3 excluded identifier (NULL: none),
+     * $4 client type (0: any), $5 most */
+    {"rcpt_user",
+     "SELECT count(*) FROM (SELECT 1 FROM devices d WHERE d.app = $1 "
+     "AND d.user_id = $2 AND " RCPT_OK " LIMIT $5) s",
+     5},
+    {"rcpt_topic",
+     "SELECT count(*) FROM (SELECT 1 FROM device_topics t JOIN devices d "
+     "ON d.id = t.device_id WHERE t.app = $1 AND t.topic = $2 "
+     "AND " RCPT_OK " LIMIT $5) s",
+     5},
+    {"rcpt_inst",
+     "SELECT count(*) FROM (SELECT 1 FROM devices d WHERE d.app = $1 "
+     "AND d.installation_id = $2 AND " RCPT_OK " LIMIT $5) s",
+     5},
     {"dev_delete", "DELETE FROM devices WHERE app = $1 AND id = $2", 2},
     {"org_add",
      "INSERT INTO device_topics (device_id, topic, src, app) "

@@ -46,11 +46,20 @@ class Relay:
              "HERALD_RELAY_RATE": "1000", "HERALD_RELAY_TOKEN_RATE": "1000",
              "HERALD_HTTP_ACCESS_LOG": "false"}
         e.update(env)
-        self.svc = stack.start("herald-relay", stack.env(**e),
-                               port_var="HERALD_RELAY_PORT", wait=None)
-        self.port = self.svc.port
         self.ctx = ssl.create_default_context(cafile=self.cert)
-        wait_for(self._ready, timeout=30, what="herald-relay /readyz over HTTPS")
+        for attempt in range(3):
+            self.svc = stack.start("herald-relay", stack.env(**e),
+                                   port_var="HERALD_RELAY_PORT", wait=None)
+            self.port = self.svc.port
+            try:
+                wait_for(self._ready, timeout=30, what="herald-relay /readyz over HTTPS")
+                return
+            except Exited as ex:
+                # the free port was taken by another process's connection
+                # before the relay bound it: try another one
+                if "Address already in use" not in str(ex) or attempt == 2:
+                    raise
+                stack.services.remove(self.svc)
 
     @property
     def url(self):

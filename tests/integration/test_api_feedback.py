@@ -72,6 +72,31 @@ def test_a_token_that_moved_on_is_not_removed(fb):
     assert fb.sql("select token from devices where id = '%s'" % d["id"]) == "new-" + u
 
 
+def test_a_fake_token_burst_of_one_installation_leaves_others_cleanup(fb):
+    """More than 1,024 apps active at once (past them, every app once shared
+    one breaker state): installation A's burst of fake tokens opens A's
+    breaker only; B's invalid token is still removed."""
+    u = uid()
+    feed(fb, [outcome(u, None, None, "failed", app="filler%d-%s" % (i, u[-8:]), code="INTERNAL",
+                      http=500) for i in range(1100)])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "1100")
+    a, b = "relay." + str(uuid.uuid4()), "relay." + str(uuid.uuid4())
+    u2 = uid()
+    feed(fb, [outcome(u2, "%s_fake%d" % (a, i), "fake%d" % i, "token_invalid", app=a,
+                      code="UNREGISTERED", http=404) for i in range(40)])
+    wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u2, "40")
+    wait_for(lambda: fb.metric("herald_token_cleanup_circuit_open", app=a, provider="fcm") == 1,
+             what="A's breaker open")
+    keep_a = fb.register("a-real-" + u2, app=a)
+    gone_b = fb.register("b-real-" + u2, app=b)
+    u3 = uid()
+    feed(fb, [outcome(u3, keep_a["id"], keep_a["token"], "token_invalid", app=a),
+              outcome(u3, gone_b["id"], gone_b["token"], "token_invalid", app=b)])
+    wait_sql(fb, "select count(*) from devices where id = '%s'" % gone_b["id"], "0")
+    assert fb.sql("select count(*) from devices where id = '%s'" % keep_a["id"]) == "1"
+    assert fb.metric("herald_token_cleanup_circuit_open", app=b, provider="fcm") == 0
+
+
 def test_circuit_breaker_keeps_devices_when_everything_looks_invalid(fb):
     app = "brk" + uid()[-8:]
     u = uid()

@@ -42,6 +42,30 @@ test_rate_limit(void)
     hd_ratelimit_release(&l);
 }
 
+/* A quota of recipients a minute: a request to n devices takes n; one
+ * larger than the whole quota takes the whole bucket. */
+static void
+test_take_n_per_minute(void)
+{
+    struct hd_fake_clock fc = {1000, 0};
+    struct hd_clock c = hd_fake_clock_bind(&fc);
+    struct hd_ratelimit l;
+
+    hd_ratelimit_init_per_min(&l, &c, 60, 3); /* 1/s, 3 deep */
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 2), 0);
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 2), 1); /* 1 left */
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 0), 0); /* nobody */
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 1), 0);
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 1), 1);
+    fc.mono_ms += 2000;
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 3), 1);   /* 2 back */
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, OTHER, 50), 0); /* full: passes */
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, OTHER, 1), 1);
+    fc.mono_ms += 1000;
+    ASSERT_INT_EQ(hd_ratelimit_take_n(&l, INST, 3), 0);
+    hd_ratelimit_release(&l);
+}
+
 static void
 test_limit_table_full(void)
 {
@@ -65,6 +89,7 @@ int
 main(void)
 {
     RUN_TEST(test_rate_limit);
+    RUN_TEST(test_take_n_per_minute);
     RUN_TEST(test_limit_table_full);
     return UNIT_DONE();
 }

@@ -1,0 +1,139 @@
+"""test_relay_tenant.py -- herald-relay's per-installation quotas, over
+HTTPS against real PostgreSQL and Kafka: devices reached a minute (a push
+to N devices counts N, answered 429 with Retry-After in upstream's error
+shape past the quota) and devices registered (a new device past the limit
+refused with 400, known devices still updated, concurrent registrations
+cannot pass it together). Each installation has its own quotas; metrics
+carry no installation id.
+"""
+import json
+import threading
+import uuid
+
+import pytest
+
+from harness import Stack
+from relaykit import Relay
+from workerkit import token
+
+
+@pytest.fixture(scope="module")
+def env(pg_cluster):
+    s = Stack(pg=pg_cluster)
+    try:
+        kafka = s.kafka()
+        dsn = pg_cluster.new_database()
+        relay = Relay(s, dsn, kafka, HERALD_RELAY_RECIPIENTS_PER_MIN="3",
+                      HERALD_RELAY_MAX_DEVICES="3")
+    except Exception:
+        s.close()
+        raise
+    yield s, pg_cluster, dsn, relay
+    s.close()
+    if s.problems:
+        pytest.fail("\n".join(s.problems), pytrace=False)
+
+
+def guid():
+    return str(uuid.uuid4())
+
+
+class Tenant:
+    def __init__(self, relay):
+        self.relay = relay
+        self.inst, self.key = relay.installation()
+        self.tok = relay.token(self.inst, self.key)
+
+    def register(self, user, dev=None, tok=None):
+        dev = dev or guid()
+        body = json.dumps({"deviceId": dev, "pushToken": tok or token("fcm"), "userId": user,
+                           "type": 0, "identifier": guid(), "installationId": self.inst})
+        return self.relay.push("POST", "/push/register", self.tok, body.encode()), dev
+
+    def send(self, user=None, everyone=False):
+        body = {"userId": user, "organizationId": None, "deviceId": None, "identifier": None,
+                "type": 5, "payload": {"userId": user or guid(), "date": "2026-12-06T12:00:00Z"},
+                "clientType": None, "installationId": self.inst if everyone else None}
+        return self.relay.push("POST", "/push/send", self.tok, json.dumps(body).encode())
+
+
+def metric(relay, name, **labels):
+    st, _, body = relay.raw("GET", "/metrics")
+    assert st == 200
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in body.decode().splitlines():
+        if line.startswith(name + "{") and line.split("}")[0][len(name) + 1:] == want:
+            return float(line.rsplit(" ", 1)[1])
+    return 0
+
+
+def relay_metrics_text(relay):
+    return relay.raw("GET", "/metrics")[2].decode()
+
+
+def test_a_push_counts_each_device_it_reaches(env):
+    relay = env[3]
+    a, b = Tenant(relay), Tenant(relay)
+    two, one = guid(), guid()
+    for user in (two, two, one):
+        assert a.register(user)[0][0] == 200
+    assert b.register(one)[0][0] == 200
+    assert a.send(two)[0] == 200  # 2 of 3
+    st, h, raw = a.send(two)  # 2 more: over
+    assert st == 429 and int(h["retry-after"]) >= 1, (st, raw)
+    doc = json.loads(raw)
+    assert doc["object"] == "error" and doc["validationErrors"] is None
+    assert doc["message"] == ("Too many recipients: this installation may push to 3 devices "
+                              "a minute."), doc
+    assert a.send(one)[0] == 200  # the last one fits
+    assert a.send(one)[0] == 429
+    assert a.send(guid())[0] == 200  # a user without devices reaches nobody
+    assert b.send(one)[0] == 200  # B has its own quota
+    assert a.send(everyone=True)[0] == 429  # the whole installation: 3
+    assert metric(relay, "herald_relay_recipients_total", result="accepted") == 4
+    assert metric(relay, "herald_relay_recipients_total", result="refused") == 2 + 1 + 3
+    assert metric(relay, "herald_relay_requests_total", op="send", result="over_quota") == 3
+    assert a.inst not in relay_metrics_text(relay)
+
+
+def test_devices_per_installation(env):
+    _, pg, dsn, relay = env
+    a, b = Tenant(relay), Tenant(relay)
+    user = guid()
+    (r1, d1), (r2, d2), (r0, _) = a.register(user), a.register(user), a.register(user)
+    assert r1[0] == 200 and r2[0] == 200 and r0[0] == 200
+    (st, _, raw), d3 = a.register(user)
+    assert st == 400, (st, raw)
+    doc = json.loads(raw)
+    assert doc["message"] == "This installation has reached its limit of 3 devices.", doc
+    assert doc["object"] == "error"
+    app = "relay." + a.inst
+    assert pg.psql(dsn, "SELECT count(*) FROM devices WHERE app = '%s'" % app) == "3"
+    assert pg.psql(dsn, "SELECT count(*) FROM devices WHERE id = '%s_%s'" % (a.inst, d3)) == "0"
+    # a known device still updates its token
+    assert a.register(user, dev=d1, tok=token("fcm"))[0][0] == 200
+    # B has its own limit
+    assert b.register(user)[0][0] == 200
+    # a removed device makes room
+    assert a.relay.push("POST", "/push/delete", a.tok,
+                        json.dumps({"id": d2}).encode())[0] == 200
+    assert a.register(user, dev=d3)[0][0] == 200
+    assert metric(relay, "herald_relay_requests_total", op="register", result="over_quota") == 1
+    assert a.inst not in relay_metrics_text(relay)
+
+
+def test_concurrent_registrations_cannot_pass_the_device_limit_together(env):
+    _, pg, dsn, relay = env
+    a = Tenant(relay)
+    codes = []
+
+    def one():
+        codes.append(a.register(guid())[0][0])
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 3 + [400] * 9, codes
+    assert pg.psql(dsn, "SELECT count(*) FROM devices WHERE app = 'relay.%s'" % a.inst) == "3"
