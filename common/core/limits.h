@@ -20,6 +20,12 @@
 #define HD_HTTP_QUEUE_PER_WORKER 8           /* blocking requests waiting */
 #define HD_REQ_ID_LEN 32                     /* request id, hex + NUL */
 
+/* Client address behind proxies (common/http/peer.c) */
+#define HD_TRUSTED_PROXIES_MAX 64            /* entries in the trusted list */
+#define HD_PEER_MAX_HOPS 16                  /* forwarding hops walked */
+#define HD_PEER_HOP_MAX 128                  /* text of one hop */
+#define HD_PEER_HEADER_MAX (64 * 1024)       /* a forwarding header's lines */
+
 /* Logging */
 #define HD_LOG_LINE_MAX 32768                /* one JSON log line */
 #define HD_LOG_CTX_FIELDS 8                  /* context fields per thread */

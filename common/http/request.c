@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "core/alloc.h"
@@ -17,6 +18,7 @@
 #include "http/server_private.h"
 #include "core/limits.h"
 #include "core/rand.h"
+#include "http/peer.h"
 #include "core/banned.h"
 
 void
@@ -63,6 +65,62 @@ new_id(char *out)
     out[24] = '\0';
 }
 
+/* Collects every line of one header, joined by ",", as RFC 9110 5.3
+ * allows: a proxy may append its hop as a header line of its own, and
+ * reading only the first line would read the client's. */
+struct joined {
+    const char *name;
+    struct hd_buf b;
+    int over;
+};
+
+static enum MHD_Result
+join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
+{
+    struct joined *j = cls;
+
+    (void)kind;
+    if (strcasecmp(key, j->name) != 0 || value == NULL)
+        return MHD_YES;
+    if ((j->b.len && hd_buf_putc(&j->b, ',', NULL) < 0) ||
+        hd_buf_puts(&j->b, value, NULL) < 0)
+        j->over = 1;
+    return MHD_YES;
+}
+
+/* r->remote: the TCP peer, or the client a trusted proxy names. */
+static void
+set_remote(struct hd_http_req *r, const struct sockaddr *sa)
+{
+    const struct hd_peer_trust *t = r->s->trust;
+    struct joined xff = {"X-Forwarded-For", {0}, 0};
+    struct joined fwd = {"Forwarded", {0}, 0};
+    char peer[INET6_ADDRSTRLEN] = "";
+    const void *a = NULL;
+
+    if (sa && sa->sa_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    else if (sa && sa->sa_family == AF_INET)
+        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    if (a)
+        inet_ntop(sa->sa_family, a, peer, sizeof(peer));
+    if (t == NULL || !hd_peer_trusted(t, peer)) {
+        hd_peer_client(t ? t : &(struct hd_peer_trust){0}, peer, NULL, NULL,
+                       r->remote);
+        return;
+    }
+    hd_buf_init(&xff.b, HD_PEER_HEADER_MAX);
+    hd_buf_init(&fwd.b, HD_PEER_HEADER_MAX);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, join_header,
+                              t->header == HD_PEER_FORWARDED ? (void *)&fwd
+                                                             : (void *)&xff);
+    hd_peer_client(t, peer, xff.over ? NULL : xff.b.data,
+                   fwd.over ? NULL : fwd.b.data, r->remote);
+    hd_buf_release(&xff.b);
+    hd_buf_release(&fwd.b);
+}
+
 struct hd_http_req *
 hd_http_req_new_(struct hd_http_server *s, struct MHD_Connection *conn,
                  const char *url, const char *method)
@@ -87,17 +145,7 @@ hd_http_req_new_(struct hd_http_server *s, struct MHD_Connection *conn,
     else
         new_id(r->id);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        const void *a = NULL;
-
-        if (sa->sa_family == AF_INET6)
-            a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-        else if (sa->sa_family == AF_INET)
-            a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-        if (a)
-            inet_ntop(sa->sa_family, a, r->remote, sizeof(r->remote));
-    }
+    set_remote(r, ci ? ci->client_addr : NULL);
     return r;
 }
 

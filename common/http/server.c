@@ -649,6 +649,12 @@ fail:
     return -1;
 }
 
+void
+hd_http_server_trust(struct hd_http_server *s, const struct hd_peer_trust *t)
+{
+    s->trust = t;
+}
+
 int
 hd_http_server_port(const struct hd_http_server *s)
 {

@@ -40,6 +40,7 @@
 struct hd_http_server;
 struct hd_http_req;
 struct hd_metrics;
+struct hd_peer_trust;
 
 typedef void hd_http_handler(struct hd_http_req *req, void *ud);
 
@@ -86,6 +87,12 @@ int hd_http_server_add_routes(struct hd_http_server *s,
                               const struct hd_http_route *routes, size_t n,
                               void *ud, struct hd_err *err);
 
+/* Believes the forwarding header of the proxies in t (http/peer.h) for
+ * hd_http_req_remote(). t is borrowed for the server's lifetime. Call
+ * before hd_http_server_start(); without it the TCP peer is the client. */
+void hd_http_server_trust(struct hd_http_server *s,
+                          const struct hd_peer_trust *t);
+
 /* Starts listening and serving. Returns 0 or -1 with err (port in use,
  * bad TLS material). */
 int hd_http_server_start(struct hd_http_server *s, struct hd_err *err);
@@ -117,7 +124,9 @@ const char *hd_http_req_param(const struct hd_http_req *r, const char *name);
 /* The body (NUL-terminated for convenience; *len excludes the NUL). */
 const char *hd_http_req_body(const struct hd_http_req *r, size_t *len);
 const char *hd_http_req_id(const struct hd_http_req *r);
-/* "127.0.0.1" / "::1" style peer address. */
+/* The client's address, "127.0.0.1" / "::1" style (IPv4-mapped IPv6 as
+ * IPv4): the TCP peer, or, when the peer is a trusted proxy (see
+ * hd_http_server_trust), the client its forwarding header names. */
 const char *hd_http_req_remote(const struct hd_http_req *r);
 
 /* ---- responses: exactly one per request, from any thread ---- */

@@ -59,6 +59,7 @@ struct hd_http_req {
 
 struct hd_http_server {
     struct hd_http_config cfg;
+    const struct hd_peer_trust *trust; /* borrowed; NULL: peers only */
     char *bind;
     int port;
     char *cert;

@@ -15,12 +15,13 @@ int
 hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
                 int argc, char **argv)
 {
+    struct hd_err err = {0};
     size_t n = 0;
     size_t i;
     int rc;
 
     memset(rt, 0, sizeof(*rt));
-    if (d->n + 2 > HD_RUNTIME_MAX_SECTIONS) {
+    if (d->n + 3 > HD_RUNTIME_MAX_SECTIONS) {
         fprintf(stderr, "%s: too many configuration sections\n", d->name);
         return -1;
     }
@@ -57,6 +58,8 @@ hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
     rt->secs[n++].base = rt;
     rt->secs[n].fields = hd_http_config_fields;
     rt->secs[n++].base = &rt->http_cfg;
+    rt->secs[n].fields = hd_peer_config_fields;
+    rt->secs[n++].base = &rt->peer_cfg;
 
     rt->svc.name = d->name;
     rt->svc.summary = d->summary;
@@ -66,6 +69,12 @@ hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
     rc = hd_service_init(&rt->svc, argc, argv);
     if (rc != 0)
         return rc;
+    if (hd_peer_trust_init(&rt->trust, &rt->peer_cfg, &err) < 0) {
+        hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
+        hd_service_release(&rt->svc);
+        memset(rt, 0, sizeof(*rt));
+        return -1;
+    }
     rt->metrics = hd_metrics_new();
     rt->health = hd_health_new();
     return 0;
@@ -81,6 +90,7 @@ hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
         hd_http_server_new(&rt->http_cfg, rt->port, tls, rt->metrics, &err);
     if (rt->http == NULL)
         goto fail;
+    hd_http_server_trust(rt->http, &rt->trust);
     if (hd_health_mount(rt->health, rt->metrics, rt->http, &err) < 0)
         goto fail;
     if (n > 0 && hd_http_server_add_routes(rt->http, routes, n, ud, &err) < 0)

@@ -27,6 +27,7 @@
 
 #include "core/config.h"
 #include "service/health.h"
+#include "http/peer.h"
 #include "http/server.h"
 #include "core/metrics.h"
 #include "service/service.h"
@@ -51,6 +52,8 @@ struct hd_runtime {
     int port;     /* from desc->port_var */
     int drain_ms; /* HERALD_SHUTDOWN_TIMEOUT_MS */
     struct hd_http_config http_cfg;
+    struct hd_peer_config peer_cfg; /* HERALD_TRUSTED_PROXIES, ... */
+    struct hd_peer_trust trust;     /* parsed from peer_cfg */
     struct hd_metrics *metrics;
     struct hd_health *health;
     struct hd_http_server *http;
