@@ -39,6 +39,8 @@
 #define RELAY_BODY_MAX (64 * 1024) /* register, delete, organizations */
 #define RELAY_SEND_MAX (16 * 1024) /* /push/send: ids and dates only */
 #define RELAY_TOPIC_MAX 256
+#define RELAY_KEY_VERSION_CLAIM "key_version" /* access tokens' key version */
+#define RELAY_LIST_MAX 1000                   /* GET /installations?limit= */
 
 /* A conditional requirement, worded once for --help and the error. */
 #define RELAY_TLS_RULE "set both or neither"
@@ -175,24 +177,37 @@ struct relay_auth {
     int push_scope;
 };
 
-/* Verifies "Authorization: Bearer <jwt>". Returns 1 and fills a, or 0
- * after answering 401 (bad/missing token), 403 (no api.push) or 400 (not
- * an installation token). */
+/* Verifies "Authorization: Bearer <jwt>" and that the installation still
+ * holds the key the token was issued under. Returns 1 and fills a, or 0
+ * after answering 401 (bad/missing token, rotated key, disabled or gone
+ * installation), 403 (no api.push) or 400 (not an installation token), or
+ * -1 after answering 503 (the database failed). */
 int relay_authenticate(struct relay_ctx *ctx, struct hd_http_req *req,
                        struct relay_auth *a);
 
-/* Issues an access token for inst with scope (space-separated) into out.
- * 0 or -1 with err. */
+/* Issues an access token for inst with scope (space-separated) under
+ * key_version into out. 0 or -1 with err. */
 int relay_token_issue(const struct hd_jwt_key *k, const char *inst,
-                      const char *scope, int64_t now_s, struct hd_buf *out,
-                      struct hd_err *err);
+                      const char *scope, long key_version, int64_t now_s,
+                      struct hd_buf *out, struct hd_err *err);
+
+/* 1 after answering 429 when the client address is past
+ * HERALD_RELAY_TOKEN_RATE (token and admin requests), else 0. */
+int relay_address_limited(struct relay_ctx *ctx, struct hd_http_req *req);
 
 /* Lowercase hex SHA-256 of key into out (65 bytes). */
 void relay_key_hash(const char *key, char out[65]);
 
 void relay_handle_token(struct hd_http_req *req, void *ud);
+
+/* ---- /installations (relay_installations.c) ---------------------------- */
+
 void relay_handle_installation_new(struct hd_http_req *req, void *ud);
 void relay_handle_installation_get(struct hd_http_req *req, void *ud);
+/* Admin only (HERALD_RELAY_ADMIN_KEY, whatever
+ * HERALD_RELAY_OPEN_INSTALLATIONS says). */
+void relay_handle_installation_list(struct hd_http_req *req, void *ud);
+void relay_handle_installation_rotate(struct hd_http_req *req, void *ud);
 
 /* ---- /push (relay_push.c) ---------------------------------------------- */
 
@@ -225,6 +240,9 @@ int relay_quota_devices(struct relay_ctx *ctx, struct hd_pgconn *c,
 
 /* Answers f in the ErrorResponseModel shape. */
 void relay_respond_fail(struct hd_http_req *req, const struct relay_fail *f);
+/* Answers status with message msg in that shape (401 adds
+ * WWW-Authenticate: Bearer). */
+void relay_deny(struct hd_http_req *req, int status, const char *msg);
 
 /* ---- routes (relay_routes.c) -------------------------------------------- */
 

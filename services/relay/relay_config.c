@@ -14,7 +14,8 @@
 const struct hd_config_field relay_config_fields[] = {
     HD_CFG_STR("HERALD_RELAY_ADMIN_KEY", RC, admin_key, NULL, HD_CFG_SECRET,
                "bearer key of POST /installations (unset: only with "
-               "HERALD_RELAY_OPEN_INSTALLATIONS)"),
+               "HERALD_RELAY_OPEN_INSTALLATIONS) and the only key of "
+               "GET /installations and POST /installations/{id}/rotate"),
     HD_CFG_BOOL("HERALD_RELAY_OPEN_INSTALLATIONS", RC, open_installations,
                 false, "anyone may create an installation (no admin key)"),
     HD_CFG_STR("HERALD_RELAY_TOKEN_SECRET", RC, token_secret, NULL,

@@ -6,8 +6,10 @@
  * installation key as secret, scope api.push, an HS256 Bearer JWT valid
  * 86,400 s, {"error":"invalid_client"} style failures). Keys are stored as
  * SHA-256 hashes and compared in constant time; neither keys nor tokens
- * are ever logged. Token checks need no database: a token is valid until
- * it expires, as upstream's are. */
+ * are ever logged. A token names the key version it was issued under;
+ * every request checks it against the installation's row (one primary-key
+ * read), so rotating the key or disabling the installation revokes every
+ * token issued before. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -46,8 +48,8 @@ relay_key_hash(const char *key, char out[65])
 
 int
 relay_token_issue(const struct hd_jwt_key *k, const char *inst,
-                  const char *scope, int64_t now_s, struct hd_buf *out,
-                  struct hd_err *err)
+                  const char *scope, long key_version, int64_t now_s,
+                  struct hd_buf *out, struct hd_err *err)
 {
     char client_id[sizeof(CLIENT_PREFIX) + RELAY_GUID_LEN], jti[37];
     char buf[SCOPE_MAX + 1], *save = NULL, *s;
@@ -60,10 +62,11 @@ relay_token_issue(const struct hd_jwt_key *k, const char *inst,
     snprintf(client_id, sizeof(client_id), "%s%s", CLIENT_PREFIX, inst);
     hd_uuid4(jti);
     claims = json_pack(
-        "{s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "iss", ISSUER, "aud",
+        "{s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:o,s:s,s:I}", "iss", ISSUER, "aud",
         HD_JWT_AUD_RELAY, "nbf", (json_int_t)now_s, "iat", (json_int_t)now_s,
         "exp", (json_int_t)(now_s + RELAY_TOKEN_TTL_S), "client_id", client_id,
-        "client_sub", inst, "sub", inst, "scope", scopes, "jti", jti);
+        "client_sub", inst, "sub", inst, "scope", scopes, "jti", jti,
+        RELAY_KEY_VERSION_CLAIM, (json_int_t)key_version);
     rc = hd_jwt_sign(k, NULL, claims, out, err);
     json_decref(claims);
     return rc;
@@ -102,11 +105,11 @@ scope_ok(char *scope)
     return 1;
 }
 
-/* 1 when inst exists, is enabled and key matches its hash; 0 when not;
- * -1 with err when the database failed. */
+/* 1 when inst exists, is enabled and key matches its hash (*version: the
+ * key's version); 0 when not; -1 with err when the database failed. */
 static int
 client_ok(struct relay_ctx *ctx, const char *inst, const char *key,
-          struct hd_err *err)
+          long *version, struct hd_err *err)
 {
     const char *vals[1] = {inst};
     PGresult *res = NULL;
@@ -116,17 +119,20 @@ client_ok(struct relay_ctx *ctx, const char *inst, const char *key,
     if (relay_query(ctx, "inst_get", 1, vals, &res, err) < 0)
         return -1;
     relay_key_hash(key, want);
-    if (PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 1)) == 64)
+    if (PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 1)) == 64) {
         ok = CRYPTO_memcmp(want, PQgetvalue(res, 0, 1), 64) == 0 &&
              strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+        *version = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    }
     PQclear(res);
     return ok;
 }
 
-/* Each token request costs a database query and a hash: a client address
- * past HERALD_RELAY_TOKEN_RATE gets 429 with Retry-After, unanswered. */
-static int
-token_limited(struct relay_ctx *ctx, struct hd_http_req *req)
+/* Each token (or admin) request costs a database query and a hash: a
+ * client address past HERALD_RELAY_TOKEN_RATE gets 429 with Retry-After,
+ * unanswered. */
+int
+relay_address_limited(struct relay_ctx *ctx, struct hd_http_req *req)
 {
     const char *addr = hd_http_req_remote(req);
     int wait = hd_ratelimit_take(&ctx->token_limit, addr ? addr : "");
@@ -150,10 +156,11 @@ relay_handle_token(struct hd_http_req *req, void *ud)
     struct hd_err err = {0};
     struct hd_buf tok;
     size_t len = 0;
+    long version = 1;
     json_t *out;
     int rc;
 
-    if (token_limited(ctx, req))
+    if (relay_address_limited(ctx, req))
         return;
     body = hd_http_req_body(req, &len);
     if (body == NULL)
@@ -184,7 +191,7 @@ relay_handle_token(struct hd_http_req *req, void *ud)
         scope[0] = '\0';
     for (char *p = client; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-    rc = client_ok(ctx, inst, secret, &err);
+    rc = client_ok(ctx, inst, secret, &version, &err);
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc < 0) {
         hd_log(HD_LOG_ERROR, 0, "token: %s", err.msg);
@@ -200,8 +207,8 @@ relay_handle_token(struct hd_http_req *req, void *ud)
         return;
     }
     hd_buf_init(&tok, HD_JWT_MAX_LEN);
-    if (relay_token_issue(ctx->token_key, inst, scope, hd_now_wall_ms() / 1000,
-                          &tok, &err) < 0) {
+    if (relay_token_issue(ctx->token_key, inst, scope, version,
+                          hd_now_wall_ms() / 1000, &tok, &err) < 0) {
         hd_log(HD_LOG_ERROR, 0, "token: %s", err.msg);
         hd_buf_release(&tok);
         hd_http_respond_error(req, 500, "internal", "internal server error");
@@ -234,15 +241,31 @@ has_push_scope(json_t *scope)
     return 0;
 }
 
-static void
-deny(struct hd_http_req *req, int status, const char *msg)
+/* The installation of a verified token still exists, is enabled and has
+ * not rotated its key since (a token without the claim is of version 1,
+ * the first key). 1, or 0 after answering 401, or -1 after answering 503. */
+static int
+key_current(struct relay_ctx *ctx, struct hd_http_req *req, const char *inst,
+            json_t *claim)
 {
-    struct relay_fail f;
+    json_int_t version = json_is_integer(claim) ? json_integer_value(claim) : 1;
+    const char *vals[1] = {inst};
+    struct hd_err err = {0};
+    PGresult *res = NULL;
+    int ok;
 
-    relay_fail_set(&f, status, NULL, "%s", msg);
-    if (status == 401)
-        hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
-    relay_respond_fail(req, &f);
+    if (relay_query(ctx, "inst_auth", 1, vals, &res, &err) < 0) {
+        hd_log(HD_LOG_ERROR, 0, "authenticate: %s", err.msg);
+        hd_http_req_add_header(req, "Retry-After", "5");
+        relay_deny(req, 503, "The relay is unavailable; retry later.");
+        return -1;
+    }
+    ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
+         strtoll(PQgetvalue(res, 0, 1), NULL, 10) == (long long)version;
+    PQclear(res);
+    if (!ok)
+        relay_deny(req, 401, "Unauthorized.");
+    return ok;
 }
 
 int
@@ -257,7 +280,7 @@ relay_authenticate(struct relay_ctx *ctx, struct hd_http_req *req,
 
     memset(a, 0, sizeof(*a));
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-        deny(req, 401, "Unauthorized.");
+        relay_deny(req, 401, "Unauthorized.");
         return 0;
     }
     h += 7;
@@ -271,155 +294,24 @@ relay_authenticate(struct relay_ctx *ctx, struct hd_http_req *req,
     if (strlen(h) > HD_JWT_MAX_LEN ||
         hd_jwt_verify(ctx->token_key, h, strlen(h), &o, NULL, &claims, &err) <
             0) {
-        deny(req, 401, "Unauthorized.");
+        relay_deny(req, 401, "Unauthorized.");
         return 0;
     }
     cid = json_object_get(claims, "client_id");
     sub = json_object_get(claims, "client_sub");
     if (!has_push_scope(json_object_get(claims, "scope"))) {
-        deny(req, 403, "Forbidden.");
+        relay_deny(req, 403, "Forbidden.");
     } else if (!json_is_string(cid) || !json_is_string(sub) ||
                strncmp(json_string_value(cid), CLIENT_PREFIX,
                        strlen(CLIENT_PREFIX)) != 0 ||
                !relay_is_guid(json_string_value(sub))) {
-        deny(req, 400, "Not correctly configured for push relays.");
+        relay_deny(req, 400, "Not correctly configured for push relays.");
     } else {
         snprintf(a->inst, sizeof(a->inst), "%s", json_string_value(sub));
         a->push_scope = 1;
-        ok = 1;
+        ok = key_current(ctx, req, a->inst,
+                         json_object_get(claims, RELAY_KEY_VERSION_CLAIM));
     }
     json_decref(claims);
     return ok;
-}
-
-/* ---- /installations ---------------------------------------------------- */
-
-/* 20 characters of [A-Za-z0-9], without modulo bias. */
-static void
-new_key(char out[RELAY_KEY_LEN + 1])
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t n = 0;
-
-    while (n < RELAY_KEY_LEN) {
-        unsigned char b;
-
-        hd_random_bytes(&b, 1);
-        if (b < 248) /* 4 * 62 */
-            out[n++] = alphabet[b % 62];
-    }
-    out[n] = '\0';
-}
-
-static int
-admin_ok(struct relay_ctx *ctx, struct hd_http_req *req)
-{
-    const char *h = hd_http_req_header(req, "Authorization");
-
-    if (ctx->cfg.open_installations)
-        return 1;
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    h += 7;
-    return hd_secret_equal(ctx->cfg.admin_key, h, strlen(h));
-}
-
-static void
-installation_reply(struct hd_http_req *req, const char *id, const char *key,
-                   int enabled)
-{
-    json_t *b = json_pack("{s:s,s:o,s:b,s:s}", "id", id, "key",
-                          key ? json_string(key) : json_null(), "enabled",
-                          enabled, "object", "installation");
-
-    hd_http_respond_json(req, 200, b);
-    json_decref(b);
-}
-
-void
-relay_handle_installation_new(struct hd_http_req *req, void *ud)
-{
-    struct relay_ctx *ctx = ud;
-    char id[37], key[RELAY_KEY_LEN + 1], hash[65];
-    struct hd_err err = {0};
-    const char *body, *email = NULL, *vals[3];
-    struct relay_fail f;
-    size_t len = 0;
-    json_t *doc, *e;
-
-    if (!admin_ok(ctx, req)) {
-        deny(req, 401, "Unauthorized.");
-        return;
-    }
-    body = hd_http_req_body(req, &len);
-    doc = hd_json_parse(body ? body : "", len, &err);
-    e = json_is_object(doc) ? hd_json_get_ci(doc, "email") : NULL;
-    if (json_is_string(e))
-        email = json_string_value(e);
-    if (doc == NULL || !json_is_object(doc)) {
-        relay_fail_set(&f, 400, NULL, "Body is empty.");
-        goto fail;
-    }
-    if (email == NULL || strchr(email, '@') == NULL ||
-        strlen(email) > RELAY_EMAIL_MAX) {
-        relay_fail_set(&f, 400, "Email",
-                       "The Email field is not a valid e-mail address.");
-        goto fail;
-    }
-    hd_uuid4(id);
-    new_key(key);
-    relay_key_hash(key, hash);
-    vals[0] = id;
-    vals[1] = hash;
-    vals[2] = email;
-    if (relay_query(ctx, "inst_add", 3, vals, NULL, &err) < 0) {
-        hd_log(HD_LOG_ERROR, 0, "installation: %s", err.msg);
-        hd_http_respond_error(req, 503, "unavailable", "try again later");
-        json_decref(doc);
-        return;
-    }
-    hd_log(HD_LOG_INFO, 0, "installation %s created", id);
-    installation_reply(req, id, key, 1);
-    OPENSSL_cleanse(key, sizeof(key));
-    json_decref(doc);
-    return;
-fail:
-    relay_respond_fail(req, &f);
-    json_decref(doc);
-}
-
-void
-relay_handle_installation_get(struct hd_http_req *req, void *ud)
-{
-    struct relay_ctx *ctx = ud;
-    const char *id = hd_http_req_param(req, "id");
-    char lower[RELAY_GUID_LEN + 1];
-    struct hd_err err = {0};
-    PGresult *res = NULL;
-    const char *vals[1];
-    struct relay_fail f;
-    size_t i;
-
-    if (!relay_is_guid(id)) {
-        relay_fail_set(&f, 404, NULL, "Resource not found.");
-        relay_respond_fail(req, &f);
-        return;
-    }
-    for (i = 0; i <= RELAY_GUID_LEN; i++)
-        lower[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
-    vals[0] = lower;
-    if (relay_query(ctx, "inst_get", 1, vals, &res, &err) < 0) {
-        hd_log(HD_LOG_ERROR, 0, "installation: %s", err.msg);
-        hd_http_respond_error(req, 503, "unavailable", "try again later");
-        return;
-    }
-    if (PQntuples(res) != 1) {
-        relay_fail_set(&f, 404, NULL, "Resource not found.");
-        relay_respond_fail(req, &f);
-    } else {
-        installation_reply(req, PQgetvalue(res, 0, 0), NULL,
-                           strcmp(PQgetvalue(res, 0, 2), "t") == 0);
-    }
-    PQclear(res);
 }

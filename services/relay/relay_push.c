@@ -62,8 +62,9 @@ enter(struct relay_ctx *ctx, struct hd_http_req *req, const char *op,
     int wait;
 
     *doc = NULL;
-    if (!relay_authenticate(ctx, req, a)) {
-        count(ctx, op, "unauthorized");
+    wait = relay_authenticate(ctx, req, a);
+    if (wait <= 0) {
+        count(ctx, op, wait == 0 ? "unauthorized" : "error");
         return 0;
     }
     wait = hd_ratelimit_take(&ctx->limit, a->inst);

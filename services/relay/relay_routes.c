@@ -1,7 +1,7 @@
 /* relay_routes.c -- herald-relay's route table: the identity endpoints
- * (relay_identity.c) and the /push endpoints (relay_push.c) with each
- * one's body limit. Wiring only: the handlers know nothing of each other's
- * routes. */
+ * (relay_identity.c, relay_installations.c) and the /push endpoints
+ * (relay_push.c) with each one's body limit. Wiring only: the handlers know
+ * nothing of each other's routes. */
 #include "services/relay/relay.h"
 #include "core/banned.h"
 
@@ -9,7 +9,10 @@ const struct hd_http_route relay_routes[] = {
     {"POST", "/connect/token", relay_handle_token, RELAY_FORM_MAX, 1},
     {"POST", "/installations", relay_handle_installation_new, RELAY_BODY_MAX,
      1},
+    {"GET", "/installations", relay_handle_installation_list, 0, 1},
     {"GET", "/installations/{id}", relay_handle_installation_get, 0, 1},
+    {"POST", "/installations/{id}/rotate", relay_handle_installation_rotate, 0,
+     1},
     {"POST", "/push/register", relay_handle_register, RELAY_BODY_MAX, 1},
     {"POST", "/push/delete", relay_handle_delete, RELAY_BODY_MAX, 1},
     {"POST", "/push/delete/{id}", relay_handle_delete_id, RELAY_BODY_MAX, 1},

@@ -9,6 +9,7 @@
 #include "services/relay/relay.h"
 #include "core/banned.h"
 
+#define RELAY_TS "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 #define RCPT_OK                                                                \
     "d.identifier IS DISTINCT FROM $3 AND ($4::int = 0 OR d.client_type = "    \
     "$4::int)"
@@ -16,7 +17,23 @@
 
 const struct hd_pg_stmt relay_stmts[] = {
     {"inst_get",
-     "SELECT id, key_hash, enabled FROM installations WHERE id = $1", 1},
+     "SELECT id, key_hash, enabled, key_version FROM installations "
+     "WHERE id = $1",
+     1},
+    {"inst_auth",
+     "SELECT enabled, key_version FROM installations WHERE id = $1", 1},
+    /* a page of installations after cursor $1, with their device counts */
+    {"inst_list",
+     "SELECT i.id, i.contact_email, i.enabled, i.key_version, "
+     "to_char(i.created_at AT TIME ZONE 'UTC', " RELAY_TS "), "
+     "to_char(i.key_rotated_at AT TIME ZONE 'UTC', " RELAY_TS "), "
+     "(SELECT count(*) FROM devices d WHERE d.app = 'relay.' || i.id) "
+     "FROM installations i WHERE i.id > $1 ORDER BY i.id LIMIT $2",
+     2},
+    {"inst_rotate",
+     "UPDATE installations SET key_hash = $2, key_version = key_version + 1, "
+     "key_rotated_at = now() WHERE id = $1 RETURNING enabled, key_version",
+     2},
     {"inst_add",
      "INSERT INTO installations (id, key_hash, contact_email) "
      "VALUES ($1, $2, $3)",

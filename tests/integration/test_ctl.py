@@ -6,7 +6,8 @@ and herald-relay.
   with the title, body and data given; --file, --dry-run, --at;
 * status shows each device's outcome as a table and as JSON;
 * devices list/show/remove, topics list/add/remove/set, installations
-  create/show;
+  create/show/list/rotate (a rotated key's old tokens refused by the
+  relay);
 * settings from the options, the environment and var/stack.env; bad
   input, a wrong or missing key, an unreachable server and unknown
   commands end in the documented exit codes with a clear message.
@@ -74,7 +75,8 @@ def rows(out):
 @pytest.mark.parametrize("cmd", [[], ["send"], ["devices"], ["devices", "list"],
                                  ["devices", "show"], ["devices", "remove"], ["topics"],
                                  ["topics", "add"], ["status"], ["import"],
-                                 ["installations"], ["installations", "create"]])
+                                 ["installations"], ["installations", "create"],
+                                 ["installations", "list"], ["installations", "rotate"]])
 def test_every_command_has_help(cmd):
     r = ctl(*(cmd + ["--help"]))
     assert r.rc == 0, r
@@ -337,9 +339,65 @@ def test_installations_create_and_show(w):
     assert r.rc == 5, r
     r = w.run("installations", "create", "--email", "x@example.com", "--admin-key", "wrong")
     assert r.rc == 4, r
-    for sub in ("list", "rotate"):
-        r = w.run("installations", sub)
-        assert r.rc == 2 and "no endpoint" in r.err, r
+
+
+def test_installations_list_and_rotate(w):
+    made = []
+    for i in range(3):
+        r = w.run("installations", "create", "--email", "ops%d@example.com" % i, "--json")
+        assert r.rc == 0, r
+        made.append(json.loads(r.out))
+    inst, key = made[0]["id"], made[0]["key"]
+    old_tok = w.relay.token(inst, key)
+    w.relay.push("POST", "/push/register", old_tok, json.dumps(
+        {"deviceId": "00000000-0000-4000-8000-000000000001", "pushToken": token("fcm"),
+         "userId": "00000000-0000-4000-8000-000000000002", "type": 0,
+         "identifier": "phone"}).encode())
+    # list: an aligned table, every installation, page after page
+    r = w.run("installations", "list", "--limit", "0")
+    assert r.rc == 0, r
+    head = r.out.splitlines()[0].split()
+    assert head == ["ID", "ENABLED", "DEVICES", "KEY", "CREATED", "ROTATED", "EMAIL"], r.out
+    cols = [r.out.splitlines()[0].index(h) for h in ("ENABLED", "DEVICES", "EMAIL")]
+    table = {row[0]: row for row in rows(r.out)}
+    assert {m["id"] for m in made} <= set(table), r.out
+    assert table[inst][1:4] == ["yes", "1", "1"] and table[inst][-1] == "ops0@example.com"
+    for line in r.out.splitlines()[1:]:
+        assert line[cols[0] - 2:cols[0]] == "  " and line[cols[2] - 2:cols[2]] == "  ", r.out
+    assert re.search(r"\d+ installations", r.err), r
+    r = w.run("installations", "list", "--limit", "2")
+    assert r.rc == 0 and len(rows(r.out)) == 2 and "more" in r.err, r
+    r = w.run("installations", "list", "--json", "--limit", "0")
+    assert r.rc == 0, r
+    doc = json.loads(r.out)
+    assert doc["has_more"] is False
+    item = {i["id"]: i for i in doc["items"]}[inst]
+    assert item["devices"] == 1 and item["keyVersion"] == 1
+    # rotate: a new key, printed once; the old key's token is refused
+    r = w.run("installations", "rotate", inst)
+    assert r.rc == 0, r
+    new_key = re.search(r"key\s+(\S+)", r.out).group(1)
+    assert new_key != key and re.search(r"version\s+2", r.out), r.out
+    st, _, _ = w.relay.push("POST", "/push/delete", old_tok, b'{"id":"x"}')
+    assert st == 401
+    new_tok = w.relay.token(inst, new_key)
+    assert w.relay.push("POST", "/push/delete", new_tok, b'{"id":"x"}')[0] == 200
+    r = w.run("installations", "rotate", inst, "--json")
+    assert r.rc == 0 and json.loads(r.out)["keyVersion"] == 3, r
+    r = w.run("installations", "list", "--json", "--limit", "0")
+    item = {i["id"]: i for i in json.loads(r.out)["items"]}[inst]
+    assert item["keyVersion"] == 3 and item["keyRotatedAt"].endswith("Z")
+    # exit codes: unknown (5), wrong admin key (4), bad usage (2)
+    assert w.run("installations", "rotate", "00000000-0000-0000-0000-000000000000").rc == 5
+    r = w.run("installations", "rotate", made[1]["id"], "--admin-key", "wrong")
+    assert r.rc == 4, r
+    r = w.run("installations", "list", "--admin-key", "wrong")
+    assert r.rc == 4, r
+    w.relay.token(made[1]["id"], made[1]["key"])  # the refused rotation changed nothing
+    for args in (["rotate"], ["rotate", "a", "b"], ["rotate", "../x"], ["list", "extra"],
+                 ["list", "--limit", "-1"]):
+        r = w.run("installations", *args)
+        assert r.rc == 2, (args, r)
 
 
 def test_a_list_larger_than_a_provider_answer(w):

@@ -1,10 +1,12 @@
-"""test_relay_tenant.py -- herald-relay's per-installation quotas, over
-HTTPS against real PostgreSQL and Kafka: devices reached a minute (a push
-to N devices counts N, answered 429 with Retry-After in upstream's error
-shape past the quota) and devices registered (a new device past the limit
-refused with 400, known devices still updated, concurrent registrations
-cannot pass it together). Each installation has its own quotas; metrics
-carry no installation id.
+"""test_relay_tenant.py -- herald-relay's per-installation quotas and its
+installation admin endpoints, over HTTPS against real PostgreSQL and
+Kafka: devices reached a minute (a push to N devices counts N, answered
+429 with Retry-After in upstream's error shape past the quota) and devices
+registered (a new device past the limit refused with 400, known devices
+still updated, concurrent registrations cannot pass it together); each
+installation has its own quotas; metrics carry no installation id.
+Listing installations and rotating a key take the admin key only; after
+a rotation the old key and every token issued under it are refused.
 """
 import json
 import threading
@@ -13,7 +15,7 @@ import uuid
 import pytest
 
 from harness import Stack
-from relaykit import Relay
+from relaykit import ADMIN_KEY, Relay
 from workerkit import token
 
 
@@ -137,3 +139,104 @@ def test_concurrent_registrations_cannot_pass_the_device_limit_together(env):
         t.join()
     assert sorted(codes) == [200] * 3 + [400] * 9, codes
     assert pg.psql(dsn, "SELECT count(*) FROM devices WHERE app = 'relay.%s'" % a.inst) == "3"
+
+
+ADMIN = {"Authorization": "Bearer " + ADMIN_KEY}
+
+
+def rotate(relay, inst, headers=None):
+    return relay.json("POST", "/installations/%s/rotate" % inst, None,
+                      ADMIN if headers is None else headers)
+
+
+def test_rotating_a_key_revokes_the_tokens_of_the_old_one(env):
+    _, pg, dsn, relay = env
+    a, other = Tenant(relay), Tenant(relay)
+    assert a.register(guid())[0][0] == 200
+    # abuse: no key, a wrong key, unknown and malformed ids change nothing
+    for h in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic " + ADMIN_KEY}):
+        st, hh, doc = rotate(relay, a.inst, h)
+        assert st == 401 and doc["object"] == "error" and hh["www-authenticate"] == "Bearer"
+    assert rotate(relay, guid())[0] == 404
+    assert rotate(relay, "nope")[0] == 404
+    assert a.send(guid())[0] == 200
+    assert pg.psql(dsn, "SELECT key_version FROM installations WHERE id = '%s'" % a.inst) == "1"
+
+    st, h, doc = rotate(relay, a.inst.upper())
+    assert st == 200 and h["cache-control"] == "no-store", (st, doc)
+    assert doc["id"] == a.inst and doc["keyVersion"] == 2 and doc["enabled"] is True
+    assert len(doc["key"]) == 20 and doc["key"].isalnum() and doc["key"] != a.key
+    # every token of the old key is refused, on every endpoint
+    st, hh, raw = a.send(guid())
+    assert st == 401 and hh["www-authenticate"] == "Bearer", (st, raw)
+    assert a.register(guid())[0][0] == 401
+    assert relay.push("POST", "/push/delete", a.tok, json.dumps({"id": guid()}).encode())[0] == 401
+    # the old key gets no new token; the new key does, and it works
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    old = ("grant_type=client_credentials&scope=api.push&client_id=installation.%s"
+           "&client_secret=%s" % (a.inst, a.key)).encode()
+    assert relay.json("POST", "/connect/token", old, form)[:3:2] == (400, {"error": "invalid_client"})
+    a.key, a.tok = doc["key"], relay.token(a.inst, doc["key"])
+    assert a.send(guid())[0] == 200
+    assert a.register(guid())[0][0] == 200
+    # the other installation was not touched
+    assert other.send(guid())[0] == 200
+    # a second rotation revokes the second key's tokens too
+    st, _, doc2 = rotate(relay, a.inst)
+    assert st == 200 and doc2["keyVersion"] == 3
+    assert a.send(guid())[0] == 401
+    tok3 = relay.token(a.inst, doc2["key"])
+    assert relay.push("POST", "/push/delete", tok3, json.dumps({"id": guid()}).encode())[0] == 200
+    # a disabled installation's tokens are refused as well
+    pg.psql(dsn, "UPDATE installations SET enabled = false WHERE id = '%s'" % other.inst)
+    assert other.send(guid())[0] == 401
+    assert doc2["key"] not in relay.svc.read_log() and doc["key"] not in relay.svc.read_log()
+
+
+def test_listing_installations(env):
+    _, _, _, relay = env
+    t = Tenant(relay)
+    assert t.register(guid())[0][0] == 200
+    for h in ({}, {"Authorization": "Bearer wrong"}):
+        st, _, doc = relay.json("GET", "/installations", None, h)
+        assert st == 401 and doc["object"] == "error"
+    seen, after, pages = {}, "", 0
+    while True:
+        q = "/installations?limit=2" + ("&after=" + after if after else "")
+        st, h, doc = relay.json("GET", q, None, ADMIN)
+        assert st == 200 and doc["object"] == "list" and h["cache-control"] == "no-store", doc
+        assert len(doc["data"]) <= 2
+        pages += 1
+        for item in doc["data"]:
+            assert item["id"] not in seen
+            seen[item["id"]] = item
+        if doc["continuationToken"] is None:
+            break
+        after = doc["continuationToken"]
+    assert pages >= 2 and list(seen) == sorted(seen)
+    mine = seen[t.inst]
+    assert mine["devices"] == 1 and mine["email"] == "ops@example.com"
+    assert mine["enabled"] is True and mine["keyVersion"] == 1 and mine["keyRotatedAt"] is None
+    assert mine["createdAt"].endswith("Z") and "key" not in mine
+    assert relay.json("GET", "/installations?limit=%d" % len(seen), None, ADMIN)[2][
+        "continuationToken"] == sorted(seen)[-1]
+    for bad, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"),
+                       ("after=nope", "after")):
+        st, _, doc = relay.json("GET", "/installations?" + bad, None, ADMIN)
+        assert st == 400 and field in doc["validationErrors"], (bad, doc)
+
+
+def test_an_open_relay_keeps_listing_and_rotation_to_the_admin_key(env):
+    s, _, dsn, main = env
+    kafka = s.kafkas[0]
+    relay = Relay(s, dsn, kafka, HERALD_RELAY_OPEN_INSTALLATIONS="true",
+                  HERALD_RELAY_ADMIN_KEY="")
+    st, _, doc = relay.json("POST", "/installations", b'{"email":"a@example.com"}',
+                            {"Content-Type": "application/json"})
+    assert st == 200, doc
+    assert relay.json("GET", "/installations")[0] == 401
+    assert relay.json("GET", "/installations", None, ADMIN)[0] == 401
+    assert rotate(relay, doc["id"], {})[0] == 401
+    assert rotate(relay, doc["id"])[0] == 401
+    # the key still works: nothing was rotated
+    relay.token(doc["id"], doc["key"])

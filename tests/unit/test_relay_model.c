@@ -402,7 +402,7 @@ test_key_hash_and_token(void)
     k = hd_jwt_key_hmac("secret", 6, &err);
     ASSERT_NOT_NULL(k);
     hd_buf_init(&t, HD_JWT_MAX_LEN);
-    ASSERT_INT_EQ(relay_token_issue(k, INST, "api.push api.licensing",
+    ASSERT_INT_EQ(relay_token_issue(k, INST, "api.push api.licensing", 3,
                                     1700000000, &t, &err),
                   0);
     memset(&o, 0, sizeof(o));
@@ -413,6 +413,9 @@ test_key_hash_and_token(void)
     ASSERT_INT_EQ(hd_jwt_verify(k, t.data, t.len, &o, NULL, &claims, &err), 0);
     ASSERT_STR_EQ(json_string_value(json_object_get(claims, "client_sub")),
                   INST);
+    ASSERT_INT_EQ(
+        json_integer_value(json_object_get(claims, RELAY_KEY_VERSION_CLAIM)),
+        3);
     ASSERT_STR_EQ(json_string_value(json_object_get(claims, "client_id")),
                   "installation." INST);
     ASSERT_INT_EQ(json_array_size(json_object_get(claims, "scope")), 2);

@@ -31,7 +31,7 @@ static const char usage[] =
     "  topics         list users' topics, add, remove or set them\n"
     "  status UID     per-device outcomes of one push\n"
     "  import FILE    register devices in bulk from JSON Lines or CSV\n"
-    "  installations  create or show herald-relay installations\n"
+    "  installations  create, show or list relay installations; rotate keys\n"
     "\n"
     "Exit codes:\n"
     "  0  done\n"
