@@ -1,6 +1,7 @@
 /* relay.h -- herald-relay: the Bitwarden push relay for self-hosted
  * servers (specs/bitwarden.md §4-§5). What its files share: configuration,
- * the context, the request models and the per-installation rate limit.
+ * the context, the request models, the per-installation rate limit and
+ * quotas, and the installation keys.
  *
  * Tenancy: every installation's devices live in their own registry
  * namespace (app "relay.<installationId>") with installation_id set, and
