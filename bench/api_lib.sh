@@ -46,16 +46,19 @@ kafka_start() {
 
 # api_start [VAR=value ...]: herald-api, waited for until ready.
 api_start() {
-    local port
+    local port admin
     port=$(free_port)
+    admin=$(free_port)
     env HERALD_API_KEY=$API_KEY HERALD_PG_DSN="$PG_DSN" \
         HERALD_KAFKA_BROKERS="$KAFKA" HERALD_API_PORT="$port" \
+        HERALD_API_ADMIN_PORT="$admin" \
         HERALD_HTTP_ACCESS_LOG=false HERALD_LOG_LEVEL=warn \
         HERALD_KAFKA_FETCH_WAIT_MAX_MS=5 HERALD_KAFKA_SESSION_TIMEOUT_MS=3000 \
         HERALD_KAFKA_HEARTBEAT_INTERVAL_MS=750 ${API_ENV:-} "$@" \
         "$BIN/herald-api" >"$WORK/api.log" 2>&1 &
     PIDS+=($!)
     API_URL=http://127.0.0.1:$port
+    API_ADMIN_URL=http://127.0.0.1:$admin # /metrics
     until curl -fsS -o /dev/null "$API_URL/readyz" 2>/dev/null; do
         kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 5 "$WORK/api.log"; exit 1; }
         sleep 0.1

@@ -25,7 +25,7 @@ echo "$out" | grep -E "Requests/sec|requests in|api errors|latency ms|Socket err
 n=$(echo "$out" | awk '/requests in/{print $1}')
 echo "herald-api CPU per request: $(( (after - before) * 1000000 / $(getconf CLK_TCK) / n )) us"
 echo "devices in the registry: $(psql_q "select count(*) from devices")"
-m=$(curl -fsS "$API_URL/metrics")
+m=$(curl -fsS "$API_ADMIN_URL/metrics")
 groups=$(echo "$m" | awk '/^herald_api_register_groups_total /{print $2}')
 grouped=$(echo "$m" | awk '/^herald_api_register_grouped_total /{print $2}')
 echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each)"

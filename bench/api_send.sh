@@ -33,7 +33,7 @@ for fanout in false true; do
         waited=0
         done_n=0
         while [ $waited -lt 300 ]; do
-            done_n=$(curl -s "$API_URL/metrics" | awk '/^herald_api_fanout_requests_total\{result="done"\}/{print $2}')
+            done_n=$(curl -s "$API_ADMIN_URL/metrics" | awk '/^herald_api_fanout_requests_total\{result="done"\}/{print $2}')
             [ "${done_n:-0}" -ge "$n" ] 2>/dev/null && break
             sleep 0.2
             waited=$((waited + 1))

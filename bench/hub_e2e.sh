@@ -20,7 +20,8 @@ pg_start
 kafka_start
 api_start HERALD_KAFKA_LINGER_MS=1 HERALD_API_FANOUT=false HERALD_API_FEEDBACK=false
 HUB_PORT=$(free_port)
-HERALD_HUB_PORT=$HUB_PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$KAFKA \
+HUB_ADMIN_PORT=$(free_port)
+HERALD_HUB_PORT=$HUB_PORT HERALD_HUB_ADMIN_PORT=$HUB_ADMIN_PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$KAFKA \
 HERALD_KAFKA_FETCH_WAIT_MAX_MS=1 HERALD_LOG_LEVEL=warn \
     "$BIN/herald-hub" 2>"$WORK/hub.log" &
 PIDS+=($!)
@@ -34,7 +35,7 @@ until grep -q "\"open\":$USERS," "$WORK/load.out" 2>/dev/null; do sleep 0.2; don
 for _ in $(seq 60); do
     "$BIN/hub_load" --send 1 --auth apikey --key "$API_KEY" \
         --port "${API_URL##*:}" --send-path /events --type 5 --user probe >/dev/null
-    curl -s "http://127.0.0.1:$HUB_PORT/metrics" |
+    curl -s "http://127.0.0.1:$HUB_ADMIN_PORT/metrics" |
         grep -q 'herald_hub_events_total{source="kafka",result="routed"} [1-9]' && break
     sleep 0.5
 done

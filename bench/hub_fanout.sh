@@ -16,6 +16,7 @@ CONNS=${1:-10000}
 COUNT=${2:-1000}
 PROTO=${3:-messagepack}
 PORT=${PORT:-18181}
+ADMIN_PORT=${ADMIN_PORT:-18182} # the hub's /metrics
 OUT=$(mktemp -d /tmp/hub-fanout.XXXXXX)
 SECRET=bench-secret-0123456789abcdef0123
 PIDS=()
@@ -27,7 +28,7 @@ PIDS+=($!)
 for _ in $(seq 100); do [ -s "$OUT/boot" ] && break; sleep 0.1; done
 BROKERS=$(cat "$OUT/boot")
 
-HERALD_HUB_PORT=$PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$BROKERS \
+HERALD_HUB_PORT=$PORT HERALD_HUB_ADMIN_PORT=$ADMIN_PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$BROKERS \
 HERALD_KAFKA_FETCH_WAIT_MAX_MS=5 HERALD_HUB_QUEUE_MAX=4096 HERALD_LOG_LEVEL=warn \
 HERALD_HUB_THREADS=${HUB_THREADS:-1} \
     taskset -c "${HUB_CPUS:-0}" "$BIN/herald-hub" 2>"$OUT/hub.log" &
@@ -46,7 +47,7 @@ until grep -q "\"open\":$CONNS," "$OUT/load.out" 2>/dev/null; do sleep 0.2; done
 # wait for the hub's consumer to own its partitions: probe until one arrives
 for _ in $(seq 60); do
     /usr/bin/python3 bench/hub_produce.py "$BROKERS" 1 0 org:probe >/dev/null
-    curl -s "http://127.0.0.1:$PORT/metrics" | grep -q 'herald_hub_events_total{source="kafka",result="routed"} [1-9]' && break
+    curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -q 'herald_hub_events_total{source="kafka",result="routed"} [1-9]' && break
     sleep 0.5
 done
 sleep 1

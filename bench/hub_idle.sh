@@ -28,7 +28,7 @@ HERALD_DEVKAFKA_BOOTSTRAP_FILE=$OUT/boot "$BIN/herald-devkafka" </dev/null >"$OU
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$OUT/boot" ] && break; sleep 0.1; done
 for i in $(seq "$PROCS"); do
-    HERALD_HUB_PORT=$PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$(cat "$OUT/boot") \
+    HERALD_HUB_PORT=$PORT HERALD_HUB_ADMIN_PORT=0 HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$(cat "$OUT/boot") \
     HERALD_HUB_THREADS=1 HERALD_LOG_LEVEL=warn HERALD_HUB_MAX_PER_USER=100000 \
         "$BIN/herald-hub" 2>"$OUT/hub$i.log" &
     PIDS+=($!)

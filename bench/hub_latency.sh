@@ -13,6 +13,7 @@ RATE=${1:-1000}
 COUNT=${2:-20000}
 USERS=${3:-1000}
 PORT=${PORT:-18381}
+ADMIN_PORT=${ADMIN_PORT:-18382} # the hub's /metrics
 OUT=$(mktemp -d /tmp/hub-latency.XXXXXX)
 SECRET=bench-secret-0123456789abcdef0123
 PIDS=()
@@ -23,7 +24,7 @@ HERALD_DEVKAFKA_BOOTSTRAP_FILE=$OUT/boot "$BIN/herald-devkafka" </dev/null >"$OU
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$OUT/boot" ] && break; sleep 0.1; done
 BROKERS=$(cat "$OUT/boot")
-HERALD_HUB_PORT=$PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$BROKERS \
+HERALD_HUB_PORT=$PORT HERALD_HUB_ADMIN_PORT=$ADMIN_PORT HERALD_JWT_SECRET=$SECRET HERALD_KAFKA_BROKERS=$BROKERS \
 HERALD_KAFKA_FETCH_WAIT_MAX_MS=1 HERALD_LOG_LEVEL=warn \
     "$BIN/herald-hub" 2>"$OUT/hub.log" &
 PIDS+=($!)
@@ -35,14 +36,14 @@ PIDS+=($LOAD)
 until grep -q "\"open\":$USERS," "$OUT/load.out" 2>/dev/null; do sleep 0.2; done
 for _ in $(seq 60); do   # until the consumer owns its partitions
     /usr/bin/python3 bench/hub_produce.py "$BROKERS" 1 0 user:probe >/dev/null
-    curl -s "http://127.0.0.1:$PORT/metrics" | grep -q 'herald_hub_events_total{source="kafka",result="routed"} [1-9]' && break
+    curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -q 'herald_hub_events_total{source="kafka",result="routed"} [1-9]' && break
     sleep 0.5
 done
 /usr/bin/python3 bench/hub_produce.py "$BROKERS" "$COUNT" "$RATE" "users:$USERS" 60 >"$OUT/produce.out"
 wait $LOAD || true
 cat "$OUT/produce.out"
 # the hub's own view: record creation -> hand-off to the service threads
-curl -s "http://127.0.0.1:$PORT/metrics" | grep '^herald_hub_event_lag_seconds' >"$OUT/lag.txt"
+curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep '^herald_hub_event_lag_seconds' >"$OUT/lag.txt"
 /usr/bin/python3 - "$OUT/lag.txt" <<'PY'
 import re, sys
 b = [(float(m.group(1)), int(float(m.group(2)))) for m in

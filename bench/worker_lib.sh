@@ -84,7 +84,8 @@ worker_start() {
         HERALD_WORKER_APNS_TOPIC="$HERALD_SIM_APNS_TOPIC" \
         HERALD_WORKER_HMS_APP_ID="$HERALD_SIM_HMS_APP_ID" \
         HERALD_WORKER_HMS_CLIENT_SECRET="$HERALD_SIM_HMS_CLIENT_SECRET" \
-        "HERALD_WORKER_$(echo "$p" | tr a-z A-Z)_PORT=$port" "$@" \
+        "HERALD_WORKER_$(echo "$p" | tr a-z A-Z)_PORT=$port" \
+        "HERALD_WORKER_$(echo "$p" | tr a-z A-Z)_ADMIN_PORT=0" "$@" \
         "$BIN/herald-worker-$p" >"$WORK/worker-$p.log" 2>&1 &
     PIDS+=($!)
     WORKER_PID=$!

@@ -11,7 +11,8 @@
 # and to every program it starts. HERALD_PG_DSN / HERALD_KAFKA_BROKERS, when set, are
 # used instead of the local PostgreSQL / herald-devkafka. Ports move with
 # HERALD_API_PORT, HERALD_HUB_PORT, HERALD_RELAY_PORT, HERALD_SIM_PORT,
-# HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS}_PORT; HERALD_VAR_DIR moves
+# HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS,WEBPUSH}_PORT and the admin
+# listeners' HERALD_{API,HUB,RELAY,WORKER_*}_ADMIN_PORT; HERALD_VAR_DIR moves
 # ./var and HERALD_BIN_DIR the binaries (default build/release/bin).
 # `make run` starts it with sh (dash on Debian): run under bash whatever
 # the caller used, before any bash-only syntax is parsed.
@@ -34,6 +35,14 @@ export HERALD_WORKER_FCM_PORT=${HERALD_WORKER_FCM_PORT:-9101}
 export HERALD_WORKER_APNS_PORT=${HERALD_WORKER_APNS_PORT:-9102}
 export HERALD_WORKER_HMS_PORT=${HERALD_WORKER_HMS_PORT:-9103}
 export HERALD_WORKER_WEBPUSH_PORT=${HERALD_WORKER_WEBPUSH_PORT:-9104}
+# the admin listeners (/metrics, detailed /readyz, the console), 127.0.0.1
+export HERALD_API_ADMIN_PORT=${HERALD_API_ADMIN_PORT:-8090}
+export HERALD_HUB_ADMIN_PORT=${HERALD_HUB_ADMIN_PORT:-8091}
+export HERALD_RELAY_ADMIN_PORT=${HERALD_RELAY_ADMIN_PORT:-8092}
+export HERALD_WORKER_FCM_ADMIN_PORT=${HERALD_WORKER_FCM_ADMIN_PORT:-9111}
+export HERALD_WORKER_APNS_ADMIN_PORT=${HERALD_WORKER_APNS_ADMIN_PORT:-9112}
+export HERALD_WORKER_HMS_ADMIN_PORT=${HERALD_WORKER_HMS_ADMIN_PORT:-9113}
+export HERALD_WORKER_WEBPUSH_ADMIN_PORT=${HERALD_WORKER_WEBPUSH_ADMIN_PORT:-9114}
 export HERALD_LOG_LEVEL=${HERALD_LOG_LEVEL:-info}
 
 # What this run started, one "name pid" line each ("pgdir DIR" for the

@@ -19,6 +19,23 @@
 
 #define RESEND_MS 1000
 
+/* The reason as a label value: a provider's reason is a short word
+ * (BadDeviceToken, UNREGISTERED, 80100003, HTTP_418); anything else a
+ * provider or a proxy in front of it might answer is "other", so the
+ * label's values stay a small set. */
+static const char *
+code_label(const char *code)
+{
+    size_t i;
+
+    for (i = 0; code[i]; i++)
+        if (i == 32 || !((code[i] >= 'a' && code[i] <= 'z') ||
+                         (code[i] >= 'A' && code[i] <= 'Z') ||
+                         (code[i] >= '0' && code[i] <= '9') || code[i] == '_'))
+            return "other";
+    return code;
+}
+
 static void
 count_outcome(struct hd_pushengine *e, const struct pe_batch *b, int ok,
               const char *code)
@@ -31,7 +48,7 @@ count_outcome(struct hd_pushengine *e, const struct pe_batch *b, int ok,
     }
     hd_counter_inc(hd_metric_with(e->m.sent, e->p->name,
                                   hd_rcpt_type_name(b->d.rtype), e->p->platform,
-                                  "false", code));
+                                  "false", code_label(code)));
 }
 
 /* ---- the circuit breaker's state ------------------------------------------
@@ -218,7 +235,8 @@ pe_apply(struct hd_pushengine *e, struct pe_batch *b, size_t t,
         feedback(e, b, t, d.outcome, d.code, r->http_status);
         break;
     case PE_V_REQUEUE:
-        hd_counter_inc(hd_metric_with(e->m.retries, e->p->name, d.code));
+        hd_counter_inc(
+            hd_metric_with(e->m.retries, e->p->name, code_label(d.code)));
         settle(b, t, PE_T_REQUEUE);
         b->nrequeue++;
         if (d.requeue_at > b->requeue_at)

@@ -11,6 +11,7 @@
  * then let the consumer commit and leave its group. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,6 +462,7 @@ hd_pushworker_main(int argc, char **argv, const struct hd_push_provider *p)
     struct hd_config_section secs[3];
     struct hd_runtime_desc d;
     struct hd_runtime rt;
+    static char admin_var[64];
     struct worker *w = hd_xcalloc(1, sizeof(*w));
     int rc, status = 1;
 
@@ -479,6 +481,11 @@ hd_pushworker_main(int argc, char **argv, const struct hd_push_provider *p)
     d.summary = p->summary;
     d.port_var = p->port_var;
     d.default_port = p->default_port;
+    /* HERALD_WORKER_FCM_PORT 9101 -> HERALD_WORKER_FCM_ADMIN_PORT 9111 */
+    snprintf(admin_var, sizeof(admin_var), "%.*s_ADMIN_PORT",
+             (int)(strlen(p->port_var) - 5), p->port_var);
+    d.admin_port_var = admin_var;
+    d.default_admin_port = p->default_port + 10;
     d.secs = secs;
     d.n = 3;
     rc = hd_runtime_init(&rt, &d, argc, argv);

@@ -97,7 +97,9 @@ struct hd_push_provider {
     const char *binary; /* "herald-worker-fcm" */
     enum hd_provider id;
     const char *platform; /* the metrics "platform" label */
-    const char *port_var; /* "HERALD_WORKER_FCM_PORT" */
+    const char *port_var; /* "HERALD_WORKER_FCM_PORT"; the admin listener
+                           * takes HERALD_WORKER_FCM_ADMIN_PORT at
+                           * default_port + 10 */
     int default_port;
     const char *summary;       /* one line for --help */
     size_t tokens_per_request; /* 1, or up to HD_BATCH_MAX_HMS */

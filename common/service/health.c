@@ -1,4 +1,5 @@
-/* health.c -- /healthz, /readyz and /metrics.
+/* health.c -- /healthz, /readyz and /metrics: the public pair that says
+ * only ok or not ok, and the admin set with the details.
  *
  * The readiness result is computed under one lock and cached for 500 ms:
  * concurrent probes wait for the run in progress and share its result
@@ -144,6 +145,26 @@ hd_health_ready(struct hd_health *h, struct hd_buf *out)
     return status;
 }
 
+int
+hd_health_public(struct hd_health *h, struct hd_buf *out)
+{
+    struct hd_buf detail;
+    int status;
+
+    if (atomic_load(&h->draining)) {
+        hd_buf_puts(out, "{\"status\":\"draining\"}", NULL);
+        return 503;
+    }
+    hd_buf_init(&detail, BODY_MAX);
+    status = hd_health_ready(h, &detail);
+    hd_buf_release(&detail);
+    hd_buf_puts(out,
+                status == 200 ? "{\"status\":\"ready\"}"
+                              : "{\"status\":\"unready\"}",
+                NULL);
+    return status;
+}
+
 static void
 h_healthz(struct hd_http_req *r, void *ud)
 {
@@ -159,6 +180,18 @@ h_readyz(struct hd_http_req *r, void *ud)
 
     hd_buf_init(&b, BODY_MAX);
     status = hd_health_ready(ud, &b);
+    hd_http_respond(r, status, "application/json", b.data ? b.data : "", b.len);
+    hd_buf_release(&b);
+}
+
+static void
+h_readyz_public(struct hd_http_req *r, void *ud)
+{
+    struct hd_buf b;
+    int status;
+
+    hd_buf_init(&b, 64);
+    status = hd_health_public(ud, &b);
     hd_http_respond(r, status, "application/json", b.data ? b.data : "", b.len);
     hd_buf_release(&b);
 }
@@ -180,11 +213,24 @@ h_metrics(struct hd_http_req *r, void *ud)
 }
 
 int
-hd_health_mount(struct hd_health *h, struct hd_metrics *m,
-                struct hd_http_server *s, struct hd_err *err)
+hd_health_mount(struct hd_health *h, struct hd_http_server *s,
+                struct hd_err *err)
 {
     /* /readyz may wait on a check for up to 2 s: keep it off the I/O
-     * threads. /metrics is cheap enough to render inline. */
+     * threads */
+    static const struct hd_http_route routes[] = {
+        {"GET", "/healthz", h_healthz, 0, 0},
+        {"GET", "/readyz", h_readyz_public, 0, 1},
+    };
+
+    return hd_http_server_add_routes(s, routes, 2, h, err);
+}
+
+int
+hd_health_mount_admin(struct hd_health *h, struct hd_metrics *m,
+                      struct hd_http_server *s, struct hd_err *err)
+{
+    /* /metrics is cheap enough to render inline */
     static const struct hd_http_route routes[] = {
         {"GET", "/healthz", h_healthz, 0, 0},
         {"GET", "/readyz", h_readyz, 0, 1},

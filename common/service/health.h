@@ -3,7 +3,10 @@
  * /healthz answers 200 while the process runs (liveness). /readyz runs the
  * service's dependency checks (PostgreSQL, Kafka, ...) and answers 200
  * only when all pass, 503 otherwise, and 503 from the moment shutdown
- * begins so load balancers drain the instance:
+ * begins so load balancers drain the instance. On the public port it says
+ * only that ({"status":"ready"}, {"status":"unready"},
+ * {"status":"draining"}); on the admin listener (service/admin.h) it names
+ * each check and its error, next to /metrics:
  *
  *   {"status":"ready","checks":{"postgres":"ok","kafka":"ok"}}
  *   {"status":"unready","checks":{"postgres":"connect: refused","kafka":"ok"}}
@@ -42,9 +45,18 @@ void hd_health_set_draining(struct hd_health *h);
  * (200 or 503). */
 int hd_health_ready(struct hd_health *h, struct hd_buf *out);
 
-/* Adds GET /healthz, GET /readyz and GET /metrics (m may be NULL: then no
- * /metrics) to a server that has not started yet. Returns 0 or -1. */
-int hd_health_mount(struct hd_health *h, struct hd_metrics *m,
-                    struct hd_http_server *s, struct hd_err *err);
+/* The public form: the same status, the body only {"status":"ready"},
+ * {"status":"unready"} or {"status":"draining"}. */
+int hd_health_public(struct hd_health *h, struct hd_buf *out);
+
+/* Adds the public GET /healthz and GET /readyz (no details) to a server
+ * that has not started yet. Returns 0 or -1. */
+int hd_health_mount(struct hd_health *h, struct hd_http_server *s,
+                    struct hd_err *err);
+
+/* Adds GET /healthz, GET /readyz with details and GET /metrics (m may be
+ * NULL: then no /metrics) to the admin server. Returns 0 or -1. */
+int hd_health_mount_admin(struct hd_health *h, struct hd_metrics *m,
+                          struct hd_http_server *s, struct hd_err *err);
 
 #endif

@@ -3,8 +3,10 @@
  * One struct hd_runtime per process holds what every service has:
  * configuration (the service's sections plus its port, the HTTP server
  * settings and the shutdown timeout), the metrics registry, the health
- * checks, and an HTTP server serving /healthz, /readyz, /metrics and the
- * service's own routes. A service's main() is then wiring only:
+ * checks, an HTTP server serving /healthz, /readyz (ok or not ok) and the
+ * service's own routes, and the admin listener (service/admin.h) with
+ * /metrics, the detailed /readyz and the service's admin routes. A
+ * service's main() is then wiring only:
  *
  *   rc = hd_runtime_init(&rt, &desc, argc, argv);   // 1: --help, -1: bad
  * config
@@ -26,6 +28,7 @@
 #define HD_RUNTIME_H
 
 #include "core/config.h"
+#include "service/admin.h"
 #include "service/health.h"
 #include "http/peer.h"
 #include "http/server.h"
@@ -42,9 +45,14 @@ struct hd_runtime_desc {
     int default_port;
     const struct hd_config_section *secs; /* the service's own sections */
     size_t n;
-    /* What listens on port_var besides /healthz, /readyz and /metrics, for
-     * --help ("the server API (/api), /events, ..."); NULL: nothing. */
+    /* What listens on port_var besides /healthz and /readyz, for --help
+     * ("the server API (/api), /events, ..."); NULL: nothing. */
     const char *serves;
+    /* "HERALD_API_ADMIN_PORT" and its default; NULL: no admin listener,
+     * and /metrics and the detailed /readyz are served on port_var (for
+     * a port that is never public, such as herald-sim's control API). */
+    const char *admin_port_var;
+    int default_admin_port;
 };
 
 struct hd_runtime {
@@ -57,10 +65,17 @@ struct hd_runtime {
     struct hd_metrics *metrics;
     struct hd_health *health;
     struct hd_http_server *http;
+    struct hd_admin_config admin_cfg;
+    struct hd_http_server *admin; /* NULL when off */
     /* private */
+    const struct hd_http_route *admin_routes;
+    size_t admin_nroutes;
+    void *admin_ud;
+    int has_admin;
     struct hd_config_section secs[HD_RUNTIME_MAX_SECTIONS];
-    struct hd_config_field port_fields[3];
+    struct hd_config_field port_fields[4];
     char port_def[16];
+    char admin_port_def[16];
     char port_help[512];
 };
 
@@ -71,9 +86,16 @@ struct hd_runtime {
 int hd_runtime_init(struct hd_runtime *rt, const struct hd_runtime_desc *d,
                     int argc, char **argv);
 
-/* Starts the HTTP server on rt->port with /healthz, /readyz, /metrics and
- * routes (may be NULL with n 0). tls may be NULL. Returns 0, or -1 after
- * logging why. */
+/* Routes the admin listener serves besides /healthz, /readyz and
+ * /metrics (the table borrowed, sharing ud). Call before
+ * hd_runtime_serve(). */
+void hd_runtime_admin_routes(struct hd_runtime *rt,
+                             const struct hd_http_route *routes, size_t n,
+                             void *ud);
+
+/* Starts the HTTP server on rt->port with /healthz, /readyz and routes
+ * (may be NULL with n 0), and the admin listener. tls may be NULL.
+ * Returns 0, or -1 after logging why. */
 int hd_runtime_serve(struct hd_runtime *rt, const struct hd_http_route *routes,
                      size_t n, void *ud, const struct hd_http_tls *tls);
 

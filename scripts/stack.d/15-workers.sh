@@ -16,7 +16,7 @@ if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
             HERALD_WORKER_FCM_PORT="$HERALD_WORKER_FCM_PORT" \
             HERALD_WORKER_FCM_SERVICE_ACCOUNT_FILE="$HERALD_SIM_FCM_SERVICE_ACCOUNT_FILE"
         wait_ready worker-fcm "http://127.0.0.1:$HERALD_WORKER_FCM_PORT/readyz"
-        banner "FCM worker     http://127.0.0.1:$HERALD_WORKER_FCM_PORT/metrics  (herald.deliver.fcm -> sim)"
+        banner "FCM worker     http://127.0.0.1:$HERALD_WORKER_FCM_PORT  (herald.deliver.fcm -> sim; metrics http://127.0.0.1:$HERALD_WORKER_FCM_ADMIN_PORT/metrics)"
     fi
     if have herald-worker-apns; then
         start herald-worker-apns worker-apns "${WORKER_NET[@]}" \
@@ -26,7 +26,7 @@ if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
             HERALD_WORKER_APNS_TEAM_ID="$HERALD_SIM_APNS_TEAM_ID" \
             HERALD_WORKER_APNS_TOPIC="$HERALD_SIM_APNS_TOPIC"
         wait_ready worker-apns "http://127.0.0.1:$HERALD_WORKER_APNS_PORT/readyz"
-        banner "APNs worker    http://127.0.0.1:$HERALD_WORKER_APNS_PORT/metrics  (herald.deliver.apns -> sim)"
+        banner "APNs worker    http://127.0.0.1:$HERALD_WORKER_APNS_PORT  (herald.deliver.apns -> sim; metrics http://127.0.0.1:$HERALD_WORKER_APNS_ADMIN_PORT/metrics)"
     fi
     if have herald-worker-hms; then
         start herald-worker-hms worker-hms "${WORKER_NET[@]}" \
@@ -34,7 +34,7 @@ if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
             HERALD_WORKER_HMS_APP_ID="$HERALD_SIM_HMS_APP_ID" \
             HERALD_WORKER_HMS_CLIENT_SECRET="$HERALD_SIM_HMS_CLIENT_SECRET"
         wait_ready worker-hms "http://127.0.0.1:$HERALD_WORKER_HMS_PORT/readyz"
-        banner "HMS worker     http://127.0.0.1:$HERALD_WORKER_HMS_PORT/metrics  (herald.deliver.hms -> sim)"
+        banner "HMS worker     http://127.0.0.1:$HERALD_WORKER_HMS_PORT  (herald.deliver.hms -> sim; metrics http://127.0.0.1:$HERALD_WORKER_HMS_ADMIN_PORT/metrics)"
     fi
     if have herald-worker-webpush; then
         # a VAPID key pair made once per var directory; subscriptions come
@@ -49,7 +49,7 @@ if [ -n "${HERALD_SIM_TLS_ADDR:-}" ]; then
             HERALD_WEBPUSH_VAPID_SUBJECT="mailto:ops@localhost.test" \
             HERALD_WEBPUSH_TEST_SIMULATOR="fcm.googleapis.com:443:$HERALD_SIM_TLS_ADDR"
         wait_ready worker-webpush "http://127.0.0.1:$HERALD_WORKER_WEBPUSH_PORT/readyz"
-        banner "Web Push worker http://127.0.0.1:$HERALD_WORKER_WEBPUSH_PORT/metrics  (herald.deliver.webpush -> sim, VAPID key $HERALD_WEBPUSH_VAPID_PUBLIC_KEY)"
+        banner "Web Push worker http://127.0.0.1:$HERALD_WORKER_WEBPUSH_PORT  (herald.deliver.webpush -> sim, VAPID key $HERALD_WEBPUSH_VAPID_PUBLIC_KEY; metrics http://127.0.0.1:$HERALD_WORKER_WEBPUSH_ADMIN_PORT/metrics)"
     fi
 else
     say "herald-sim not built: skipping the push workers"

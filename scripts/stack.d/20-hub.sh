@@ -9,7 +9,7 @@ if have herald-hub; then
         HERALD_KAFKA_BROKERS="$HERALD_KAFKA_BROKERS"
     wait_ready hub "http://127.0.0.1:$HERALD_HUB_PORT/readyz"
     stack_env HERALD_HUB_URL "http://127.0.0.1:$HERALD_HUB_PORT"
-    banner "Hub            http://127.0.0.1:$HERALD_HUB_PORT/notifications/hub  (SignalR; POST /send with HERALD_INTERNAL_KEY)"
+    banner "Hub            http://127.0.0.1:$HERALD_HUB_PORT/notifications/hub  (SignalR; POST /send with HERALD_INTERNAL_KEY; metrics http://127.0.0.1:$HERALD_HUB_ADMIN_PORT/metrics)"
 else
     say "herald-hub not built: skipping the hub"
 fi

@@ -10,5 +10,6 @@ if have herald-api; then
         HERALD_API_PORT="$HERALD_API_PORT"
     wait_ready api "http://127.0.0.1:$HERALD_API_PORT/readyz"
     stack_env HERALD_API_URL "http://127.0.0.1:$HERALD_API_PORT"
-    banner "API            http://127.0.0.1:$HERALD_API_PORT  (server API /api, /events, /devices/identifier/...)"
+    stack_env HERALD_API_ADMIN_URL "http://127.0.0.1:$HERALD_API_ADMIN_PORT"
+    banner "API            http://127.0.0.1:$HERALD_API_PORT  (server API /api, /events, /devices/identifier/...; metrics http://127.0.0.1:$HERALD_API_ADMIN_PORT/metrics)"
 fi

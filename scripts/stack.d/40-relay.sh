@@ -37,7 +37,7 @@ if have herald-relay; then
     say "relay ready"
     stack_env HERALD_RELAY_URL "https://127.0.0.1:$HERALD_RELAY_PORT"
     stack_env HERALD_RELAY_CA_FILE "$RELAY_TLS/tls.crt"
-    banner "Relay          https://127.0.0.1:$HERALD_RELAY_PORT  (Bitwarden push relay + /connect/token; POST /installations with HERALD_RELAY_ADMIN_KEY)"
+    banner "Relay          https://127.0.0.1:$HERALD_RELAY_PORT  (Bitwarden push relay + /connect/token; POST /installations with HERALD_RELAY_ADMIN_KEY; metrics http://127.0.0.1:$HERALD_RELAY_ADMIN_PORT/metrics)"
 else
     say "herald-relay not built: skipping the relay"
 fi

@@ -82,7 +82,7 @@ struct api_metrics {
     struct hd_metric_series *fb_inflight;
     struct hd_metric *feedback;     /* herald_api_feedback_total */
     struct hd_metric *removed;      /* herald_api_devices_removed_total */
-    struct hd_metric *breaker_open; /* herald_token_cleanup_circuit_open */
+    struct hd_metric *breaker_open; /* herald_token_cleanup_circuits_open */
     struct hd_metric *breaker_kept; /* herald_token_cleanup_skipped_total */
     /* device_register's group commit, read from it at every scrape */
     struct hd_pg_group *reg;

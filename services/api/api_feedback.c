@@ -124,9 +124,11 @@ removals(struct api_feedback *fb, struct hd_buf *ids, struct hd_buf *toks,
         open =
             api_breaker_open(fb->breaker, f->app, f->provider, now, &changed);
         if (changed) {
-            hd_gauge_set(hd_metric_with(ctx->m.breaker_open, f->app,
+            /* a count per provider: an app id (a relay installation's
+             * among them) is never a label, the log line names it */
+            hd_gauge_add(hd_metric_with(ctx->m.breaker_open,
                                         hd_provider_name(f->provider)),
-                         open ? 1.0 : 0.0);
+                         open ? 1.0 : -1.0);
             if (open)
                 hd_log(HD_LOG_ERROR, 0,
                        "token cleanup suspended for app %s provider %s: "
@@ -140,7 +142,7 @@ removals(struct api_feedback *fb, struct hd_buf *ids, struct hd_buf *toks,
                        hd_provider_name(f->provider));
         }
         if (open) {
-            hd_counter_inc(hd_metric_with(ctx->m.breaker_kept, f->app,
+            hd_counter_inc(hd_metric_with(ctx->m.breaker_kept,
                                           hd_provider_name(f->provider)));
             continue;
         }

@@ -20,7 +20,7 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
     static const char *const prov_rtype[] = {"provider", "recipient_type"};
     static const char *const prov_outcome[] = {"provider", "outcome"};
     static const char *const prov_reason[] = {"provider", "reason"};
-    static const char *const app_prov[] = {"app", "provider"};
+    static const char *const prov[] = {"provider"};
     struct hd_metric *lag, *inflight;
 
     m->calls = hd_metrics_counter(reg, "herald_api_calls_total",
@@ -64,16 +64,16 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
                                     "reason (token_invalid, inactive).",
                                     2, prov_reason);
     m->breaker_open = hd_metrics_gauge(
-        reg, "herald_token_cleanup_circuit_open",
-        "1 while token removal is suspended for an app and provider because "
-        "every recent send failed as token-invalid (a configuration "
-        "problem, not dead tokens).",
-        2, app_prov);
+        reg, "herald_token_cleanup_circuits_open",
+        "Apps of a provider whose token removal is suspended because every "
+        "recent send failed as token-invalid (a configuration problem, not "
+        "dead tokens); the log names each app.",
+        1, prov);
     m->breaker_kept = hd_metrics_counter(
         reg, "herald_token_cleanup_skipped_total",
         "Devices kept although reported token_invalid, because the circuit "
         "breaker was open.",
-        2, app_prov);
+        1, prov);
 }
 
 /* Adds what the group commit counted since the last scrape. */

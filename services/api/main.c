@@ -81,6 +81,8 @@ migrate_only(int argc, char **argv)
     d.port_var = "HERALD_API_PORT";
     d.serves = API_SERVES;
     d.default_port = 8080;
+    d.admin_port_var = "HERALD_API_ADMIN_PORT";
+    d.default_admin_port = 8090;
     d.secs = secs;
     d.n = 1;
     rc = hd_runtime_init(&rt, &d, argc, argv);
@@ -281,6 +283,8 @@ main(int argc, char **argv)
     d.port_var = "HERALD_API_PORT";
     d.serves = API_SERVES;
     d.default_port = 8080;
+    d.admin_port_var = "HERALD_API_ADMIN_PORT";
+    d.default_admin_port = 8090;
     d.secs = secs;
     d.n = 6;
     rc = hd_runtime_init(&rt, &d, argc, argv);

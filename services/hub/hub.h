@@ -4,7 +4,7 @@
  *
  * The hub is built in layers, each calling only the ones below it:
  *   hub_thread   a service thread: wires the layers, its inbox, its tick
- *   hub_http     the plain HTTP endpoints (POST /send, /metrics, ...)
+ *   hub_http     the plain HTTP endpoints (POST /send, /readyz, ...)
  *   hub_dispatch events to threads (inbox) and to connections (routing)
  *   hub_conn     one WebSocket connection: handshake, queue, writes, timer
  *   hub_admit    the upgrade: who the client is, the slots it holds
@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "core/clock.h"
+#include "service/admin.h"
 #include "service/health.h"
 #include "kafka/kafka.h"
 #include "core/metrics.h"
@@ -85,6 +86,8 @@ struct hub_ctx {
     struct hd_metrics *metrics;
     struct hub_metrics m;
     struct hd_health *health;
+    struct hd_admin_config admin_cfg;
+    struct hd_http_server *admin; /* /metrics, detailed /readyz */
     struct hub_limits limits;
     struct hub_thread *threads;
     int nthreads;

@@ -12,9 +12,9 @@
 const struct hd_config_field hub_config_fields[] = {
     HD_CFG_INT("HERALD_HUB_PORT", HC, port, 8081, 1, 65535,
                "TCP port of the SignalR hubs (/notifications/hub, "
-               "/notifications/anonymous-hub), POST /send and /healthz, "
-               "/readyz and /metrics (shared by every thread and by other "
-               "hub processes through SO_REUSEPORT)"),
+               "/notifications/anonymous-hub), POST /send, /healthz and "
+               "/readyz (shared by every thread and by other hub processes "
+               "through SO_REUSEPORT)"),
     HD_CFG_STR("HERALD_HUB_BIND", HC, bind, "0.0.0.0", 0,
                "IPv4 address to listen on"),
     HD_CFG_INT("HERALD_HUB_THREADS", HC, threads, 0, 0, HD_HUB_MAX_THREADS,

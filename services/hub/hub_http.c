@@ -1,6 +1,7 @@
 /* hub_http.c -- the hub's plain HTTP endpoints, served by libwebsockets on
- * the WebSocket port: /healthz, /readyz, /metrics, POST /send (the
- * self-hosted path, internal bearer key) and the optional negotiate.
+ * the WebSocket port: /healthz, /readyz (ok or not ok: the details and
+ * /metrics are on the admin listener), POST /send (the self-hosted path,
+ * internal bearer key) and the optional negotiate.
  *
  * Request bodies are bounded by HD_HTTP_MAX_BODY; responses are built
  * whole and written in HD_HUB_PACK_MAX pieces from writable callbacks. A
@@ -279,21 +280,10 @@ hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
     if (is_get && strcmp(path, "/healthz") == 0)
         return respond_json(c, wsi, HTTP_STATUS_OK, "{\"status\":\"ok\"}");
     if (is_get && strcmp(path, "/readyz") == 0) {
-        hd_buf_init(&out, 64 * 1024);
-        status = hd_health_ready(hub->health, &out);
+        hd_buf_init(&out, 64);
+        status = hd_health_public(hub->health, &out);
         rc = respond(c, wsi, (unsigned)status, "application/json",
                      out.data ? out.data : "{}", out.len);
-        hd_buf_release(&out);
-        return rc;
-    }
-    if (is_get && strcmp(path, "/metrics") == 0) {
-        hd_buf_init(&out, HD_METRICS_OUT_MAX);
-        if (hd_metrics_render(hub->metrics, &out, NULL) < 0) {
-            hd_buf_release(&out);
-            return respond_error(c, wsi, 500, "metrics too large");
-        }
-        rc = respond(c, wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4",
-                     out.data ? out.data : "", out.len);
         hd_buf_release(&out);
         return rc;
     }

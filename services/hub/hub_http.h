@@ -1,6 +1,7 @@
 /* hub_http.h -- the hub's plain HTTP endpoints on the WebSocket port:
- * /healthz, /readyz, /metrics, POST /send (the self-hosted path) and the
- * optional negotiate.
+ * /healthz, /readyz (ok or not ok), POST /send (the self-hosted path) and
+ * the optional negotiate. /metrics and the detailed /readyz are on the
+ * admin listener (service/admin.h), started by main.c.
  *
  * These are the transport's HTTP events (struct hub_ws_events), registered
  * by hub_thread.c; POST /send hands its event to the routing layer. Same

@@ -2,12 +2,14 @@
  * metrics and health, the optional Kafka consumer, the service threads;
  * then wait for SIGTERM and stop in order (threads send Close to their
  * clients, then the consumer commits and leaves its group). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/server.h"
 #include "service/service.h"
 #include "core/shutdown.h"
 #include "services/hub/hub.h"
@@ -31,7 +33,8 @@ int
 main(int argc, char **argv)
 {
     struct hub_ctx hub;
-    struct hd_config_section secs[3];
+    struct hd_config_section secs[5];
+    struct hd_config_field admin_fields[2] = {HD_CFG_END, HD_CFG_END};
     struct hd_service svc;
     struct hd_err err = {0};
     long cores;
@@ -44,11 +47,17 @@ main(int argc, char **argv)
     secs[1].base = &hub.jwt_cfg;
     secs[2].fields = hd_kafka_config_fields;
     secs[2].base = &hub.kafka_cfg;
+    hd_admin_port_field(&admin_fields[0], "HERALD_HUB_ADMIN_PORT", "8091",
+                        offsetof(struct hub_ctx, admin_cfg));
+    secs[3].fields = admin_fields;
+    secs[3].base = &hub;
+    secs[4].fields = hd_admin_config_fields;
+    secs[4].base = &hub.admin_cfg;
     memset(&svc, 0, sizeof(svc));
     svc.name = "herald-hub";
     svc.summary = "Bitwarden-compatible SignalR WebSocket hub";
     svc.secs = secs;
-    svc.n = 3;
+    svc.n = 5;
     rc = hd_service_init(&svc, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
@@ -93,6 +102,12 @@ main(int argc, char **argv)
     }
     hd_log(HD_LOG_INFO, 0, "listening on %s:%d with %d threads", hub.cfg.bind,
            hub.cfg.port, hub.nthreads);
+    if (hd_admin_start(&hub.admin_cfg, hub.health, hub.metrics, NULL, 0, NULL,
+                       &hub.admin, &err) < 0) {
+        hd_log(HD_LOG_FATAL, 0, "admin listener on %s:%d: %s",
+               hub.admin_cfg.bind, hub.admin_cfg.port, err.msg);
+        goto out;
+    }
 
     hd_shutdown_wait(-1);
     hd_log(HD_LOG_INFO, 0, "shutting down: sending Close to every client");
@@ -106,6 +121,7 @@ out:
     if (hub.threads)
         hub_threads_stop(&hub);
     hub_kafka_stop(hub.kafka);
+    hd_http_server_free(hub.admin, 0);
     hd_health_free(hub.health);
     if (hub.limits.buckets)
         hub_limits_release(&hub.limits);

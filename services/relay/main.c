@@ -170,6 +170,8 @@ main(int argc, char **argv)
     d.serves = "the push relay (/push/*), /connect/token and /installations "
                "(HTTPS when HERALD_RELAY_TLS_CERT_FILE is set)";
     d.default_port = 8082;
+    d.admin_port_var = "HERALD_RELAY_ADMIN_PORT";
+    d.default_admin_port = 8092;
     d.secs = secs;
     d.n = 3;
     rc = hd_runtime_init(&rt, &d, argc, argv);

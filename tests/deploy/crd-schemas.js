@@ -1,6 +1,6 @@
 // crd-schemas.js -- strict schemas for the custom resources Herald's
 // manifests use (Strimzi Kafka/KafkaNodePool/KafkaTopic, CloudNativePG
-// Cluster, Prometheus Operator ServiceMonitor), for k8s-validate.js.
+// Cluster, Prometheus Operator ServiceMonitor and PodMonitor), for k8s-validate.js.
 //
 // They cover the fields of those CRDs an operator of Herald is likely to
 // set, not every field of the upstream CRDs: a field missing here is
@@ -180,5 +180,23 @@ module.exports = {
             sampleLimit: int,
         },
         required: ["selector", "endpoints"],
+    },
+    "monitoring.coreos.com/v1/PodMonitor": {
+        obj: {
+            selector: { obj: { matchLabels: { map: str },
+                matchExpressions: "any" } },
+            namespaceSelector: { obj: { any: bool, matchNames: { arr: str } } },
+            podMetricsEndpoints: { arr: { obj: {
+                port: str, targetPort: "scalar", path: str,
+                scheme: { enum: ["http", "https"] },
+                interval: str, scrapeTimeout: str, honorLabels: bool,
+                honorTimestamps: bool, params: { map: { arr: str } },
+                relabelings: "any", metricRelabelings: "any",
+            } } },
+            jobLabel: str,
+            podTargetLabels: { arr: str },
+            sampleLimit: int,
+        },
+        required: ["selector", "podMetricsEndpoints"],
     },
 };

@@ -62,7 +62,7 @@ class Api:
         return self.pg.psql(self.dsn, query)
 
     def metrics(self):
-        st, _, body = http("GET", self.url + "/metrics")
+        st, _, body = http("GET", self.svc.admin_url + "/metrics")
         assert st == 200
         return body.decode()
 

@@ -38,6 +38,18 @@ KAFKA_TEST_ENV = {
 
 _handed = set()
 
+# The admin listener's port variable of each service's public port variable
+# (herald-sim serves its metrics on its control port: none).
+ADMIN_PORT_VAR = {
+    "HERALD_API_PORT": "HERALD_API_ADMIN_PORT",
+    "HERALD_HUB_PORT": "HERALD_HUB_ADMIN_PORT",
+    "HERALD_RELAY_PORT": "HERALD_RELAY_ADMIN_PORT",
+    "HERALD_WORKER_FCM_PORT": "HERALD_WORKER_FCM_ADMIN_PORT",
+    "HERALD_WORKER_APNS_PORT": "HERALD_WORKER_APNS_ADMIN_PORT",
+    "HERALD_WORKER_HMS_PORT": "HERALD_WORKER_HMS_ADMIN_PORT",
+    "HERALD_WORKER_WEBPUSH_PORT": "HERALD_WORKER_WEBPUSH_ADMIN_PORT",
+}
+
 
 def free_port():
     """A port nothing listens on now, never the same one twice in a run (two
@@ -188,9 +200,11 @@ class DevKafka:
 class Service:
     """One running Herald binary."""
 
-    def __init__(self, name, env, port=None, args=(), bin_dir=BIN, wait="healthz", timeout=30.0):
+    def __init__(self, name, env, port=None, args=(), bin_dir=BIN, wait="healthz", timeout=30.0,
+                 admin_port=None):
         self.name = name
         self.port = port
+        self.admin_port = admin_port
         self.env = env
         self.args = list(args)
         self.bin_dir = bin_dir
@@ -201,6 +215,14 @@ class Service:
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def admin_url(self):
+        """The admin listener: /metrics and the detailed /readyz (the
+        public port's own URL for herald-sim, which has none)."""
+        if self.admin_port is None:
+            return self.url
+        return "http://127.0.0.1:%d" % self.admin_port
 
     def _start(self, wait, timeout):
         self.log = log_path(self.name)
@@ -301,11 +323,16 @@ class Stack:
         return env
 
     def start(self, name, env, port_var=None, port=None, **kw):
+        admin_port = None
         if port_var:
             port = port or free_port()
             env = dict(env)
             env[port_var] = str(port)
-        svc = Service(name, env, port=port, **kw)
+            admin_var = ADMIN_PORT_VAR.get(port_var)
+            if admin_var:
+                admin_port = int(env.get(admin_var) or free_port())
+                env[admin_var] = str(admin_port)
+        svc = Service(name, env, port=port, admin_port=admin_port, **kw)
         self.services.append(svc)
         return svc
 

@@ -48,7 +48,7 @@ def test_events_from_kafka(stack):
         assert ar["target"] == "AuthRequestResponseRecieved" and ar["arg"]["Payload"]["Id"] == "k-ar"
         assert metric(hub, "herald_hub_events_total", source="kafka", result="malformed") == 1
         assert metric(hub, "herald_hub_event_lag_seconds_count") >= 1
-        st, _, body = http("GET", hub.url + "/readyz")
+        st, _, body = http("GET", hub.admin_url + "/readyz")
         assert st == 200 and json.loads(body)["checks"]["kafka"] == "ok"
     finally:
         cl.close()

@@ -47,7 +47,7 @@ def send(hub, body, key=KEY):
 
 def metric(svc, name, **labels):
     """The sum of the series of name whose labels include labels."""
-    _, _, body = http("GET", svc.url + "/metrics")
+    _, _, body = http("GET", svc.admin_url + "/metrics")
     total = 0.0
     for line in body.decode().splitlines():
         m = re.match(r'^(\w+)(?:\{([^}]*)\})? (\S+)$', line)
@@ -419,7 +419,7 @@ def test_send_auth_bodies_and_http(stack):
     st, _, body = http("GET", hub.url + "/healthz")
     assert st == 200
     st, _, body = http("GET", hub.url + "/readyz")
-    assert st == 200 and json.loads(body)["status"] == "ready"
+    assert st == 200 and json.loads(body) == {"status": "ready"}
     st, _, body = http("POST", hub.url + "/notifications/hub/negotiate", body=b"")
     assert st == 200 and json.loads(body)["availableTransports"][0]["transport"] == "WebSockets"
     # negotiate reads no body: more than 1 KiB is refused, not buffered
@@ -429,7 +429,9 @@ def test_send_auth_bodies_and_http(stack):
     assert st == 400
     st, _, _ = http("GET", hub.url + "/nothing-here")
     assert st == 404
-    st, _, body = http("GET", hub.url + "/metrics")
+    st, _, _ = http("GET", hub.url + "/metrics")
+    assert st == 404  # on the admin listener only
+    st, _, body = http("GET", hub.admin_url + "/metrics")
     text = body.decode()
     for name in ("herald_hub_connections", "herald_hub_deliveries_total", "herald_hub_dropped_total",
                  "herald_hub_slow_consumer_closes_total", "herald_hub_event_lag_seconds_bucket",

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from harness import Stack
+from harness import Stack, http
 from relaykit import ADMIN_KEY, Chain, Relay
 from workerkit import token
 
@@ -280,7 +280,7 @@ def test_rate_limit_per_installation(env, pg_cluster):
 
 
 def relay_metric(relay, name, **labels):
-    st, _, body = relay.raw("GET", "/metrics")
+    st, _, body = http("GET", relay.svc.admin_url + "/metrics")
     assert st == 200
     want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
     for line in body.decode().splitlines():

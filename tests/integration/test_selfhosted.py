@@ -105,7 +105,7 @@ def test_event_reaches_signalr_client_and_phone(box):
 
 def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
     _, _, _, _, api = box
-    st, _, body = http("GET", api.url + "/readyz")
+    st, _, body = http("GET", api.admin_url + "/readyz")
     assert st == 200 and b"kafka" not in body and b"hub" in body
     # a raw-token send cannot go through a Bitwarden relay
     st, doc = http_json("POST", api.url + "/api/send_push_notification",
@@ -125,7 +125,7 @@ def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
 
 def relay_metric(relay, name, **labels):
     want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
-    for line in relay.raw("GET", "/metrics")[2].decode().splitlines():
+    for line in http("GET", relay.svc.admin_url + "/metrics")[2].decode().splitlines():
         if line.startswith(name + "{"):
             series, value = line.rsplit(" ", 1)
             if ",".join(sorted(series[len(name) + 1:-1].split(","))) == want:

@@ -26,7 +26,10 @@ from test_foundation import parse_prometheus
 
 PORT_VARS = ["HERALD_API_PORT", "HERALD_HUB_PORT", "HERALD_RELAY_PORT", "HERALD_SIM_PORT",
              "HERALD_SIM_CONTROL_PORT", "HERALD_PG_PORT", "HERALD_WORKER_FCM_PORT",
-             "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"]
+             "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT", "HERALD_WORKER_WEBPUSH_PORT",
+             "HERALD_API_ADMIN_PORT", "HERALD_HUB_ADMIN_PORT", "HERALD_RELAY_ADMIN_PORT",
+             "HERALD_WORKER_FCM_ADMIN_PORT", "HERALD_WORKER_APNS_ADMIN_PORT",
+             "HERALD_WORKER_HMS_ADMIN_PORT", "HERALD_WORKER_WEBPUSH_ADMIN_PORT"]
 # what any script may rely on finding in stack.env
 STACK_ENV_KEYS = ["HERALD_API_URL", "HERALD_HUB_URL", "HERALD_SIM_URL", "HERALD_API_KEY",
                   "HERALD_JWT_SECRET", "HERALD_INTERNAL_KEY", "HERALD_RELAY_ADMIN_KEY",
@@ -152,9 +155,15 @@ def test_run_sh_is_ready_then_stops_everything_on_ctrl_c():
         urls |= {m.group(1) for m in re.finditer(r"(http://127\.0\.0\.1:\d+)", banner)}
         for url in sorted(urls):
             assert get(url + "/healthz", senv.get("HERALD_RELAY_CA_FILE"))[0] == 200, url
-            st, body = get(url + "/metrics", senv.get("HERALD_RELAY_CA_FILE"))
+        # metrics are on the admin listeners the banner names, not public
+        scraped = re.findall(r"metrics (http://127\.0\.0\.1:\d+)/metrics", banner)
+        assert len(scraped) >= 3, banner
+        for url in scraped:
+            st, body = get(url + "/metrics", None)
             assert st == 200, url
             parse_prometheus(body)
+        assert get(senv["HERALD_API_URL"] + "/metrics", None)[0] == 404
+        assert senv["HERALD_API_ADMIN_URL"] == "http://127.0.0.1:%s" % env["HERALD_API_ADMIN_PORT"]
         for port in ("HERALD_WORKER_FCM_PORT", "HERALD_WORKER_APNS_PORT", "HERALD_WORKER_HMS_PORT"):
             if os.path.exists(os.path.join(BIN, "herald-worker-" + port.split("_")[2].lower())):
                 assert "http://127.0.0.1:%s" % env[port] in urls, (port, banner)

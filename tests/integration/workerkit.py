@@ -182,7 +182,7 @@ class Rig:
 
     def metric(self, name, svc=None, **labels):
         """The value of one series of the worker's /metrics, 0 if absent."""
-        st, _, body = http("GET", (svc or self.worker).url + "/metrics")
+        st, _, body = http("GET", (svc or self.worker).admin_url + "/metrics")
         assert st == 200
         want = sorted('%s="%s"' % kv for kv in labels.items())
         for line in body.decode().splitlines():

@@ -3,9 +3,12 @@
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/unit.h"
 #include "core/clock.h"
+#include "service/admin.h"
 #include "service/health.h"
 #include "http/server.h"
 #include "core/limits.h"
@@ -178,7 +181,7 @@ serve(struct hd_health *h, struct hd_metrics *m)
     cfg.max_connections = 64;
     cfg.timeout_s = 10;
     s = hd_http_server_new(&cfg, 0, NULL, m, &err);
-    if (s == NULL || hd_health_mount(h, m, s, &err) < 0 ||
+    if (s == NULL || hd_health_mount_admin(h, m, s, &err) < 0 ||
         hd_http_server_start(s, &err) < 0) {
         fprintf(stderr, "serve: %s\n", err.msg);
         hd_http_server_free(s, 0);
@@ -245,6 +248,68 @@ test_mounted_routes_over_http(void)
     hd_metrics_free(m);
 }
 
+/* The public pair: ok or not ok, never a check's message, no /metrics;
+ * the admin listener: the details, /metrics, on 127.0.0.1. */
+static void
+test_public_says_only_ok_or_not(void)
+{
+    struct fake_dep pg = {0, 1, "connect to 10.1.2.3:5432: password failed"};
+    struct hd_health *h = hd_health_new();
+    struct hd_metrics *m = hd_metrics_new();
+    struct hd_admin_config acfg = {(char *)(uintptr_t) "127.0.0.1", 0};
+    struct hd_http_config cfg;
+    struct hd_err err = {0};
+    struct hd_http_server *s, *admin = NULL;
+    struct got g;
+    int port;
+
+    hd_health_add_check(h, "postgres", check, &pg);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.bind = (char *)(uintptr_t) "127.0.0.1";
+    cfg.io_threads = 1;
+    cfg.workers = 2;
+    cfg.max_connections = 64;
+    cfg.timeout_s = 10;
+    s = hd_http_server_new(&cfg, 0, NULL, m, &err);
+    ASSERT_NOT_NULL(s);
+    ASSERT_INT_EQ(hd_health_mount(h, s, &err), 0);
+    ASSERT_INT_EQ(hd_http_server_start(s, &err), 0);
+    port = hd_http_server_port(s);
+    get(port, "/readyz", &g);
+    ASSERT_INT_EQ(g.status, 503);
+    ASSERT_STR_EQ(g.body, "{\"status\":\"unready\"}");
+    get(port, "/metrics", &g);
+    ASSERT_INT_EQ(g.status, 404);
+    get(port, "/healthz", &g);
+    ASSERT_INT_EQ(g.status, 200);
+    pg.fail = 0;
+    usleep(600 * 1000); /* past the cache */
+    get(port, "/readyz", &g);
+    ASSERT_INT_EQ(g.status, 200);
+    ASSERT_STR_EQ(g.body, "{\"status\":\"ready\"}");
+
+    pg.fail = 1;
+    usleep(600 * 1000);
+    ASSERT_INT_EQ(hd_admin_start(&acfg, h, m, NULL, 0, NULL, &admin, &err), 0);
+    ASSERT_NOT_NULL(admin);
+    port = hd_http_server_port(admin);
+    get(port, "/readyz", &g);
+    ASSERT_INT_EQ(g.status, 503);
+    ASSERT_STR_CONTAINS(g.body, "password failed");
+    get(port, "/metrics", &g);
+    ASSERT_INT_EQ(g.status, 200);
+    ASSERT_STR_CONTAINS(g.body, "herald_http_requests_total{route=");
+    hd_http_server_free(admin, 1000);
+
+    /* -1: off */
+    acfg.port = HD_ADMIN_OFF;
+    ASSERT_INT_EQ(hd_admin_start(&acfg, h, m, NULL, 0, NULL, &admin, &err), 0);
+    ASSERT_TRUE(admin == NULL);
+    hd_http_server_free(s, 1000);
+    hd_health_free(h);
+    hd_metrics_free(m);
+}
+
 int
 main(void)
 {
@@ -253,6 +318,7 @@ main(void)
     RUN_TEST(test_ready_unready_draining);
     RUN_TEST(test_results_cached_for_500ms);
     RUN_TEST(test_mounted_routes_over_http);
+    RUN_TEST(test_public_says_only_ok_or_not);
     curl_global_cleanup();
     return UNIT_DONE();
 }

@@ -63,6 +63,9 @@ main(int argc, char **argv)
         secs,
         1,
         "the control API (/control/...)",
+        NULL, /* a test tool: metrics and readiness details on the control
+                 port, never public */
+        0,
     };
     rc = hd_runtime_init(&rt, &desc, argc, argv);
     if (rc != 0)
