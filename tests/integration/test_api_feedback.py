@@ -82,11 +82,13 @@ def test_a_fake_token_burst_of_one_installation_leaves_others_cleanup(fb):
     wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "1100")
     a, b = "relay." + str(uuid.uuid4()), "relay." + str(uuid.uuid4())
     u2 = uid()
+    open0 = fb.metric("herald_token_cleanup_circuits_open", provider="fcm")
     feed(fb, [outcome(u2, "%s_fake%d" % (a, i), "fake%d" % i, "token_invalid", app=a,
                       code="UNREGISTERED", http=404) for i in range(40)])
     wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u2, "40")
-    wait_for(lambda: fb.metric("herald_token_cleanup_circuit_open", app=a, provider="fcm") == 1,
+    wait_for(lambda: fb.metric("herald_token_cleanup_circuits_open", provider="fcm") == open0 + 1,
              what="A's breaker open")
+    assert [l for l in fb.svc.log_lines() if "token cleanup suspended for app %s " % a in l.get("msg", "")]
     keep_a = fb.register("a-real-" + u2, app=a)
     gone_b = fb.register("b-real-" + u2, app=b)
     u3 = uid()
@@ -94,17 +96,19 @@ def test_a_fake_token_burst_of_one_installation_leaves_others_cleanup(fb):
               outcome(u3, gone_b["id"], gone_b["token"], "token_invalid", app=b)])
     wait_sql(fb, "select count(*) from devices where id = '%s'" % gone_b["id"], "0")
     assert fb.sql("select count(*) from devices where id = '%s'" % keep_a["id"]) == "1"
-    assert fb.metric("herald_token_cleanup_circuit_open", app=b, provider="fcm") == 0
+    assert fb.metric("herald_token_cleanup_circuits_open", provider="fcm") == open0 + 1  # A's only
+    assert not [l for l in fb.svc.log_lines() if "token cleanup suspended for app %s " % b in l.get("msg", "")]
+    assert a not in fb.metrics() and b not in fb.metrics()
 
 
 def test_circuit_breaker_keeps_devices_when_everything_looks_invalid(fb):
     app = "brk" + uid()[-8:]
     u = uid()
     # prime the window: 20 sends for (app, apns), all token-invalid
-    feed(fb, [outcome(u, "ghost-%d" % i, "%064x" % i, "token_invalid", provider="apns", app=app,
-                      code="BadDeviceToken", http=400) for i in range(20)])
     open0 = fb.metric("herald_token_cleanup_circuits_open", provider="apns")
     kept0 = fb.metric("herald_token_cleanup_skipped_total", provider="apns")
+    feed(fb, [outcome(u, "ghost-%d" % i, "%064x" % i, "token_invalid", provider="apns", app=app,
+                      code="BadDeviceToken", http=400) for i in range(20)])
     wait_sql(fb, "select count(*) from push_status where uid = '%s'" % u, "20")
     wait_for(lambda: fb.metric("herald_token_cleanup_circuits_open", provider="apns") == open0 + 1,
              what="breaker open")
