@@ -14,16 +14,19 @@ USER_ID=6f1d3c52-9a4e-4b8e-8c39-1d2e3f4a5b6c
 
 # relay_start QUOTA: a relay on a free port; RELAY_URL.
 relay_start() {
-    local port
+    local port admin
     port=$(free_port)
+    admin=$(free_port)
     env HERALD_PG_DSN="$PG_DSN" HERALD_KAFKA_BROKERS="$KAFKA" \
         HERALD_RELAY_PORT="$port" HERALD_RELAY_ADMIN_KEY=$ADMIN \
+        HERALD_RELAY_ADMIN_PORT="$admin" \
         HERALD_RELAY_TOKEN_SECRET=bench-relay-token-secret-0123456789abcdef \
         HERALD_RELAY_RATE=0 HERALD_RELAY_RECIPIENTS_PER_MIN="$1" \
         HERALD_HTTP_ACCESS_LOG=false HERALD_LOG_LEVEL=warn \
         "$BIN/herald-relay" >"$WORK/relay.log" 2>&1 &
     PIDS+=($!)
     RELAY_URL=http://127.0.0.1:$port
+    RELAY_ADMIN_URL=http://127.0.0.1:$admin # /metrics
     until curl -fsS -o /dev/null "$RELAY_URL/readyz" 2>/dev/null; do
         kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 5 "$WORK/relay.log"; exit 1; }
         sleep 0.1
@@ -60,7 +63,7 @@ for quota in 0 100000000; do
     echo "== POST /push/send, HERALD_RELAY_RECIPIENTS_PER_MIN=$quota (0: off), wrk -t2 -c$CONNS -d${SECS}s"
     wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$WORK/send.lua" "$RELAY_URL/push/send" |
         grep -E "Latency|Requests/sec|requests in|Non-2xx|Socket errors"
-    curl -s "$RELAY_URL/metrics" | grep -E '^herald_relay_(recipients_total|requests_total\{op="send")'
+    curl -s "$RELAY_ADMIN_URL/metrics" | grep -E '^herald_relay_(recipients_total|requests_total\{op="send")'
     kill -TERM "${PIDS[-1]}"
     wait "${PIDS[-1]}" 2>/dev/null
     unset 'PIDS[-1]'

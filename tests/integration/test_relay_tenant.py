@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from harness import Stack
+from harness import Stack, http
 from relaykit import ADMIN_KEY, Relay
 from workerkit import token
 
@@ -60,7 +60,7 @@ class Tenant:
 
 
 def metric(relay, name, **labels):
-    st, _, body = relay.raw("GET", "/metrics")
+    st, _, body = http("GET", relay.svc.admin_url + "/metrics")
     assert st == 200
     want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
     for line in body.decode().splitlines():
@@ -70,7 +70,7 @@ def metric(relay, name, **labels):
 
 
 def relay_metrics_text(relay):
-    return relay.raw("GET", "/metrics")[2].decode()
+    return http("GET", relay.svc.admin_url + "/metrics")[2].decode()
 
 
 def test_a_push_counts_each_device_it_reaches(env):
