@@ -69,6 +69,7 @@
 #define HD_TOKEN_MAX_APNS 200                /* hex device token (64 today) */
 #define HD_TOKEN_MAX_HMS 512                 /* HMS token */
 #define HD_TOKEN_MAX_WEBPUSH 2048            /* Web Push subscription JSON */
+#define HD_TOKEN_MAX_ADM 1024                /* ADM registration id (stored) */
 #define HD_ID_MAX 128                        /* device/user/uid ids */
 #define HD_CHANNEL_MAX 256                   /* channel name */
 #define HD_LIST_MAX 1000                     /* ids/tokens/channels in one call */

@@ -64,6 +64,28 @@ hd_bw_client_type_of_device(int device_type)
 }
 
 int
+hd_bw_device_provider(int device_type, enum hd_provider *provider,
+                      const char **platform)
+{
+    switch (device_type) {
+    case 0: /* Android */
+        *provider = HD_PROVIDER_FCM;
+        *platform = "android";
+        return 0;
+    case 1: /* iOS */
+        *provider = HD_PROVIDER_APNS;
+        *platform = "ios";
+        return 0;
+    case 15: /* AndroidAmazon: Fire OS is Android */
+        *provider = HD_PROVIDER_ADM;
+        *platform = "android";
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int
 hd_bw_device_type_parse(const char *s)
 {
     size_t i;

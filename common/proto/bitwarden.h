@@ -38,6 +38,14 @@ void hd_bw_guid_normalize(char *s);
  * unknown numbers give HD_BW_CLIENT_ALL. */
 int hd_bw_client_type_of_device(int device_type);
 
+/* The mobile push provider of a device type, as upstream registers it on
+ * Notification Hubs: Android (0) FCM, iOS (1) APNs, AndroidAmazon (15)
+ * HD_PROVIDER_ADM (stored, never delivered). 0 with *provider and
+ * *platform ("android", "ios"; static) set, or -1 for every other type
+ * (browsers and desktops are not registered for mobile push). */
+int hd_bw_device_provider(int device_type, enum hd_provider *provider,
+                          const char **platform);
+
 /* A device type from a JWT "devicetype" claim: the enum name
  * ("MacOsDesktop", case-insensitive) or its number ("7"). Returns the
  * number, or -1 when unknown. */

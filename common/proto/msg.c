@@ -15,13 +15,13 @@
 
 #define TOPIC_MAX 900 /* FCM topic/condition expressions stay far below */
 
-static const char *const provider_names[HD_PROVIDER__COUNT] = {
-    "fcm", "apns", "hms", "webpush"};
+static const char *const provider_names[HD_PROVIDER__STORED] = {
+    "fcm", "apns", "hms", "webpush", "adm"};
 
 const char *
 hd_provider_name(enum hd_provider p)
 {
-    return (unsigned)p < HD_PROVIDER__COUNT ? provider_names[p] : "unknown";
+    return (unsigned)p < HD_PROVIDER__STORED ? provider_names[p] : "unknown";
 }
 
 int
@@ -50,7 +50,8 @@ hd_provider_batch_max(enum hd_provider p)
         return HD_BATCH_MAX_HMS;
     case HD_PROVIDER_WEBPUSH:
         return HD_BATCH_MAX_WEBPUSH;
-    case HD_PROVIDER__COUNT:
+    case HD_PROVIDER_ADM: /* never delivered */
+    case HD_PROVIDER__STORED:
         break;
     }
     return 0;
@@ -68,7 +69,9 @@ hd_provider_token_max(enum hd_provider p)
         return HD_TOKEN_MAX_HMS;
     case HD_PROVIDER_WEBPUSH:
         return HD_TOKEN_MAX_WEBPUSH;
-    case HD_PROVIDER__COUNT:
+    case HD_PROVIDER_ADM:
+        return HD_TOKEN_MAX_ADM;
+    case HD_PROVIDER__STORED:
         break;
     }
     return 0;

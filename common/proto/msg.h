@@ -30,12 +30,19 @@ enum hd_provider {
     HD_PROVIDER_APNS,
     HD_PROVIDER_HMS,
     HD_PROVIDER_WEBPUSH, /* token: the browser's PushSubscription as JSON */
-    HD_PROVIDER__COUNT,
+    HD_PROVIDER__COUNT,  /* the providers a worker delivers to */
+    /* Stored in the registry, never delivered: no worker speaks Amazon
+     * Device Messaging. Bitwarden's AndroidAmazon devices (device type
+     * 15) are registered so, answered 200 as upstream does; sends never
+     * select them. Not a name of the push API. */
+    HD_PROVIDER_ADM = HD_PROVIDER__COUNT,
+    HD_PROVIDER__STORED,
 };
 
-/* "fcm", "apns", "hms", "webpush". */
+/* "fcm", "apns", "hms", "webpush", "adm". */
 const char *hd_provider_name(enum hd_provider p);
-/* Returns 0 or -1 for an unknown name. */
+/* The providers below HD_PROVIDER__COUNT only (a push API name). Returns
+ * 0 or -1 for an unknown name. */
 int hd_provider_parse(const char *s, enum hd_provider *out);
 /* Tokens per delivery batch: 500 FCM, APNs and Web Push, 1000 HMS. */
 size_t hd_provider_batch_max(enum hd_provider p);

@@ -72,6 +72,7 @@ struct api_metrics {
     struct hd_metric *calls;         /* herald_api_calls_total */
     struct hd_metric *events;        /* herald_api_events_total */
     struct hd_bw_unknown bw_unknown; /* herald_api_bitwarden_unknown_... */
+    struct hd_metric_series *undeliverable; /* ..._undeliverable_regis... */
     struct hd_metric *fo_requests;   /* herald_api_fanout_requests_total */
     struct hd_metric *fo_tokens;     /* herald_api_fanout_tokens_total */
     struct hd_metric *fo_batches;    /* herald_api_fanout_batches_total */

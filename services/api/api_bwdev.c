@@ -1,9 +1,10 @@
-/* api_bwdev.c -- Bitwarden's client device endpoints (specs/bitwarden.md
- * 6.1): PUT|POST /devices/identifier/{identifier}/token and .../clear-token.
+/* api_bwdev.c -- Bitwarden's client device endpoints: PUT|POST
+ * /devices/identifier/{identifier}/token and .../clear-token.
  *
  * The bearer JWT gives the user (sub), the provider (devicetype: Android
- * FCM, iOS APNs) and the organizations, which become the device's own
- * channels "org:<id>". clear-token removes the user's devices with that
+ * FCM, iOS APNs, AndroidAmazon ADM: stored, counted, never delivered, as
+ * no worker speaks ADM) and the organizations, which become the device's
+ * own channels "org:<id>". clear-token removes the user's devices with that
  * identifier; without a token (as the apps call it at logout, allowed
  * unless HERALD_API_CLEAR_TOKEN_ANONYMOUS=false) every device with that
  * identifier, rate-limited per client address, 404 when there is none.
@@ -20,8 +21,6 @@
 #include "core/banned.h"
 
 #define BW_PUSH_TOKEN_MAX 255 /* DeviceTokenRequestModel.PushToken */
-#define BW_ANDROID 0
-#define BW_IOS 1
 
 /* Verifies the bearer token into *u. 1 when valid; 0 when there is no
  * Authorization header (nothing answered); -1 after answering 401. */
@@ -204,13 +203,9 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
     r.identifier = ident;
     r.device_type = dt;
     r.client_type = hd_bw_client_type_of_device(dt);
-    if (dt == BW_ANDROID) {
-        r.provider = HD_PROVIDER_FCM;
-        r.platform = "android";
-    } else if (dt == BW_IOS) {
-        r.provider = HD_PROVIDER_APNS;
-        r.platform = "ios";
-    } else {
+    /* AndroidAmazon is registered on ADM upstream, answered 200: stored
+     * here, never delivered (no worker speaks ADM), counted */
+    if (hd_bw_device_provider(dt, &r.provider, &r.platform) < 0) {
         hd_http_respond_error(req, 400, "bad_request",
                               "device type %d has no mobile push provider", dt);
         goto out;
@@ -241,6 +236,8 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
         goto fail;
     relay_register(ctx, device, &r, &u);
     json_decref(device);
+    if (r.provider == HD_PROVIDER_ADM)
+        hd_counter_inc(ctx->m.undeliverable);
     respond_ok(req);
     goto out;
 fail:

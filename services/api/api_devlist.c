@@ -90,6 +90,8 @@ api_device_json(const PGresult *res, int row, unsigned show)
                   (json_int_t)api_pg_get_ll(res, row, C_UPDATED));
     if (strcmp(provider, "webpush") == 0)
         webpush_token(d, token, show);
+    else if (strcmp(provider, "adm") == 0) /* stored, never delivered */
+        json_object_set_new(d, "unsupported", json_true());
     herald_extensions(d, res, row);
     if (show & API_DEV_META) {
         json_t *m = api_pg_get_json(res, row, C_META);

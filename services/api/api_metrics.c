@@ -31,6 +31,13 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
                                    "POST /events by result.", 1, result);
     hd_bw_unknown_init(&m->bw_unknown, reg,
                        "herald_api_bitwarden_unknown_type_total");
+    m->undeliverable = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_undeliverable_registrations_total",
+                           "Bitwarden device registrations stored for a "
+                           "provider no worker delivers to (adm: "
+                           "AndroidAmazon); sends never reach them.",
+                           1, (const char *const[]){"provider"}),
+        "adm");
     m->fo_requests = hd_metrics_counter(
         reg, "herald_api_fanout_requests_total",
         "Send requests the fan-out finished, by result (done, duplicate, "

@@ -108,9 +108,10 @@ struct relay_register {
     char identifier[HD_ID_MAX + 1]; /* prefixed identifier */
     const char *token;              /* borrowed from the body */
     int device_type;
-    enum hd_provider provider;
-    int mobile;       /* 0: no push provider for the type */
-    json_t *channels; /* new: ["org:<inst>_<org>", ...] */
+    enum hd_provider provider; /* HD_PROVIDER_ADM: stored, not delivered */
+    const char *platform;      /* static */
+    int mobile;                /* 0: no push provider for the type */
+    json_t *channels;          /* new: ["org:<inst>_<org>", ...] */
 };
 
 /* Parses a PushRegistrationRequestModel for installation inst. 0, or -1

@@ -20,9 +20,6 @@
 #include "services/relay/relay.h"
 #include "core/banned.h"
 
-#define BW_ANDROID 0
-#define BW_IOS 1
-
 int
 relay_fail_set(struct relay_fail *f, int status, const char *field,
                const char *fmt, ...)
@@ -293,7 +290,9 @@ check_token(const char *tok, enum hd_provider p, struct relay_fail *f)
             return relay_fail_set(f, 400, "PushToken",
                                   "The PushToken field is not a valid %s "
                                   "token.",
-                                  p == HD_PROVIDER_APNS ? "APNs" : "FCM");
+                                  p == HD_PROVIDER_APNS  ? "APNs"
+                                  : p == HD_PROVIDER_ADM ? "ADM"
+                                                         : "FCM");
     }
     return 0;
 }
@@ -356,10 +355,9 @@ relay_register_parse(json_t *body, const char *inst, struct relay_register *r,
                        "InstallationId does not match current context.");
         goto fail;
     }
-    if (r->device_type == BW_ANDROID || r->device_type == BW_IOS) {
+    if (hd_bw_device_provider(r->device_type, &r->provider, &r->platform) ==
+        0) {
         r->mobile = 1;
-        r->provider =
-            r->device_type == BW_IOS ? HD_PROVIDER_APNS : HD_PROVIDER_FCM;
         if (check_token(r->token, r->provider, f) < 0)
             goto fail;
     }

@@ -142,7 +142,7 @@ register_exec(struct relay_ctx *ctx, const char *app, const char *inst,
     vals[1] = r->id;
     vals[2] = prov;
     vals[3] = r->token;
-    vals[4] = r->provider == HD_PROVIDER_APNS ? "ios" : "android";
+    vals[4] = r->platform;
     vals[5] = r->user;
     vals[6] = channels;
     vals[7] = r->identifier;
@@ -195,6 +195,10 @@ relay_handle_register(struct hd_http_req *req, void *ud)
                        ctx->cfg.max_devices);
         count(ctx, "register", "over_quota");
         relay_respond_fail(req, &f);
+    } else if (r.provider == HD_PROVIDER_ADM) {
+        /* stored as upstream registers it, but no worker speaks ADM */
+        count(ctx, "register", "undeliverable");
+        hd_http_respond(req, 200, NULL, NULL, 0);
     } else {
         respond_ok(ctx, req, "register");
     }

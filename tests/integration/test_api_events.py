@@ -91,6 +91,39 @@ def test_device_endpoints_refuse_bad_requests(api):
     assert api.ok("device_list", {"users": [user]})["items"] == []
 
 
+def test_android_amazon_is_stored_listed_unsupported_and_never_sent(api):
+    """AndroidAmazon (15) registers its ADM token as upstream does (200):
+    stored with provider adm, listed with
+    "unsupported": true, counted; no worker speaks ADM, so a send to the
+    user reaches the user's FCM phone only, and clear-token removes it."""
+    user = uid()
+    fire, phone = "fire-" + user, "phone-" + user
+    before = api.metric("herald_api_undeliverable_registrations_total", provider="adm") or 0
+    adm_tok = "amzn1.adm-registration.v3.Y29tLmFtYXpvbi5EZXZpY2VNZXNzYWdpbmc-" + user
+    assert save_token(api, fire, adm_tok, token(user, device=fire, devicetype="AndroidAmazon")) == 200
+    assert save_token(api, phone, "fcm-p-" + user, token(user, device=phone)) == 200
+    items = api.ok("device_list", {"users": [user]})["items"]
+    [d] = [i for i in items if i["identifier"] == fire]
+    assert (d["provider"], d["platform"], d["token"], d["device_type"], d["client_type"]) == \
+        ("adm", "android", adm_tok, 15, 4)
+    assert d["unsupported"] is True
+    assert all("unsupported" not in i for i in items if i["identifier"] == phone)
+    assert api.metric("herald_api_undeliverable_registrations_total", provider="adm") == before + 1
+    # a token update is the same device; a bad ADM token is refused
+    assert save_token(api, fire, adm_tok + "-2", token(user, device=fire, devicetype=15)) == 200
+    assert [i["id"] for i in api.ok("device_list", {"users": [user]})["items"]
+            if i["identifier"] == fire] == [d["id"]]
+    assert save_token(api, fire, "has space", token(user, devicetype=15)) == 400
+    st, doc = post_event(api, {"Type": 5, "Payload": {"UserId": user}, "target": {"user": user}})
+    assert st == 202 and doc["uid"]
+    assert tokens_of(batches_for(api.kafka.brokers, "fcm", doc["uid"], lambda bs: bs)) == \
+        ["fcm-p-" + user]
+    wait_sql(api, "select tokens from push_requests where uid = '%s'" % doc["uid"], "1")
+    # the app's logout: anonymous clear-token removes the Fire device
+    assert http("PUT", "%s/devices/identifier/%s/clear-token" % (api.url, fire))[0] == 200
+    assert [i["identifier"] for i in api.ok("device_list", {"users": [user]})["items"]] == [phone]
+
+
 def test_known_push_token_cannot_take_another_users_device(api):
     """Whoever learns a victim's push token must not move the victim's
     device (and its notifications) to their own account: refused with

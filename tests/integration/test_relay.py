@@ -320,6 +320,44 @@ def test_payload_limit_is_the_providers_and_new_types_are_dropped(env):
     assert [payload_of(r, "fcm")[0] for r in recs] == ["20", "5"]
 
 
+def test_android_amazon_is_stored_and_counted_undeliverable(env):
+    """Upstream registers AndroidAmazon (15) on ADM; no worker here speaks
+    ADM: the registration is answered 200 and stored (provider adm),
+    counted as undeliverable, and a send to the user reaches the user's
+    other phones only. A browser type is still answered 200, not stored."""
+    _, chain, relay = env
+    inst, key = relay.installation()
+    tok = relay.token(inst, key)
+    user, t = guid(), token("fcm")
+    fire, adm_tok = guid(), "amzn1.adm-registration.v3." + guid()
+    before = relay_metric(relay, "herald_relay_requests_total", op="register",
+                          result="undeliverable")
+    ok(relay.push("POST", "/push/register", tok,
+                  vw_register(fire, adm_tok, user, 15, guid(), inst)))
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(guid(), t, user, 0, guid(), None, inst), vaultwarden=False))
+    ok(relay.push("POST", "/push/register", tok,
+                  bw_register(guid(), "browser-" + guid(), user, 9, guid(), None, inst),
+                  vaultwarden=False))
+    assert relay_sql(env, "SELECT provider || ' ' || platform || ' ' || device_type || ' ' || token "
+                     "FROM devices WHERE installation_id = '%s' AND provider = 'adm'" % inst) == \
+        "adm android 15 " + adm_tok
+    assert relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s'" % inst) == "2"
+    assert relay_metric(relay, "herald_relay_requests_total", op="register",
+                        result="undeliverable") == before + 1
+    st, _, body = relay.push("POST", "/push/register", tok,
+                             vw_register(guid(), "has space", user, 15, guid(), inst))
+    assert st == 400 and "not a valid ADM token" in body.decode(), body
+    ok(relay.push("POST", "/push/send", tok,
+                  bw_send(user, None, None, None, 5, {"userId": user}), False))
+    typ, _ = payload_of(chain.wait("fcm", t)[0], "fcm")
+    assert typ == "5"
+    assert chain.records("fcm", adm_tok) == []
+    ok(relay.push("POST", "/push/delete", tok, json.dumps({"id": fire}).encode(), False))
+    assert relay_sql(env, "SELECT count(*) FROM devices WHERE installation_id = '%s' "
+                     "AND provider = 'adm'" % inst) == "0"
+
+
 def test_token_requests_are_limited_per_client_address(env):
     """POST /connect/token checks a key in the database: one address gets
     its burst, then 429 with Retry-After (a wrong key and a right one

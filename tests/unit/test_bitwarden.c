@@ -5,6 +5,7 @@
 
 #include "tests/unit/unit.h"
 #include "proto/bitwarden.h"
+#include "core/limits.h"
 #include "proto/bitwarden_unknown.h"
 
 static void
@@ -26,6 +27,32 @@ test_client_types(void)
     ASSERT_INT_EQ(hd_bw_device_type_parse("Toaster"), -1);
     ASSERT_INT_EQ(hd_bw_device_type_parse("27"), -1);
     ASSERT_STR_EQ(hd_bw_client_type_name(3), "Desktop");
+}
+
+static void
+test_device_providers(void)
+{
+    enum hd_provider p = HD_PROVIDER_HMS;
+    const char *platform = NULL;
+
+    ASSERT_INT_EQ(hd_bw_device_provider(0, &p, &platform), 0);
+    ASSERT_INT_EQ(p, HD_PROVIDER_FCM);
+    ASSERT_STR_EQ(platform, "android");
+    ASSERT_INT_EQ(hd_bw_device_provider(1, &p, &platform), 0);
+    ASSERT_INT_EQ(p, HD_PROVIDER_APNS);
+    ASSERT_STR_EQ(platform, "ios");
+    /* AndroidAmazon: stored on ADM, which no worker delivers */
+    ASSERT_INT_EQ(hd_bw_device_provider(15, &p, &platform), 0);
+    ASSERT_INT_EQ(p, HD_PROVIDER_ADM);
+    ASSERT_STR_EQ(platform, "android");
+    ASSERT_STR_EQ(hd_provider_name(p), "adm");
+    ASSERT_INT_EQ(hd_provider_parse("adm", &p), -1); /* not a push API name */
+    ASSERT_INT_EQ(hd_provider_batch_max(HD_PROVIDER_ADM), 0);
+    ASSERT_INT_EQ(hd_provider_token_max(HD_PROVIDER_ADM), HD_TOKEN_MAX_ADM);
+    p = HD_PROVIDER_HMS;
+    ASSERT_INT_EQ(hd_bw_device_provider(9, &p, &platform), -1); /* browser */
+    ASSERT_INT_EQ(hd_bw_device_provider(8, &p, &platform), -1); /* desktop */
+    ASSERT_INT_EQ(p, HD_PROVIDER_HMS);
 }
 
 static void
@@ -204,6 +231,7 @@ int
 main(void)
 {
     RUN_TEST(test_client_types);
+    RUN_TEST(test_device_providers);
     RUN_TEST(test_routing_table);
     RUN_TEST(test_mobile_payloads);
     RUN_TEST(test_known_types_and_guids);
