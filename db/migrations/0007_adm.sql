@@ -1,4 +1,4 @@
--- 0006_adm.sql -- devices of provider 'adm' (Amazon Device Messaging).
+-- 0007_adm.sql -- devices of provider 'adm' (Amazon Device Messaging).
 --
 -- Bitwarden's AndroidAmazon devices register their ADM token like phones
 -- register FCM or APNs tokens, and Bitwarden answers them 200. No worker
