@@ -180,6 +180,34 @@ def test_clear_token_is_anonymous_as_the_apps_call_it_at_logout(api):
     assert retry is not None and int(retry) >= 1
 
 
+def test_clear_token_limit_is_per_client_behind_a_trusted_proxy(api, pg_cluster):
+    """With HERALD_TRUSTED_PROXIES naming the reverse proxy, the anonymous
+    clear-token limit is per client (the forwarding header's first
+    untrusted hop): one client's burst leaves the others behind the same
+    proxy alone. Without it the header is not believed: a client writing
+    a new X-Forwarded-For per call is still limited by its address."""
+    s = Stack(pg=pg_cluster)
+    try:
+        proxied = start_api(s, pg_cluster, kafka=api.kafka, HERALD_JWT_SECRET=SECRET,
+                            HERALD_TRUSTED_PROXIES="127.0.0.1", HERALD_API_CLEAR_TOKEN_BURST="3",
+                            HERALD_API_FANOUT="false", HERALD_API_FEEDBACK="false")
+
+        def clear(svc, xff):
+            return http("PUT", "%s/devices/identifier/%s/clear-token" % (svc.url, uid()),
+                        headers={"X-Forwarded-For": xff})[0]
+
+        got = [clear(proxied, "198.51.100.1") for _ in range(5)]
+        assert got[:3] == [404, 404, 404] and 429 in got[3:], got
+        assert clear(proxied, "198.51.100.2") == 404, "another client has its own budget"
+        assert clear(proxied, "203.0.113.7, 198.51.100.1") == 429, \
+            "the proxy appended the real client; the client's own hops do not count"
+        spoofed = [clear(api, "192.0.2.%d" % i) for i in range(15)]
+        assert 429 in spoofed, spoofed
+    finally:
+        s.close()
+    assert not s.problems, s.problems
+
+
 def test_clear_token_needs_a_token_when_configured(api, pg_cluster):
     s = Stack(pg=pg_cluster)
     try:

@@ -379,6 +379,29 @@ def test_token_requests_are_limited_per_client_address(env):
     assert slow.json("POST", "/connect/token", good, form)[0] == 200
 
 
+def test_token_limit_is_per_client_behind_a_trusted_proxy(env):
+    """Behind a reverse proxy named in HERALD_TRUSTED_PROXIES the limit is
+    per client (the forwarding header's first untrusted hop), so one
+    client's burst does not lock out the others behind the same proxy;
+    a client cannot buy a fresh budget by writing its own header hops."""
+    s, chain, _ = env
+    proxied = Relay(s, chain.dsn, chain.kafka, HERALD_RELAY_TOKEN_RATE="1",
+                    HERALD_RELAY_TOKEN_BURST="3", HERALD_TRUSTED_PROXIES="127.0.0.1")
+    inst, _ = proxied.installation()
+    bad = ("grant_type=client_credentials&scope=api.push&client_id=installation.%s"
+           "&client_secret=%s" % (inst, "x" * 20)).encode()
+
+    def post(xff):
+        return proxied.json("POST", "/connect/token", bad,
+                            {"Content-Type": "application/x-www-form-urlencoded",
+                             "X-Forwarded-For": xff})[0]
+
+    got = [post("198.51.100.1") for _ in range(5)]
+    assert got[:3] == [400, 400, 400] and 429 in got[3:], got
+    assert post("198.51.100.2") == 400, "another client behind the proxy has its own budget"
+    assert post("203.0.113.7, 198.51.100.1") == 429, "the proxy appended the real client"
+
+
 def test_ids_that_are_not_guids_are_refused_naming_the_field(env):
     """userId, deviceId, organizationId(s) bind to Guid upstream: a register
     or re-tag with any other id is a 400 naming the field and stores
