@@ -8,10 +8,11 @@
  *   hub_dispatch events to threads (inbox) and to connections (routing)
  *   hub_conn     one WebSocket connection: handshake, queue, writes, timer
  *   hub_admit    the upgrade: who the client is, the slots it holds
- *   hub_ws       the transport: the lws context, listener and callbacks,
- *                reporting up through the struct hub_ws_events table
+ *   hub_ws       the transport: the lws context and callbacks, reporting
+ *                up through the struct hub_ws_events table, and its
+ *                listener (hub_accept: accept, heads, listener limits)
  * over the leaves (event, signalr, msgpack, registry, wheel, limits,
- * metrics). hub_kafka feeds hub_dispatch from its own thread.
+ * early, metrics). hub_kafka feeds hub_dispatch from its own thread.
  *
  * One process runs HERALD_HUB_THREADS service threads. Each owns one
  * libwebsockets context, its own SO_REUSEPORT listening socket, its
@@ -34,6 +35,7 @@
 #include "kafka/kafka.h"
 #include "core/metrics.h"
 #include "auth/usertoken.h"
+#include "services/hub/hub_early.h"
 #include "services/hub/hub_event.h"
 #include "services/hub/hub_limits.h"
 #include "services/hub/hub_metrics.h"
@@ -48,7 +50,10 @@ struct hub_config {
     int max_connections;
     int max_per_user;
     int anon_per_ip;
-    int max_message; /* inbound bytes per message */
+    int max_per_address; /* connections per client address */
+    int max_half_open;   /* connections whose request is not in */
+    int head_timeout_s;  /* accept to a complete request */
+    int max_message;     /* inbound bytes per message */
     int handshake_timeout_s;
     int ping_interval_s;
     int client_timeout_s;
@@ -115,8 +120,12 @@ struct hub_thread {
     struct lws_vhost *vh;
     struct lws *listen_wsi;
     int listen_fd;
+    struct lws *early_wsi;  /* early_fd's, in the lws loop */
+    int early_fd;           /* epoll set of sockets without a head */
+    unsigned char *headbuf; /* HD_HUB_HEAD_MAX: a peeked head */
     const struct hub_ws_events *ev;
     struct lws_protocols protocols[3];
+    struct hub_early early; /* half-open connections */
 
     pthread_mutex_t mu; /* guards the fields down to started */
     pthread_cond_t cond;

@@ -25,6 +25,22 @@ const struct hd_config_field hub_config_fields[] = {
                "connections per user per process (429 beyond)"),
     HD_CFG_INT("HERALD_HUB_ANON_PER_IP", HC, anon_per_ip, 25, 1, 100000,
                "anonymous-hub connections per client address (429 beyond)"),
+    HD_CFG_INT("HERALD_HUB_MAX_PER_ADDRESS", HC, max_per_address, 1000, 1,
+               100000000,
+               "connections per client address per process, open or not "
+               "(beyond: the address's oldest half-open connection is "
+               "closed to make room, or the new one is refused); behind "
+               "HERALD_TRUSTED_PROXIES the address is the forwarded one"),
+    HD_CFG_INT("HERALD_HUB_MAX_HALF_OPEN", HC, max_half_open, 4096, 1, 1000000,
+               "connections per process whose request (head, WebSocket "
+               "upgrade, POST body) is not in yet, shared evenly by the "
+               "threads; beyond, the oldest one of the address holding "
+               "the most is closed (each holds a header buffer of about "
+               "17 KB)"),
+    HD_CFG_INT("HERALD_HUB_HEAD_TIMEOUT_S", HC, head_timeout_s, 10, 1, 300,
+               "seconds from accept to a complete request (head, WebSocket "
+               "upgrade, POST body); then the SignalR handshake has "
+               "HERALD_HUB_HANDSHAKE_TIMEOUT_S"),
     HD_CFG_INT("HERALD_HUB_MAX_MESSAGE", HC, max_message, 4096, 64, 1048576,
                "largest inbound message, bytes (close 1009 beyond)"),
     HD_CFG_INT("HERALD_HUB_HANDSHAKE_TIMEOUT_S", HC, handshake_timeout_s, 15, 1,

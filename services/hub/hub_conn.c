@@ -210,10 +210,11 @@ arm(struct hub_thread *th, struct hub_conn *c)
 
 void
 hub_conn_established(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
-                     struct hub_pending *p)
+                     struct hub_pending *p, struct hub_lent *addr)
 {
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;
+    c->addr = addr;
     c->pending = p;
     c->kind = (uint8_t)p->kind;
     c->client_type = (uint8_t)p->client_type;
@@ -345,6 +346,7 @@ hub_conn_closed(struct hub_thread *th, struct hub_conn *c)
     flush_queue(c);
     hub_pending_free(hub, c->pending);
     hub_limits_put(&hub->limits, c->slot);
+    hub_limits_put(&hub->limits, c->addr);
     if (c->conn_slot)
         hub_limits_conn_release(&hub->limits);
     if (c->prev)

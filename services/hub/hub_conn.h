@@ -42,6 +42,7 @@ struct hub_conn {
     struct hub_pending *pending; /* until the handshake completes */
     struct hub_http *http;       /* HTTP requests only */
     struct hub_lent *slot;
+    struct hub_lent *addr;       /* its client address's connection slot */
     struct hub_conn *dirty_next; /* waiting for the next flush */
     uint32_t qhead, qlen, qcap;
     uint32_t last_rx, last_tx; /* wheel ticks */
@@ -58,9 +59,11 @@ struct hub_conn {
 
 /* ---- the transport's events (struct hub_ws_events) ---- */
 
-/* The upgrade completed: c starts its handshake and takes over p. */
+/* The upgrade completed: c starts its handshake and takes over p and
+ * addr (NULL allowed). */
 void hub_conn_established(struct hub_thread *th, struct hub_conn *c,
-                          struct lws *wsi, struct hub_pending *p);
+                          struct lws *wsi, struct hub_pending *p,
+                          struct hub_lent *addr);
 /* Inbound bytes: the handshake until it is answered, then ignored.
  * Returns 0, or -1 when lws must close the connection. */
 int hub_conn_receive(struct hub_thread *th, struct hub_conn *c, const void *in,

@@ -7,6 +7,9 @@ static const char *const proto_names[2] = {"messagepack", "json"};
 static const char *const reject_names[HUB_REJ__COUNT] = {
     "unauthorized", "max_connections", "max_per_user",
     "anon_per_ip",  "bad_request",     "bad_protocol"};
+static const char *const lreject_names[HUB_LREJ__COUNT] = {
+    "max_per_address", "max_per_address_evicted", "max_half_open_evicted",
+    "head_timeout"};
 static const char *const disc_names[HUB_DISC__COUNT] = {
     "client",        "handshake_timeout", "client_timeout", "message_too_big",
     "slow_consumer", "shutdown",          "protocol"};
@@ -48,6 +51,15 @@ hub_metrics_init(struct hub_metrics *m, struct hd_metrics *reg)
                            "Connection attempts refused, by reason", 1, reason);
     for (i = 0; i < HUB_REJ__COUNT; i++)
         m->rejected[i] = hd_metric_with(rej, reject_names[i]);
+    rej = hd_metrics_counter(reg, "herald_hub_connections_rejected_total",
+                             "Connections the listener refused, or closed "
+                             "before their request was in, by reason",
+                             1, reason);
+    for (i = 0; i < HUB_LREJ__COUNT; i++)
+        m->conn_rejected[i] = hd_metric_with(rej, lreject_names[i]);
+    f = hd_metrics_gauge(reg, "herald_hub_half_open",
+                         "Connections whose request is not in yet", 0, NULL);
+    m->half_open = hd_metric_with(f);
     disc = hd_metrics_counter(reg, "herald_hub_disconnects_total",
                               "Connections closed, by reason", 1, reason);
     for (i = 0; i < HUB_DISC__COUNT; i++)

@@ -3,7 +3,8 @@
  *
  * Families: herald_hub_connections{hub,protocol} (gauge),
  * herald_hub_connections_total{hub,protocol}, herald_hub_rejected_total
- * {reason}, herald_hub_disconnects_total{reason},
+ * {reason}, herald_hub_connections_rejected_total{reason},
+ * herald_hub_half_open (gauge), herald_hub_disconnects_total{reason},
  * herald_hub_deliveries_total{protocol}, herald_hub_dropped_total,
  * herald_hub_slow_consumer_closes_total, herald_hub_pings_total,
  * herald_hub_events_total{source,result} and the histogram
@@ -22,6 +23,16 @@ enum hub_reject {
     HUB_REJ_BAD_REQUEST,      /* 400 / 404 */
     HUB_REJ_BAD_PROTOCOL,     /* handshake error reply + close */
     HUB_REJ__COUNT,
+};
+
+/* The listener's refusals and closes of connections whose request is not
+ * in (herald_hub_connections_rejected_total{reason}). */
+enum hub_lreject {
+    HUB_LREJ_PER_ADDRESS = 0,     /* refused: its address is at the cap */
+    HUB_LREJ_PER_ADDRESS_EVICTED, /* closed for a newer one of its address */
+    HUB_LREJ_HALF_OPEN_EVICTED,   /* closed: too many half-open */
+    HUB_LREJ_HEAD_TIMEOUT,        /* closed: no request in time */
+    HUB_LREJ__COUNT,
 };
 
 enum hub_disc {
@@ -52,6 +63,8 @@ struct hub_metrics {
     struct hd_metric_series *conns[2][2];    /* [kind][proto] gauge */
     struct hd_metric_series *accepted[2][2]; /* [kind][proto] */
     struct hd_metric_series *rejected[HUB_REJ__COUNT];
+    struct hd_metric_series *conn_rejected[HUB_LREJ__COUNT];
+    struct hd_metric_series *half_open; /* gauge */
     struct hd_metric_series *disconnects[HUB_DISC__COUNT];
     struct hd_metric_series *deliveries[2]; /* [proto] */
     struct hd_metric_series *dropped;

@@ -82,6 +82,7 @@ tick(lws_sorted_usec_list_t *sul)
 
     hub_thread_now(th);
     hub_wheel_advance(&th->wheel, th->now, hub_conn_timer, th);
+    hub_ws_tick(th);
     publish_stats(th);
     if (th->draining &&
         (th->nconns == 0 || (int32_t)(th->now - th->drain_deadline) >= 0)) {
@@ -187,6 +188,7 @@ hub_threads_start(struct hub_ctx *hub, struct hd_err *err)
         th->hub = hub;
         th->idx = i;
         th->listen_fd = -1;
+        th->early_fd = -1;
         pthread_mutex_init(&th->mu, NULL);
         pthread_cond_init(&th->cond, NULL);
         if (pthread_create(&th->tid, NULL, thread_main, th) != 0) {

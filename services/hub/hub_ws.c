@@ -1,25 +1,20 @@
 /* hub_ws.c -- the transport: the lws context of one service thread and
- * its event loop (libev on epoll, or lws's own poll() loop), the listener
- * that adopts accepted sockets, and the lws callback that turns each
- * reason into a call through struct hub_ws_events.
+ * its event loop (libev on epoll, or lws's own poll() loop), and the lws
+ * callback that turns each reason into a call through struct
+ * hub_ws_events.
  *
- * The listening socket is adopted by lws as a raw descriptor; readable
- * means "accept": the thread accepts and adopts the sockets itself, so a
- * connection never changes thread. The upgrade's verdict travels to the
- * established connection in lws's opaque user pointer, because lws
- * re-allocates the per-session data on upgrade. */
-#include <errno.h>
+ * The thread accepts its sockets itself (hub_accept.c) and hands each one
+ * to lws once its request head is in, so a connection never changes
+ * thread. The socket's record (struct hub_sock: its address slot, then
+ * the upgrade's verdict) travels in lws's opaque user pointer, because
+ * lws re-allocates the per-session data on upgrade; at ESTABLISHED the
+ * connection layer takes over what it holds. */
 #include <ev.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/limits.h"
-#include "core/log.h"
+#include "services/hub/hub_accept.h"
 #include "services/hub/hub_ws.h"
 #include "core/banned.h"
 
@@ -28,91 +23,43 @@
  * every packet otherwise, O(connections) each time.) */
 static const lws_retry_bo_t no_validity = {NULL, 0, 0, 0, 0, 0};
 
-/* ---- the listener ------------------------------------------------------ */
-
-static int
-listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                void *in, size_t len)
-{
-    struct hub_thread *th = lws_context_user(lws_get_context(wsi));
-    int one = 1, i, fd;
-
-    (void)user;
-    (void)in;
-    (void)len;
-    if (reason != LWS_CALLBACK_RAW_RX_FILE)
-        return 0;
-    for (i = 0; i < 256; i++) {
-        fd = accept4(th->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                hd_log(HD_LOG_WARN, errno, "accept");
-            break;
-        }
-        if (th->draining) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (lws_adopt_socket_vhost(th->vh, fd) == NULL)
-            hd_log(HD_LOG_WARN, 0, "could not adopt an accepted socket");
-    }
-    return 0;
-}
-
-static int
-listen_socket(const struct hub_config *cfg, struct hd_err *err)
-{
-    struct sockaddr_in sa;
-    int fd, one = 1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1)
-        return hd_err_set(err, HD_EINVAL,
-                          "HERALD_HUB_BIND: not an IPv4 "
-                          "address: %s",
-                          cfg->bind);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return hd_err_set(err, HD_EIO, "socket: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, 4096) < 0) {
-        hd_err_set(err, HD_EIO, "listen %s:%d: %s", cfg->bind, cfg->port,
-                   strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-void
-hub_ws_stop_listening(struct hub_thread *th)
-{
-    if (th->listen_wsi) {
-        lws_set_timeout(th->listen_wsi, PENDING_TIMEOUT_USER_OK,
-                        LWS_TO_KILL_ASYNC);
-        th->listen_wsi = NULL;
-    }
-}
-
 /* ---- the connections --------------------------------------------------- */
 
 static int
 upgrade(struct hub_thread *th, struct lws *wsi, const char *in)
 {
+    struct hub_sock *s = lws_get_opaque_user_data(wsi);
     struct hub_pending *verdict = NULL;
     int rc;
 
-    if (in == NULL || strcmp(in, "websocket") != 0)
+    hub_accept_head_done(th, s);
+    if (s == NULL || in == NULL || strcmp(in, "websocket") != 0)
         return -1;
     rc = th->ev->upgrade(th, wsi, &verdict);
     if (rc == 0)
-        lws_set_opaque_user_data(wsi, verdict);
+        s->verdict = verdict;
     return rc;
+}
+
+/* The upgrade completed: the connection layer takes over the verdict and
+ * the address slot, and the socket's record is gone. */
+static int
+established(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    struct hub_sock *s = lws_get_opaque_user_data(wsi);
+    struct hub_pending *verdict;
+    struct hub_lent *addr;
+
+    if (s == NULL || s->verdict == NULL)
+        return -1;
+    verdict = s->verdict;
+    addr = s->addr;
+    s->verdict = NULL;
+    s->addr = NULL;
+    lws_set_opaque_user_data(wsi, NULL);
+    hub_accept_free(th, s);
+    th->ev->established(th, c, wsi, verdict, addr);
+    return 0;
 }
 
 static int
@@ -122,18 +69,13 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     struct hub_thread *th = lws_context_user(lws_get_context(wsi));
     const struct hub_ws_events *ev = th->ev;
     struct hub_conn *c = user;
-    struct hub_pending *verdict;
+    struct hub_sock *s;
 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return upgrade(th, wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
-        verdict = lws_get_opaque_user_data(wsi);
-        if (verdict == NULL)
-            return -1;
-        lws_set_opaque_user_data(wsi, NULL);
-        ev->established(th, c, wsi, verdict);
-        return 0;
+        return established(th, c, wsi);
     case LWS_CALLBACK_RECEIVE:
         return ev->receive(th, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -142,21 +84,28 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         ev->closed(th, c);
         return 0;
     case LWS_CALLBACK_HTTP:
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 &&
+            lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0)
+            hub_accept_head_done(th, lws_get_opaque_user_data(wsi));
         return ev->http_request(th, c, wsi, in);
     case LWS_CALLBACK_HTTP_BODY:
         return ev->http_body(th, c, wsi, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        hub_accept_head_done(th, lws_get_opaque_user_data(wsi));
         return ev->http_body_done(th, c, wsi);
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        /* answering: the request has been read (or refused early) */
+        hub_accept_head_done(th, lws_get_opaque_user_data(wsi));
         return ev->http_writable(th, c, wsi);
     case LWS_CALLBACK_CLOSED_HTTP:
         ev->http_closed(th, c);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        /* an upgrade that never became a connection */
-        verdict = lws_get_opaque_user_data(wsi);
+        /* every socket ends here, the listener too (it has no record) */
+        s = lws_get_opaque_user_data(wsi);
         lws_set_opaque_user_data(wsi, NULL);
-        ev->upgrade_dropped(th, verdict);
+        if (s)
+            hub_accept_free(th, s);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         ev->wakeup(th);
@@ -182,7 +131,7 @@ set_protocols(struct hub_thread *th, size_t session_size)
     p[0].rx_buffer_size = 128;
     p[0].tx_packet_size = LWS_PRE + HD_HUB_PACK_MAX + 16;
     p[1].name = "hub-listen";
-    p[1].callback = listen_callback;
+    p[1].callback = hub_accept_callback;
 }
 
 int
@@ -190,7 +139,6 @@ hub_ws_start(struct hub_thread *th, const struct hub_ws_events *ev,
              struct hd_err *err)
 {
     struct lws_context_creation_info info;
-    lws_sock_file_fd_type fd;
 
     th->ev = ev;
     set_protocols(th, ev->session_size);
@@ -198,9 +146,16 @@ hub_ws_start(struct hub_thread *th, const struct hub_ws_events *ev,
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = th->protocols;
     info.user = th;
-    info.max_http_header_data = (unsigned short)(HD_HUB_TOKEN_MAX + 1024);
-    info.max_http_header_pool = 64;
-    info.timeout_secs = 15;
+    info.max_http_header_data = HD_HUB_HEAD_MAX;
+    /* lws gets a socket once its head is in and holds a header buffer for
+     * it until the request is read (or the answer written): as many as
+     * the half-open connections the hub keeps, plus answers in flight, so
+     * none waits for one (that queue is what a flood fills). The hub
+     * closes a connection whose request is not in after
+     * HERALD_HUB_HEAD_TIMEOUT_S itself; lws's own timeouts come later. */
+    info.max_http_header_pool2 = (unsigned)th->hub->cfg.max_half_open + 256;
+    info.timeout_secs = (unsigned)th->hub->cfg.head_timeout_s + 5;
+    info.timeout_secs_ah_idle = info.timeout_secs;
     info.keepalive_timeout = 15;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.retry_and_idle_policy = &no_validity;
@@ -229,20 +184,19 @@ hub_ws_start(struct hub_thread *th, const struct hub_ws_events *ev,
     th->vh = lws_get_vhost_by_name(th->lws, "default");
     if (th->vh == NULL)
         return hd_err_set(err, HD_EIO, "thread %d: no default vhost", th->idx);
-    th->listen_fd = listen_socket(&th->hub->cfg, err);
-    if (th->listen_fd < 0)
-        return -1;
-    fd.filefd = th->listen_fd;
-    th->listen_wsi = lws_adopt_descriptor_vhost(th->vh, LWS_ADOPT_RAW_FILE_DESC,
-                                                fd, "hub-listen", NULL);
-    if (th->listen_wsi == NULL) {
-        th->listen_fd = -1; /* lws closed it */
-        return hd_err_set(err, HD_EIO,
-                          "thread %d: cannot adopt the "
-                          "listening socket",
-                          th->idx);
-    }
-    return 0;
+    return hub_accept_start(th, "hub-listen", err);
+}
+
+void
+hub_ws_tick(struct hub_thread *th)
+{
+    hub_accept_tick(th);
+}
+
+void
+hub_ws_stop_listening(struct hub_thread *th)
+{
+    hub_accept_stop_listening(th);
 }
 
 void
@@ -274,11 +228,10 @@ hub_ws_stop(struct hub_thread *th)
     if (th->lws) {
         lws_context_destroy(th->lws); /* closes what is left */
         th->lws = NULL;
-    } else if (th->listen_fd >= 0) {
-        close(th->listen_fd);
     }
     if (th->loop) { /* after lws: its watchers are stopped */
         ev_loop_destroy(th->loop);
         th->loop = NULL;
     }
+    hub_accept_stop(th); /* after lws: what lws never got */
 }

@@ -1,13 +1,15 @@
 /* hub_ws.h -- the transport: one libwebsockets context per service
  * thread, its event loop (HERALD_HUB_EPOLL: libev on epoll), its
- * SO_REUSEPORT listening socket and the lws callbacks.
+ * SO_REUSEPORT listener (hub_accept.h) and the lws callbacks.
  *
  * This layer knows lws and nothing of SignalR, groups or HTTP routes: it
  * turns each lws callback into a call through the struct hub_ws_events
  * table the thread registers, and keeps the upgrade's verdict (struct
  * hub_pending) in lws's opaque user pointer until the connection is
  * established, because lws re-allocates the per-session data on upgrade.
- * It never calls the layers above it. Everything here runs on the
+ * Its listener keeps the limits of connections whose request is not in:
+ * per client address, half-open connections, the request's deadline. It
+ * never calls the layers above it. Everything here runs on the
  * service thread that owns th. */
 #ifndef HUB_WS_H
 #define HUB_WS_H
@@ -30,9 +32,11 @@ struct hub_ws_events {
                    struct hub_pending **verdict);
     /* An accepted upgrade that never became a connection: frees verdict. */
     void (*upgrade_dropped)(struct hub_thread *th, struct hub_pending *verdict);
-    /* The upgrade completed; c takes over verdict. */
+    /* The upgrade completed; c takes over verdict and addr (the client
+     * address's connection slot, NULL when the listener took none). */
     void (*established)(struct hub_thread *th, struct hub_conn *c,
-                        struct lws *wsi, struct hub_pending *verdict);
+                        struct lws *wsi, struct hub_pending *verdict,
+                        struct hub_lent *addr);
     int (*receive)(struct hub_thread *th, struct hub_conn *c, const void *in,
                    size_t len);
     int (*writable)(struct hub_thread *th, struct hub_conn *c);
@@ -62,9 +66,11 @@ void hub_ws_run(struct hub_thread *th);
 /* Makes hub_ws_run() return; called from one of th's own callbacks. */
 void hub_ws_end(struct hub_thread *th);
 /* Destroys the context, closing what is left (callbacks still run during
- * the call), or closes the listening socket if no context was made; then
- * the event loop. */
+ * the call), then the event loop, then the sockets lws never got. */
 void hub_ws_stop(struct hub_thread *th);
+/* Closes the connections whose request is not in after
+ * HERALD_HUB_HEAD_TIMEOUT_S; th->now must be fresh (the thread's tick). */
+void hub_ws_tick(struct hub_thread *th);
 /* Stops accepting: new sockets are closed, the listener is dropped. */
 void hub_ws_stop_listening(struct hub_thread *th);
 

@@ -112,20 +112,24 @@ class Clients:
 class RawWS:
     """A minimal WebSocket client: upgrade, masked frames, frame reader."""
 
-    def __init__(self, port, path, headers=None, handshake=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, path, headers=None, handshake=None, source=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                             source_address=(source, 0) if source else None)
         key = base64.b64encode(os.urandom(16)).decode()
         req = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port, "Upgrade: websocket",
                "Connection: Upgrade", "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13"]
         for k, v in (headers or {}).items():
             req.append("%s: %s" % (k, v))
-        self.sock.sendall(("\r\n".join(req) + "\r\n\r\n").encode())
         self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            self.buf += chunk
+        try:
+            self.sock.sendall(("\r\n".join(req) + "\r\n\r\n").encode())
+            while b"\r\n\r\n" not in self.buf:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    break
+                self.buf += chunk
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed unanswered: status 0
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
         self.status = int(head.split(b" ")[1]) if head else 0
         if handshake is not None and self.status == 101:

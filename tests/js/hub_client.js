@@ -6,11 +6,13 @@
 //   node hub_client.js '<json spec>'
 //   spec: {"clients":[{"id":"a","url":"http://127.0.0.1:PORT/notifications/hub",
 //          "token":"<jwt>"|null, "protocol":"messagepack"|"json",
-//          "tokenInQuery":false}]}
+//          "tokenInQuery":false, "repeat":1, "pauseMs":0}]}
+//   repeat: connect this many times (stop, pause pauseMs, start again).
 //
-// Prints one JSON object per line on stdout: {"ev":"connected","id":...},
-// {"ev":"error","id":...,"error":...}, {"ev":"message","id":...,
-// "target":...,"arg":{...}}, {"ev":"closed","id":...,"error":...}, and
+// Prints one JSON object per line on stdout: {"ev":"connected","id":...,
+// "ms":<how long start() took>}, {"ev":"error","id":...,"error":...},
+// {"ev":"message","id":...,"target":...,"arg":{...}},
+// {"ev":"closed","id":...,"error":...}, and
 // {"ev":"ready"} once every client has started or failed. Reads commands
 // on stdin, one per line: "stop" stops every client (then prints
 // {"ev":"stopped"} and exits); "send <id> <target> <json>" invokes a hub
@@ -56,11 +58,19 @@ async function startOne(c) {
   }
   conn.onclose((e) => out({ ev: "closed", id: c.id, error: e ? String(e.message || e) : null, t: Date.now() }));
   conns[c.id] = conn;
-  try {
-    await conn.start();
-    out({ ev: "connected", id: c.id });
-  } catch (e) {
-    out({ ev: "error", id: c.id, error: String(e.message || e) });
+  for (let n = 0; n < (c.repeat || 1); n++) {
+    if (n > 0) {
+      await conn.stop();
+      await new Promise((r) => setTimeout(r, c.pauseMs || 0));
+    }
+    const t0 = Date.now();
+    try {
+      await conn.start();
+      out({ ev: "connected", id: c.id, ms: Date.now() - t0 });
+    } catch (e) {
+      out({ ev: "error", id: c.id, error: String(e.message || e), ms: Date.now() - t0 });
+      return;
+    }
   }
 }
 
