@@ -16,7 +16,7 @@ echo 'const struct hd_migration hd_migrations[] = {'
 i=0
 for f in "$@"; do
     b=$(basename "$f" .sql)
-    v=${b%%_*}
+    v=$(expr "${b%%_*}" + 0) # decimal: 0008 is no C literal
     echo "    {$v, \"$b\", m$i},"
     i=$((i + 1))
 done

@@ -435,6 +435,10 @@ hd_msg_request_encode(const struct hd_msg_request *r, struct hd_buf *out,
         json_object_set_new(o, "filter", filter);
     else
         json_decref(filter);
+    if (r->personal)
+        json_object_set(o, "personal", r->personal);
+    if (r->part)
+        json_object_set_new(o, "part", json_string(r->part));
     return finish(o, out, err);
 }
 
@@ -443,7 +447,7 @@ hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
                       struct hd_err *err)
 {
     json_t *o = open_record(data, len, err);
-    json_t *rcpt = NULL, *filter = NULL, *n = NULL, *ex = NULL;
+    json_t *rcpt = NULL, *filter = NULL, *n = NULL, *ex = NULL, *pers = NULL;
     long long ct = 0;
     const char *key;
     json_t *val;
@@ -459,8 +463,11 @@ hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
         take_i64(o, "expire_at_ms", 0, &r->expire_at_ms, err) < 0 ||
         hd_json_obj(o, "", "recipient", 1, &rcpt, err) < 0 ||
         hd_json_obj(o, "", "notification", 1, &n, err) < 0 ||
-        hd_json_obj(o, "", "filter", 0, &filter, err) < 0)
+        hd_json_obj(o, "", "filter", 0, &filter, err) < 0 ||
+        hd_json_obj(o, "", "personal", 0, &pers, err) < 0 ||
+        take_str(o, "part", 0, HD_PART_MAX, &r->part, err) < 0)
         goto fail;
+    r->personal = pers ? json_incref(pers) : NULL;
     if (r->app == NULL)
         r->app = hd_xstrdup("default");
     json_object_foreach(rcpt, key, val)
@@ -512,6 +519,8 @@ hd_msg_request_release(struct hd_msg_request *r)
     json_decref(r->values);
     json_decref(r->exclude_identifiers);
     json_decref(r->notification);
+    json_decref(r->personal);
+    free(r->part);
     memset(r, 0, sizeof(*r));
 }
 

@@ -112,7 +112,16 @@ struct hd_msg_request {
     int client_type;             /* 0 = all */
     char *installation_id;       /* NULL = any */
     json_t *notification;        /* {"fcm":..,"hms":..,"apns":..}: owned */
+    /* per-device processing, or NULL: the send's limit_strategy,
+     * localizations, use_templating, use_meta (an object: owned) */
+    json_t *personal;
+    /* NULL, or the name of a part of the send held back for later (a
+     * delivery window, a rate limit): the fan-out records it done as
+     * uid "#" part, its deliveries carry uid */
+    char *part;
 };
+
+#define HD_PART_MAX 64
 
 int hd_msg_request_encode(const struct hd_msg_request *r, struct hd_buf *out,
                           struct hd_err *err);

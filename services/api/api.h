@@ -73,10 +73,12 @@ struct api_metrics {
     struct hd_metric *events;        /* herald_api_events_total */
     struct hd_bw_unknown bw_unknown; /* herald_api_bitwarden_unknown_... */
     struct hd_metric_series *undeliverable; /* ..._undeliverable_regis... */
-    struct hd_metric *fo_requests;   /* herald_api_fanout_requests_total */
-    struct hd_metric *fo_tokens;     /* herald_api_fanout_tokens_total */
-    struct hd_metric *fo_batches;    /* herald_api_fanout_batches_total */
-    struct hd_metric *job_duration;  /* herald_push_job_duration_seconds */
+    struct hd_metric *fo_requests;      /* herald_api_fanout_requests_total */
+    struct hd_metric *fo_tokens;        /* herald_api_fanout_tokens_total */
+    struct hd_metric *fo_batches;       /* herald_api_fanout_batches_total */
+    struct hd_metric *fo_limited;       /* herald_api_fanout_limited_total */
+    struct hd_metric *fo_render_failed; /* ..._render_failures_total */
+    struct hd_metric *job_duration;     /* herald_push_job_duration_seconds */
     struct hd_metric_series *fo_lag; /* herald_push_queue_consuming_lag_... */
     struct hd_metric_series *fo_inflight;
     struct hd_metric_series *fb_lag;
@@ -304,11 +306,13 @@ void api_feedback_stop(struct api_feedback *fb);
 /* Frees it; after the producer is freed (dead letters report late). */
 void api_feedback_free(struct api_feedback *fb);
 
-/* Holds r until send_at_s (Unix seconds) in scheduled_pushes; a uid
- * already held (or cancelled) is left as it is. Any thread that may wait
- * on PostgreSQL. 0 or -1 with err. */
-int api_sched_put(struct api_ctx *ctx, const struct hd_msg_request *r,
-                  int64_t send_at_s, struct hd_err *err);
+/* Holds r until due_ms (Unix ms) in scheduled_pushes, under its uid (a
+ * part: uid "#" part); one already held (or cancelled) is left as it is.
+ * pool: the caller's (HTTP or stages). Any thread that may wait on
+ * PostgreSQL. 0 or -1 with err. */
+int api_sched_put(struct api_ctx *ctx, struct hd_pg *pool,
+                  const struct hd_msg_request *r, int64_t due_ms,
+                  struct hd_err *err);
 /* 1 when cancel_push named (app, uid). Fan-out workers. */
 int api_sched_cancelled(struct api_ctx *ctx, const char *app, const char *uid);
 /* new: the scheduler stage (releases due pushes). NULL with err. */

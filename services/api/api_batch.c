@@ -91,6 +91,57 @@ api_batcher_add(struct api_batcher *b, enum hd_provider p, const char *token,
     return emit(b, d, err);
 }
 
+/* The open variant batch of p for part: an equal one, a new slot, or
+ * the fullest emitted and reused. NULL when that emit failed. */
+static struct hd_msg_delivery *
+variant(struct api_batcher *b, enum hd_provider p, json_t *part,
+        struct hd_err *err)
+{
+    struct hd_msg_delivery *d;
+    int i, full = 0;
+
+    for (i = 0; i < b->nvar[p]; i++)
+        if (b->var[p][i].notification == part)
+            return &b->var[p][i];
+    for (i = 0; i < b->nvar[p]; i++)
+        if (json_equal(b->var[p][i].notification, part))
+            return &b->var[p][i];
+    if (b->nvar[p] < API_BATCH_VARIANTS) {
+        d = &b->var[p][b->nvar[p]++];
+        *d = b->cur[p];
+        d->tokens = NULL;
+        d->ntokens = d->cap = 0;
+        d->notification = json_incref(part);
+        return d;
+    }
+    for (i = 1; i < API_BATCH_VARIANTS; i++)
+        if (b->var[p][i].ntokens > b->var[p][full].ntokens)
+            full = i;
+    d = &b->var[p][full];
+    if (d->ntokens > 0 && emit(b, d, err) < 0)
+        return NULL;
+    json_decref(d->notification);
+    d->notification = json_incref(part);
+    return d;
+}
+
+int
+api_batcher_add_part(struct api_batcher *b, enum hd_provider p, json_t *part,
+                     const char *token, const char *device, struct hd_err *err)
+{
+    struct hd_msg_delivery *d;
+
+    if (!api_batcher_wants(b, p))
+        return 0;
+    d = variant(b, p, part, err);
+    if (d == NULL)
+        return -1;
+    hd_msg_delivery_add_token(d, token, device);
+    if (d->ntokens < b->max[p])
+        return 0;
+    return emit(b, d, err);
+}
+
 int
 api_batcher_target(struct api_batcher *b, enum hd_provider p,
                    enum hd_rcpt_type t, const char *value, struct hd_err *err)
@@ -119,9 +170,15 @@ api_batcher_flush(struct api_batcher *b, struct hd_err *err)
 {
     int p;
 
-    for (p = 0; p < HD_PROVIDER__COUNT; p++)
+    int i;
+
+    for (p = 0; p < HD_PROVIDER__COUNT; p++) {
         if (b->cur[p].ntokens > 0 && emit(b, &b->cur[p], err) < 0)
             return -1;
+        for (i = 0; i < b->nvar[p]; i++)
+            if (b->var[p][i].ntokens > 0 && emit(b, &b->var[p][i], err) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -130,9 +187,16 @@ api_batcher_release(struct api_batcher *b)
 {
     int p;
 
+    int i;
+
     for (p = 0; p < HD_PROVIDER__COUNT; p++) {
         empty(&b->cur[p]);
         free(b->cur[p].tokens);
+        for (i = 0; i < b->nvar[p]; i++) {
+            empty(&b->var[p][i]);
+            free(b->var[p][i].tokens);
+            json_decref(b->var[p][i].notification);
+        }
     }
     memset(b, 0, sizeof(*b));
 }

@@ -18,9 +18,16 @@
 typedef int api_batch_emit_fn(void *ud, const struct hd_msg_delivery *d,
                               size_t seq, struct hd_err *err);
 
+/* Open batches per provider for per-device notifications (templating):
+ * tokens with an equal rendered part share one. */
+#define API_BATCH_VARIANTS 16
+
 struct api_batcher {
     const struct hd_msg_request *req; /* borrowed */
     struct hd_msg_delivery cur[HD_PROVIDER__COUNT];
+    /* variants: their notification is an owned reference */
+    struct hd_msg_delivery var[HD_PROVIDER__COUNT][API_BATCH_VARIANTS];
+    int nvar[HD_PROVIDER__COUNT];
     size_t max[HD_PROVIDER__COUNT];
     size_t seq;                        /* batches emitted */
     size_t tokens[HD_PROVIDER__COUNT]; /* tokens emitted */
@@ -40,6 +47,14 @@ int api_batcher_wants(const struct api_batcher *b, enum hd_provider p);
  * does not carry is skipped (returns 0). 0 or -1 from emit. */
 int api_batcher_add(struct api_batcher *b, enum hd_provider p,
                     const char *token, const char *device, struct hd_err *err);
+
+/* Adds a token whose notification part is part (rendered for its device;
+ * a reference is taken). Tokens with an equal part (the same json_t, or
+ * equal JSON) go into the same batch; with API_BATCH_VARIANTS open for
+ * p, the fullest is emitted to make room. 0 or -1 from emit. */
+int api_batcher_add_part(struct api_batcher *b, enum hd_provider p,
+                         json_t *part, const char *token, const char *device,
+                         struct hd_err *err);
 
 /* Emits one topic or condition delivery for p (no tokens). */
 int api_batcher_target(struct api_batcher *b, enum hd_provider p,

@@ -1,6 +1,7 @@
 /* api_cleanup.c -- periodic hygiene: devices inactive for
  * max_inactive_device_days (not registered and not successfully sent to),
- * and push_status / push_requests rows older than the retention.
+ * push_status / push_requests rows older than the retention, and
+ * rate-limit states past their longest interval.
  *
  * Deletes go in chunks of CHUNK rows, one statement each, so no single
  * statement holds many locks or runs into the statement timeout, and a
@@ -100,6 +101,9 @@ round_once(struct api_cleanup *cl)
             hd_log(HD_LOG_INFO, 0, "removed %ld devices inactive for %d days",
                    n, cfg->max_inactive_days);
     }
+    n = drain(cl, "cl_rate", 0, 0);
+    if (n > 0)
+        hd_log(HD_LOG_INFO, 0, "removed %ld idle rate-limit states", n);
     if (cfg->retention_hours > 0) {
         n = drain(cl, "cl_status", cfg->retention_hours, 0);
         n += drain(cl, "cl_requests", cfg->retention_hours, 0);

@@ -6,7 +6,9 @@
  * from the cursor (the last device id); its batches go to the producer,
  * which sends them while the next page is read. Every row of a page comes
  * back with a "passes the filter" flag, so the cursor moves past filtered
- * rows too. Fan-out worker threads. */
+ * rows too. A send with per-device processing (limit_strategy,
+ * templates) has its pages processed by api_fopersonal.c. Fan-out worker
+ * threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "core/rand.h"
 #include "services/api/api_batch.h"
 #include "services/api/api_fanout.h"
+#include "services/api/api_fopersonal.h"
 #include "services/api/api_store.h"
 #include "core/banned.h"
 
@@ -35,19 +38,6 @@ static int
 expired(const struct fo_req *req)
 {
     return req->r.expire_at_ms > 0 && hd_now_wall_ms() >= req->r.expire_at_ms;
-}
-
-/* Sleeps ms in short steps; returns early when stopping. */
-static void
-nap(struct api_fanout *fo, uint64_t ms)
-{
-    uint64_t until = hd_now_mono_ms() + ms;
-
-    while (!stopping(fo) && hd_now_mono_ms() < until) {
-        struct timespec ts = {0, 20 * 1000000L};
-
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* The batcher's emit: encode and produce. */
@@ -99,7 +89,7 @@ struct page_args {
     char client_type[16];
     char rows[16];
     const char *stmt;
-    const char *vals[9];
+    const char *vals[11];
     int nvals;
 };
 
@@ -180,7 +170,13 @@ filter_args(struct page_args *a, const struct hd_msg_request *r,
     }
     a->stmt = lead >= 0 ? stmts[lead] : "ff_page_providers";
     a->vals[1] = lead >= 0 ? a->lists[lead].data : a->providers.data;
-    a->nvals = 9;
+    /* per-device processing reads the device's fields (and meta) */
+    a->vals[9] = r->personal ? "true" : "false";
+    a->vals[10] =
+        r->personal && json_is_true(json_object_get(r->personal, "use_meta"))
+            ? "true"
+            : "false";
+    a->nvals = 11;
     return 0;
 }
 
@@ -252,6 +248,7 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
     struct api_ctx *ctx = fo->ctx;
     char cursor[HD_ID_MAX + 1] = "";
     struct page_args a;
+    struct fo_pctx *pc = NULL;
     unsigned fails = 0;
     int rc, n;
 
@@ -260,6 +257,8 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
         page_args_release(&a);
         return rc; /* 0: no provider of the request to look for */
     }
+    if (req->has_pers)
+        pc = fo_pctx_new();
     a.vals[2] = cursor;
     for (;;) {
         PGresult *res = NULL;
@@ -277,11 +276,18 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
         if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, a.stmt, a.nvals, a.vals,
                       &res, err) < 0) {
             hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
-            nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
+            fo_nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
+            continue;
+        }
+        n = pc ? fo_personal_page(fo, req, pc, b, res, err)
+               : add_page(b, res, err);
+        if (n == -2) {
+            hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
+            PQclear(res);
+            fo_nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
             continue;
         }
         fails = 0;
-        n = add_page(b, res, err);
         if (n > 0)
             snprintf(cursor, sizeof(cursor), "%s",
                      api_pg_get(res, PQntuples(res) - 1, 0));
@@ -296,6 +302,7 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
         }
     }
     page_args_release(&a);
+    fo_pctx_free(pc);
     return rc;
 }
 

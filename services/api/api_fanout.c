@@ -93,6 +93,8 @@ static void
 req_free(struct fo_req *req)
 {
     hd_msg_request_release(&req->r);
+    api_personal_release(&req->pers);
+    free(req->rid);
     free(req->key);
     free(req);
 }
@@ -179,8 +181,8 @@ log_done(const struct fo_req *req, const char *state)
     double ms = (double)(hd_now_mono_us() - req->start_us) / 1000.0;
 
     hd_log(tokens >= 1000 || ms >= 1000 ? HD_LOG_INFO : HD_LOG_DEBUG, 0,
-           "request %s %s: %ld tokens in %ld batches, %.1f ms", req->r.uid,
-           state, tokens, atomic_load(&req->batches), ms);
+           "request %s %s: %ld tokens in %ld batches, %.1f ms", req->rid, state,
+           tokens, atomic_load(&req->batches), ms);
 }
 
 /* Writes the rows of finished requests, then marks their offsets done.
@@ -221,7 +223,7 @@ run_finished(struct api_fanout *fo)
             continue;
         }
         api_pgarr_add(&a[0], req->r.app, NULL);
-        api_pgarr_add(&a[1], req->r.uid, NULL);
+        api_pgarr_add(&a[1], req->rid, NULL);
         api_pgarr_add(&a[2], f & FO_F_EXPIRED ? "expired" : "done", NULL);
         api_pgarr_add_i64(&a[3], atomic_load(&req->tokens), NULL);
         api_pgarr_add_i64(&a[4], req->r.created_ms, NULL);
@@ -307,13 +309,25 @@ take(struct api_fanout *fo, const struct hd_kmsg *msg)
         free(req);
         return NULL;
     }
+    if (req->r.personal &&
+        api_personal_parse(req->r.personal, req->r.notification,
+                           req->r.kind == HD_RCPT_FILTER, NULL, &req->pers,
+                           &err) < 0) {
+        dead_letter(fo, msg, err.msg);
+        hd_msg_request_release(&req->r);
+        free(req);
+        return NULL;
+    }
+    req->has_pers = req->r.personal != NULL;
+    req->rid = req->r.part ? hd_xasprintf("%s#%s", req->r.uid, req->r.part)
+                           : hd_xstrdup(req->r.uid);
     if (msg->timestamp_ms > 0)
         hd_gauge_set(fo->ctx->m.fo_lag,
                      (double)(hd_now_wall_ms() - msg->timestamp_ms) / 1e3);
     req->fo = fo;
     req->partition = msg->partition;
     req->offset = msg->offset;
-    req->key = hd_xasprintf("%s\x1f%s", req->r.app, req->r.uid);
+    req->key = hd_xasprintf("%s\x1f%s", req->r.app, req->rid);
     atomic_init(&req->pending, 1);
     atomic_init(&req->flags, 0);
     atomic_init(&req->tokens, 0);
@@ -342,7 +356,7 @@ dispatch(struct api_fanout *fo, struct fo_req **list)
     api_pgarr_begin(&uids);
     for (req = *list; req; req = req->next) {
         api_pgarr_add(&apps, req->r.app, NULL);
-        api_pgarr_add(&uids, req->r.uid, NULL);
+        api_pgarr_add(&uids, req->rid, NULL);
     }
     api_pgarr_end(&apps, NULL);
     api_pgarr_end(&uids, NULL);
@@ -359,7 +373,7 @@ dispatch(struct api_fanout *fo, struct fo_req **list)
         *list = req->next;
         for (i = 0; i < PQntuples(res) && !seen; i++)
             seen = strcmp(api_pg_get(res, i, 0), req->r.app) == 0 &&
-                   strcmp(api_pg_get(res, i, 1), req->r.uid) == 0;
+                   strcmp(api_pg_get(res, i, 1), req->rid) == 0;
         if (seen) {
             retire(fo, req, "duplicate");
             continue;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "services/api/api.h"
+#include "services/api/api_personal.h"
 
 #define FO_BUCKETS 4096   /* in-progress table (power of two) */
 #define FO_CHECK_MAX 256  /* requests looked up per database check */
@@ -26,6 +27,9 @@
 struct fo_req {
     struct api_fanout *fo;
     struct hd_msg_request r;
+    char *rid;                /* uid, or uid "#" part: push_requests' key */
+    struct api_personal pers; /* r.personal read (has_pers) */
+    int has_pers;
     int32_t partition;
     int64_t offset;
     char *key;           /* app "\x1f" uid: the in-progress table key */
@@ -95,5 +99,8 @@ void fo_run_retries(struct api_fanout *fo);
  * or -1 when stopping (value freed, nothing counted). Worker threads. */
 int fo_produce(struct api_fanout *fo, struct fo_req *req, enum hd_provider p,
                size_t ntokens, size_t seq, char *value, size_t len);
+
+/* Sleeps ms in short steps; returns early when stopping. */
+void fo_nap(struct api_fanout *fo, uint64_t ms);
 
 #endif

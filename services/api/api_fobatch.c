@@ -149,7 +149,7 @@ fo_produce(struct api_fanout *fo, struct fo_req *req, enum hd_provider p,
     b->req = req;
     b->provider = p;
     b->ntokens = ntokens;
-    b->key = hd_xasprintf("%s:%zu", req->r.uid, seq);
+    b->key = hd_xasprintf("%s:%zu", req->rid, seq);
     b->keylen = strlen(b->key);
     b->value = value;
     b->len = len;
@@ -197,5 +197,17 @@ fo_run_retries(struct api_fanout *fo)
             fo->retry = b;
         }
         pthread_mutex_unlock(&fo->mu);
+    }
+}
+
+void
+fo_nap(struct api_fanout *fo, uint64_t ms)
+{
+    uint64_t until = hd_now_mono_ms() + ms;
+
+    while (!atomic_load(&fo->stop) && hd_now_mono_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000L};
+
+        nanosleep(&ts, NULL);
     }
 }

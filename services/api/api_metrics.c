@@ -21,6 +21,7 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
     static const char *const prov_outcome[] = {"provider", "outcome"};
     static const char *const prov_reason[] = {"provider", "reason"};
     static const char *const prov[] = {"provider"};
+    static const char *const strat_result[] = {"strategy", "result"};
     struct hd_metric *lag, *inflight;
 
     m->calls = hd_metrics_counter(reg, "herald_api_calls_total",
@@ -49,6 +50,16 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
     m->fo_batches =
         hd_metrics_counter(reg, "herald_api_fanout_batches_total",
                            "Delivery batches produced.", 1, provider);
+    m->fo_limited = hd_metrics_counter(
+        reg, "herald_api_fanout_limited_total",
+        "Devices a send's limit_strategy held back, by strategy (rate_limit, "
+        "time_limit) and result (delayed, dropped).",
+        2, strat_result);
+    m->fo_render_failed = hd_metrics_counter(
+        reg, "herald_api_fanout_render_failures_total",
+        "Devices whose templated notification did not render (reported "
+        "failed with code template).",
+        1, provider);
     m->job_duration = hd_metrics_histogram(
         reg, "herald_push_job_duration_seconds",
         "Fan-out of one request, from pick-up to its last batch "

@@ -37,13 +37,15 @@ struct api_sched {
 };
 
 int
-api_sched_put(struct api_ctx *ctx, const struct hd_msg_request *r,
-              int64_t send_at_s, struct hd_err *err)
+api_sched_put(struct api_ctx *ctx, struct hd_pg *pool,
+              const struct hd_msg_request *r, int64_t due_ms,
+              struct hd_err *err)
 {
     char due[24];
     const char *vals[4];
     struct hd_buf rec;
     PGresult *res = NULL;
+    char *key = NULL;
     int rc;
 
     hd_buf_init(&rec, HD_KAFKA_MAX_MESSAGE);
@@ -51,14 +53,17 @@ api_sched_put(struct api_ctx *ctx, const struct hd_msg_request *r,
         hd_buf_release(&rec);
         return -1;
     }
-    snprintf(due, sizeof(due), "%lld", (long long)send_at_s);
+    if (r->part)
+        key = hd_xasprintf("%s#%s", r->uid, r->part);
+    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
     vals[0] = r->app;
-    vals[1] = r->uid;
+    vals[1] = key ? key : r->uid;
     vals[2] = due;
     vals[3] = rec.data;
-    rc = api_query(ctx->pg, ctx->cfg.pg_wait_ms, "sp_put", 4, vals, &res, err);
+    rc = api_query(pool, ctx->cfg.pg_wait_ms, "sp_put", 4, vals, &res, err);
     PQclear(res);
     hd_buf_release(&rec);
+    free(key);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "services/api/api.h"
+#include "services/api/api_personal.h"
 #include "core/banned.h"
 
 /* ---- recipient --------------------------------------------------------- */
@@ -456,29 +457,6 @@ parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
     return 0;
 }
 
-/* Today's fields this release does not carry out: refused as "not
- * available" (108) when set, never ignored, so a push is never sent
- * early, unlimited or untranslated. */
-static int
-refuse_unavailable(json_t *params, struct hd_err *err)
-{
-    static const char *const keys[] = {"limit_strategy", "localizations",
-                                       "use_templating", "use_meta", NULL};
-    size_t i;
-
-    for (i = 0; keys[i]; i++) {
-        json_t *v = json_object_get(params, keys[i]);
-
-        if (v == NULL || json_is_null(v) || json_is_false(v) ||
-            (json_is_integer(v) && json_integer_value(v) == 0) ||
-            (json_is_object(v) && json_object_size(v) == 0))
-            continue;
-        return hd_err_set(err, HD_EUNAVAILABLE,
-                          "params.%s: not available in this release", keys[i]);
-    }
-    return 0;
-}
-
 /* Outcomes are kept by uid, and update_push_status names them by
  * analytics_uid: an analytics_uid alone is the uid too; one that differs
  * from the uid is not available. */
@@ -534,7 +512,8 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
         check_analytics_uid(&uid, auid, err) < 0 ||
         parse_recipient(rc, r, &need, err) < 0 ||
         parse_notification(n, uid, r, need, err) < 0 ||
-        refuse_unavailable(params, err) < 0) {
+        api_personal_parse(params, r->notification, r->kind == HD_RCPT_FILTER,
+                           &r->personal, NULL, err) < 0) {
         hd_msg_request_release(r);
         return -1;
     }
@@ -584,7 +563,8 @@ api_send_push(struct api_call *call)
     if (send_at > 0) {
         /* held in PostgreSQL until then (one insert; the scheduler stage
          * releases it to herald.requests) */
-        if (api_sched_put(call->ctx, &r, send_at, &err) < 0) {
+        if (api_sched_put(call->ctx, call->ctx->pg, &r, send_at * 1000, &err) <
+            0) {
             hd_msg_request_release(&r);
             api_call_fail(call, &err);
             return;

@@ -102,8 +102,16 @@
     " AND ($9::text[] IS NULL OR d.platform = ANY ($9::text[]))"               \
     " AND ($8::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "       \
     "WHERE t.device_id = d.id AND t.topic = ANY ($8::text[]))))"
+/* $10: the device's fields too (user, timezone, locale), for per-device
+ * processing; $11: and its meta */
+#define FF_DEVICE                                                              \
+    ", CASE WHEN $10::boolean THEN d.user_id END, "                            \
+    "CASE WHEN $10::boolean THEN d.timezone END, "                             \
+    "CASE WHEN $10::boolean THEN d.locale END, "                               \
+    "CASE WHEN $11::boolean THEN d.meta::text END"
 #define FF_PAGE(inner)                                                         \
-    "SELECT p.id, d.provider, d.token, " FF_OK " FROM (SELECT DISTINCT x.id "  \
+    "SELECT p.id, d.provider, d.token, " FF_OK FF_DEVICE                       \
+    " FROM (SELECT DISTINCT x.id "                                             \
     "FROM unnest($2::text[]) AS v(name) CROSS JOIN LATERAL (" inner ") AS x "  \
     "ORDER BY x.id LIMIT $4) AS p LEFT JOIN devices d ON d.id = p.id "         \
     "ORDER BY p.id"
@@ -225,29 +233,36 @@ const struct hd_pg_stmt api_stmts[] = {
      8},
 
     {"ff_page_ids",
-     "SELECT d.id, d.provider, d.token, " FF_OK " FROM devices d "
+     "SELECT d.id, d.provider, d.token, " FF_OK FF_DEVICE " FROM devices d "
      "WHERE d.app = $1 AND d.id = ANY ($2::text[]) AND d.id > $3 "
      "ORDER BY d.id LIMIT $4",
-     9},
+     11},
     {"ff_page_users",
      FF_PAGE("SELECT i.id FROM devices i WHERE i.app = $1 "
              "AND i.user_id = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
-     9},
+     11},
     {"ff_page_topics",
      FF_PAGE("SELECT t.device_id AS id FROM device_topics t "
              "WHERE t.app = $1 AND t.topic = v.name AND t.device_id > $3 "
              "ORDER BY t.device_id LIMIT $4"),
-     9},
+     11},
     /* no ids, users or topics: the providers' index ranges ($2 = $5) */
     {"ff_page_providers",
      FF_PAGE("SELECT i.id FROM devices i WHERE i.app = $1 "
              "AND i.provider = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
-     9},
+     11},
+    /* limit_strategy (db/migrations/0008) */
+    {"fp_rate_take",
+     "SELECT unnest(herald_rate_take($1, $2::text[], $3::int[], "
+     "$4::bigint[]))",
+     4},
+    {"fp_window_wait",
+     "SELECT unnest(herald_window_wait($1::text[], $2::int, $3::int))", 3},
 
     /* scheduled pushes (send_at) and cancel_push */
     {"sp_put",
      "INSERT INTO scheduled_pushes (app, uid, due_at, state, record) "
-     "VALUES ($1, $2, to_timestamp($3::bigint), 'pending', $4) "
+     "VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), 'pending', $4) "
      "ON CONFLICT (app, uid) DO NOTHING",
      4},
     {"sp_claim",
@@ -310,6 +325,12 @@ const struct hd_pg_stmt api_stmts[] = {
      "target FROM push_status "
      "WHERE updated_at < now() - make_interval(hours => $1::int) "
      "LIMIT $2::int)",
+     2},
+    /* rate-limit state that no longer limits anything ($1: slack, ms) */
+    {"cl_rate",
+     "DELETE FROM push_rate_state WHERE (app, key) IN (SELECT app, key "
+     "FROM push_rate_state WHERE until_ms < "
+     "(extract(epoch FROM now()) * 1000)::bigint - $1::int LIMIT $2::int)",
      2},
     {"cl_scheduled",
      "DELETE FROM scheduled_pushes WHERE (app, uid) IN (SELECT app, uid "

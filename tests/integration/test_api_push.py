@@ -497,11 +497,7 @@ def test_send_bad_new_fields_are_refused_and_nothing_is_queued(api):
         ({"recipient": {"filter": {}}, "notification": FCM, "uid": u, "analytics_uid": "other"},
          108, "analytics_uid"),
         ({"recipient": {"filter": {}}, "notification": FCM, "uid": u,
-          "limit_strategy": {"rate_limit": {}}}, 108, "limit_strategy"),
-        ({"recipient": {"filter": {}}, "notification": FCM, "uid": u,
-          "localizations": {"de": {"translations": {"a": "b"}}}}, 108, "localizations"),
-        ({"recipient": {"filter": {}}, "notification": FCM, "uid": u, "use_templating": True},
-         108, "use_templating"),
+          "limit_strategy": {"rate_limit": {}}}, 107, "limit_strategy.rate_limit.policies"),
     ]
     for params, code, word in cases:
         e = err(api, "send_push_notification", params)

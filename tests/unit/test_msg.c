@@ -104,7 +104,19 @@ test_request_round_trip(void)
     ASSERT_INT_EQ(d.kind, HD_RCPT_FCM_TOPIC);
     ASSERT_STR_EQ(json_string_value(d.values), "news");
     ASSERT_STR_EQ(d.app, "default");
+    ASSERT_TRUE(d.personal == NULL && d.part == NULL);
     hd_msg_request_release(&d);
+
+    /* a held-back part of a per-device send */
+    r.personal = json_pack("{s:b}", "use_templating", 1);
+    r.part = (char[]){"1765040400-00ff"};
+    hd_buf_reset(&b);
+    ASSERT_INT_EQ(hd_msg_request_encode(&r, &b, &err), 0);
+    ASSERT_INT_EQ(hd_msg_request_decode(b.data, b.len, &d, &err), 0);
+    ASSERT_TRUE(json_equal(d.personal, r.personal));
+    ASSERT_STR_EQ(d.part, "1765040400-00ff");
+    hd_msg_request_release(&d);
+    json_decref(r.personal);
     json_decref(r.values);
     json_decref(r.notification);
     hd_buf_release(&b);
