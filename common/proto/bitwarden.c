@@ -293,6 +293,7 @@ check_sizes(json_t *n, struct hd_err *err)
         {"fcm", "message", "FCM data message", HD_PAYLOAD_MAX_FCM},
         {"apns", "payload", "APNs payload", HD_PAYLOAD_MAX_APNS},
         {"hms", "message", "HMS message", HD_PAYLOAD_MAX_HMS},
+        {"webpush", "payload", "Web Push payload", HD_PAYLOAD_MAX_WEBPUSH},
     };
     size_t i, size;
 
@@ -314,7 +315,7 @@ hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
 {
     char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
     char typestr[16];
-    json_t *fcm_data, *apns_data, *hms_data, *out;
+    json_t *fcm_data, *apns_data, *hms_data, *web_data, *out;
     char *hms_text;
 
     if (text == NULL) {
@@ -333,18 +334,22 @@ hd_bw_mobile_notification(int type, json_t *payload, const char *context_id,
     fcm_data = json_pack("{s:s,s:s}", "type", typestr, "payload", text);
     apns_data = json_pack("{s:i,s:s}", "type", type, "payload", text);
     hms_data = json_pack("{s:s,s:s}", "type", typestr, "payload", text);
+    /* Bitwarden's Web Push template: {"data":{"type":#(type),...}} */
+    web_data = json_pack("{s:i,s:s}", "type", type, "payload", text);
     if (context_id) {
         json_object_set_new(fcm_data, "contextId", json_string(context_id));
         json_object_set_new(apns_data, "contextId", json_string(context_id));
         json_object_set_new(hms_data, "contextId", json_string(context_id));
+        json_object_set_new(web_data, "contextId", json_string(context_id));
     }
     hms_text = json_dumps(hms_data, JSON_COMPACT);
     out = json_pack("{s:{s:{s:o}},s:{s:{s:s,s:s},s:{s:{s:i},s:o}},"
-                    "s:{s:{s:s}}}",
+                    "s:{s:{s:s}},s:{s:{s:o}}}",
                     "fcm", "message", "data", fcm_data, "apns", "headers",
                     "apns-push-type", "background", "apns-priority", "5",
                     "payload", "aps", "content-available", 1, "data", apns_data,
-                    "hms", "message", "data", hms_text);
+                    "hms", "message", "data", hms_text, "webpush", "payload",
+                    "data", web_data);
     json_decref(hms_data);
     free(hms_text);
     free(text);

@@ -32,6 +32,8 @@ void hd_bw_guid_normalize(char *s);
 
 /* ClientType: 0 All, 1 Web, 2 Browser, 3 Desktop, 4 Mobile, 5 Cli. */
 #define HD_BW_CLIENT_ALL 0
+#define HD_BW_CLIENT_WEB 1
+#define HD_BW_CLIENT_BROWSER 2
 #define HD_BW_CLIENT_MOBILE 4
 
 /* DeviceTypes.ToClientType: device type number (0..26) to client type;
@@ -69,13 +71,17 @@ int hd_bw_route(json_t *notification, enum hd_event_target *target,
  *    "apns":{"headers":{"apns-push-type":"background","apns-priority":"5"},
  *            "payload":{"aps":{"content-available":1},
  *                       "data":{"type":<n>,"payload":"<json>"}}},
- *    "hms":{"message":{"data":"{\"type\":\"<n>\",\"payload\":\"<json>\"}"}}}
+ *    "hms":{"message":{"data":"{\"type\":\"<n>\",\"payload\":\"<json>\"}"}},
+ *    "webpush":{"payload":{"data":{"type":<n>,"payload":"<json>"}}}}
+ * (the last is Bitwarden's Web Push template, for browsers that registered
+ * through .../web-push-auth).
  * payload is serialised compactly (ids and dates; types 20/21 carry a
  * title and body). When context_id is not NULL it is added as data
  * "contextId" (the apps drop a push whose contextId is their own). NULL
  * with err if payload cannot be serialised, or (HD_ETOOBIG, the message
  * naming the limit) if a provider's part as its worker sends it is over
- * that provider's limit (4096 bytes for FCM data, APNs and HMS). */
+ * that provider's limit (4096 bytes for FCM data, APNs and HMS, 3993 for
+ * the Web Push plaintext). */
 json_t *hd_bw_mobile_notification(int type, json_t *payload,
                                   const char *context_id, struct hd_err *err);
 

@@ -272,6 +272,7 @@ extern const size_t api_nroutes;
 
 void api_handle_events(struct hd_http_req *req, void *ud);
 void api_handle_bw_token(struct hd_http_req *req, void *ud);
+void api_handle_bw_webpush(struct hd_http_req *req, void *ud);
 void api_handle_bw_clear(struct hd_http_req *req, void *ud);
 
 /* ---- background stages ------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* api_bwdev.c -- Bitwarden's client device endpoints: PUT|POST
- * /devices/identifier/{identifier}/token and .../clear-token.
+ * /devices/identifier/{identifier}/token, .../web-push-auth (a browser's
+ * Web Push subscription, stored as a webpush device) and .../clear-token.
  *
  * The bearer JWT gives the user (sub), the provider (devicetype: Android
  * FCM, iOS APNs, AndroidAmazon ADM: stored, counted, never delivered, as
@@ -10,6 +11,7 @@
  * identifier, rate-limited per client address, 404 when there is none.
  * 200 with no body, as Bitwarden. Worker threads. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/bitwarden.h"
@@ -18,6 +20,7 @@
 #include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
+#include "services/api/api_webpush.h"
 #include "core/banned.h"
 
 #define BW_PUSH_TOKEN_MAX 255 /* DeviceTokenRequestModel.PushToken */
@@ -157,6 +160,69 @@ token_taken(struct api_ctx *ctx, const struct api_register *r,
     return taken;
 }
 
+/* Saves r, the device (identifier, user) of u, and answers: 409 when its
+ * token is another user's device's, 200 once stored (and, with relay,
+ * told to the upstream relay). */
+static void
+store(struct api_ctx *ctx, struct hd_http_req *req, struct api_register *r,
+      const struct hd_user *u, int relay)
+{
+    struct hd_err err = {0};
+    const char *vals[3];
+    json_t *device = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    rc = token_taken(ctx, r, r->identifier, &err);
+    if (rc < 0)
+        goto fail;
+    if (rc > 0) {
+        hd_http_respond_error(req, 409, "conflict",
+                              "pushToken: registered to another device");
+        return;
+    }
+    vals[0] = r->app;
+    vals[1] = r->identifier;
+    vals[2] = u->sub;
+    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "bw_find", 3, vals, &res,
+                  &err) < 0)
+        goto fail;
+    r->id = PQntuples(res) == 1 ? api_pg_get(res, 0, 0) : NULL;
+    r->topics = org_channels(u);
+    rc = api_register_exec(ctx, r, 1, &device, &err);
+    json_decref(r->topics);
+    PQclear(res);
+    if (rc < 0)
+        goto fail;
+    if (relay)
+        relay_register(ctx, device, r, u);
+    json_decref(device);
+    if (r->provider == HD_PROVIDER_ADM)
+        hd_counter_inc(ctx->m.undeliverable);
+    respond_ok(req);
+    return;
+fail:
+    hd_log(HD_LOG_ERROR, 0, "device token: %s", err.msg);
+    hd_http_respond_error(req, 500, "internal", "internal server error");
+}
+
+/* The user of a device endpoint that needs one: 1 with *u, or 0 after
+ * answering 401. */
+static int
+user_required(struct api_ctx *ctx, struct hd_http_req *req, struct hd_user *u)
+{
+    int rc;
+
+    u->device_type = -1;
+    rc = user_of(ctx, req, u);
+    if (rc == 0) {
+        hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+        hd_http_respond_error(req, 401, "unauthorized",
+                              "a valid user access token is required");
+    }
+    return rc > 0;
+}
+
 void
 api_handle_bw_token(struct hd_http_req *req, void *ud)
 {
@@ -165,22 +231,12 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
     struct hd_err err = {0};
     struct api_register r;
     const char *ident, *body, *tok;
-    const char *vals[3];
-    json_t *doc = NULL, *pt, *device = NULL;
-    PGresult *res = NULL;
+    json_t *doc = NULL, *pt;
     size_t len = 0;
-    int dt, rc;
+    int dt;
 
-    u.device_type = -1;
-    rc = user_of(ctx, req, &u);
-    if (rc <= 0) {
-        if (rc == 0) {
-            hd_http_req_add_header(req, "WWW-Authenticate", "Bearer");
-            hd_http_respond_error(req, 401, "unauthorized",
-                                  "a valid user access token is required");
-        }
-        return;
-    }
+    if (!user_required(ctx, req, &u))
+        goto out;
     ident = identifier_of(req);
     if (ident == NULL)
         goto out;
@@ -214,38 +270,84 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
         hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
         goto out;
     }
-    rc = token_taken(ctx, &r, ident, &err);
-    if (rc < 0)
-        goto fail;
-    if (rc > 0) {
-        hd_http_respond_error(req, 409, "conflict",
-                              "pushToken: registered to another device");
+    store(ctx, req, &r, &u, 1);
+out:
+    json_decref(doc);
+    hd_user_release(&u);
+}
+
+/* WebPushAuthRequestModel: {"endpoint","p256dh","auth"}, all required
+ * strings, any key case. The subscription JSON text (new), or NULL after
+ * answering 400. */
+static char *
+webpush_subscription(struct hd_http_req *req)
+{
+    static const char *const keys[] = {"endpoint", "p256dh", "auth"};
+    struct hd_err err = {0};
+    const char *body;
+    json_t *doc, *v[3], *sub = NULL;
+    char *text = NULL;
+    size_t len = 0, i;
+
+    body = hd_http_req_body(req, &len);
+    doc = hd_json_parse(body ? body : "", len, &err);
+    for (i = 0; i < 3; i++) {
+        v[i] = hd_json_get_ci(doc, keys[i]);
+        if (!json_is_string(v[i]) || json_string_length(v[i]) == 0) {
+            hd_http_respond_error(req, 400, "bad_request",
+                                  "%s: required, a non-empty string", keys[i]);
+            goto out;
+        }
+    }
+    sub = json_pack("{s:O,s:{s:O,s:O}}", "endpoint", v[0], "keys", "p256dh",
+                    v[1], "auth", v[2]);
+    text = json_dumps(sub, JSON_COMPACT);
+out:
+    json_decref(sub);
+    json_decref(doc);
+    return text;
+}
+
+void
+api_handle_bw_webpush(struct hd_http_req *req, void *ud)
+{
+    struct api_ctx *ctx = ud;
+    struct hd_user u = {0};
+    struct hd_err err = {0};
+    struct api_register r;
+    struct hd_buf canon;
+    const char *ident;
+    char *sub = NULL;
+    int dt;
+
+    hd_buf_init(&canon, HD_TOKEN_MAX_WEBPUSH);
+    if (!user_required(ctx, req, &u))
+        goto out;
+    ident = identifier_of(req);
+    if (ident == NULL)
+        goto out;
+    sub = webpush_subscription(req);
+    if (sub == NULL)
+        goto out;
+    /* keys on the curve, the endpoint on the push services' allowlist */
+    if (api_webpush_check(sub, strlen(sub), &canon, &err) < 0) {
+        hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
         goto out;
     }
-    vals[0] = r.app;
-    vals[1] = ident;
-    vals[2] = u.sub;
-    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "bw_find", 3, vals, &res,
-                  &err) < 0)
-        goto fail;
-    r.id = PQntuples(res) == 1 ? api_pg_get(res, 0, 0) : NULL;
-    r.topics = org_channels(&u);
-    rc = api_register_exec(ctx, &r, 1, &device, &err);
-    json_decref(r.topics);
-    if (rc < 0)
-        goto fail;
-    relay_register(ctx, device, &r, &u);
-    json_decref(device);
-    if (r.provider == HD_PROVIDER_ADM)
-        hd_counter_inc(ctx->m.undeliverable);
-    respond_ok(req);
-    goto out;
-fail:
-    hd_log(HD_LOG_ERROR, 0, "device token: %s", err.msg);
-    hd_http_respond_error(req, 500, "internal", "internal server error");
+    dt = device_type_of(req, &u);
+    memset(&r, 0, sizeof(r));
+    r.app = API_APP_DEFAULT;
+    r.provider = HD_PROVIDER_WEBPUSH;
+    r.platform = "web";
+    r.token = canon.data;
+    r.user = u.sub;
+    r.identifier = ident;
+    r.device_type = dt;
+    r.client_type = hd_bw_client_type_of_device(dt);
+    store(ctx, req, &r, &u, 0); /* Web Push is never relayed, as upstream */
 out:
-    PQclear(res);
-    json_decref(doc);
+    free(sub);
+    hd_buf_release(&canon);
     hd_user_release(&u);
 }
 

@@ -2,7 +2,8 @@
  * Payload, ContextId} (any casing) plus Herald's routing (docs/api.md).
  *
  * It writes the event to herald.events for the hub and, unless it is
- * non-mobile-only, a send to the target's mobile devices minus the acting
+ * non-mobile-only, a send to the target's mobile devices and Web Push
+ * subscriptions (.../web-push-auth) minus the acting
  * one (ContextId and device_identifier, as Notification Hubs'
  * !deviceIdentifier tag; applied by the fan-out) with Bitwarden's mobile
  * payloads. AuthRequestResponse (16) goes to the anonymous hub and to the
@@ -218,9 +219,13 @@ wants_mobile(const struct ev *e)
     /* the anonymous hub's event also reaches the user's other phones */
     if (e->target == HD_TARGET_AUTH_REQUEST && auth_response_user(e) == NULL)
         return 0;
-    /* a client-type filter other than Mobile matches no phone */
+    /* a client-type filter other than Mobile matches no phone, and other
+     * than Web or Browser no Web Push subscription (the fan-out filters
+     * the devices by client type) */
     return e->client_type == HD_BW_CLIENT_ALL ||
-           e->client_type == HD_BW_CLIENT_MOBILE;
+           e->client_type == HD_BW_CLIENT_MOBILE ||
+           e->client_type == HD_BW_CLIENT_WEB ||
+           e->client_type == HD_BW_CLIENT_BROWSER;
 }
 
 /* The mobile send for the event's target (r owned on success). */

@@ -4,25 +4,31 @@ the token, checked at registration with nothing written when it is bad),
 send_push_notification to users and to webpush_tokens, the fan-out,
 herald-worker-webpush and herald-sim decrypting the exact payload, 410
 removing the device, Retry-After honoured, expiry never passed, and the
-payload limit refused at the API (106)."""
+payload limit refused at the API (106); Bitwarden's PUT
+/devices/identifier/{id}/web-push-auth storing a browser's subscription
+that Bitwarden events then reach in Bitwarden's Web Push shape."""
 import json
 import tempfile
 import time
 import urllib.parse
 
+import jwt
 import pytest
 
-from api_support import start_api
-from harness import Stack, wait_for
+from api_support import API_KEY, start_api, wait_sql
+from harness import Stack, http, http_json, wait_for
 from simkit import Sim
 from workerkit import VAPID_PUBLIC, Rig, tag
+
+
+JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 
 
 class E2E:
     def __init__(self, stack, pg_cluster):
         self.kafka = stack.kafka()
         self.sim = Sim(stack, tempfile.mkdtemp(prefix="herald-sim-"))
-        self.api = start_api(stack, pg_cluster, kafka=self.kafka)
+        self.api = start_api(stack, pg_cluster, kafka=self.kafka, HERALD_JWT_SECRET=JWT_SECRET)
         self.rig = Rig(stack, "webpush", kafka=self.kafka, sim=self.sim)
 
     def subscription(self, id_):
@@ -171,3 +177,82 @@ def test_payload_over_the_encrypted_limit_is_refused(e2e):
     e2e.rig.wait_records(1, token=id_, accepted=1)
     rec = e2e.rig.records(token=id_)[0]
     assert rec["body_bytes"] == 4096 and rec["response"]["body"] == "x" * 3993
+
+
+# ---- Bitwarden's web-push-auth ---------------------------------------------------
+
+def bw_user(sub, device, devicetype=9):
+    return jwt.encode({"sub": sub, "device": device, "devicetype": devicetype,
+                       "exp": int(time.time()) + 600, "scope": ["api"]},
+                      JWT_SECRET, algorithm="HS256")
+
+
+def web_push_auth(e2e, ident, body, user_jwt, method="PUT"):
+    hdrs = {"Authorization": "Bearer " + user_jwt} if user_jwt else {}
+    return http(method, "%s/devices/identifier/%s/web-push-auth" % (e2e.api.url, ident),
+                body, headers=hdrs)[0]
+
+
+def test_web_push_auth_stores_the_browser_and_events_reach_it(e2e):
+    """The web vault's subscription, PUT as Bitwarden's
+    WebPushAuthRequestModel, becomes the user's webpush device (identifier,
+    client type Web); a Bitwarden event then reaches the browser through
+    herald-worker-webpush in Bitwarden's Web Push shape
+    {"data":{"type":n,"payload":"<json>"}}, decrypted by herald-sim; an
+    event whose ContextId is that browser does not."""
+    user, vault = "bw-" + tag(), "vault-" + tag()
+    sub = e2e.subscription("ok" + tag())
+    body = {"endpoint": sub["endpoint"], "p256dh": sub["keys"]["p256dh"],
+            "auth": sub["keys"]["auth"]}
+    assert web_push_auth(e2e, vault, body, bw_user(user, vault)) == 200
+    [d] = e2e.api.ok("device_list", {"users": [user], "include_webpush_keys": True})["items"]
+    assert (d["provider"], d["platform"], d["token"], d["identifier"], d["client_type"],
+            d["device_type"]) == ("webpush", "web", sub["endpoint"], vault, 1, 9)
+    assert d["webpush_keys"] == sub["keys"]
+    # the same browser again (POST, PascalCase as ASP.NET binds it): same device
+    pascal = {"Endpoint": body["endpoint"], "P256dh": body["p256dh"], "Auth": body["auth"]}
+    assert web_push_auth(e2e, vault, pascal, bw_user(user, vault), method="POST") == 200
+    assert [i["id"] for i in e2e.api.ok("device_list", {"users": [user]})["items"]] == [d["id"]]
+
+    payload = {"UserId": user, "Date": "2026-12-06T10:00:00Z"}
+    st, doc = http_json("POST", e2e.api.url + "/events",
+                        {"Type": 5, "Payload": payload, "target": {"user": user}},
+                        headers={"Authorization": "apikey " + API_KEY})
+    assert st == 202 and doc["uid"], doc
+    id_ = sub["endpoint"].rsplit("/", 1)[1].split("~")[0]
+    e2e.rig.wait_records(1, token=id_, accepted=1)
+    got = json.loads(e2e.rig.records(token=id_)[0]["response"]["body"])
+    assert set(got) == {"data"} and got["data"]["type"] == 5
+    assert json.loads(got["data"]["payload"]) == payload
+    # the browser acted: it is not pushed about its own change
+    st, doc = http_json("POST", e2e.api.url + "/events",
+                        {"Type": 7, "Payload": {"Id": "f", "UserId": user}, "ContextId": vault,
+                         "target": {"user": user}},
+                        headers={"Authorization": "apikey " + API_KEY})
+    assert st == 202
+    wait_sql(e2e.api, "select tokens from push_requests where uid = '%s'" % doc["uid"], "0")
+    assert len(e2e.rig.records(token=id_)) == 1
+
+
+def test_web_push_auth_refuses_bad_requests_and_writes_nothing(e2e):
+    user, ident = "bwbad-" + tag(), "ext-" + tag()
+    good = e2e.subscription("ok" + tag())
+    body = {"endpoint": good["endpoint"], "p256dh": good["keys"]["p256dh"],
+            "auth": good["keys"]["auth"]}
+    tok = bw_user(user, ident, devicetype=2)
+    assert web_push_auth(e2e, ident, body, None) == 401
+    assert web_push_auth(e2e, ident, body, "nope") == 401
+    for missing in ("endpoint", "p256dh", "auth"):
+        assert web_push_auth(e2e, ident, {k: v for k, v in body.items() if k != missing},
+                             tok) == 400, missing
+    assert web_push_auth(e2e, ident, b"not json", tok) == 400
+    for case, keys in BAD_KEYS.items():
+        assert web_push_auth(e2e, ident, dict(body, **keys), tok) == 400, case
+    for endpoint in BAD_ENDPOINTS:  # SSRF: never stored, never connected to
+        assert web_push_auth(e2e, ident, dict(body, endpoint=endpoint), tok) == 400, endpoint
+    assert e2e.api.ok("device_list", {"users": [user]})["items"] == []
+    # another user's browser subscription cannot be taken over
+    assert web_push_auth(e2e, ident, body, tok) == 200
+    thief = "thief-" + tag()
+    assert web_push_auth(e2e, "t-" + ident, body, bw_user(thief, "t-" + ident)) == 409
+    assert e2e.api.ok("device_list", {"users": [thief]})["items"] == []
