@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "http/server.h"
 #include "kafka/kafka.h"
@@ -223,12 +224,35 @@ struct api_register {
 int api_register_parse(json_t *params, struct api_register *r,
                        struct hd_err *err);
 
+/* r as dev_register's parameters: vals point into r and the row's own
+ * buffers (release them after the call). keep_absent as below. 0, or -1
+ * with err (a topic list too long for its literal). */
+struct api_register_row {
+    const char *vals[API_REGISTER_PARAMS];
+    char new_id[37], dt[16], ct[16];
+    char *meta, *tags;
+    struct hd_buf topics;
+};
+int api_register_row(struct api_register_row *w, const struct api_register *r,
+                     int keep_absent, struct hd_err *err);
+void api_register_row_release(struct api_register_row *w);
+
 /* Registers r in one database call (herald_device_register) and returns
  * the Device (new). keep_absent 0 is device_register (absent meta, tags,
  * topics, timezone and locale mean empty); 1 keeps what the device had
  * (the Bitwarden endpoints). Worker threads. */
 int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                       int keep_absent, json_t **device, struct hd_err *err);
+
+/* Answers a registration with device (stolen): {id, device}. */
+void api_register_reply(struct api_call *call, json_t *device);
+
+/* A batch whose commands are all device_register (at least two) is
+ * stored in one statement (api_bulk.c); each command is answered into
+ * its slot of col exactly as the single call would answer it. */
+int api_bulk_wants(json_t *cmds);
+void api_bulk_register(struct api_call *batch, struct api_collect *col,
+                       json_t *cmds);
 
 /* Validates send_push_notification params into r (owned fields; release
  * with hd_msg_request_release). A missing uid is generated; created_ms is

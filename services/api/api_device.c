@@ -116,25 +116,21 @@ api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
 }
 
 int
-api_register_exec(struct api_ctx *ctx, const struct api_register *r,
-                  int keep_absent, json_t **device, struct hd_err *err)
+api_register_row(struct api_register_row *w, const struct api_register *r,
+                 int keep_absent, struct hd_err *err)
 {
-    char new_id[37], dt[16], ct[16];
-    char *meta = dump_or_null(r->meta);
-    char *tags = dump_or_null(r->tags);
-    const char *vals[API_REGISTER_PARAMS];
-    char *key;
-    PGresult *res = NULL;
-    struct hd_buf ch;
-    int rc = -1;
+    const char **vals = w->vals;
 
-    hd_buf_init(&ch, API_PG_ARRAY_MAX);
-    hd_uuid4(new_id);
-    snprintf(dt, sizeof(dt), "%d", r->device_type);
-    snprintf(ct, sizeof(ct), "%d", r->client_type);
+    memset(w, 0, sizeof(*w));
+    hd_buf_init(&w->topics, API_PG_ARRAY_MAX);
+    hd_uuid4(w->new_id);
+    snprintf(w->dt, sizeof(w->dt), "%d", r->device_type);
+    snprintf(w->ct, sizeof(w->ct), "%d", r->client_type);
+    w->meta = dump_or_null(r->meta);
+    w->tags = dump_or_null(r->tags);
     vals[0] = r->app;
     vals[1] = r->id;
-    vals[2] = new_id;
+    vals[2] = w->new_id;
     vals[3] = hd_provider_name(r->provider);
     vals[4] = r->token;
     vals[5] = r->platform;
@@ -142,22 +138,45 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     /* Centrifugo's register is a full replace: an absent map, topic list,
      * timezone or locale means empty. The Bitwarden endpoints keep what is
      * there. */
-    vals[7] = meta ? meta : keep_absent ? NULL : "{}";
-    vals[8] = tags ? tags : keep_absent ? NULL : "{}";
-    vals[9] = api_pgarr_json(&ch, r->topics, err);
+    vals[7] = w->meta ? w->meta : keep_absent ? NULL : "{}";
+    vals[8] = w->tags ? w->tags : keep_absent ? NULL : "{}";
+    vals[9] = api_pgarr_json(&w->topics, r->topics, err);
     if (r->topics && vals[9] == NULL)
-        goto out;
+        return -1;
     if (vals[9] == NULL && !keep_absent)
         vals[9] = "{}";
     vals[10] = r->identifier;
-    vals[11] = r->client_type >= 0 ? ct : NULL;
-    vals[12] = r->device_type >= 0 ? dt : NULL;
+    vals[11] = r->client_type >= 0 ? w->ct : NULL;
+    vals[12] = r->device_type >= 0 ? w->dt : NULL;
     vals[13] = NULL;
     vals[14] = r->timezone ? r->timezone : keep_absent ? NULL : "";
     vals[15] = r->locale ? r->locale : keep_absent ? NULL : "";
+    return 0;
+}
+
+void
+api_register_row_release(struct api_register_row *w)
+{
+    hd_buf_release(&w->topics);
+    free(w->meta);
+    free(w->tags);
+}
+
+int
+api_register_exec(struct api_ctx *ctx, const struct api_register *r,
+                  int keep_absent, json_t **device, struct hd_err *err)
+{
+    struct api_register_row w;
+    PGresult *res = NULL;
+    char *key;
+    int rc = -1;
+
+    if (api_register_row(&w, r, keep_absent, err) < 0)
+        goto out;
     /* groups take the users' locks in one order: by app, then user */
     key = hd_xasprintf("%s%c%s%c%s", r->app, '\001', r->user, '\001', r->token);
-    rc = hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, vals, key, &res, err);
+    rc =
+        hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, w.vals, key, &res, err);
     free(key);
     if (rc < 0) {
         err->code = HD_EUPSTREAM; /* never a client's fault: not a 107 */
@@ -173,9 +192,7 @@ api_register_exec(struct api_ctx *ctx, const struct api_register *r,
     rc = 0;
 out:
     PQclear(res);
-    hd_buf_release(&ch);
-    free(meta);
-    free(tags);
+    api_register_row_release(&w);
     return rc;
 }
 
@@ -191,6 +208,12 @@ api_device_register(struct api_call *call)
         api_call_fail(call, &err);
         return;
     }
+    api_register_reply(call, device);
+}
+
+void
+api_register_reply(struct api_call *call, json_t *device)
+{
     /* "device" per the push API; "id" too, as newer clients read it */
     api_call_result(call,
                     json_pack("{s:O,s:o}", "id", json_object_get(device, "id"),

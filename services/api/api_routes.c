@@ -146,11 +146,14 @@ handle_batch(struct api_call *call)
     }
     n = cmds ? json_array_size(cmds) : 0;
     c = api_collect_new(n);
-    for (i = 0; i < n; i++) {
-        run_one(call, c, i, json_array_get(cmds, i));
-        if (!parallel)
-            api_collect_wait(c, n - i - 1);
-    }
+    if (api_bulk_wants(cmds)) /* registrations: one statement */
+        api_bulk_register(call, c, cmds);
+    else
+        for (i = 0; i < n; i++) {
+            run_one(call, c, i, json_array_get(cmds, i));
+            if (!parallel)
+                api_collect_wait(c, n - i - 1);
+        }
     body = json_pack("{s:o}", "replies", api_collect_finish(c));
     api_call_raw(call, body);
 }

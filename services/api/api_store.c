@@ -125,6 +125,23 @@ const struct hd_pg_stmt api_stmts[] = {
      "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11, "
      "$12::smallint, $13::smallint, $14, $15, $16)",
      16},
+    /* dev_register's sixteen parameters as arrays, one element a device
+     * ($10: each device's topic list as a literal); the rows in order,
+     * numbered in the last column (api_bulk.c) */
+    {"dev_register_bulk",
+     "SELECT r.id, r.provider, r.token, r.platform, r.user_id, r.identifier, "
+     "r.client_type, r.device_type, r.installation_id, r.timezone, r.locale, "
+     "extract(epoch FROM r.created_at)::bigint, "
+     "extract(epoch FROM r.updated_at)::bigint, a.n FROM unnest($1::text[], "
+     "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+     "$8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::smallint[], "
+     "$13::smallint[], $14::text[], $15::text[], $16::text[]) WITH ORDINALITY "
+     "AS a(app, id, new_id, provider, token, platform, usr, meta, tags, "
+     "topics, identifier, ct, dt, inst, tz, loc, n) CROSS JOIN LATERAL "
+     "herald_device_register(a.app, a.id, a.new_id, a.provider, a.token, "
+     "a.platform, a.usr, a.meta, a.tags, a.topics::text[], a.identifier, "
+     "a.ct, a.dt, a.inst, a.tz, a.loc) AS r",
+     16},
     /* $1..$5 the filter, $6 set user, $7 user, $8 meta, $9 tags,
      * $10 topics op, $11 topics, $12 timezone, $13 locale */
     {"dev_update",
