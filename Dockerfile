@@ -1,6 +1,6 @@
 # Dockerfile -- one image holding every Herald binary; the command chooses
 # the service (`herald-api`, `herald-hub`, `herald-relay`,
-# `herald-worker-fcm|apns|hms`, `herald-sim`; `herald-api migrate` applies
+# `herald-worker-fcm|apns|hms|webpush`, `herald-sim`; `herald-api migrate` applies
 # the database migrations and exits; `heraldctl` is the operator's CLI).
 #
 # It does not carry configuration: everything comes from HERALD_*
@@ -52,7 +52,7 @@ RUN apt-get update \
 COPY --from=build /out/ /usr/local/bin/
 
 USER 10001:10001
-# api, hub, relay, worker-fcm, worker-apns, worker-hms
-EXPOSE 8080 8081 8082 9101 9102 9103
+# api, hub, relay, worker-fcm, worker-apns, worker-hms, worker-webpush
+EXPOSE 8080 8081 8082 9101 9102 9103 9104
 STOPSIGNAL SIGTERM
 CMD ["herald-api"]

@@ -389,7 +389,8 @@ function checkReferences(objs) {
 // --- docker-compose (resolved by `docker-compose config`) ------------------
 
 const HERALD_SERVERS = ["herald-api", "herald-hub", "herald-relay",
-    "herald-worker-fcm", "herald-worker-apns", "herald-worker-hms"];
+    "herald-worker-fcm", "herald-worker-apns", "herald-worker-hms",
+    "herald-worker-webpush"];
 
 function checkCompose(file, doc) {
     const results = [];
