@@ -227,3 +227,87 @@ def test_progress_on_a_terminal_and_in_a_log(api):
     r = ctl("import", path, "--progress", "1", env=env(api))
     assert r.rc == 0 and "\033[" not in r.err, r
     assert "heraldctl import: 3000 lines done (100.0%), 3000 registered, 0 bad" in r.err, r
+
+
+def import_state(api, app):
+    return api.sql("SELECT string_agg(d.token || '|' || d.platform || '|' || d.user_id || '|' || "
+                   "d.meta::text || '|' || coalesce((SELECT string_agg(t.topic || ':' || t.src, ',' "
+                   "ORDER BY t.topic, t.src) FROM device_topics t WHERE t.device_id = d.id), ''), "
+                   "E'\\n' ORDER BY d.token) FROM devices d WHERE d.app = '%s'" % app)
+
+
+def bad_lines(err):
+    return sorted((ln for ln in err.splitlines() if ln.startswith("heraldctl import: line ")),
+                  key=lambda ln: int(ln.split(":")[1].split()[1]))
+
+
+@pytest.mark.parametrize("batch", ["7", "500"])
+def test_batches_register_as_single_calls_do(api, batch):
+    u = tag()
+    api.ok("user_topic_update", {"app": "one" + u, "user": "eq-1", "op": "set", "topics": ["ut"]})
+    api.ok("user_topic_update", {"app": "bat" + u, "user": "eq-1", "op": "set", "topics": ["ut"]})
+    lines = [json.dumps({"provider": "fcm", "token": "eq-%d" % i, "platform": "android",
+                         "user": "eq-%d" % (i % 3), "topics": ["t%d" % (i % 2)],
+                         "meta": {"i": str(i)}}) for i in range(60)]
+    lines[12] = "[1, 2]"                                                      # line 13
+    lines[20] = json.dumps({"provider": "fcm", "token": "eq-x", "platform": "tv"})  # line 21
+    lines[33] = '{"provider": "fcm",'                                         # line 34
+    lines[40] = json.dumps({"provider": "fcm", "token": "eq-3", "platform": "ios",
+                            "user": "eq-1"})                                  # token of line 4
+    path = write(lines)
+    # one request at a time: the repeated token is applied in line order
+    single = ctl("import", path, "--app", "one" + u, "--batch", "1", "--concurrency", "1",
+                 "--progress-file", path + ".one", env=env(api))
+    bulk = ctl("import", path, "--app", "bat" + u, "--batch", batch, "--concurrency", "1",
+               env=env(api))
+    assert single.rc == bulk.rc == 6, (single, bulk)
+    assert "57 devices registered, 3 bad lines skipped" in bulk.out, bulk
+    assert "57 devices registered, 3 bad lines skipped" in single.out, single
+    assert [ln.split(":")[1].strip() for ln in bad_lines(bulk.err)] == \
+        ["line 13", "line 21", "line 34"], bulk
+    assert bad_lines(bulk.err)[1] == bad_lines(single.err)[1]  # the server's words
+    assert "params.platform" in bad_lines(bulk.err)[1] and "code 107" in bad_lines(bulk.err)[1]
+    assert "not a JSON object" in bad_lines(bulk.err)[0]
+    assert "not valid JSON" in bad_lines(bulk.err)[2]
+    assert import_state(api, "bat" + u) == import_state(api, "one" + u)
+    assert "eq-3|ios|eq-1|{}|ut:1" in import_state(api, "bat" + u).split("\n")
+    # again: the same devices, nothing added
+    r = ctl("import", path, "--app", "bat" + u, "--batch", batch, "--progress-file",
+            path + ".again", env=env(api))
+    assert r.rc == 6 and app_count(api, "bat" + u) == 56, r
+
+
+def test_lines_too_big_to_share_a_batch(api):
+    app = "big" + tag()
+    pad = {"pad": "p" * 300000}  # unknown fields are ignored
+    lines = [dev("big", i) for i in range(5)]
+    lines[1] = json.dumps(dict(json.loads(lines[1]), **pad))     # fits a batch alone
+    lines[2] = json.dumps(dict(json.loads(lines[2]), **pad))     # the next batch
+    lines[3] = json.dumps(dict(json.loads(lines[3]), pad="p" * (512 * 1024 - 200)))  # a call of its own
+    path = write(lines)
+    r = ctl("import", path, "--app", app, env=env(api))
+    assert r.rc == 0 and "5 devices registered, 0 bad" in r.out, r
+    assert app_count(api, app) == 5
+
+
+def test_resume_with_small_batches(api):
+    app = "rb" + tag()
+    n = 3000
+    path = write([json.dumps({"provider": "fcm", "token": "rb-%d" % i, "platform": "android",
+                              "user": "u%d" % (i % 50)}) for i in range(n)])
+    p = subprocess.Popen([CTL, "import", path, "--app", app, "--concurrency", "1",
+                          "--batch", "3"], env=env(api),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: progress_line(path + ".progress") >= 100, timeout=60,
+                 what="100 lines committed")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    stopped_at = progress_line(path + ".progress")
+    assert p.returncode == 130 and 100 <= stopped_at < n, (stopped_at, out, err)
+    r = ctl("import", path, "--app", app, "--resume", env=env(api))
+    assert r.rc == 0 and "%d devices registered" % n in r.out, r
+    assert app_count(api, app) == n

@@ -129,6 +129,18 @@ http_error(struct ctl_answer *a, int status, json_t *doc)
              m ? m : "");
 }
 
+int
+ctl_api_error(json_t *e, char *msg, size_t msglen)
+{
+    const char *m = json_string_value(json_object_get(e, "message"));
+    json_int_t code = json_integer_value(json_object_get(e, "code"));
+
+    snprintf(msg, msglen, "%s (code %lld)", m ? m : "error without a message",
+             (long long)code);
+    /* 100 is the server's own trouble, worth a retry */
+    return code == 100 ? CTL_ENET : CTL_EAPI;
+}
+
 void
 ctl_answer_parse(struct ctl_answer *a, int api, enum hd_httpc_fail fail,
                  int status, const char *body, size_t len, const char *error)
@@ -161,13 +173,7 @@ ctl_answer_parse(struct ctl_answer *a, int api, enum hd_httpc_fail fail,
         return;
     }
     if (e != NULL) {
-        const char *m = json_string_value(json_object_get(e, "message"));
-        json_int_t code = json_integer_value(json_object_get(e, "code"));
-
-        /* 100 is the server's own trouble, worth a retry */
-        a->code = code == 100 ? CTL_ENET : CTL_EAPI;
-        snprintf(a->msg, sizeof(a->msg), "%s (code %lld)",
-                 m ? m : "error without a message", (long long)code);
+        a->code = ctl_api_error(e, a->msg, sizeof(a->msg));
         json_decref(doc);
         return;
     }

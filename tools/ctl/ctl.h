@@ -151,6 +151,9 @@ void ctl_answer_parse(struct ctl_answer *a, int api, enum hd_httpc_fail fail,
                       int status, const char *body, size_t len,
                       const char *error);
 void ctl_answer_release(struct ctl_answer *a);
+/* An API error object {code, message}: its message into msg, and CTL_ENET
+ * for the server's own trouble (code 100, worth a retry) or CTL_EAPI. */
+int ctl_api_error(json_t *e, char *msg, size_t msglen);
 /* Calls method with params (stolen; --app added when set). On CTL_OK
  * *result is the result object (new; NULL after a dry run); otherwise
  * the error was printed as "heraldctl: <what>: <message>". */

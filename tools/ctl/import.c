@@ -1,13 +1,18 @@
-/* import.c -- heraldctl import FILE: devices registered in bulk, one
- * device_register call per line, many at once over kept-alive
- * connections (the HTTP client's libcurl multi), with a resume file.
+/* import.c -- heraldctl import FILE: devices registered in bulk, lines
+ * sent in batches (one batch request of device_register commands, which
+ * herald-api stores in one statement and answers command by command),
+ * several batches at once over kept-alive connections (the HTTP client's
+ * libcurl multi), with a resume file. --batch 1 sends one device_register
+ * call a line instead.
  *
- * Lines are read only as fast as calls complete: at most --concurrency
- * calls are in flight, and the reader never runs more than IMPORT_WINDOW
- * lines ahead of the oldest unfinished one. The resume file records the
- * last line before which every line is finished (registered or reported
- * bad), so --resume starts after it; lines in flight when a run stopped
- * are sent again, which registration by token makes harmless. */
+ * Lines are read only as fast as batches complete: at most --concurrency
+ * requests are in flight, and the reader never runs more than
+ * IMPORT_WINDOW lines ahead of the oldest unfinished one. The resume file
+ * records the last line before which every line is finished (registered
+ * or reported bad), so --resume starts after it; lines in flight when a
+ * run stopped are sent again, which registration by token makes
+ * harmless. A command the server could not run (its own trouble) is sent
+ * again in a later batch; every other error is that line's. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +31,18 @@
 #define IMPORT_WINDOW 65536 /* lines read ahead of the oldest in flight */
 #define IMPORT_ATTEMPTS 6   /* tries of one line when there is no answer */
 #define IMPORT_MARK_EVERY_MS 1000
+#define IMPORT_BATCH_MAX 1000 /* the server's most commands in a batch */
+/* what a batch adds around each line and around them all */
+#define CMD_OPEN "{\"" CTL_M_DEVICE_REGISTER "\":"
+#define BATCH_OPEN "{\"commands\":["
+#define BATCH_ROOM (sizeof(CMD_OPEN) + 2 + sizeof(BATCH_OPEN) + 2)
 
 static const char help[] =
     "Usage: heraldctl import FILE [--resume] [options]\n"
     "\n"
-    "Registers the devices of FILE, one device_register call per line, many\n"
-    "at once. A bad line is reported with its number and skipped; the rest\n"
-    "go on. A summary ends the run.\n"
+    "Registers the devices of FILE, one device_register command per line,\n"
+    "sent in batches, several at once. A bad line is reported with its\n"
+    "number and skipped; the rest go on. A summary ends the run.\n"
     "\n"
     "FILE is JSON Lines (one device_register params object a line, exactly\n"
     "as the API takes it) or, when it ends in .csv, CSV with a header line\n"
@@ -51,7 +61,10 @@ static const char help[] =
     "  --progress-file P    where progress is kept (default FILE.progress;\n"
     "                       updated every second and at the end)\n"
     "  --format jsonl|csv   instead of guessing from the name\n"
-    "  --concurrency N      calls in flight, one connection each (default 32)\n"
+    "  --batch N            lines per request (default 500, at most 1000;\n"
+    "                       1: one device_register call a line)\n"
+    "  --concurrency N      requests in flight, one connection each\n"
+    "                       (default 4)\n"
     "  --progress SECONDS   when stderr is not a terminal, a progress line\n"
     "                       this often (default 10; on a terminal a bar)\n"
     "\n"
@@ -60,21 +73,33 @@ static const char help[] =
     "interrupted (Ctrl-C, SIGTERM: the calls in flight finish first); the\n"
     "progress file then says where --resume goes on.\n";
 
-enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS };
+enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS, O_BATCH };
 
 static const struct ctl_opt opts[] = {
-    {"resume", 0, O_RESUME},     {"progress-file", 1, O_MARK},
-    {"format", 1, O_FORMAT},     {"concurrency", 1, O_CONC},
-    {"progress", 1, O_PROGRESS}, {NULL, 0, 0},
+    {"resume", 0, O_RESUME},
+    {"progress-file", 1, O_MARK},
+    {"format", 1, O_FORMAT},
+    {"concurrency", 1, O_CONC},
+    {"progress", 1, O_PROGRESS},
+    {"batch", 1, O_BATCH},
+    {NULL, 0, 0},
 };
 
 struct imp;
 
-/* One call in flight (or waiting to be retried). */
-struct slot {
-    struct imp *im;
+/* One line of a request: its params are body[off, off + len). */
+struct item {
     long long seq;  /* its place in the window */
     long long line; /* its line number */
+    size_t off, len;
+};
+
+/* One request in flight (or waiting to be retried): a batch of lines, or
+ * one line's device_register call (single). */
+struct slot {
+    struct imp *im;
+    struct item *items;
+    int n, single;
     unsigned attempts;
     uint64_t retry_at; /* mono ms */
     struct hd_buf body;
@@ -96,11 +121,17 @@ struct imp {
     struct import_src src;
     struct import_progress prog;
     struct hd_buf url;
-    struct hd_httpc_req tmpl; /* POST /api/device_register, no body */
+    struct hd_buf url_batch;
+    struct hd_httpc_req tmpl;  /* POST /api/device_register, no body */
+    struct hd_httpc_req tmplb; /* POST /api/batch, no body */
     const char *path, *mark_path;
     char input[PATH_MAX];
-    int resume, format, conc, progress_ms;
+    int resume, format, conc, batch, progress_ms;
     struct slot *slots, *free, *retry;
+    struct hd_buf line; /* the line just read */
+    struct item held;   /* a line read that did not fit its batch */
+    int holding;
+    struct hd_buf scratch; /* a batch being rebuilt for a retry */
     int inflight;
     struct entry *win;
     long long seq, low;      /* next seq to give; oldest seq not committed */
@@ -161,22 +192,72 @@ report_bad(struct imp *im, long long line, const char *msg)
 }
 
 static void
-finish(struct imp *im, struct slot *s, int how)
+done(struct imp *im, long long seq, int how)
 {
-    im->win[s->seq % IMPORT_WINDOW].done = (unsigned char)how;
+    im->win[seq % IMPORT_WINDOW].done = (unsigned char)how;
+}
+
+static void
+release_slot(struct imp *im, struct slot *s)
+{
+    s->n = 0;
     s->next = im->free;
     im->free = s;
     commit(im);
 }
 
-/* ---- calls ------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------- */
 
 static void on_answer(void *ud, const struct hd_httpc_resp *r);
+
+/* Starts an empty request in s. */
+static void
+slot_begin(struct imp *im, struct slot *s)
+{
+    hd_buf_reset(&s->body);
+    s->n = 0;
+    s->single = im->batch == 1;
+    s->attempts = 0;
+    if (!s->single)
+        hd_buf_puts(&s->body, BATCH_OPEN, NULL);
+}
+
+/* Whether a line of len bytes still fits in s. */
+static int
+fits(const struct imp *im, const struct slot *s, size_t len)
+{
+    if (s->single)
+        return s->n == 0;
+    if (s->n >= im->batch)
+        return 0;
+    return s->body.len + len + BATCH_ROOM <= HD_API_MAX_BODY;
+}
+
+/* Appends a line's params as the next item of s. */
+static void
+slot_add(struct slot *s, long long seq, long long line, const char *p,
+         size_t len)
+{
+    struct item *it = &s->items[s->n++];
+
+    if (!s->single) {
+        if (s->n > 1)
+            hd_buf_putc(&s->body, ',', NULL);
+        hd_buf_puts(&s->body, CMD_OPEN, NULL);
+    }
+    it->seq = seq;
+    it->line = line;
+    it->off = s->body.len;
+    it->len = len;
+    hd_buf_append(&s->body, p, len, NULL);
+    if (!s->single)
+        hd_buf_putc(&s->body, '}', NULL);
+}
 
 static void
 submit(struct imp *im, struct slot *s)
 {
-    struct hd_httpc_req req = im->tmpl;
+    struct hd_httpc_req req = s->single ? im->tmpl : im->tmplb;
     struct hd_err err = {0};
 
     req.body = s->body.data;
@@ -185,8 +266,7 @@ submit(struct imp *im, struct slot *s)
         import_progress_clear(&im->prog);
         ctl_error(im->c, "import: %s", err.msg);
         im->stop = CTL_ENET;
-        s->next = im->free;
-        im->free = s;
+        release_slot(im, s);
         return;
     }
     im->inflight++;
@@ -204,6 +284,114 @@ retry_later(struct imp *im, struct slot *s)
     im->retry = s;
 }
 
+/* The server did not answer (or had trouble): again later, or stop. */
+static void
+again(struct imp *im, struct slot *s, struct ctl_answer *a)
+{
+    if (a->code == CTL_ENET && s->attempts + 1 < IMPORT_ATTEMPTS && !im->stop) {
+        retry_later(im, s);
+        return;
+    }
+    /* the API is gone, or refuses the key: stop */
+    if (!im->stop) {
+        import_progress_clear(&im->prog);
+        hd_log_scrub(a->msg);
+        ctl_error(im->c, "import: line %lld: %s; stopping", s->items[0].line,
+                  a->msg);
+        im->stop = a->code;
+    }
+    release_slot(im, s); /* not done: --resume sends it again */
+}
+
+/* Keeps in s only the items whose keep[] is set, the request rebuilt. */
+static void
+keep_only(struct imp *im, struct slot *s, const unsigned char *keep)
+{
+    struct hd_buf t;
+    int i, n = s->n;
+
+    hd_buf_reset(&im->scratch);
+    t = im->scratch;
+    im->scratch = s->body;
+    s->body = t; /* im->scratch holds the old body */
+    s->n = 0;
+    hd_buf_puts(&s->body, BATCH_OPEN, NULL);
+    for (i = 0; i < n; i++)
+        if (keep[i]) {
+            struct item it = s->items[i];
+
+            slot_add(s, it.seq, it.line, im->scratch.data + it.off, it.len);
+        }
+    hd_buf_puts(&s->body, "]}", NULL);
+}
+
+/* Every line of s is bad for one reason. */
+static void
+whole_bad(struct imp *im, struct slot *s, const char *msg)
+{
+    int i;
+
+    for (i = 0; i < s->n; i++) {
+        report_bad(im, s->items[i].line, msg);
+        done(im, s->items[i].seq, DONE_BAD);
+    }
+    release_slot(im, s);
+}
+
+/* A batch's answer: one reply per line, in order. */
+static void
+batch_answer(struct imp *im, struct slot *s, struct ctl_answer *a)
+{
+    json_t *e = json_object_get(a->result, "error");
+    json_t *replies = json_object_get(a->result, "replies");
+    unsigned char keep[IMPORT_BATCH_MAX];
+    char msg[CTL_MSG_MAX];
+    int i, nkeep = 0, code;
+
+    if (e != NULL || json_array_size(replies) != (size_t)s->n) {
+        a->code = CTL_ENET;
+        snprintf(a->msg, sizeof(a->msg),
+                 "a batch answer without a reply "
+                 "for each line");
+        if (e != NULL)
+            a->code = ctl_api_error(e, a->msg, sizeof(a->msg));
+        if (a->code != CTL_EAPI) {
+            again(im, s, a);
+            return;
+        }
+        whole_bad(im, s, a->msg); /* the request refused: its lines' fault */
+        return;
+    }
+    for (i = 0; i < s->n; i++) {
+        json_t *re =
+            json_object_get(json_array_get(replies, (size_t)i), "error");
+
+        keep[i] = 0;
+        if (re == NULL) {
+            im->ok++;
+            done(im, s->items[i].seq, DONE_OK);
+            continue;
+        }
+        code = ctl_api_error(re, msg, sizeof(msg));
+        if (code == CTL_ENET) {
+            keep[i] = 1;
+            nkeep++;
+            snprintf(a->msg, sizeof(a->msg), "%s", msg);
+            continue;
+        }
+        report_bad(im, s->items[i].line, msg);
+        done(im, s->items[i].seq, DONE_BAD);
+    }
+    if (nkeep == 0) {
+        release_slot(im, s);
+        return;
+    }
+    keep_only(im, s, keep);
+    commit(im);
+    a->code = CTL_ENET;
+    again(im, s, a);
+}
+
 static void
 on_answer(void *ud, const struct hd_httpc_resp *r)
 {
@@ -212,32 +400,18 @@ on_answer(void *ud, const struct hd_httpc_resp *r)
     struct ctl_answer a;
 
     im->inflight--;
-    ctl_answer_parse(&a, 1, r->fail, r->status, r->body, r->len, r->error);
-    switch (a.code) {
-    case CTL_OK:
+    ctl_answer_parse(&a, s->single, r->fail, r->status, r->body, r->len,
+                     r->error);
+    if (a.code == CTL_OK && !s->single) {
+        batch_answer(im, s, &a);
+    } else if (a.code == CTL_OK) {
         im->ok++;
-        finish(im, s, DONE_OK);
-        break;
-    case CTL_EAPI: /* this line's fault: skip it */
-        report_bad(im, s->line, a.msg);
-        finish(im, s, DONE_BAD);
-        break;
-    case CTL_ENET:
-        if (s->attempts + 1 < IMPORT_ATTEMPTS && !im->stop) {
-            retry_later(im, s);
-            break;
-        }
-        /* fall through */
-    default: /* the API is gone, or refuses the key: stop */
-        if (!im->stop) {
-            import_progress_clear(&im->prog);
-            hd_log_scrub(a.msg);
-            ctl_error(im->c, "import: line %lld: %s; stopping", s->line, a.msg);
-            im->stop = a.code;
-        }
-        s->next = im->free; /* not done: --resume sends it again */
-        im->free = s;
-        break;
+        done(im, s->items[0].seq, DONE_OK);
+        release_slot(im, s);
+    } else if (a.code == CTL_EAPI) { /* the lines' fault: skip them */
+        whole_bad(im, s, a.msg);
+    } else {
+        again(im, s, &a);
     }
     ctl_answer_release(&a);
 }
@@ -254,47 +428,102 @@ resend(struct imp *im)
 
         if (s->retry_at <= now || im->stop) {
             *pp = s->next;
-            if (im->stop) {
-                s->next = im->free;
-                im->free = s;
-            } else {
+            if (im->stop)
+                release_slot(im, s);
+            else
                 submit(im, s);
-            }
         } else {
             pp = &s->next;
         }
     }
 }
 
-/* Reads lines while there is room; returns 0 at the end of the input. */
+/* The next line into im->line, given its place in the window: 1, or 0 at
+ * the end of the input. A bad line is reported and done here. */
 static int
-feed(struct imp *im)
+next_line(struct imp *im, struct item *it)
 {
     char msg[CTL_MSG_MAX];
+    struct entry *e;
+    int rc;
 
-    while (im->free != NULL && im->seq - im->low < IMPORT_WINDOW && !im->stop) {
-        struct slot *s = im->free;
-        struct entry *e;
-        int rc = import_src_next(&im->src, &s->body, msg, sizeof(msg));
-
+    for (;;) {
+        rc = import_src_next(&im->src, &im->line, msg, sizeof(msg));
         if (rc == 0)
             return 0;
-        im->free = s->next;
         e = &im->win[im->seq % IMPORT_WINDOW];
         e->line = im->src.line;
         e->end = im->src.offset;
         e->done = 0;
-        s->seq = im->seq++;
-        s->line = im->src.line;
-        s->attempts = 0;
-        if (rc < 0) {
-            report_bad(im, s->line, msg);
-            finish(im, s, DONE_BAD);
-            continue;
+        it->seq = im->seq++;
+        it->line = im->src.line;
+        if (rc > 0)
+            return 1;
+        report_bad(im, it->line, msg);
+        done(im, it->seq, DONE_BAD);
+        if (im->seq - im->low >= IMPORT_WINDOW)
+            return -1; /* no room for another line now */
+    }
+}
+
+/* Fills s with lines (the held one first); 0 at the end of the input. */
+static int
+fill(struct imp *im, struct slot *s)
+{
+    struct item it;
+    int rc;
+
+    while (im->seq - im->low < IMPORT_WINDOW || im->holding) {
+        if (im->holding) {
+            it = im->held;
+            im->holding = 0;
+        } else {
+            rc = next_line(im, &it);
+            if (rc <= 0)
+                return rc == 0 ? 0 : 1;
+            it.len = im->line.len;
+            it.off = 0;
         }
-        submit(im, s);
+        if (!fits(im, s, it.len)) {
+            if (s->n == 0) { /* too big for a batch: a call of its own */
+                s->single = 1;
+                hd_buf_reset(&s->body);
+            } else {
+                im->held = it;
+                im->holding = 1;
+                return 1;
+            }
+        }
+        slot_add(s, it.seq, it.line, im->line.data, it.len);
+        if (s->single || s->n >= im->batch)
+            return 1;
     }
     return 1;
+}
+
+/* Reads lines while there is room; returns 0 at the end of the input. */
+static int
+feed(struct imp *im)
+{
+    int more = 1;
+
+    while (more && im->free != NULL && !im->stop &&
+           (im->seq - im->low < IMPORT_WINDOW || im->holding)) {
+        struct slot *s = im->free;
+
+        im->free = s->next;
+        slot_begin(im, s);
+        more = fill(im, s);
+        if (s->n == 0) {
+            release_slot(im, s);
+            break;
+        }
+        if (!s->single)
+            hd_buf_puts(&s->body, "]}", NULL);
+        submit(im, s);
+    }
+    commit(im);
+    return more;
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -333,6 +562,11 @@ parse(struct imp *im, int argc, char **argv)
             rc = ctl_opt_int(im->c, "import", "--concurrency", o.arg, 1, 1024,
                              &v);
             im->conc = (int)v;
+            break;
+        case O_BATCH:
+            rc = ctl_opt_int(im->c, "import", "--batch", o.arg, 1,
+                             IMPORT_BATCH_MAX, &v);
+            im->batch = (int)v;
             break;
         case O_PROGRESS:
             rc =
@@ -398,6 +632,7 @@ setup(struct imp *im)
     if (rc != CTL_OK)
         return rc;
     im->src.app = im->c->app;
+    im->src.check = im->batch > 1;
     im->c->connections = im->conc;
     im->h = ctl_http(im->c, &err);
     if (im->h == NULL) {
@@ -406,10 +641,15 @@ setup(struct imp *im)
     }
     hd_buf_init(&none, 1);
     ctl_api_req(im->c, CTL_M_DEVICE_REGISTER, &none, &im->url, &im->tmpl);
+    ctl_api_req(im->c, CTL_M_BATCH, &none, &im->url_batch, &im->tmplb);
     hd_buf_release(&none);
+    hd_buf_init(&im->line, HD_API_MAX_BODY);
+    hd_buf_init(&im->scratch, HD_API_MAX_BODY);
     im->slots = hd_xcalloc((size_t)im->conc, sizeof(*im->slots));
     for (i = 0; i < im->conc; i++) {
         im->slots[i].im = im;
+        im->slots[i].items =
+            hd_xcalloc((size_t)im->batch, sizeof(*im->slots[i].items));
         hd_buf_init(&im->slots[i].body, HD_API_MAX_BODY);
         im->slots[i].next = im->free;
         im->free = &im->slots[i];
@@ -500,9 +740,11 @@ ctl_cmd_import(struct ctl *c, int argc, char **argv)
     memset(&im, 0, sizeof(im));
     im.c = c;
     im.format = -1;
-    im.conc = 32;
+    im.conc = 4;
+    im.batch = 500;
     im.progress_ms = 10000;
     hd_buf_init(&im.url, HD_HTTP_MAX_URL);
+    hd_buf_init(&im.url_batch, HD_HTTP_MAX_URL);
     rc = parse(&im, argc, argv);
     if (rc == CTL_OK) {
         if (im.mark_path == NULL && strcmp(im.path, "-") != 0) {
@@ -518,8 +760,13 @@ ctl_cmd_import(struct ctl *c, int argc, char **argv)
     hd_httpc_free(c->http);
     c->http = NULL;
     import_src_close(&im.src);
-    for (i = 0; im.slots != NULL && i < im.conc; i++)
+    for (i = 0; im.slots != NULL && i < im.conc; i++) {
         hd_buf_release(&im.slots[i].body);
+        free(im.slots[i].items);
+    }
+    hd_buf_release(&im.line);
+    hd_buf_release(&im.scratch);
+    hd_buf_release(&im.url_batch);
     free(im.slots);
     free(im.win);
     hd_buf_release(&im.url);

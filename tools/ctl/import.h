@@ -26,6 +26,7 @@ struct import_src {
     FILE *fp;
     enum import_format format;
     const char *app;  /* added to each body when set (borrowed) */
+    int check;        /* parse each JSON line: batches must stay valid */
     long long line;   /* number of the last line read */
     long long offset; /* bytes of the input consumed so far */
     char *buf;        /* the current line, IMPORT_LINE_MAX + 2 */

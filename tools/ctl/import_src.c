@@ -3,7 +3,8 @@
  * device_register bodies, and the mark of what is committed.
  *
  * A JSON line goes to the API as it is (the API validates it and names
- * the bad field); only --app makes it be parsed here, to add the app. A
+ * the bad field); it is parsed here only to add --app, or to check that
+ * it is one JSON object when it goes in a batch with others. A
  * CSV row becomes the same object, column by column. Nothing here talks
  * to the network. */
 #include <errno.h>
@@ -315,6 +316,7 @@ int
 import_src_next(struct import_src *s, struct hd_buf *body, char *msg,
                 size_t msglen)
 {
+    struct hd_err err = {0};
     json_t *o = NULL;
     const char *p;
 
@@ -338,15 +340,23 @@ import_src_next(struct import_src *s, struct hd_buf *body, char *msg,
             snprintf(msg, msglen, "not a JSON object");
             return -1;
         }
-        if (s->app == NULL) { /* as it is: the API checks it */
+        if (s->app == NULL && !s->check) { /* as it is: the API checks it */
             hd_buf_append(body, s->buf, s->len, NULL);
             return 1;
         }
-        o = hd_json_parse(s->buf, s->len, NULL);
+        o = hd_json_parse(s->buf, s->len, &err);
         if (!json_is_object(o)) {
+            if (o == NULL)
+                snprintf(msg, msglen, "not valid JSON: %s", err.msg);
+            else
+                snprintf(msg, msglen, "not a JSON object");
             json_decref(o);
-            snprintf(msg, msglen, "not a JSON object");
             return -1;
+        }
+        if (s->app == NULL) { /* valid: as it is */
+            json_decref(o);
+            hd_buf_append(body, s->buf, s->len, NULL);
+            return 1;
         }
     }
     if (s->app != NULL && json_object_get(o, CTL_F_APP) == NULL)

@@ -10,6 +10,7 @@
 
 /* methods (POST /api/<method>) */
 #define CTL_M_DEVICE_REGISTER "device_register"
+#define CTL_M_BATCH "batch"
 #define CTL_M_DEVICE_LIST "device_list"
 #define CTL_M_DEVICE_REMOVE "device_remove"
 #define CTL_M_SEND "send_push_notification"
