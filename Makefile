@@ -80,7 +80,8 @@ QUIET_GEN = @printf '  GEN     %s\n' $@;
 endif
 
 COMMON_SRC := $(wildcard common/*/*.c)
-COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations_data.o
+COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations_data.o \
+              $(O)/gen/console_assets.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 SVC_BINS   := $(SERVICES:%=$(O)/bin/herald-%)
@@ -93,6 +94,7 @@ ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c \
               $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC) \
               $(FUZZ_SRC)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+CONSOLE_ASSETS := $(sort $(wildcard services/api/console/*))
 
 .PHONY: all release asan tsan test unit itest run lint format deploy-check \
         clean bench deps config-doc fuzz fuzz-build FORCE
@@ -115,6 +117,16 @@ $(O)/gen/migrations.list: FORCE
 $(O)/gen/migrations_data.c: $(MIGRATIONS) $(O)/gen/migrations.list scripts/embed-migrations.sh
 	@mkdir -p $(@D)
 	$(QUIET_GEN)sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# herald-api's console files, embedded the same way (in the library, so
+# the unit tests that link herald-api's modules find them too).
+$(O)/gen/console.list: FORCE
+	@mkdir -p $(@D)
+	@echo "$(CONSOLE_ASSETS)" | cmp -s - $@ || echo "$(CONSOLE_ASSETS)" > $@
+
+$(O)/gen/console_assets.c: $(CONSOLE_ASSETS) $(O)/gen/console.list scripts/embed-assets.sh
+	@mkdir -p $(@D)
+	$(QUIET_GEN)sh scripts/embed-assets.sh $(CONSOLE_ASSETS) > $@.tmp && mv $@.tmp $@
 
 FORCE:
 

@@ -15,7 +15,8 @@ PKGS="build-essential pkg-config
   python3 python3-pytest python3-pytest-xdist python3-requests
   python3-psycopg2 python3-confluent-kafka python3-msgpack python3-h2
   python3-cryptography python3-jwt
-  yamllint docker-compose clang-format universal-ctags"
+  yamllint docker-compose clang-format universal-ctags
+  chromium"
 # Node.js and npm from Debian unless a Node.js is already installed: a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
@@ -38,8 +39,9 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-# Node packages for the SignalR integration tests and the manifest checks,
-# pinned in tests/js/package-lock.json.
+# Node packages for the SignalR integration tests, the manifest checks and
+# the console's browser test (puppeteer-core drives Debian's chromium above;
+# it downloads no browser), pinned in tests/js/package-lock.json.
 if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.installed ]; then
     echo "deps: installing npm packages (tests/js)"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)

@@ -294,6 +294,13 @@ void api_push_status_list(struct api_call *call);
 extern const struct hd_http_route api_routes[];
 extern const size_t api_nroutes;
 
+/* Runs method name with params (stolen) as POST /api/<name> would, and
+ * answers req with the same envelope. For the console. */
+void api_run_method(struct api_ctx *ctx, struct hd_http_req *req,
+                    const char *name, json_t *params);
+/* The request body as a JSON object (new), or NULL after answering 400. */
+json_t *api_body_object(struct hd_http_req *req);
+
 void api_handle_events(struct hd_http_req *req, void *ud);
 void api_handle_bw_token(struct hd_http_req *req, void *ud);
 void api_handle_bw_webpush(struct hd_http_req *req, void *ud);

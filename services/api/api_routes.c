@@ -296,3 +296,18 @@ const struct hd_http_route api_routes[] = {
      api_handle_bw_clear, HD_API_SMALL_BODY, 1},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+/* ---- for the console (api_console.c): the same envelope and methods ---- */
+
+void
+api_run_method(struct api_ctx *ctx, struct hd_http_req *req, const char *name,
+               json_t *params)
+{
+    run(ctx, req, name, params);
+}
+
+json_t *
+api_body_object(struct hd_http_req *req)
+{
+    return body_object(req);
+}

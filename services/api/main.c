@@ -13,6 +13,7 @@
 #include "pg/migrations.h"
 #include "service/runtime.h"
 #include "services/api/api.h"
+#include "services/api/api_console.h"
 #include "core/banned.h"
 
 /* What listens on HERALD_API_PORT, for --help. */
@@ -255,10 +256,13 @@ teardown(struct api_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-    struct hd_config_section secs[6];
+    struct hd_config_section secs[7];
     struct hd_runtime_desc d;
     struct hd_runtime rt;
     struct api_ctx ctx;
+    struct api_console_config console_cfg;
+    struct api_console *console = NULL;
+    struct hd_err err = {0};
     int rc, status = 1;
 
     if (pick_migrate(argc, argv))
@@ -276,6 +280,9 @@ main(int argc, char **argv)
     secs[4].base = &ctx.selfhost_cfg;
     secs[5].fields = api_webpush_config_fields;
     secs[5].base = &ctx.webpush_cfg;
+    memset(&console_cfg, 0, sizeof(console_cfg));
+    secs[6].fields = api_console_config_fields;
+    secs[6].base = &console_cfg;
     memset(&d, 0, sizeof(d));
     d.name = "herald-api";
     d.summary = "device registry, push API, events, fan-out and feedback";
@@ -286,7 +293,7 @@ main(int argc, char **argv)
     d.admin_port_var = "HERALD_API_ADMIN_PORT";
     d.default_admin_port = 8090;
     d.secs = secs;
-    d.n = 6;
+    d.n = 7;
     rc = hd_runtime_init(&rt, &d, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
@@ -299,7 +306,16 @@ main(int argc, char **argv)
     status = setup(&ctx, &rt);
     if (status != 0)
         goto out;
+    console = api_console_new(&ctx, &console_cfg, &err);
+    if (console == NULL) {
+        hd_log(HD_LOG_FATAL, 0, "bad configuration: %s", err.msg);
+        status = HD_EXIT_CONFIG;
+        goto out;
+    }
     status = 1;
+    /* the console: on the admin listener only */
+    hd_runtime_admin_routes(&rt, api_console_routes, api_console_nroutes,
+                            console);
     if (hd_runtime_serve(&rt, api_routes, api_nroutes, &ctx, NULL) < 0)
         goto out;
     hd_runtime_wait(&rt);
@@ -309,6 +325,9 @@ out:
     /* answer every request in flight (sends wait for Kafka) first */
     hd_http_server_free(rt.http, rt.drain_ms);
     rt.http = NULL;
+    hd_http_server_free(rt.admin, 0); /* the console uses ctx */
+    rt.admin = NULL;
+    api_console_free(console);
     teardown(&ctx);
     hd_runtime_release(&rt);
     return status;
