@@ -31,6 +31,7 @@
 
 #include "core/clock.h"
 #include "service/admin.h"
+#include "http/peer.h"
 #include "service/health.h"
 #include "kafka/kafka.h"
 #include "core/metrics.h"
@@ -84,6 +85,8 @@ struct hub_kafka;
 
 struct hub_ctx {
     struct hub_config cfg;
+    struct hd_peer_config peer_cfg; /* HERALD_TRUSTED_PROXIES ... */
+    struct hd_peer_trust trust;     /* read-only after start-up */
     struct hd_usertoken_config jwt_cfg;
     struct hd_kafka_config kafka_cfg;
     struct hd_usertoken *tokens;

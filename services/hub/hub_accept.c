@@ -131,7 +131,10 @@ admit(struct hub_thread *th, int fd, const struct sockaddr_in *sa)
     uint32_t ip = sa->sin_addr.s_addr;
 
     inet_ntop(AF_INET, &sa->sin_addr, addr, sizeof(addr));
-    if (take_addr_slot(th, ip, addr, &slot) < 0) {
+    /* a trusted proxy speaks for many clients: each is counted at the
+     * upgrade, by the address its forwarding header names (hub_admit.c) */
+    if (!hd_peer_trusted(&th->hub->trust, addr) &&
+        take_addr_slot(th, ip, addr, &slot) < 0) {
         close(fd);
         return;
     }

@@ -25,6 +25,7 @@ hub_pending_free(struct hub_ctx *hub, struct hub_pending *p)
         free(p->orgs[i]);
     free(p->orgs);
     hub_limits_put(&hub->limits, p->slot);
+    hub_limits_put(&hub->limits, p->addr);
     if (p->conn_slot)
         hub_limits_conn_release(&hub->limits);
     hd_buf_release(&p->hs);
@@ -138,18 +139,69 @@ auth_main(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
     return rc;
 }
 
+/* The client's address into out: the TCP peer, or, when the peer is a
+ * trusted proxy (HERALD_TRUSTED_PROXIES), the client its forwarding
+ * header names (buf, buflen: scratch for the header). Returns 1 when the
+ * peer is a trusted proxy. (lws keeps the first line of an unknown
+ * header such as Forwarded; X-Forwarded-For's lines come joined.) */
 static int
-auth_anon(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
-          char *buf, int buflen)
+client_addr(struct hub_thread *th, struct lws *wsi, char *buf, int buflen,
+            char out[HD_PEER_ADDR_MAX])
+{
+    const struct hd_peer_trust *t = &th->hub->trust;
+    const char *xff = NULL, *fwd = NULL;
+    char peer[64];
+
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (!hd_peer_trusted(t, peer)) {
+        hd_peer_client(t, peer, NULL, NULL, out);
+        return 0;
+    }
+    if (t->header == HD_PEER_FORWARDED) {
+        if (lws_hdr_custom_copy(wsi, buf, buflen, "forwarded:", 10) > 0)
+            fwd = buf;
+    } else if (lws_hdr_copy(wsi, buf, buflen, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+        xff = buf;
+    }
+    hd_peer_client(t, peer, xff, fwd, out);
+    return 1;
+}
+
+/* Behind a trusted proxy the listener took no per-address slot: the
+ * client's address takes one now (429 at HERALD_HUB_MAX_PER_ADDRESS). */
+static int
+take_addr_slot(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
+               const char *addr)
 {
     struct hub_ctx *hub = th->hub;
-    char addr[64], key[80];
+    char key[8 + HD_PEER_ADDR_MAX];
+    int n;
+
+    n = snprintf(key, sizeof(key), "c:%s", addr);
+    p->addr = hub_limits_acquire(&hub->limits, key, (size_t)n,
+                                 hub->cfg.max_per_address);
+    if (p->addr)
+        return 0;
+    hd_log(HD_LOG_INFO, 0,
+           "hub connection refused: %d already open from %s (forwarded)",
+           hub->cfg.max_per_address, addr);
+    hd_counter_inc(hub->m.conn_rejected[HUB_LREJ_PER_ADDRESS]);
+    if (lws_return_http_status(wsi, 429, NULL))
+        return -1;
+    return 1;
+}
+
+static int
+auth_anon(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
+          const char *addr, char *buf, int buflen)
+{
+    struct hub_ctx *hub = th->hub;
+    char key[8 + HD_PEER_ADDR_MAX];
     int n;
 
     n = query_arg(wsi, "Token", buf, buflen);
     if (n <= 0 || n > HD_ID_MAX)
         return refuse(th, wsi, HTTP_STATUS_BAD_REQUEST, HUB_REJ_BAD_REQUEST);
-    lws_get_peer_simple(wsi, addr, sizeof(addr));
     snprintf(key, sizeof(key), "ip:%s", addr);
     p->slot = hub_limits_acquire(&hub->limits, key, strlen(key),
                                  hub->cfg.anon_per_ip);
@@ -170,7 +222,7 @@ hub_admit_upgrade(struct hub_thread *th, struct lws *wsi,
     struct hub_ctx *hub = th->hub;
     struct hub_pending *p;
     enum hub_kind kind;
-    char path[256];
+    char path[256], addr[HD_PEER_ADDR_MAX];
     char *buf;
     int rc;
 
@@ -190,11 +242,14 @@ hub_admit_upgrade(struct hub_thread *th, struct lws *wsi,
     p->conn_slot = 1;
     p->kind = kind;
     hd_buf_init(&p->hs, HD_HUB_HANDSHAKE_MAX);
-    buf = hd_xmalloc(HD_HUB_TOKEN_MAX + 16);
-    if (kind == HUB_KIND_MAIN)
-        rc = auth_main(th, wsi, p, buf, HD_HUB_TOKEN_MAX + 16);
-    else
-        rc = auth_anon(th, wsi, p, buf, HD_HUB_TOKEN_MAX + 16);
+    buf = hd_xmalloc(HD_HUB_HEAD_MAX); /* any one header fits */
+    rc = 0;
+    if (client_addr(th, wsi, buf, HD_HUB_HEAD_MAX, addr))
+        rc = take_addr_slot(th, wsi, p, addr);
+    if (rc == 0 && kind == HUB_KIND_MAIN)
+        rc = auth_main(th, wsi, p, buf, HD_HUB_HEAD_MAX);
+    else if (rc == 0)
+        rc = auth_anon(th, wsi, p, addr, buf, HD_HUB_HEAD_MAX);
     free(buf);
     if (rc != 0) {
         hub_pending_free(hub, p);

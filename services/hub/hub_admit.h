@@ -24,6 +24,7 @@ struct hub_pending {
     char **orgs; /* new, norgs of them */
     size_t norgs;
     struct hub_lent *slot; /* per-user or per-address slot */
+    struct hub_lent *addr; /* client address slot (behind a proxy) */
     int conn_slot;         /* holds a hub_limits connection slot */
     struct hd_buf hs;      /* handshake bytes so far */
     char *reply;           /* handshake reply to write: new */

@@ -214,7 +214,9 @@ hub_conn_established(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
 {
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;
-    c->addr = addr;
+    c->addr = addr ? addr : p->addr; /* the listener's, or the admission's */
+    if (addr == NULL)
+        p->addr = NULL;
     c->pending = p;
     c->kind = (uint8_t)p->kind;
     c->client_type = (uint8_t)p->client_type;

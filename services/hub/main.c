@@ -33,7 +33,7 @@ int
 main(int argc, char **argv)
 {
     struct hub_ctx hub;
-    struct hd_config_section secs[5];
+    struct hd_config_section secs[6];
     struct hd_config_field admin_fields[2] = {HD_CFG_END, HD_CFG_END};
     struct hd_service svc;
     struct hd_err err = {0};
@@ -53,17 +53,24 @@ main(int argc, char **argv)
     secs[3].base = &hub;
     secs[4].fields = hd_admin_config_fields;
     secs[4].base = &hub.admin_cfg;
+    secs[5].fields = hd_peer_config_fields;
+    secs[5].base = &hub.peer_cfg;
     memset(&svc, 0, sizeof(svc));
     svc.name = "herald-hub";
     svc.summary = "Bitwarden-compatible SignalR WebSocket hub";
     svc.secs = secs;
-    svc.n = 5;
+    svc.n = 6;
     rc = hd_service_init(&svc, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
     raise_nofile();
     lws_set_log_level(LLL_ERR, NULL);
 
+    if (hd_peer_trust_init(&hub.trust, &hub.peer_cfg, &err) < 0) {
+        hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
+        status = HD_EXIT_CONFIG;
+        goto out;
+    }
     hub.tokens = hd_usertoken_new(&hub.jwt_cfg, &err);
     if (hub.tokens == NULL) {
         hd_log(HD_LOG_FATAL, 0, "user tokens: %s", err.msg);

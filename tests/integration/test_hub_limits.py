@@ -3,7 +3,8 @@ floods it: 5,000 half-open connections (one request line, then a header
 now and then, each one reopened as soon as the hub closes it) while the
 official SignalR client still connects within 1 s, on both event loops;
 the request head's deadline; the per-address cap and the room it keeps
-for a client behind the same address."""
+for a client behind the same address; the client's address read from
+the forwarding header only when the peer is a trusted proxy."""
 import resource
 import selectors
 import socket
@@ -202,6 +203,70 @@ def test_per_address_cap(stack):
                        source="127.0.0.3") for i in range(3)]
         keep = again
         assert [w.status for w in again] == [101] * 3
+    finally:
+        for w in keep:
+            w.close()
+
+
+def anon(hub, token_id, source, fwd=None, header="X-Forwarded-For"):
+    hdrs = {header: fwd} if fwd else {}
+    return RawWS(hub.port, "/notifications/anonymous-hub?Token=" + token_id, hdrs, handshake=HS,
+                 source=source)
+
+
+def test_forwarded_address_only_from_a_trusted_proxy(stack):
+    hub = start_hub(stack, HERALD_TRUSTED_PROXIES="127.0.0.2", HERALD_HUB_ANON_PER_IP="2",
+                    HERALD_HUB_MAX_PER_ADDRESS="3")
+    keep = []
+
+    def status(w):
+        keep.append(w)
+        return w.status
+
+    try:
+        # through the proxy, each client has its own anonymous budget
+        assert [status(anon(hub, "t%d" % i, "127.0.0.2", "203.0.113.1")) for i in range(3)] == [101, 101, 429]
+        assert status(anon(hub, "t3", "127.0.0.2", "203.0.113.2")) == 101
+        # the proxy appends its view to what the client sent: the client
+        # cannot pick its address by sending the header itself
+        assert status(anon(hub, "t4", "127.0.0.2", "203.0.113.2, 203.0.113.1")) == 429
+        # from anyone else the header means nothing: the peer is the client
+        assert [status(anon(hub, "u%d" % i, "127.0.0.3", "198.51.100.%d" % i)) for i in range(3)] == \
+            [101, 101, 429]
+        assert metric(hub, "herald_hub_rejected_total", reason="anon_per_ip") == 3
+        # the per-address cap counts the forwarded address, not the proxy
+        # (which holds more than 3 connections by now)
+        users = [status(RawWS(hub.port, "/notifications/hub?access_token=" + token("fw%d" % i),
+                              {"X-Forwarded-For": "192.0.2.9"}, handshake=HS, source="127.0.0.2"))
+                 for i in range(4)]
+        assert users == [101, 101, 101, 429]
+        assert metric(hub, "herald_hub_connections_rejected_total", reason="max_per_address") == 1
+        # closing gives the slot back
+        keep[-2].close()
+        wait_for(lambda: metric(hub, "herald_hub_connections", hub="main") == 2, what="one closed")
+        assert status(RawWS(hub.port, "/notifications/hub?access_token=" + token("fw9"),
+                            {"X-Forwarded-For": "192.0.2.9"}, handshake=HS, source="127.0.0.2")) == 101
+    finally:
+        for w in keep:
+            w.close()
+    assert hub.stop() == 0
+    assert hub.sanitizer_reports() == []
+
+
+def test_forwarded_header_rfc7239(stack):
+    hub = start_hub(stack, HERALD_TRUSTED_PROXIES="127.0.0.2", HERALD_FORWARDED_HEADER="forwarded",
+                    HERALD_HUB_ANON_PER_IP="1")
+    keep = []
+    try:
+        for fwd, want in (('for=203.0.113.7;proto=https', 101), ('for="203.0.113.7"', 429),
+                          ('for="[2001:db8::7]:4711"', 101)):
+            keep.append(anon(hub, "f", "127.0.0.2", fwd, header="Forwarded"))
+            assert keep[-1].status == want, fwd
+        # X-Forwarded-For is not the configured header: ignored
+        keep.append(anon(hub, "f", "127.0.0.2", "203.0.113.8"))
+        assert keep[-1].status == 101  # the proxy's own address, first time
+        keep.append(anon(hub, "f", "127.0.0.2", "203.0.113.9"))
+        assert keep[-1].status == 429
     finally:
         for w in keep:
             w.close()

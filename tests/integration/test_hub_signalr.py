@@ -35,7 +35,8 @@ def token(sub, secret=SECRET, exp_in=3600, **claims):
 
 
 def start_hub(stack, **env):
-    base = {"HERALD_JWT_SECRET": SECRET, "HERALD_INTERNAL_KEY": KEY, "HERALD_HUB_THREADS": "2"}
+    base = {"HERALD_JWT_SECRET": SECRET, "HERALD_INTERNAL_KEY": KEY, "HERALD_HUB_THREADS": "2",
+            "HERALD_HUB_BIND": "127.0.0.1"}
     base.update(env)
     return stack.start("herald-hub", stack.env(**base), port_var="HERALD_HUB_PORT")
 
