@@ -14,6 +14,8 @@
 # HERALD_PG_PORT, HERALD_WORKER_{FCM,APNS,HMS,WEBPUSH}_PORT and the admin
 # listeners' HERALD_{API,HUB,RELAY,WORKER_*}_ADMIN_PORT; HERALD_VAR_DIR moves
 # ./var and HERALD_BIN_DIR the binaries (default build/release/bin).
+# HERALD_RUN_RESTART=true starts a service that exits again instead of
+# stopping everything (bench/chaos.sh kills them on purpose).
 # `make run` starts it with sh (dash on Debian): run under bash whatever
 # the caller used, before any bash-only syntax is parsed.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -51,6 +53,7 @@ export HERALD_LOG_LEVEL=${HERALD_LOG_LEVEL:-info}
 RUN_PIDS=$VAR/run.pids
 PIDS=()
 NAMES=()
+declare -A SPECS # index in PIDS -> start's arguments (shell-quoted)
 STACK_ENV=()
 BANNER=()
 PG_STARTED=0
@@ -80,7 +83,7 @@ stop_all() {
         sh scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1
         [ "$PGDIR" = "$VAR/pg" ] || rm -rf "$PGDIR"
     fi
-    rm -f "$RUN_PIDS" "$VAR/run.pid"
+    rm -f "$RUN_PIDS" "$VAR/run.pid" "$VAR/kafka.control"
     say "stopped"
 }
 
@@ -144,20 +147,29 @@ trap 'stop_all; exit 0' INT TERM HUP
 # have NAME: the binary exists.
 have() { [ -x "$BIN/$1" ]; }
 
-# start NAME LOGNAME [VAR=value ...]: runs $BIN/NAME in the background with
-# the extra variables, output to var/log/LOGNAME.log. The variables are
-# exported by the shell (a builtin), never passed on a command line: no
-# secret shows in ps or /proc/PID/cmdline.
-start() {
+# spawn NAME LOGNAME [VAR=value ...]: runs $BIN/NAME in the background with
+# the extra variables, output appended to var/log/LOGNAME.log; sets
+# SPAWNED. The variables are exported by the shell (a builtin), never
+# passed on a command line: no secret shows in ps or /proc/PID/cmdline.
+spawn() {
     local name=$1 logname=$2
     shift 2
     (
         for kv in "$@"; do export "${kv?}"; done
         exec setsid "$BIN/$name"
-    ) >"$LOG/$logname.log" 2>&1 &
-    PIDS+=($!)
-    NAMES+=("$logname")
-    echo "$logname $!" >>"$RUN_PIDS"
+    ) >>"$LOG/$logname.log" 2>&1 &
+    SPAWNED=$!
+    echo "$logname $SPAWNED" >>"$RUN_PIDS"
+}
+
+# start NAME LOGNAME [VAR=value ...]: spawn, on a fresh log, remembered
+# (with its arguments, for HERALD_RUN_RESTART) for stop_all.
+start() {
+    : >"$LOG/$2.log"
+    SPECS[${#PIDS[@]}]=$(printf '%q ' "$@")
+    spawn "$@"
+    PIDS+=("$SPAWNED")
+    NAMES+=("$2")
 }
 
 # wait_ready LOGNAME URL: polls URL until it answers 200 (60 s).
@@ -215,9 +227,12 @@ export HERALD_PG_DSN
 # Kafka: herald-devkafka unless a real cluster is given.
 if [ -z "${HERALD_KAFKA_BROKERS:-}" ]; then
     have herald-devkafka || fail "$BIN/herald-devkafka is missing: run make release"
-    rm -f "$VAR/kafka.bootstrap"
+    rm -f "$VAR/kafka.bootstrap" "$VAR/kafka.control"
+    # its control commands (docs/operations.md) come from a named pipe,
+    # opened read-write so that it never sees an end of file
+    mkfifo -m 600 "$VAR/kafka.control" || fail "cannot make $VAR/kafka.control"
     HERALD_DEVKAFKA_BOOTSTRAP_FILE=$VAR/kafka.bootstrap setsid "$BIN/herald-devkafka" \
-        </dev/null >"$LOG/devkafka.out" 2>"$LOG/devkafka.log" &
+        <>"$VAR/kafka.control" >"$LOG/devkafka.out" 2>"$LOG/devkafka.log" &
     PIDS+=($!)
     NAMES+=(devkafka)
     echo "devkafka $!" >>"$RUN_PIDS"
@@ -229,6 +244,8 @@ if [ -z "${HERALD_KAFKA_BROKERS:-}" ]; then
         sleep 0.1
     done
     HERALD_KAFKA_BROKERS=$(cat "$VAR/kafka.bootstrap")
+    stack_env HERALD_DEVKAFKA_CONTROL "$VAR/kafka.control"
+    banner "Kafka control  echo 'down -1' >$VAR/kafka.control  (herald-devkafka's commands; answers in $LOG/devkafka.out)"
     # librdkafka's mock cluster answers an empty fetch only after
     # fetch.wait.max.ms and rebalances after session.timeout.ms - 1 s.
     export HERALD_KAFKA_FETCH_WAIT_MAX_MS=${HERALD_KAFKA_FETCH_WAIT_MAX_MS:-5}
@@ -288,13 +305,21 @@ cat <<EOF
 
 EOF
 
-# Stay up until interrupted or until a process dies.
+# Stay up until interrupted or until a process dies; with
+# HERALD_RUN_RESTART=true a Herald service that exits is started again
+# (as an orchestrator would), herald-devkafka and PostgreSQL are not.
 while :; do
     for i in "${!PIDS[@]}"; do
-        if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-            fail "${NAMES[$i]} exited unexpectedly; see $LOG/${NAMES[$i]}.log"
+        kill -0 "${PIDS[$i]}" 2>/dev/null && continue
+        wait "${PIDS[$i]}" 2>/dev/null
+        status=$?
+        if [ "${HERALD_RUN_RESTART:-false}" != true ] || [ -z "${SPECS[$i]:-}" ]; then
+            fail "${NAMES[$i]} exited unexpectedly (status $status); see $LOG/${NAMES[$i]}.log"
         fi
+        say "${NAMES[$i]} exited (status $status): starting it again"
+        eval "spawn ${SPECS[$i]}"
+        PIDS[$i]=$SPAWNED
     done
-    sleep 1 &
+    sleep 0.5 &
     wait $! 2>/dev/null
 done

@@ -21,6 +21,7 @@
 #include "core/banned.h"
 
 #define RING_MIN 64
+#define STARTPOS_TIMEOUT_MS 5000 /* latest_at_start's questions to Kafka */
 /* A partition's ring never holds more than this (a power of two); poll()
  * pauses far below it, so reaching it means back-pressure failed. */
 #define RING_MAX ((size_t)1 << 18)
@@ -61,6 +62,7 @@ struct hd_kconsumer {
     uint64_t last_commit_ms;
     hd_krebalance_fn *on_rebalance;
     void *ud;
+    struct hd_kstartpos *startpos; /* latest_at_start, or NULL */
 };
 
 static struct ring_ent *
@@ -401,6 +403,7 @@ assign(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *parts, int coop)
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     int i;
 
+    hd_kstartpos_apply(c->startpos, c->rk, parts, STARTPOS_TIMEOUT_MS);
     pthread_mutex_lock(&c->mu);
     for (i = 0; i < parts->cnt; i++)
         part_add(c, parts->elems[i].topic, parts->elems[i].partition);
@@ -519,6 +522,9 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
     }
     conf = NULL; /* owned by rk now */
     rd_kafka_poll_set_consumer(c->rk);
+    if (o->start_latest && o->latest_at_start)
+        c->startpos = hd_kstartpos_capture(c->rk, o->topics, o->ntopics,
+                                           STARTPOS_TIMEOUT_MS);
 
     topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
     for (i = 0; i < o->ntopics; i++)
@@ -529,6 +535,7 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         hd_err_set(err, HD_EINVAL, "kafka subscribe: %s", rd_kafka_err2str(e));
         rd_kafka_destroy(c->rk);
+        hd_kstartpos_free(c->startpos);
         goto fail;
     }
     return c;
@@ -661,6 +668,7 @@ hd_kconsumer_close(struct hd_kconsumer *c)
     for (i = 0; i < c->nparts; i++)
         part_free(c->parts[i]);
     free(c->parts);
+    hd_kstartpos_free(c->startpos);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -88,9 +88,9 @@ final(struct pe_decision *out, enum hd_outcome o, const char *code)
 
 void
 pe_decide(const struct hd_push_result *r, int breaker_open, int attempt,
-          int max_attempts, const struct hd_backoff *bo, int64_t now_ms,
-          int64_t expire_at_ms, const struct hd_rand *rnd,
-          struct pe_decision *out)
+          int64_t created_ms, const struct pe_budget *budget,
+          const struct hd_backoff *bo, int64_t now_ms, int64_t expire_at_ms,
+          const struct hd_rand *rnd, struct pe_decision *out)
 {
     int64_t at = 0;
 
@@ -107,7 +107,8 @@ pe_decide(const struct hd_push_result *r, int breaker_open, int attempt,
               r->code);
         break;
     case HD_PUSH_RETRY:
-        if (attempt + 1 >= max_attempts) {
+        if (attempt + 1 >= budget->max_attempts &&
+            now_ms - created_ms >= budget->window_ms) {
             out->verdict = PE_V_DLQ;
             out->outcome = HD_OUTCOME_FAILED;
             out->code = r->code;

@@ -59,13 +59,23 @@ struct pe_decision {
     int64_t requeue_at;      /* PE_V_REQUEUE */
 };
 
-/* What result r means for a target of a delivery at attempt attempt (of
- * max_attempts) expiring at expire_at_ms (0: never). breaker_open: the
- * breaker is open (only asked for a guarded token_invalid). A retry's
- * time comes from bo, rnd and r's Retry-After; past the expiry it is
- * final (expired). */
+/* How long a failing target is retried: it goes to the dead-letter
+ * topic after max_attempts tries, but never before its push is window_ms
+ * old (0: at once), so that a provider outage shorter than the window,
+ * which full-jitter backoff can cross in a few tries, loses nothing. */
+struct pe_budget {
+    int max_attempts;
+    int64_t window_ms;
+};
+
+/* What result r means for a target of a delivery at attempt attempt,
+ * created at created_ms, expiring at expire_at_ms (0: never).
+ * breaker_open: the breaker is open (only asked for a guarded
+ * token_invalid). A retry's time comes from bo, rnd and r's Retry-After;
+ * past the expiry it is final (expired). */
 void pe_decide(const struct hd_push_result *r, int breaker_open, int attempt,
-               int max_attempts, const struct hd_backoff *bo, int64_t now_ms,
+               int64_t created_ms, const struct pe_budget *budget,
+               const struct hd_backoff *bo, int64_t now_ms,
                int64_t expire_at_ms, const struct hd_rand *rnd,
                struct pe_decision *out);
 

@@ -35,7 +35,14 @@
 const struct hd_config_field hd_pushworker_config_fields[] = {
     HD_CFG_INT("HERALD_WORKER_MAX_ATTEMPTS", struct hd_pushworker_config,
                max_attempts, 5, 1, 100,
-               "tries per device before the dead-letter topic"),
+               "tries per device before the dead-letter topic (and no "
+               "sooner than HERALD_WORKER_RETRY_WINDOW_S)"),
+    HD_CFG_INT("HERALD_WORKER_RETRY_WINDOW_S", struct hd_pushworker_config,
+               retry_window_s, 600, 0, 86400,
+               "a device still failing after HERALD_WORKER_MAX_ATTEMPTS "
+               "tries is retried (at the capped backoff) until its push "
+               "is this old, then dead-lettered: a provider outage "
+               "shorter than this loses nothing (0: attempts alone)"),
     HD_CFG_INT("HERALD_WORKER_MAX_BATCHES", struct hd_pushworker_config,
                max_batches, 64, 1, 100000,
                "delivery batches held at once (Kafka fetching pauses "

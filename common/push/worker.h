@@ -193,6 +193,7 @@ uint64_t hd_push_retry_after(const struct hd_httpc_resp *resp,
 /* Generic worker settings (HERALD_WORKER_*). */
 struct hd_pushworker_config {
     int max_attempts;    /* HERALD_WORKER_MAX_ATTEMPTS */
+    int retry_window_s;  /* HERALD_WORKER_RETRY_WINDOW_S */
     int max_batches;     /* HERALD_WORKER_MAX_BATCHES: batches held */
     int backoff_base_ms; /* HERALD_WORKER_BACKOFF_BASE_MS */
     int backoff_cap_ms;  /* HERALD_WORKER_BACKOFF_CAP_MS */

@@ -158,6 +158,10 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
     o.topics = topics;
     o.ntopics = 1;
     o.start_latest = 1;
+    /* clients connect as soon as the port opens, seconds before the new
+     * group is assigned its partitions: what is produced meanwhile is
+     * theirs too */
+    o.latest_at_start = 1;
     k->c = hd_kconsumer_new(&hub->kafka_cfg, &o, err);
     if (k->c == NULL)
         goto fail;

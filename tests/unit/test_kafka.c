@@ -234,7 +234,7 @@ test_bad_property_names_the_variable(void)
     char nowhere[] = "127.0.0.1:1", prefix[] = "herald.";
     struct hd_kafka_config cfg = {nowhere, prefix, 30000};
     const char *topics[] = {"t.bad"};
-    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0, 0, NULL, NULL};
+    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0, 0, NULL, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -315,7 +315,7 @@ test_out_of_order_done_commits_the_prefix(void)
 {
     static const int64_t first_done[] = {0, 1, 2, 4, 5, 7, 4};
     const char *topics[] = {"t.order"};
-    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0, 0, NULL, NULL};
+    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0, 0, NULL, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -391,7 +391,7 @@ test_many_in_flight_finished_in_reverse(void)
 {
     const int n = HD_KAFKA_MAX_INFLIGHT;
     const char *topics[] = {"t.many"};
-    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0, n, NULL, NULL};
+    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0, n, NULL, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -442,9 +442,9 @@ test_done_for_a_revoked_partition_is_ignored(void)
     const char *topics[] = {"t.rev"};
     struct rebalances ra = {0}, rb = {0};
     struct hd_kconsumer_opts oa = {"g.rev", topics,           1,  0,
-                                   0,       record_rebalance, &ra};
+                                   0,       record_rebalance, &ra,   0};
     struct hd_kconsumer_opts ob = {"g.rev", topics,           1,  0,
-                                   0,       record_rebalance, &rb};
+                                   0,       record_rebalance, &rb,   0};
     struct hd_kconsumer *a, *b;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -516,7 +516,7 @@ static void
 test_pause_above_max_inflight(void)
 {
     const char *topics[] = {"t.pause"};
-    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0, 5, NULL, NULL};
+    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0, 5, NULL, NULL, 0};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -629,6 +629,52 @@ test_ping_follows_the_brokers(void)
     tk_stop(&t);
 }
 
+/* A "latest" consumer starts at the end the partition had when it was
+ * created (latest_at_start): records produced while its new group forms
+ * (3 s on the mock) are delivered, not skipped; older ones are not. The
+ * same without latest_at_start skips them. */
+static void
+run_latest(int at_start, const char *group, int64_t *first, int *n)
+{
+    const char *topics[] = {"t.late"};
+    struct hd_kconsumer_opts o = {group, topics, 1, 1, 0, NULL, NULL, at_start};
+    struct hd_kconsumer *c;
+    struct hd_err err = {0};
+    struct hd_kmsg m;
+    struct tk t;
+
+    ASSERT_INT_EQ(tk_start(&t), 0);
+    ASSERT_INT_EQ(rd_kafka_mock_topic_create(t.mc, "t.late", 1, 1), 0);
+    ASSERT_INT_EQ(raw_produce(&t, "t.late", 0, 2), 0); /* before: not ours */
+    c = hd_kconsumer_new(&t.cfg, &o, &err);
+    ASSERT_NOT_NULL(c);
+    ASSERT_INT_EQ(raw_produce(&t, "t.late", 0, 3), 0); /* while joining */
+    *first = -1;
+    *n = 0;
+    while (poll_one(c, &m, *n == 0 ? 10000 : 1000) == 1) {
+        if (*first < 0)
+            *first = m.offset;
+        (*n)++;
+        hd_kconsumer_done(c, m.topic, m.partition, m.offset);
+        hd_kmsg_release(&m);
+    }
+    hd_kconsumer_close(c);
+    tk_stop(&t);
+}
+
+static void
+test_latest_at_start_keeps_what_came_while_joining(void)
+{
+    int64_t first;
+    int n;
+
+    run_latest(1, "g.late", &first, &n);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(first, 2);
+    run_latest(0, "g.late0", &first, &n);
+    ASSERT_INT_EQ(n, 0);
+}
+
 int
 main(void)
 {
@@ -646,6 +692,7 @@ main(void)
     RUN_TEST(test_done_for_a_revoked_partition_is_ignored);
     RUN_TEST(test_pause_above_max_inflight);
     RUN_TEST(test_ping_follows_the_brokers);
+    RUN_TEST(test_latest_at_start_keeps_what_came_while_joining);
 
     /* every handle is gone before LeakSanitizer looks */
     if (rd_kafka_wait_destroyed(5000) != 0)

@@ -261,6 +261,9 @@ zero_rand(void *ud)
     return 0;
 }
 
+/* HERALD_WORKER_RETRY_WINDOW_S of the next world_init */
+static int world_retry_window_s;
+
 static void
 world_init(struct world *w, const struct hd_push_provider *p, int streams)
 {
@@ -278,6 +281,7 @@ world_init(struct world *w, const struct hd_push_provider *p, int streams)
     w->gen = 1;
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_attempts = 3;
+    cfg.retry_window_s = world_retry_window_s;
     cfg.backoff_base_ms = 1000;
     cfg.backoff_cap_ms = 60000;
     cfg.pause_base_ms = 5000;
@@ -602,6 +606,44 @@ test_last_attempt_goes_to_dlq(void)
     world_free(&w);
 }
 
+/* With a retry window, the last attempt of a push younger than the window
+ * is re-queued, not dead-lettered (a provider outage of a few seconds
+ * crosses full-jitter backoff's first tries); once the push is older, the
+ * next failure is dead-lettered. */
+static void
+test_retry_window_holds_the_dead_letter(void)
+{
+    struct world w;
+
+    world_retry_window_s = 600;
+    world_init(&w, &single, 8);
+    world_retry_window_s = 0;
+    offer(&w, 4, 1, 2, 0, 0, NULL); /* attempt 2 of max 3, created now */
+    step(&w);
+    w.fc.wall_ms += 599000;
+    answer(&w, 0, 503, "retry");
+    step(&w);
+    ASSERT_INT_EQ(count(&w, HD_PUSHSINK_DLQ, NULL), 0);
+    ASSERT_INT_EQ(count(&w, HD_PUSHSINK_DELIVER, NULL), 1);
+    ASSERT_INT_EQ(count(&w, HD_PUSHSINK_FEEDBACK, "failed"), 0);
+    ack_all(&w, 1);
+    step(&w);
+    ASSERT_INT_EQ(w.ndone, 1);
+
+    offer(&w, 5, 1, 3, 0, 0, NULL); /* created now, sent 601 s later */
+    step(&w);
+    w.fc.wall_ms += 601000;
+    ASSERT_INT_EQ(w.nreqs, 2);
+    answer(&w, 1, 503, "retry");
+    step(&w);
+    ASSERT_INT_EQ(count(&w, HD_PUSHSINK_DLQ, NULL), 1);
+    ASSERT_INT_EQ(count(&w, HD_PUSHSINK_FEEDBACK, "failed"), 1);
+    ack_all(&w, 1);
+    step(&w);
+    ASSERT_INT_EQ(w.ndone, 2);
+    world_free(&w);
+}
+
 static void
 test_partial_outcomes_in_one_request(void)
 {
@@ -888,6 +930,7 @@ main(void)
     RUN_TEST(test_not_before_is_held);
     RUN_TEST(test_expired_is_not_sent_and_reported);
     RUN_TEST(test_last_attempt_goes_to_dlq);
+    RUN_TEST(test_retry_window_holds_the_dead_letter);
     RUN_TEST(test_partial_outcomes_in_one_request);
     RUN_TEST(test_reauth_refreshes_once_then_config);
     RUN_TEST(test_config_error_pauses_and_probes);
