@@ -335,7 +335,7 @@ def count_hub(events, docs):
     clients = sorted(docs)
     users = {c: c for c in clients}
     r = {"events_sent": len(events), "events_accepted": 0, "expected": 0, "delivered": 0,
-         "duplicates": 0, "lost": 0, "dropped": 0, "gap": 0, "cut": 0, "outside": 0,
+         "duplicates": 0, "lost": 0, "dropped": 0, "dup_resent": 0, "gap": 0, "cut": 0, "outside": 0,
          "lost_examples": []}
     for e in events:
         if e["ack_ms"] is None:
@@ -351,6 +351,8 @@ def count_hub(events, docs):
                 if n:
                     r["delivered"] += 1
                     r["duplicates"] += n - 1
+                    if n > 1 and e["attempts"] > 1:
+                        r["dup_resent"] += n - 1
                 elif not cover[0][2]:
                     r["dropped"] += 1
                 else:
@@ -362,6 +364,8 @@ def count_hub(events, docs):
                 if n:
                     r["outside"] += 1
                     r["duplicates"] += n - 1
+                    if n > 1 and e["attempts"] > 1:
+                        r["dup_resent"] += n - 1
                 connected = any(s[0] <= e["sent_ms"] <= s[1] for s in d["sessions"])
                 r["cut" if connected else "gap"] += 1
     return r
@@ -460,6 +464,9 @@ def report(res):
     print("| %d events, %d clients | %d | %d | %d | %d | %d | %d | %d | %d |"
           % (h["events_accepted"], CLIENTS, h["expected"], h["delivered"], h["duplicates"], h["lost"],
              h["dropped"], h["gap"], h["cut"], h["outside"]))
+    print()
+    print("hub duplicates of events herald-api took twice (the sender retried after no answer): %d"
+          % h["dup_resent"])
     for p, r in res["providers"].items():
         if r["lost"]:
             print("lost %s examples: %s" % (p, r["lost_examples"]))

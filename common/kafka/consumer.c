@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "kafka/kafka.h"
 #include "kafka/private.h"
+#include "kafka/startpos.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/banned.h"

@@ -136,13 +136,13 @@ struct hd_kconsumer_opts {
                                        but not done messages (0 = 10000) */
     hd_krebalance_fn *on_rebalance; /* may be NULL */
     void *ud;
-    int latest_at_start;            /* with start_latest: a partition the
-                                       group has no offset for starts at the
-                                       end it had when the consumer was
-                                       created, not when it was assigned
-                                       (records produced while the group
-                                       formed are not skipped); creating
-                                       waits up to 5 s for Kafka */
+    int latest_at_start; /* with start_latest: a partition the
+                            group has no offset for starts at the
+                            end it had when the consumer was
+                            created, not when it was assigned
+                            (records produced while the group
+                            formed are not skipped); creating
+                            waits up to 5 s for Kafka */
 };
 
 /* new: creates a group consumer subscribed to the topics. Auto-commit

@@ -15,7 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "kafka/private.h"
+#include "kafka/startpos.h"
 #include "core/banned.h"
 
 struct start_ent {

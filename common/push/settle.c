@@ -223,8 +223,8 @@ pe_apply(struct hd_pushengine *e, struct pe_batch *b, size_t t,
         open = breaker_open(e);
     if (r->action == HD_PUSH_RETRY)
         snprintf(b->last_code, sizeof(b->last_code), "%s", r->code);
-    pe_decide(r, open, b->d.attempt, b->d.created_ms, &budget, &e->backoff,
-              now, b->d.expire_at_ms, e->rnd, &d);
+    pe_decide(r, open, b->d.attempt, b->d.created_ms, &budget, &e->backoff, now,
+              b->d.expire_at_ms, e->rnd, &d);
     switch (d.verdict) {
     case PE_V_FINAL:
         pe_final(e, b, t, d.outcome, d.code, r->http_status);

@@ -441,10 +441,10 @@ test_done_for_a_revoked_partition_is_ignored(void)
 {
     const char *topics[] = {"t.rev"};
     struct rebalances ra = {0}, rb = {0};
-    struct hd_kconsumer_opts oa = {"g.rev", topics,           1,  0,
-                                   0,       record_rebalance, &ra,   0};
-    struct hd_kconsumer_opts ob = {"g.rev", topics,           1,  0,
-                                   0,       record_rebalance, &rb,   0};
+    struct hd_kconsumer_opts oa = {"g.rev", topics,           1,   0,
+                                   0,       record_rebalance, &ra, 0};
+    struct hd_kconsumer_opts ob = {"g.rev", topics,           1,   0,
+                                   0,       record_rebalance, &rb, 0};
     struct hd_kconsumer *a, *b;
     struct hd_err err = {0};
     struct hd_kmsg m;
