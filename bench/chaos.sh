@@ -73,7 +73,9 @@ pid_of() { awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$VAR/run.pids"; }
 # ---- the stack ---------------------------------------------------------------
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for v in API HUB RELAY SIM SIM_CONTROL PG WORKER_FCM WORKER_APNS WORKER_HMS WORKER_WEBPUSH; do
+for v in API HUB RELAY SIM SIM_CONTROL PG WORKER_FCM WORKER_APNS WORKER_HMS WORKER_WEBPUSH \
+    API_ADMIN HUB_ADMIN RELAY_ADMIN WORKER_FCM_ADMIN WORKER_APNS_ADMIN WORKER_HMS_ADMIN \
+    WORKER_WEBPUSH_ADMIN; do
     export "HERALD_${v}_PORT=$(free_port)"
 done
 HERALD_VAR_DIR=$VAR HERALD_BIN_DIR=$BIN HERALD_RUN_RESTART=true \
