@@ -1,10 +1,13 @@
 #!/bin/bash
-# api_fanout.sh -- fan-out of one channel with N devices (default
+# api_fanout.sh -- fan-out of one topic with N devices (default
 # 1,000,000) into herald.deliver.fcm batches: time from the accepted send
-# to its push_requests row (written only after every batch of it was
-# acknowledged), then a count of the tokens in the batches (unique and
-# total). Devices are created in SQL; the API path is bench/api_register.sh.
-#   sh bench/api_fanout.sh [N]     (BIN=... for other binaries)
+# (recipient filter {topics: [bench]}) to its push_requests row (written
+# only after every batch of it was acknowledged), then a count of the
+# tokens in the batches (unique and total). Devices are created in SQL
+# (a quarter each with locale pt-BR, fr, de and none); the API path is
+# bench/api_register.sh. TEMPLATE=1 sends a second time with
+# localizations (pt, fr) and a template in the title.
+#   bash bench/api_fanout.sh [N]     (BIN=... for other binaries)
 . "$(dirname "$0")/api_lib.sh"
 N=${1:-1000000}
 machine
@@ -14,21 +17,20 @@ api_start HERALD_LOG_LEVEL=info ${FANOUT_ENV:-}
 echo "creating $N devices on channel bench"
 t=$(date +%s.%N)
 psql_q "
-  insert into devices (id, app, provider, token, platform)
+  insert into devices (id, app, provider, token, platform, locale)
   select 'dev-' || lpad(i::text, 8, '0'), 'default', 'fcm',
-         'fcm-token-' || md5(i::text) || md5((i * 7)::text), 'android'
+         'fcm-token-' || md5(i::text) || md5((i * 7)::text), 'android',
+         (array['pt-BR', 'fr', 'de', ''])[1 + i % 4]
     from generate_series(1, $N) i;
-  insert into device_channels (device_id, channel, src, app)
+  insert into device_topics (device_id, topic, src, app)
   select 'dev-' || lpad(i::text, 8, '0'), 'bench', 0, 'default'
     from generate_series(1, $N) i;" >/dev/null
 psql_q "vacuum analyze devices" >/dev/null
-psql_q "vacuum analyze device_channels" >/dev/null
+psql_q "vacuum analyze device_topics" >/dev/null
 echo "  done in $(echo "$(date +%s.%N) - $t" | bc) s"
-UID_=bench-$(date +%s)
 # The mock cluster keeps a few MB per partition, so the batches are counted
 # while they are produced, by a reader started first.
-if [ "${VERIFY:-1}" = 1 ]; then
-    cat >"$WORK/verify.py" <<'PY'
+cat >"$WORK/verify.py" <<'PY'
 import json, sys, time
 from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
 brokers, uid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -56,20 +58,60 @@ while idle < 600 and total < n:
 c.close()
 print("verified from Kafka: %d batches, %d tokens, %d unique" % (batches, total, len(seen)))
 PY
-    /usr/bin/python3 "$WORK/verify.py" "$KAFKA" "$UID_" "$N" >"$WORK/verify.out" 2>&1 &
-    VPID=$!
-    sleep 2
+
+run_send() {
+    UID_=bench-$1-$(date +%s)
+    if [ "${VERIFY:-1}" = 1 ]; then
+        /usr/bin/python3 "$WORK/verify.py" "$KAFKA" "$UID_" "$N" >"$WORK/verify.out" 2>&1 &
+        VPID=$!
+        sleep 2
+    fi
+    t0=$(date +%s.%N)
+    curl -fsS -H "Authorization: apikey $API_KEY" -d "{\"recipient\":{\"filter\":{\"topics\":[\"bench\"]}},\"uid\":\"$UID_\",$2}" "$API_URL/api/send_push_notification" >/dev/null
+    until [ "$(psql_q "select state from push_requests where uid = '$UID_'")" = done ]; do
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    echo "fan-out of $N devices ($1): $(echo "$t1 - $t0" | bc) s from send to the last batch acknowledged and recorded"
+    echo "  recorded: $(psql_q "select tokens || ' tokens' from push_requests where uid = '$UID_'")"
+    grep -o "request $UID_ done[^\"]*" "$WORK/api.log" || true
+    if [ "${VERIFY:-1}" = 1 ]; then
+        wait $VPID
+        cat "$WORK/verify.out"
+    fi
+}
+
+PLAIN='"notification":{"fcm":{"message":{"data":{"k":"v"}}}}'
+run_send plain "$PLAIN"
+if [ "${TEMPLATE:-0}" = 1 ]; then
+    TMPL='"notification":{"fcm":{"message":{"notification":{"title":"{{default [[Hello]] .l10n.greeting}}!","body":"{{default [[How is it going]] .l10n.question}}?"}}}},"localizations":{"pt":{"translations":{"greeting":"Olá","question":"Como tá indo"}},"fr":{"translations":{"greeting":"Bonjour","question":"Comment ça va"}}}'
+    run_send l10n "$TMPL"
 fi
-t0=$(date +%s.%N)
-curl -fsS -H "Authorization: apikey $API_KEY" -d "{\"recipient\":{\"channels\":[\"bench\"]},\"notification\":{\"uid\":\"$UID_\",\"fcm\":{\"message\":{\"data\":{\"k\":\"v\"}}}}}" "$API_URL/api/send_push_notification" >/dev/null
-until [ "$(psql_q "select state from push_requests where uid = '$UID_'")" = done ]; do
-    sleep 0.05
-done
-t1=$(date +%s.%N)
-echo "fan-out of $N devices: $(echo "$t1 - $t0" | bc) s from send to the last batch acknowledged and recorded"
-echo "  recorded: $(psql_q "select tokens || ' tokens' from push_requests where uid = '$UID_'")"
-grep -o "request $UID_ done[^\"]*" "$WORK/api.log" || true
-if [ "${VERIFY:-1}" = 1 ]; then
-    wait $VPID
-    cat "$WORK/verify.out"
+if [ "${DEVLIST:-0}" = 1 ]; then
+    # device_list over the same devices: every page of 100 by cursor,
+    # each timed (one kept-alive connection)
+    cat >"$WORK/devlist.py" <<'PY'
+import http.client, json, sys, time, urllib.parse
+url, key, body = urllib.parse.urlparse(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+times, cursor, items = [], "", 0
+while True:
+    body["cursor"] = cursor
+    t = time.perf_counter()
+    conn.request("POST", "/api/device_list", json.dumps(body), {"X-API-Key": key})
+    doc = json.loads(conn.getresponse().read())["result"]
+    times.append((time.perf_counter() - t) * 1000)
+    items += len(doc["items"])
+    cursor = doc.get("next_cursor")
+    if not cursor:
+        break
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))]
+print("device_list %s: %d pages, %d devices in %.1f s" % (json.dumps({k: v for k, v in body.items() if k != "cursor"}), len(times), items, sum(times) / 1000))
+for name, xs in [("first 100 pages", times[:100]), ("last 100 pages", times[-100:]), ("all", times)]:
+    print("  %-16s p50 %.2f ms  p99 %.2f ms  max %.2f ms" % (name, pct(xs, 0.5), pct(xs, 0.99), max(xs)))
+PY
+    /usr/bin/python3 "$WORK/devlist.py" "$API_URL" "$API_KEY" '{"limit":100}'
+    /usr/bin/python3 "$WORK/devlist.py" "$API_URL" "$API_KEY" '{"limit":100,"filter":{"topics":["bench"]},"include_topics":true}'
 fi

@@ -108,6 +108,7 @@ struct api_fanout;
 struct api_feedback;
 struct api_cleanup;
 struct api_sched;
+struct api_schedq;
 
 struct api_ctx {
     struct api_config cfg;
@@ -130,6 +131,7 @@ struct api_ctx {
     struct api_feedback *feedback;
     struct api_cleanup *cleanup;
     struct api_sched *sched;
+    struct api_schedq *schedq; /* send_at's inserts */
     char topic_requests[API_TOPIC_MAX];
     char topic_events[API_TOPIC_MAX];
     char topic_feedback[API_TOPIC_MAX];
@@ -345,6 +347,15 @@ void api_feedback_free(struct api_feedback *fb);
 int api_sched_put(struct api_ctx *ctx, struct hd_pg *pool,
                   const struct hd_msg_request *r, int64_t due_ms,
                   struct hd_err *err);
+/* send_at's insert off the I/O threads (api_sched.c): one thread and a
+ * bounded queue. api_sched_hold takes r over, holds it until due_ms and
+ * answers call with its uid (or the error). */
+struct api_schedq *api_schedq_start(struct api_ctx *ctx, struct hd_err *err);
+/* Answers what is queued, then stops and frees. NULL is a no-op. */
+void api_schedq_stop(struct api_schedq *q);
+void api_sched_hold(struct api_call *call, struct hd_msg_request *r,
+                    int64_t due_ms);
+
 /* 1 when cancel_push named (app, uid). Fan-out workers. */
 int api_sched_cancelled(struct api_ctx *ctx, const char *app, const char *uid);
 /* new: the scheduler stage (releases due pushes). NULL with err. */

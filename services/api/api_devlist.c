@@ -220,6 +220,19 @@ parse_list(json_t *p, struct dev_list *l, struct hd_err *err)
     return 0;
 }
 
+/* 1 when the filter names topics and nothing else: pages and the count
+ * then read the topic index (dev_list_topics, dev_count_topics). */
+static int
+topics_only(const struct dev_list *l)
+{
+    int i;
+
+    for (i = 0; i < NL; i++)
+        if ((l->lists[i] != NULL) != (i == L_TOPICS))
+            return 0;
+    return 1;
+}
+
 static int
 count_total(struct api_call *call, struct dev_list *l, const char **vals,
             json_t *result, struct hd_err *err)
@@ -232,8 +245,11 @@ count_total(struct api_call *call, struct dev_list *l, const char **vals,
     for (i = 1; i <= 5; i++)
         cv[i] = vals[i];
     cv[6] = vals[11];
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "dev_count", 7, cv,
-                  &res, err) < 0)
+    if (topics_only(l))
+        cv[1] = vals[11];
+    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms,
+                  topics_only(l) ? "dev_count_topics" : "dev_count",
+                  topics_only(l) ? 2 : 7, cv, &res, err) < 0)
         return -1;
     json_object_set_new(result, "total_count",
                         json_integer(api_pg_get_ll(res, 0, 0)));
@@ -298,6 +314,7 @@ api_device_list(struct api_call *call)
     stmt = l.lists[L_IDS]      ? "dev_list_ids"
            : l.lists[L_TOKENS] ? "dev_list_tokens"
            : l.lists[L_USERS]  ? "dev_list_users"
+           : topics_only(&l)   ? "dev_list_topics"
                                : "dev_list_all";
     if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, stmt, 12, vals,
                   &res, &err) < 0)

@@ -104,6 +104,142 @@ api_cancel_push(struct api_call *call)
     api_call_result(call, NULL);
 }
 
+/* ---- send_at's insert, off the HTTP I/O threads ---------------------- */
+
+/* send_push_notification runs on an I/O thread; its send_at insert waits
+ * on PostgreSQL, so it is queued to one thread of its own, which answers
+ * the call. At most SCHEDQ_MAX wait: past it the call is answered 100. */
+#define SCHEDQ_MAX 1024
+
+struct sched_put {
+    struct api_call *call;
+    struct hd_msg_request r;
+    int64_t due_ms;
+    struct sched_put *next;
+};
+
+struct api_schedq {
+    struct api_ctx *ctx;
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sched_put *head, *tail;
+    int n;
+    int stop;
+};
+
+static void
+put_one(struct api_schedq *q, struct sched_put *p)
+{
+    struct hd_err err = {0};
+
+    if (api_sched_put(q->ctx, q->ctx->pg, &p->r, p->due_ms, &err) < 0)
+        api_call_fail(p->call, &err);
+    else
+        api_call_result_str(p->call, "uid", p->r.uid);
+    hd_msg_request_release(&p->r);
+    free(p);
+}
+
+static void *
+schedq_main(void *arg)
+{
+    struct api_schedq *q = arg;
+    struct sched_put *p;
+
+    hd_log_ctx_set("thread", "send_at");
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->head == NULL && !q->stop)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->head == NULL)
+            break; /* stopping, and nothing left */
+        p = q->head;
+        q->head = p->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->n--;
+        pthread_mutex_unlock(&q->mu);
+        put_one(q, p);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+struct api_schedq *
+api_schedq_start(struct api_ctx *ctx, struct hd_err *err)
+{
+    struct api_schedq *q = hd_xcalloc(1, sizeof(*q));
+
+    q->ctx = ctx;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    if (pthread_create(&q->tid, NULL, schedq_main, q) != 0) {
+        pthread_cond_destroy(&q->cv);
+        pthread_mutex_destroy(&q->mu);
+        free(q);
+        hd_err_set(err, HD_EIO, "cannot start the send_at thread");
+        return NULL;
+    }
+    return q;
+}
+
+void
+api_schedq_stop(struct api_schedq *q)
+{
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->tid, NULL);
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}
+
+void
+api_sched_hold(struct api_call *call, struct hd_msg_request *r, int64_t due_ms)
+{
+    struct api_schedq *q = call->ctx->schedq;
+    struct sched_put *p;
+
+    if (q == NULL) { /* no queue (tests of the parser): answer here */
+        struct hd_err err = {0};
+
+        if (api_sched_put(call->ctx, call->ctx->pg, r, due_ms, &err) < 0)
+            api_call_fail(call, &err);
+        else
+            api_call_result_str(call, "uid", r->uid);
+        hd_msg_request_release(r);
+        return;
+    }
+    p = hd_xcalloc(1, sizeof(*p));
+    p->call = call;
+    p->r = *r; /* taken over */
+    memset(r, 0, sizeof(*r));
+    p->due_ms = due_ms;
+    pthread_mutex_lock(&q->mu);
+    if (q->n >= SCHEDQ_MAX || q->stop) {
+        pthread_mutex_unlock(&q->mu);
+        hd_log(HD_LOG_WARN, 0, "send %s: send_at queue full", p->r.uid);
+        api_call_error(call, API_E_INTERNAL, "internal server error");
+        hd_msg_request_release(&p->r);
+        free(p);
+        return;
+    }
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+    q->n++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
 /* ---- the stage --------------------------------------------------------- */
 
 static int
@@ -151,18 +287,19 @@ produce_claimed(struct api_sched *s, PGresult *res, struct hd_buf *apps,
     api_pgarr_begin(uids);
     for (i = 0; i < n; i++) {
         const char *rec = api_pg_get(res, i, 2);
-        struct hd_msg_request r;
+        const char *key = api_pg_get(res, i, 1);
 
-        if (rec == NULL ||
-            hd_msg_request_decode(rec, strlen(rec), &r, &err) < 0) {
-            hd_log(HD_LOG_ERROR, 0, "scheduler: %s: bad record: %s",
-                   api_pg_get(res, i, 1), err.msg);
+        /* the record as it was written (encoded by api_sched_put): no
+         * decoding and encoding again; the fan-out dead-letters a record
+         * it cannot read */
+        if (rec == NULL) {
+            hd_log(HD_LOG_ERROR, 0, "scheduler: %s: no record", key);
+        } else if (hd_kproducer_send(s->ctx->producer, s->ctx->topic_requests,
+                                     key, strlen(key), rec, strlen(rec), acked,
+                                     s, &err) == 0) {
+            sent++;
         } else {
-            if (api_sink_submit(&s->ctx->sink, &r, acked, s, &err) == 0)
-                sent++;
-            else
-                hd_log(HD_LOG_WARN, 0, "scheduler: %s", err.msg);
-            hd_msg_request_release(&r);
+            hd_log(HD_LOG_WARN, 0, "scheduler: %s", err.msg);
         }
         /* a bad record is released too: it would come back forever */
         api_pgarr_add(apps, api_pg_get(res, i, 0), NULL);

@@ -561,16 +561,9 @@ api_send_push(struct api_call *call)
         return;
     }
     if (send_at > 0) {
-        /* held in PostgreSQL until then (one insert; the scheduler stage
-         * releases it to herald.requests) */
-        if (api_sched_put(call->ctx, call->ctx->pg, &r, send_at * 1000, &err) <
-            0) {
-            hd_msg_request_release(&r);
-            api_call_fail(call, &err);
-            return;
-        }
-        api_call_result_str(call, "uid", r.uid);
-        hd_msg_request_release(&r);
+        /* held in PostgreSQL until then (one insert, off this I/O thread;
+         * the scheduler stage releases it to herald.requests) */
+        api_sched_hold(call, &r, send_at * 1000);
         return;
     }
     w = hd_xmalloc(sizeof(*w));

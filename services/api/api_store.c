@@ -162,7 +162,20 @@ const struct hd_pg_stmt api_stmts[] = {
     {"dev_list_users", DEV_COLS "AND d.user_id = ANY ($6::text[])" DEV_FILTERS,
      12},
     {"dev_list_all", DEV_COLS DEV_FILTERS, 12},
+    /* topics alone: the page's ids from the topic index ranges */
+    {"dev_list_topics",
+     DEV_COLS
+     "AND d.id = ANY (ARRAY(SELECT DISTINCT x.id FROM "
+     "unnest($12::text[]) AS v(name) CROSS JOIN LATERAL ("
+     "SELECT DISTINCT t.device_id AS id FROM device_topics t WHERE t.app = $1 "
+     "AND t.topic = v.name AND t.device_id > $7 "
+     "ORDER BY t.device_id LIMIT $8) AS x ORDER BY x.id LIMIT $8))" DEV_FILTERS,
+     12},
     {"dev_count", DEV_COUNT, 7},
+    {"dev_count_topics",
+     "SELECT count(DISTINCT t.device_id) FROM device_topics t "
+     "WHERE t.app = $1 AND t.topic = ANY ($2::text[])",
+     2},
 
     /* $1 app, $2 device id, $3 owner (NULL: any), $4 op, $5 topics */
     {"dt_update",
@@ -239,7 +252,7 @@ const struct hd_pg_stmt api_stmts[] = {
      "SELECT p.device_id, d.provider, d.token, " FO_OK " FROM ("
      "SELECT DISTINCT x.device_id FROM unnest($2::text[]) AS ch(name) "
      "CROSS JOIN LATERAL (("
-     "SELECT dc.device_id FROM device_topics dc WHERE dc.app = $1 "
+     "SELECT DISTINCT dc.device_id FROM device_topics dc WHERE dc.app = $1 "
      "AND dc.topic = ch.name AND dc.device_id > $3 "
      "ORDER BY dc.device_id LIMIT $4) UNION ALL ("
      "SELECT i.id FROM devices i WHERE left(ch.name, 13) = 'installation:' "
@@ -259,7 +272,7 @@ const struct hd_pg_stmt api_stmts[] = {
              "AND i.user_id = v.name AND i.id > $3 ORDER BY i.id LIMIT $4"),
      11},
     {"ff_page_topics",
-     FF_PAGE("SELECT t.device_id AS id FROM device_topics t "
+     FF_PAGE("SELECT DISTINCT t.device_id AS id FROM device_topics t "
              "WHERE t.app = $1 AND t.topic = v.name AND t.device_id > $3 "
              "ORDER BY t.device_id LIMIT $4"),
      11},

@@ -176,6 +176,11 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     api_metrics_init(&ctx->m, rt->metrics);
     api_metrics_watch_register(&ctx->m, rt->metrics, ctx->reg);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
+    ctx->schedq = api_schedq_start(ctx, &err);
+    if (ctx->schedq == NULL) {
+        hd_log(HD_LOG_FATAL, 0, "send_at: %s", err.msg);
+        return 1;
+    }
     if (ctx->kafka_cfg.brokers == NULL || *ctx->kafka_cfg.brokers == '\0') {
         /* self-hosted mode: no Kafka, so no fan-out or feedback stage */
         if (api_sink_relay_init(&ctx->sink, &ctx->selfhost_cfg, &err) < 0) {
@@ -237,6 +242,7 @@ static void
 teardown(struct api_ctx *ctx)
 {
     api_cleanup_stop(ctx->cleanup);
+    api_schedq_stop(ctx->schedq);
     api_sched_stop(ctx->sched);
     api_feedback_stop(ctx->feedback);
     api_fanout_stop(ctx->fanout);

@@ -254,3 +254,40 @@ def test_time_limit_in_three_timezones(api):
     assert tokens_of([b2]) == ["notz-" + u]
     # cancel_push also stops the held parts
     assert api.ok("cancel_push", {"uid": u}) == {}
+
+
+# ---- device_list by topic alone (read from the topic index) ------------------
+
+def test_device_list_by_topic_alone_pages_and_counts(api):
+    u = uid()
+    ids = sorted(api.register("tp%d-%s" % (i, u), topics=["t-" + u])["id"] for i in range(7))
+    # a device holding the topic both as its own and through its user is listed once
+    api.ok("user_topic_update", {"user": "tu-" + u, "op": "add", "topics": ["t-" + u]})
+    both = api.register("tpu-" + u, user="tu-" + u, topics=["t-" + u])["id"]
+    api.register("other-" + u, topics=["o-" + u])
+    want = sorted(ids + [both])
+    got, cursor, pages = [], "", 0
+    while True:
+        r = api.ok("device_list", {"filter": {"topics": ["t-" + u, "nothing-" + u]}, "limit": 3,
+                                   "cursor": cursor, "include_total_count": True})
+        assert r["total_count"] == 8
+        got += [d["id"] for d in r["items"]]
+        pages += 1
+        cursor = r.get("next_cursor")
+        if not cursor:
+            break
+    assert got == want and pages == 3
+
+
+def test_filter_topic_send_reaches_devices_holding_the_topic_twice(api):
+    """A device holding a topic both as its own and through its user has two
+    rows in device_topics: a fan-out page must still be a full page of
+    devices, or the fan-out takes it for the last one and stops."""
+    from test_api_fanout import bulk_devices
+    u = uid()
+    p = "tw" + u[-8:]
+    bulk_devices(api, p, "tw-" + u, 1500)
+    api.sql("insert into device_topics (device_id, topic, src, app) select id, 'tw-%s', 1, "
+            "'default' from devices where id like '%s-%%' order by id limit 50" % (u, p))
+    send(api, {"filter": {"topics": ["tw-" + u]}}, FCM, uid=u)
+    wait_sql(api, "select tokens from push_requests where uid = '%s'" % u, "1500")
