@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
 #include "core/banned.h"
@@ -191,8 +192,10 @@ store(struct api_ctx *ctx, struct bulk_item **items, size_t n)
     for (j = 0; j < API_REGISTER_PARAMS; j++)
         vals[j] = cols[j].data;
     if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "dev_register_bulk",
-                  API_REGISTER_PARAMS, vals, &res, &err) < 0)
+                  API_REGISTER_PARAMS, vals, &res, &err) < 0) {
+        hd_log(HD_LOG_WARN, 0, "bulk register: %s; as single calls", err.msg);
         goto out;
+    }
     /* one row per item, numbered from 1 in the last column */
     for (row = 0; row < PQntuples(res); row++) {
         long long k = api_pg_get_ll(res, row, PQnfields(res) - 1);

@@ -272,9 +272,10 @@ def test_batches_register_as_single_calls_do(api, batch):
     assert import_state(api, "bat" + u) == import_state(api, "one" + u)
     assert "eq-3|ios|eq-1|{}|ut:1" in import_state(api, "bat" + u).split("\n")
     # again: the same devices, nothing added
-    r = ctl("import", path, "--app", "bat" + u, "--batch", batch, "--progress-file",
-            path + ".again", env=env(api))
+    r = ctl("import", path, "--app", "bat" + u, "--batch", batch, "--concurrency", "1",
+            "--progress-file", path + ".again", env=env(api))
     assert r.rc == 6 and app_count(api, "bat" + u) == 56, r
+    assert import_state(api, "bat" + u) == import_state(api, "one" + u)
 
 
 def test_lines_too_big_to_share_a_batch(api):
