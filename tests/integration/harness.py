@@ -8,6 +8,7 @@ UBSan reports, and any report fails the test that owned the process.
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -51,16 +52,38 @@ ADMIN_PORT_VAR = {
 }
 
 
+def _port_range():
+    """Ports outside the kernel's ephemeral range: a port picked there can be
+    taken, between the pick and the bind, as the local port of any outgoing
+    connection on the machine (a load test's thousands of sockets make that
+    likely); outside it only another listener can take it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    if lo > 12000:
+        return 10000, lo - 1
+    return hi + 1, 65535
+
+
 def free_port():
     """A port nothing listens on now, never the same one twice in a run (two
-    calls before either port is bound could otherwise get the same one)."""
+    calls before either port is bound could otherwise get the same one),
+    outside the ephemeral range (see _port_range)."""
+    lo, hi = _port_range()
+    rng = random.Random()
     while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed:
-            _handed.add(port)
-            return port
+        port = rng.randint(lo, hi)
+        if port in _handed:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        _handed.add(port)
+        return port
 
 
 class Exited(Exception):
