@@ -16,6 +16,10 @@
 #define HD_HTTP_MAX_HEADER 8192              /* one header value we read */
 #define HD_HTTP_MAX_ROUTES 64                /* per server */
 #define HD_HTTP_CONN_TIMEOUT_S 30            /* idle keep-alive connection */
+#define HD_HTTP_HEAD_TIMEOUT_S 10            /* accept to complete request head */
+#define HD_HTTP_LINGER_CONNS 256             /* drained after an early 413 */
+#define HD_HTTP_LINGER_S 30                  /* draining one of them at most */
+#define HD_HTTP_LINGER_IDLE_S 5              /* ... with nothing arriving */
 #define HD_HTTP_MAX_CONNECTIONS 4096         /* per server */
 #define HD_HTTP_QUEUE_PER_WORKER 8           /* blocking requests waiting */
 #define HD_REQ_ID_LEN 32                     /* request id, hex + NUL */

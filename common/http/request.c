@@ -4,7 +4,8 @@
  * Responses are built on the caller's thread (any thread) and handed over
  * in finish() under the request's lock; whether the I/O thread queues the
  * response itself or must be resumed is the state machine in
- * http_private.h. Nothing here logs. */
+ * http_private.h. The only log line is the request's access line, when
+ * it completes. */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "core/clock.h"
 #include "http/server_private.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "core/rand.h"
 #include "http/peer.h"
 #include "core/banned.h"
@@ -380,4 +382,58 @@ const char *
 hd_http_req_remote(const struct hd_http_req *r)
 {
     return r->remote;
+}
+
+/* ---- completion: metrics and the access line ---- */
+
+static const char *
+method_label(const char *m)
+{
+    static const char *const known[] = {"GET",    "HEAD",  "POST",    "PUT",
+                                        "DELETE", "PATCH", "OPTIONS", NULL};
+    size_t i;
+
+    /* a client picks the method: keep the label set bounded */
+    for (i = 0; known[i]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
+void
+hd_http_req_account_(struct hd_http_req *r, enum MHD_RequestTerminationCode toe)
+{
+    struct hd_http_server *s = r->s;
+    uint64_t us = hd_now_mono_us() - r->start_us;
+    const char *route =
+        r->route >= 0 ? s->router.e[r->route].r->path : "unmatched";
+    unsigned status;
+    size_t len;
+    char st[16];
+
+    pthread_mutex_lock(&r->mu);
+    status = r->state == HD_RS_QUEUED ? r->status : 0;
+    len = status ? r->resp_len : 0;
+    pthread_mutex_unlock(&r->mu);
+    if (s->m_reqs && status) {
+        snprintf(st, sizeof(st), "%u", status);
+        hd_counter_inc(
+            hd_metric_with(s->m_reqs, route, method_label(r->method), st));
+        hd_histogram_observe(r->route >= 0 ? s->dur[r->route]
+                                           : s->unmatched_dur,
+                             (double)us / 1e6);
+    }
+    if (!s->cfg.access_log || hd_log_min_level > HD_LOG_INFO)
+        return;
+    hd_log_ctx_set("method", "%s", r->method);
+    hd_log_ctx_set("path", "%s", r->path);
+    hd_log_ctx_set("status", "%u", status);
+    hd_log_ctx_set("bytes", "%zu", len);
+    hd_log_ctx_set("duration_ms", "%.3f", (double)us / 1000.0);
+    hd_log_ctx_set("remote", "%s", r->remote);
+    hd_log_ctx_set("req_id", "%s", r->id);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        hd_log_ctx_set("aborted", "%d", (int)toe);
+    hd_log(HD_LOG_INFO, 0, "http request");
+    hd_log_ctx_clear();
 }

@@ -6,8 +6,11 @@
  * the request is complete, where the handler is dispatched. settle() then
  * queues the response or suspends the connection until http_req.c's
  * finish() resumes it; no MHD function is called under a request's lock.
- * It logs nothing but the one access line per request (the request
- * layer's job). */
+ * Which connections get in, and for how long before their head is
+ * complete, is admit.c's: accept_main() asks it, and the STARTED/CLOSED
+ * notifications, the first ahc() call of a request and its completion
+ * tell it where each connection is. It logs nothing (the access line is
+ * request.c's). */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "http/admit.h"
 #include "http/server_private.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -38,7 +42,21 @@ const struct hd_config_field hd_http_config_fields[] = {
                max_connections, 4096, 1, 1000000,
                "open HTTP connections at most"),
     HD_CFG_INT("HERALD_HTTP_IDLE_TIMEOUT_S", struct hd_http_config, timeout_s,
-               30, 1, 3600, "idle keep-alive connection timeout, seconds"),
+               30, 1, 3600,
+               "idle connection timeout, seconds; a keep-alive connection "
+               "must also complete its next request head within it"),
+    HD_CFG_INT("HERALD_HTTP_HEAD_TIMEOUT_S", struct hd_http_config,
+               head_timeout_s, 10, 1, 3600,
+               "a new connection must complete its request head (request "
+               "line and headers) within this many seconds or is closed"),
+    HD_CFG_INT("HERALD_HTTP_MAX_PER_ADDRESS", struct hd_http_config,
+               max_per_address, 256, 0, 1000000,
+               "open connections per client address (the TCP peer; trusted "
+               "proxies are exempt); 0: no cap"),
+    HD_CFG_INT("HERALD_HTTP_MAX_HALF_OPEN", struct hd_http_config,
+               max_half_open, 1024, 0, 1000000,
+               "connections still sending their request head; past it the "
+               "oldest of the address holding the most is closed; 0: no cap"),
     HD_CFG_BOOL("HERALD_HTTP_ACCESS_LOG", struct hd_http_config, access_log,
                 true, "log one line per HTTP request"),
     HD_CFG_END,
@@ -119,6 +137,16 @@ server_error(struct hd_http_req *r)
     }
 }
 
+/* The connection's admission record (admit.h), or NULL. */
+static void *
+conn_ctx(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result
 queue_response(struct hd_http_req *r)
 {
@@ -133,10 +161,18 @@ queue_response(struct hd_http_req *r)
     r->state = HD_RS_QUEUED;
     pthread_mutex_unlock(&r->mu);
     /* draining: move keep-alive clients to another instance. Done here,
-     * on the I/O thread, because a late finish() must not touch s. */
-    if (atomic_load(&r->s->quiesced) &&
+     * on the I/O thread, because a late finish() must not touch s. An
+     * answer before the body closes the connection too, lingering. */
+    if ((atomic_load(&r->s->quiesced) || r->early) &&
         MHD_get_response_header(resp, MHD_HTTP_HEADER_CONNECTION) == NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->early) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (ci)
+            hd_admit_linger(r->s->admit, conn_ctx(r->conn), ci->connect_fd);
+    }
     ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -227,6 +263,7 @@ on_headers(struct hd_http_req *r)
         if (errno == 0 && end != cl && *end == '\0' && n > r->max_body) {
             /* before a byte of the body is read */
             r->err_status = MHD_HTTP_CONTENT_TOO_LARGE;
+            r->early = 1;
             return dispatch(r);
         }
     }
@@ -272,6 +309,22 @@ link_live(struct hd_http_server *s, struct hd_http_req *r)
     pthread_mutex_unlock(&s->mu);
 }
 
+static void
+notify_conn(void *cls, struct MHD_Connection *conn, void **ctx,
+            enum MHD_ConnectionNotificationCode code)
+{
+    struct hd_http_server *s = cls;
+    const union MHD_ConnectionInfo *ci;
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        hd_admit_closed(s->admit, ctx);
+        return;
+    }
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        hd_admit_started(s->admit, ci->connect_fd, ctx);
+}
+
 static enum MHD_Result
 ahc(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size,
@@ -283,6 +336,8 @@ ahc(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 
     (void)version;
     if (r == NULL) {
+        hd_admit_head_done(((struct hd_http_server *)cls)->admit,
+                           conn_ctx(conn));
         r = hd_http_req_new_(cls, conn, url, method);
         link_live(cls, r);
         *con_cls = r;
@@ -304,59 +359,7 @@ ahc(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     return dispatch(r);
 }
 
-/* ---- completion: access line, metrics, freeing ---- */
-
-static const char *
-method_label(const char *m)
-{
-    static const char *const known[] = {"GET",    "HEAD",  "POST",    "PUT",
-                                        "DELETE", "PATCH", "OPTIONS", NULL};
-    size_t i;
-
-    /* a client picks the method: keep the label set bounded */
-    for (i = 0; known[i]; i++)
-        if (strcmp(m, known[i]) == 0)
-            return known[i];
-    return "other";
-}
-
-static void
-account(struct hd_http_server *s, struct hd_http_req *r,
-        enum MHD_RequestTerminationCode toe)
-{
-    uint64_t us = hd_now_mono_us() - r->start_us;
-    const char *route =
-        r->route >= 0 ? s->router.e[r->route].r->path : "unmatched";
-    unsigned status;
-    size_t len;
-    char st[16];
-
-    pthread_mutex_lock(&r->mu);
-    status = r->state == HD_RS_QUEUED ? r->status : 0;
-    len = status ? r->resp_len : 0;
-    pthread_mutex_unlock(&r->mu);
-    if (s->m_reqs && status) {
-        snprintf(st, sizeof(st), "%u", status);
-        hd_counter_inc(
-            hd_metric_with(s->m_reqs, route, method_label(r->method), st));
-        hd_histogram_observe(r->route >= 0 ? s->dur[r->route]
-                                           : s->unmatched_dur,
-                             (double)us / 1e6);
-    }
-    if (!s->cfg.access_log || hd_log_min_level > HD_LOG_INFO)
-        return;
-    hd_log_ctx_set("method", "%s", r->method);
-    hd_log_ctx_set("path", "%s", r->path);
-    hd_log_ctx_set("status", "%u", status);
-    hd_log_ctx_set("bytes", "%zu", len);
-    hd_log_ctx_set("duration_ms", "%.3f", (double)us / 1000.0);
-    hd_log_ctx_set("remote", "%s", r->remote);
-    hd_log_ctx_set("req_id", "%s", r->id);
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        hd_log_ctx_set("aborted", "%d", (int)toe);
-    hd_log(HD_LOG_INFO, 0, "http request");
-    hd_log_ctx_clear();
-}
+/* ---- completion: freeing ---- */
 
 static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -366,11 +369,12 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct hd_http_req *r = *con_cls;
     int free_now;
 
-    (void)conn;
     if (r == NULL)
         return;
     *con_cls = NULL;
-    account(s, r, toe);
+    hd_http_req_account_(r, toe);
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        hd_admit_idle(s->admit, conn_ctx(conn));
     pthread_mutex_lock(&s->mu);
     if (r->prev)
         r->prev->next = r->next;
@@ -449,6 +453,7 @@ hd_http_server_new(const struct hd_http_config *cfg, int port,
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
+    s->metrics = metrics;
     if (metrics) {
         s->m_reqs = hd_metrics_counter(metrics, "herald_http_requests_total",
                                        "HTTP requests by route, method and "
@@ -525,6 +530,24 @@ start_workers(struct hd_http_server *s, struct hd_err *err)
     return 0;
 }
 
+static int
+start_admit(struct hd_http_server *s, struct hd_err *err)
+{
+    struct hd_admit_config ac = {
+        .max_connections = s->cfg.max_connections,
+        .max_per_address = s->cfg.max_per_address,
+        .max_half_open = s->cfg.max_half_open,
+        .head_timeout_s = s->cfg.head_timeout_s > 0 ? s->cfg.head_timeout_s
+                                                    : HD_HTTP_HEAD_TIMEOUT_S,
+        .idle_timeout_s =
+            s->cfg.timeout_s > 0 ? s->cfg.timeout_s : HD_HTTP_CONN_TIMEOUT_S,
+        .plain = s->cert == NULL,
+    };
+
+    s->admit = hd_admit_new(&ac, s->trust, s->metrics, err);
+    return s->admit ? 0 : -1;
+}
+
 /* Binds and listens on s->bind:s->port; fills s->lfd and s->port. */
 static int
 listen_socket(struct hd_http_server *s, struct hd_err *err)
@@ -583,8 +606,12 @@ accept_main(void *arg)
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd >= 0) {
-            /* MHD closes fd itself when it cannot take it (limit) */
-            MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, len);
+            if (!hd_admit_accept(s->admit, fd, (struct sockaddr *)&ss, len))
+                continue; /* refused, closed */
+            /* MHD closes fd itself when it cannot take it */
+            if (MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, len) !=
+                MHD_YES)
+                hd_admit_add_failed(s->admit, fd);
             continue;
         }
         if (atomic_load(&s->quiesced) || errno == EINVAL || errno == EBADF)
@@ -622,13 +649,17 @@ hd_http_server_start(struct hd_http_server *s, struct hd_err *err)
         return -1;
     if (start_workers(s, err) < 0)
         goto fail;
+    if (start_admit(s, err) < 0)
+        goto fail;
     s->mhd_err[0] = '\0';
+    /* admission (admit.c) keeps the real cap; MHD's limit only leaves room
+     * for connections shut down and not yet closed */
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, ahc, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections * 2 + 64,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY, ops,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_conn, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (s->d == NULL) {
         hd_err_set(err, HD_EIO, "HTTP server on %s port %d: %s", s->bind,
                    s->port, s->mhd_err[0] ? s->mhd_err : "cannot start");
@@ -644,6 +675,8 @@ hd_http_server_start(struct hd_http_server *s, struct hd_err *err)
     return 0;
 fail:
     stop_workers(s);
+    hd_admit_free(s->admit);
+    s->admit = NULL;
     close(s->lfd);
     s->lfd = -1;
     return -1;
@@ -774,6 +807,7 @@ hd_http_server_free(struct hd_http_server *s, int timeout_ms)
         wait_idle(s, FORCE_GRACE_MS);
         MHD_stop_daemon(s->d);
     }
+    hd_admit_free(s->admit);
     free(s->queue);
     free(s->workers);
     pthread_cond_destroy(&s->qcv);

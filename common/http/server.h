@@ -23,6 +23,12 @@
  * runs its handler on the server's worker threads (HERALD_HTTP_WORKERS)
  * instead of the I/O threads, so it may wait on PostgreSQL.
  *
+ * Connections are admitted by admit.c: a deadline for the request head
+ * (HERALD_HTTP_HEAD_TIMEOUT_S), caps per client address and on half-open
+ * connections that close the worst offender's oldest rather than refuse
+ * a newcomer, and a lingering close after an early 413 so the client
+ * reads it.
+ *
  * Every request gets an id: the client's X-Request-Id when it is 1-64
  * characters of [A-Za-z0-9._-], otherwise a fresh one. It is echoed in the
  * X-Request-Id response header, set as the "req_id" log context while the
@@ -58,12 +64,17 @@ struct hd_http_config {
     int workers;         /* HERALD_HTTP_WORKERS: threads for blocking routes */
     int max_connections; /* HERALD_HTTP_MAX_CONNECTIONS */
     int timeout_s;       /* HERALD_HTTP_IDLE_TIMEOUT_S: idle connection */
+    int head_timeout_s;  /* HERALD_HTTP_HEAD_TIMEOUT_S; 0: the default */
+    int max_per_address; /* HERALD_HTTP_MAX_PER_ADDRESS; 0: no cap */
+    int max_half_open;   /* HERALD_HTTP_MAX_HALF_OPEN; 0: no cap */
     int access_log;      /* HERALD_HTTP_ACCESS_LOG: 1 logs every request */
 };
 
 /* HERALD_HTTP_BIND, HERALD_HTTP_THREADS, HERALD_HTTP_WORKERS,
  * HERALD_HTTP_MAX_CONNECTIONS, HERALD_HTTP_IDLE_TIMEOUT_S,
- * HERALD_HTTP_ACCESS_LOG. The port is the service's own variable. */
+ * HERALD_HTTP_HEAD_TIMEOUT_S, HERALD_HTTP_MAX_PER_ADDRESS,
+ * HERALD_HTTP_MAX_HALF_OPEN, HERALD_HTTP_ACCESS_LOG. The port is the
+ * service's own variable. */
 extern const struct hd_config_field hd_http_config_fields[];
 
 struct hd_http_tls {

@@ -39,6 +39,7 @@ struct hd_http_req {
     const char *path;
     uint64_t start_us;
     unsigned err_status; /* 404/405/413/414 decided by the server */
+    int early;           /* answered before the body: close, lingering */
     size_t max_body;
     size_t discarded;
     struct hd_buf body;
@@ -60,6 +61,8 @@ struct hd_http_req {
 struct hd_http_server {
     struct hd_http_config cfg;
     const struct hd_peer_trust *trust; /* borrowed; NULL: peers only */
+    struct hd_metrics *metrics;        /* borrowed, may be NULL */
+    struct hd_admit *admit;            /* admission: admit.h */
     char *bind;
     int port;
     char *cert;
@@ -99,6 +102,11 @@ void hd_http_req_free_(struct hd_http_req *r);
 /* Copies the {param} values of m out of the request path. */
 void hd_http_req_set_params_(struct hd_http_req *r,
                              const struct hd_http_route_match *m);
+
+/* Counts a finished request in the metrics and writes its access line
+ * (MHD's completion callback). */
+void hd_http_req_account_(struct hd_http_req *r,
+                          enum MHD_RequestTerminationCode toe);
 
 /* Aborts on a programming error (two answers to one request). */
 void hd_http_misuse_(const char *what) __attribute__((noreturn));
