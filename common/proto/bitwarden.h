@@ -79,9 +79,11 @@ int hd_bw_route(json_t *notification, enum hd_event_target *target,
  * title and body). When context_id is not NULL it is added as data
  * "contextId" (the apps drop a push whose contextId is their own). NULL
  * with err if payload cannot be serialised, or (HD_ETOOBIG, the message
- * naming the limit) if a provider's part as its worker sends it is over
- * that provider's limit (4096 bytes for FCM data, APNs and HMS, 3993 for
- * the Web Push plaintext). */
+ * naming the limit) if a mobile provider's part as its worker sends it is
+ * over that provider's limit (4096 bytes for FCM data, APNs and HMS). A
+ * Web Push part over the 3993-byte plaintext limit is left out (the
+ * "webpush" key is absent): the event still reaches phones, browsers
+ * registered through web-push-auth do not get that one. */
 json_t *hd_bw_mobile_notification(int type, json_t *payload,
                                   const char *context_id, struct hd_err *err);
 

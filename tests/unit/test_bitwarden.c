@@ -212,7 +212,18 @@ test_mobile_payload_limit(void)
     json_object_set_new(p, "Title", json_string(title));
     n = hd_bw_mobile_notification(20, p, NULL, &err);
     ASSERT_NOT_NULL(n); /* 3 KB fits the providers' 4 KB */
+    ASSERT_NOT_NULL(json_object_get(n, "webpush"));
     json_decref(n);
+    /* over Web Push's 3993 bytes, within the phones' 4096: phones only */
+    memset(title, 'x', 3950);
+    json_object_set_new(p, "Title", json_string(title));
+    n = hd_bw_mobile_notification(20, p, NULL, &err);
+    ASSERT_NOT_NULL(n);
+    ASSERT_NULL(json_object_get(n, "webpush"));
+    ASSERT_NOT_NULL(json_object_get(n, "fcm"));
+    ASSERT_NOT_NULL(json_object_get(n, "apns"));
+    json_decref(n);
+    title[3000] = '\0'; /* back to 3 KB */
     /* quotes are escaped once more in every envelope: HMS's twice */
     memset(title, '"', 1000);
     json_object_set_new(p, "Title", json_string(title));
