@@ -5,7 +5,11 @@
  * ones go to PostgreSQL as one statement (dev_register_bulk: the
  * parameters as arrays, herald_device_register called once per row, in
  * order, in one transaction), so a device gets exactly the row, the id
- * and the user topics the single call would give it. Rows run sorted by
+ * and the user topics the single call would give it. When no command
+ * names an id and no token comes twice, the commands touch different
+ * devices and dev_register_many inserts the new ones set-wise (the
+ * function's rules for a new device, in one insert) and sends the
+ * others through the same function. Rows run sorted by
  * (app, user, token), the order the group commit of single calls takes
  * the users' locks in, unless a command names an id or a token comes
  * twice: then in the batch's order, as the single calls one after the
@@ -73,7 +77,7 @@ by_pos(const void *a, const void *b)
 /* The order the rows run in. Commands that touch different devices (no
  * id given, no token twice) may run in lock order; otherwise one could
  * see another's effect, so they run in the batch's order. */
-static void
+static int
 order(struct bulk_item **items, size_t n)
 {
     size_t i;
@@ -83,9 +87,10 @@ order(struct bulk_item **items, size_t n)
         if (items[i]->r.id != NULL ||
             (i > 0 && by_token(&items[i - 1], &items[i]) == 0)) {
             qsort(items, n, sizeof(*items), by_pos);
-            return;
+            return 0;
         }
     qsort(items, n, sizeof(*items), by_key);
+    return 1;
 }
 
 int
@@ -125,8 +130,9 @@ command_call(struct api_call *batch, struct api_collect *col, size_t i,
 }
 
 /* Validates each command; answers the bad ones. Returns the good ones
- * (sorted by key) in items, their count in *n. */
-static void
+ * in the order they run in items, their count in *n, and 1 when they
+ * touch different devices. */
+static int
 validate(struct api_call *batch, struct api_collect *col, json_t *cmds,
          struct bulk_item *all, struct bulk_item **items, size_t *n)
 {
@@ -150,7 +156,7 @@ validate(struct api_call *batch, struct api_collect *col, json_t *cmds,
                                '\001', it->r.token);
         items[(*n)++] = it;
     }
-    order(items, *n);
+    return order(items, *n);
 }
 
 /* The sixteen column literals of dev_register_bulk. 0 or -1. */
@@ -175,7 +181,7 @@ columns(struct bulk_item **items, size_t n, struct hd_buf *cols,
 /* Runs the statement; 0 with every item answered, -1 when nothing was
  * answered (the caller falls back to single calls). */
 static int
-store(struct api_ctx *ctx, struct bulk_item **items, size_t n)
+store(struct api_ctx *ctx, struct bulk_item **items, size_t n, int apart)
 {
     struct hd_buf cols[API_REGISTER_PARAMS];
     const char *vals[API_REGISTER_PARAMS];
@@ -191,7 +197,8 @@ store(struct api_ctx *ctx, struct bulk_item **items, size_t n)
         goto out;
     for (j = 0; j < API_REGISTER_PARAMS; j++)
         vals[j] = cols[j].data;
-    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms, "dev_register_bulk",
+    if (api_query(ctx->pg, ctx->cfg.pg_wait_ms,
+                  apart ? "dev_register_many" : "dev_register_bulk",
                   API_REGISTER_PARAMS, vals, &res, &err) < 0) {
         hd_log(HD_LOG_WARN, 0, "bulk register: %s; as single calls", err.msg);
         goto out;
@@ -230,8 +237,9 @@ api_bulk_register(struct api_call *batch, struct api_collect *col, json_t *cmds)
     struct bulk_item *all = hd_xcalloc(total, sizeof(*all));
     struct bulk_item **items = hd_xcalloc(total, sizeof(*items));
 
-    validate(batch, col, cmds, all, items, &n);
-    if (n > 0 && store(batch->ctx, items, n) < 0) {
+    int apart = validate(batch, col, cmds, all, items, &n);
+
+    if (n > 0 && store(batch->ctx, items, n, apart) < 0) {
         /* as the single calls, in the batch's order */
         for (i = 0; i < total; i++) {
             struct bulk_item *it = &all[i];

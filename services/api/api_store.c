@@ -142,6 +142,19 @@ const struct hd_pg_stmt api_stmts[] = {
      "a.platform, a.usr, a.meta, a.tags, a.topics::text[], a.identifier, "
      "a.ct, a.dt, a.inst, a.tz, a.loc) AS r",
      16},
+    /* the same, when no row names an id and no token comes twice */
+    {"dev_register_many",
+     "SELECT (m.o_dev).id, (m.o_dev).provider, (m.o_dev).token, "
+     "(m.o_dev).platform, (m.o_dev).user_id, (m.o_dev).identifier, "
+     "(m.o_dev).client_type, (m.o_dev).device_type, "
+     "(m.o_dev).installation_id, (m.o_dev).timezone, (m.o_dev).locale, "
+     "extract(epoch FROM (m.o_dev).created_at)::bigint, "
+     "extract(epoch FROM (m.o_dev).updated_at)::bigint, m.o_n FROM "
+     "herald_device_register_many($1::text[], $2::text[], $3::text[], "
+     "$4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], "
+     "$9::jsonb[], $10::text[], $11::text[], $12::smallint[], "
+     "$13::smallint[], $14::text[], $15::text[], $16::text[]) AS m",
+     16},
     /* $1..$5 the filter, $6 set user, $7 user, $8 meta, $9 tags,
      * $10 topics op, $11 topics, $12 timezone, $13 locale */
     {"dev_update",
