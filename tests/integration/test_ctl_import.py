@@ -155,7 +155,9 @@ def test_resume_after_an_interrupted_import(api, how):
     path = write([json.dumps({"provider": "fcm", "token": "res-%d" % i, "platform": "android",
                               "user": "u%d" % (i % 50)}) for i in range(n)])
     mark = path + ".progress"
-    p = subprocess.Popen([CTL, "import", path, "--app", app, "--concurrency", "2"],
+    # small batches: long enough to be stopped half-way
+    p = subprocess.Popen([CTL, "import", path, "--app", app, "--concurrency", "2",
+                          "--batch", "5"],
                          env=env(api), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: progress_line(mark) >= 500, timeout=60, what="500 lines committed")
@@ -182,11 +184,11 @@ def test_resume_after_an_interrupted_import(api, how):
 
 def test_progress_on_a_terminal_and_in_a_log(api):
     user = "tty-" + tag()
-    # long enough (a second or more, two calls at a time) for the bar,
+    # long enough (a second or more, two small batches at a time) for the bar,
     # which is redrawn every 200 ms, to show
     path = write([dev(user, i) for i in range(3000)])
     master, slave = pty.openpty()
-    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2"], env=env(api),
+    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2", "--batch", "5"], env=env(api),
                          stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     seen = b""
@@ -207,7 +209,7 @@ def test_progress_on_a_terminal_and_in_a_log(api):
     assert "\033[36m" in text  # colour on a terminal
     # NO_COLOR: the bar without colour
     master, slave = pty.openpty()
-    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2"],
+    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2", "--batch", "5"],
                          env=dict(env(api), NO_COLOR="1"),
                          stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
