@@ -11,7 +11,7 @@ PKGS="build-essential pkg-config
   libev-dev libwebsockets-evlib-ev
   clang libclang-rt-14-dev
   postgresql kcat curl openssl ca-certificates procps iproute2
-  nghttp2-client wrk
+  nghttp2-client wrk nginx
   python3 python3-pytest python3-pytest-xdist python3-requests
   python3-psycopg2 python3-confluent-kafka python3-msgpack python3-h2
   python3-cryptography python3-jwt

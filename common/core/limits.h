@@ -112,6 +112,7 @@
 #define HD_HUB_QUEUE_MAX 1024                /* default per-connection queue */
 #define HD_HUB_INBOX_MAX 65536               /* events waiting per thread */
 #define HD_HUB_MAX_THREADS 64                /* service threads per process */
+#define HD_HUB_MAX_SHARDS 1024               /* HERALD_HUB_SHARDS */
 #define HD_HUB_TOKEN_MAX HD_JWT_MAX_LEN      /* access_token / Token value */
 #define HD_HUB_HEAD_MAX (HD_HUB_TOKEN_MAX + 1024) /* one request head */
 

@@ -7,6 +7,7 @@
  * committed only when it and every offset polled before it on that
  * partition are done. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,13 @@ struct hd_kconsumer {
     hd_krebalance_fn *on_rebalance;
     void *ud;
     struct hd_kstartpos *startpos; /* latest_at_start, or NULL */
+    /* static assignment (pick != NULL) */
+    int (*pick)(void *ud, const char *topic, int32_t partition,
+                int32_t npartitions);
+    char **topics;
+    size_t ntopics;
+    atomic_int assigned;
+    uint64_t next_try_ms;
 };
 
 static struct ring_ent *
@@ -471,18 +479,133 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     update_pause(c);
 }
 
+/* ---- static assignment ------------------------------------------------ */
+
+#define STATIC_META_TIMEOUT_MS 1000
+#define STATIC_RETRY_MS 2000
+
+/* Adds to parts the partitions of topic that c->pick wants. Returns 0, or
+ * -1 with err when the topic's metadata is not available yet. */
+static int
+pick_topic(struct hd_kconsumer *c, const char *topic,
+           rd_kafka_topic_partition_list_t *parts, struct hd_err *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_resp_err_t e;
+    int32_t i, n;
+
+    rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+    if (rkt == NULL)
+        return hd_err_set(err, HD_EINVAL, "kafka topic %s: %s", topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    e = rd_kafka_metadata(c->rk, 0, rkt, &md, STATIC_META_TIMEOUT_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+        e = md->topics[0].err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topics[0].partition_cnt <= 0) {
+        rd_kafka_metadata_destroy(md);
+        return hd_err_set(err, HD_EUPSTREAM, "kafka metadata of %s: %s", topic,
+                          e != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(e)
+                                                          : "no partitions");
+    }
+    n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    for (i = 0; i < n; i++)
+        if (c->pick(c->ud, topic, i, n))
+            rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
+                RD_KAFKA_OFFSET_INVALID; /* the committed offset */
+    return 0;
+}
+
+/* Owning thread: assigns the picked partitions once every topic's
+ * metadata is known; until then, retries every STATIC_RETRY_MS. */
+static void
+static_assign(struct hd_kconsumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    struct hd_err err = {0};
+    uint64_t now = hd_now_mono_ms();
+    size_t i;
+
+    if (now < c->next_try_ms)
+        return;
+    c->next_try_ms = now + STATIC_RETRY_MS;
+    parts = rd_kafka_topic_partition_list_new(16);
+    for (i = 0; i < c->ntopics; i++) {
+        if (pick_topic(c, c->topics[i], parts, &err) < 0) {
+            hd_log(HD_LOG_WARN, 0, "kafka static assignment waits: %s",
+                   err.msg);
+            rd_kafka_topic_partition_list_destroy(parts);
+            return;
+        }
+    }
+    if (parts->cnt == 0) {
+        hd_log(HD_LOG_ERROR, 0,
+               "kafka static assignment: no partition picked; nothing "
+               "will be consumed");
+        atomic_store(&c->assigned, -1);
+    } else {
+        assign(c, parts, 0);
+        atomic_store(&c->assigned, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+int
+hd_kconsumer_assigned(struct hd_kconsumer *c)
+{
+    return atomic_load(&c->assigned) == 1;
+}
+
+/* Subscribes to the topics, or keeps their names for static_assign().
+ * Returns 0 or -1 with err. */
+static int
+start(struct hd_kconsumer *c, const struct hd_kconsumer_opts *o,
+      struct hd_err *err)
+{
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t e;
+    size_t i;
+
+    if (o->pick != NULL) {
+        c->topics = hd_xcalloc(o->ntopics, sizeof(*c->topics));
+        for (i = 0; i < o->ntopics; i++)
+            c->topics[i] = hd_xstrdup(o->topics[i]);
+        c->ntopics = o->ntopics;
+        return 0;
+    }
+    topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
+    for (i = 0; i < o->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, o->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return hd_err_set(err, HD_EINVAL, "kafka subscribe: %s",
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+static void
+free_topics(struct hd_kconsumer *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->ntopics; i++)
+        free(c->topics[i]);
+    free(c->topics);
+}
+
 /* ---- consumer ---------------------------------------------------------- */
 
 struct hd_kconsumer *
 hd_kconsumer_new(const struct hd_kafka_config *cfg,
                  const struct hd_kconsumer_opts *o, struct hd_err *err)
 {
-    rd_kafka_topic_partition_list_t *topics = NULL;
     struct hd_kconsumer *c = NULL;
     rd_kafka_conf_t *conf;
-    rd_kafka_resp_err_t e;
     char errstr[256];
-    size_t i;
 
     if (o->group_id == NULL || o->group_id[0] == '\0' || o->ntopics == 0 ||
         o->topics == NULL) {
@@ -510,7 +633,9 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
     if (c->max_inflight > HD_KAFKA_MAX_INFLIGHT)
         c->max_inflight = HD_KAFKA_MAX_INFLIGHT;
     c->on_rebalance = o->on_rebalance;
+    c->pick = o->pick;
     c->ud = o->ud;
+    atomic_init(&c->assigned, 0);
     c->last_commit_ms = hd_now_mono_ms();
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
@@ -527,16 +652,10 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
         c->startpos = hd_kstartpos_capture(c->rk, o->topics, o->ntopics,
                                            STARTPOS_TIMEOUT_MS);
 
-    topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
-    for (i = 0; i < o->ntopics; i++)
-        rd_kafka_topic_partition_list_add(topics, o->topics[i],
-                                          RD_KAFKA_PARTITION_UA);
-    e = rd_kafka_subscribe(c->rk, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        hd_err_set(err, HD_EINVAL, "kafka subscribe: %s", rd_kafka_err2str(e));
+    if (start(c, o, err) < 0) {
         rd_kafka_destroy(c->rk);
         hd_kstartpos_free(c->startpos);
+        free_topics(c);
         goto fail;
     }
     return c;
@@ -582,6 +701,8 @@ hd_kconsumer_poll(struct hd_kconsumer *c, int timeout_ms, struct hd_kmsg *msg,
     int rc;
 
     memset(msg, 0, sizeof(*msg));
+    if (c->pick != NULL && atomic_load(&c->assigned) == 0)
+        static_assign(c);
     if (hd_now_mono_ms() - c->last_commit_ms >= HD_KAFKA_COMMIT_INTERVAL_MS)
         hd_kconsumer_commit(c, 0, NULL); /* failures are retried next time */
     update_pause(c);
@@ -670,6 +791,7 @@ hd_kconsumer_close(struct hd_kconsumer *c)
         part_free(c->parts[i]);
     free(c->parts);
     hd_kstartpos_free(c->startpos);
+    free_topics(c);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -225,6 +225,31 @@ sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as zlib and librdkafka's rd_crc32),
+ * bit by bit: keys are short and this runs once per connection. */
+static uint32_t
+crc32_ieee(const unsigned char *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    size_t i;
+    int b;
+
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (b = 0; b < 8; b++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xffffffffu;
+}
+
+int32_t
+hd_kafka_partition_of(const void *key, size_t keylen, int32_t npartitions)
+{
+    if (npartitions <= 0 || key == NULL || keylen == 0)
+        return 0;
+    return (int32_t)(crc32_ieee(key, keylen) % (uint32_t)npartitions);
+}
+
 /* ---- producer ---------------------------------------------------------- */
 
 struct hd_kproducer {
@@ -300,6 +325,8 @@ hd_kproducer_new(const struct hd_kafka_config *cfg, struct hd_err *err)
     if (hd_kafka_set_prop(conf, "enable.idempotence", "true",
                           "enable.idempotence", err) < 0 ||
         hd_kafka_set_prop(conf, "acks", "all", "acks", err) < 0 ||
+        hd_kafka_set_prop(conf, "partitioner", "consistent_random",
+                          "partitioner", err) < 0 ||
         hd_kafka_set_prop(conf, "message.timeout.ms", timeout,
                           "HERALD_KAFKA_SEND_TIMEOUT_MS", err) < 0)
         goto fail;

@@ -50,6 +50,15 @@ extern const struct hd_config_field hd_kafka_required_config_fields[];
 int hd_kafka_topic(const struct hd_kafka_config *cfg, const char *name,
                    char *out, size_t outlen);
 
+/* The partition a record with this key goes to among npartitions (> 0),
+ * as librdkafka's "consistent_random" partitioner places it (the
+ * producer's, set by hd_kproducer_new): the CRC-32 of the key modulo
+ * npartitions. Anyone can compute where a key's records are, e.g. the
+ * hub shard that owns a user. An empty key is spread at random by the
+ * producer; this function answers 0 for it. */
+int32_t hd_kafka_partition_of(const void *key, size_t keylen,
+                              int32_t npartitions);
+
 /* ---- producer ---------------------------------------------------------- */
 
 struct hd_kproducer;
@@ -61,7 +70,9 @@ struct hd_kproducer;
  * hd_kproducer_free() from it. */
 typedef void hd_kdelivery_fn(void *opaque, int ok, const char *errstr);
 
-/* new: creates an idempotent producer (acks=all) and its poll thread.
+/* new: creates an idempotent producer (acks=all, keyed records placed by
+ * hd_kafka_partition_of() whatever HERALD_KAFKA_PARTITIONER says) and its
+ * poll thread.
  * NULL with err on bad configuration (naming the HERALD_KAFKA_* variable).
  * Does not wait for the brokers to be reachable. */
 struct hd_kproducer *hd_kproducer_new(const struct hd_kafka_config *cfg,
@@ -143,10 +154,20 @@ struct hd_kconsumer_opts {
                             (records produced while the group
                             formed are not skipped); creating
                             waits up to 5 s for Kafka */
+    /* Static assignment (may be NULL: a group subscription). When set,
+     * the consumer joins no group: once the topics' metadata arrives it
+     * asks pick for each partition (with the topic's partition count) and
+     * reads those it answers 1 for, resuming at the offsets committed
+     * under group_id (else start_latest decides), and commits there as
+     * usual. on_rebalance reports them as assigned. Partitions added to
+     * a topic later are not seen until the consumer is made again. */
+    int (*pick)(void *ud, const char *topic, int32_t partition,
+                int32_t npartitions);
 };
 
-/* new: creates a group consumer subscribed to the topics. Auto-commit
- * and auto offset store are off. NULL with err on bad configuration. */
+/* new: creates a group consumer subscribed to the topics, or, with
+ * o->pick, a consumer of the partitions it picks. Auto-commit and auto
+ * offset store are off. NULL with err on bad configuration. */
 struct hd_kconsumer *hd_kconsumer_new(const struct hd_kafka_config *cfg,
                                       const struct hd_kconsumer_opts *o,
                                       struct hd_err *err);
@@ -172,6 +193,10 @@ void hd_kconsumer_done(struct hd_kconsumer *c, const char *topic,
  * before it is done). sync = 1 waits for the broker. Returns 0 or -1.
  * Owning thread only. */
 int hd_kconsumer_commit(struct hd_kconsumer *c, int sync, struct hd_err *err);
+
+/* Static assignment only: 1 once the picked partitions are assigned, 0
+ * while the metadata is awaited (or nothing was picked). Thread-safe. */
+int hd_kconsumer_assigned(struct hd_kconsumer *c);
 
 /* Messages polled and not yet done. Thread-safe. */
 long hd_kconsumer_inflight(struct hd_kconsumer *c);

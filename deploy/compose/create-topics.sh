@@ -13,8 +13,8 @@ T=/opt/kafka/bin/kafka-topics.sh
 
 # name:partitions:retention.ms (events are live-only: hubs start at the
 # latest offset; the DLQ is kept 30 days for operators)
-for spec in events:4:86400000 requests:8:604800000 deliver.fcm:8:604800000 \
-    deliver.apns:8:604800000 deliver.hms:8:604800000 \
+for spec in events:4:86400000 broadcast:2:86400000 requests:8:604800000 \
+    deliver.fcm:8:604800000 deliver.apns:8:604800000 deliver.hms:8:604800000 \
     deliver.webpush:8:604800000 feedback:8:604800000 dlq:2:2592000000; do
     name=$P${spec%%:*}
     rest=${spec#*:}

@@ -134,6 +134,7 @@ struct api_ctx {
     struct api_schedq *schedq; /* send_at's inserts */
     char topic_requests[API_TOPIC_MAX];
     char topic_events[API_TOPIC_MAX];
+    char topic_broadcast[API_TOPIC_MAX];
     char topic_feedback[API_TOPIC_MAX];
     char topic_dlq[API_TOPIC_MAX];
     char topic_deliver[HD_PROVIDER__COUNT][API_TOPIC_MAX];

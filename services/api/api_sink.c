@@ -1,6 +1,9 @@
 /* api_sink.c -- the Kafka sink: requests to herald.requests keyed by uid
  * (so a repeated uid lands on the partition that already saw it, in
- * order), events to herald.events keyed by target id.
+ * order); a user's hub events to herald.events keyed by user id (so
+ * each partition, and each hub shard reading it, holds a fixed set of
+ * users), every other hub event (organization, installation, auth
+ * request) to herald.broadcast, which every hub shard reads whole.
  *
  * Records are encoded by common/proto/msg.h on the caller's thread; the
  * producer copies them, so nothing here outlives the call but the
@@ -20,6 +23,7 @@ struct ksink {
     struct hd_kproducer *p;
     char *topic_requests;
     char *topic_events;
+    char *topic_broadcast;
 };
 
 static int
@@ -47,15 +51,16 @@ k_publish(void *impl, const struct hd_msg_event *e, api_sink_cb *cb,
 {
     struct ksink *k = impl;
     const char *key = e->target_id;
+    const char *topic =
+        e->target == HD_TARGET_USER ? k->topic_events : k->topic_broadcast;
     struct hd_buf b;
     int rc;
 
     hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);
     rc = hd_msg_event_encode(e, &b, err);
     if (rc == 0)
-        rc =
-            hd_kproducer_send(k->p, k->topic_events, key, key ? strlen(key) : 0,
-                              b.data, b.len, cb, opaque, err);
+        rc = hd_kproducer_send(k->p, topic, key, key ? strlen(key) : 0, b.data,
+                               b.len, cb, opaque, err);
     hd_buf_release(&b);
     return rc;
 }
@@ -75,6 +80,7 @@ k_free(void *impl)
 
     free(k->topic_requests);
     free(k->topic_events);
+    free(k->topic_broadcast);
     free(k);
 }
 
@@ -84,13 +90,15 @@ static const struct api_sink_ops kafka_ops = {
 
 void
 api_sink_kafka_init(struct api_sink *s, struct hd_kproducer *p,
-                    const char *topic_requests, const char *topic_events)
+                    const char *topic_requests, const char *topic_events,
+                    const char *topic_broadcast)
 {
     struct ksink *k = hd_xcalloc(1, sizeof(*k));
 
     k->p = p;
     k->topic_requests = hd_xstrdup(topic_requests);
     k->topic_events = hd_xstrdup(topic_events);
+    k->topic_broadcast = hd_xstrdup(topic_broadcast);
     s->ops = &kafka_ops;
     s->impl = k;
 }

@@ -2,7 +2,8 @@
  *
  * The handlers only ever "submit a request" and "publish an event"; the
  * sink decides how. The Kafka sink (api_sink.c) writes herald.requests
- * (keyed by uid) and herald.events (keyed by target id). A self-hosted
+ * (keyed by uid), herald.events (user events, keyed by user id) and
+ * herald.broadcast (the other hub events). A self-hosted
  * sink (upstream relay + herald-hub's POST /send) can be added behind the
  * same operations without touching a handler. It does not decide what to
  * send: records arrive complete and validated. */
@@ -60,9 +61,10 @@ struct api_sink {
 };
 
 /* A sink over an existing producer (borrowed: it must outlive the sink)
- * and the two full topic names (copied). */
+ * and the three full topic names (copied). */
 void api_sink_kafka_init(struct api_sink *s, struct hd_kproducer *p,
-                         const char *topic_requests, const char *topic_events);
+                         const char *topic_requests, const char *topic_events,
+                         const char *topic_broadcast);
 
 /* Self-hosted mode (DESIGN.md §2, api_sink_relay.c): no Kafka. Mobile
  * sends and device registrations go to an upstream Bitwarden-compatible

@@ -103,6 +103,8 @@ topics(struct api_ctx *ctx)
                        API_TOPIC_MAX) < 0 ||
         hd_kafka_topic(&ctx->kafka_cfg, "events", ctx->topic_events,
                        API_TOPIC_MAX) < 0 ||
+        hd_kafka_topic(&ctx->kafka_cfg, "broadcast", ctx->topic_broadcast,
+                       API_TOPIC_MAX) < 0 ||
         hd_kafka_topic(&ctx->kafka_cfg, "feedback", ctx->topic_feedback,
                        API_TOPIC_MAX) < 0 ||
         hd_kafka_topic(&ctx->kafka_cfg, "dlq", ctx->topic_dlq, API_TOPIC_MAX) <
@@ -202,7 +204,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
         return HD_EXIT_CONFIG;
     }
     api_sink_kafka_init(&ctx->sink, ctx->producer, ctx->topic_requests,
-                        ctx->topic_events);
+                        ctx->topic_events, ctx->topic_broadcast);
     hd_health_add_check(rt->health, "kafka", api_sink_check, &ctx->sink);
     if (ctx->cfg.fanout) {
         ctx->fanout = api_fanout_start(ctx, &err);

@@ -41,6 +41,7 @@
 #include "services/hub/hub_limits.h"
 #include "services/hub/hub_metrics.h"
 #include "services/hub/hub_registry.h"
+#include "services/hub/hub_shard.h"
 #include "services/hub/hub_signalr.h"
 #include "services/hub/hub_wheel.h"
 
@@ -68,6 +69,8 @@ struct hub_config {
     char *internal_scope;  /* required "scope" of /send JWTs */
     char *group_id;        /* Kafka group id; unset: unique per process */
     int epoll;             /* libev on epoll rather than lws's poll() */
+    int shards;            /* HERALD_HUB_SHARDS; 0: not sharded */
+    int shard;             /* HERALD_HUB_SHARD; -1: from the host name */
 };
 
 extern const struct hd_config_field hub_config_fields[];
@@ -100,6 +103,7 @@ struct hub_ctx {
     struct hub_thread *threads;
     int nthreads;
     struct hub_kafka *kafka; /* NULL without HERALD_KAFKA_BROKERS */
+    struct hub_shard shard;
 };
 
 struct hub_conn;

@@ -87,6 +87,27 @@ hub_path(const char *path, enum hub_kind *kind)
     return -1;
 }
 
+/* Sharded: a user of another shard is admitted only to be told so at
+ * the handshake (hub_conn.c); before the partition count is known, no
+ * user can be placed: 503. */
+static int
+hub_admit_shard(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
+                const char *user)
+{
+    const struct hub_shard *s = &th->hub->shard;
+    int owner;
+
+    if (s->count == 0)
+        return 0;
+    owner = hub_shard_of_user(s, user);
+    if (owner < 0)
+        return refuse(th, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                      HUB_REJ_NOT_READY);
+    if (owner != s->index)
+        p->wrong_shard = owner + 1;
+    return 0;
+}
+
 static int
 auth_main(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
           char *buf, int buflen)
@@ -119,6 +140,12 @@ auth_main(struct hub_thread *th, struct lws *wsi, struct hub_pending *p,
         return refuse(th, wsi, HTTP_STATUS_UNAUTHORIZED, HUB_REJ_UNAUTHORIZED);
     }
     key = hd_xasprintf("u:%s", user.sub);
+    rc = hub_admit_shard(th, wsi, p, user.sub);
+    if (rc != 0 || p->wrong_shard) {
+        free(key);
+        hd_user_release(&user);
+        return rc;
+    }
     p->slot = hub_limits_acquire(&hub->limits, key, strlen(key),
                                  hub->cfg.max_per_user);
     if (p->slot == NULL) {

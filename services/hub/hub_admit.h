@@ -30,6 +30,7 @@ struct hub_pending {
     char *reply;           /* handshake reply to write: new */
     size_t reply_len;
     int reply_error; /* close after writing the reply */
+    int wrong_shard; /* the owning shard + 1 when it is not this one */
 };
 
 /* Decides an upgrade request on wsi. Returns 0 and *verdict (new) when the

@@ -74,7 +74,16 @@ const struct hd_config_field hub_config_fields[] = {
                "required \"scope\" entry of POST /send JWTs"),
     HD_CFG_STR("HERALD_HUB_GROUP_ID", HC, group_id, NULL, 0,
                "Kafka group id (unset: herald-hub-<host>-<pid>-<random>, "
-               "so every replica sees every event)"),
+               "so every replica sees every event; sharded: "
+               "herald-hub-shard-<k>, where the shard commits its offsets)"),
+    HD_CFG_INT("HERALD_HUB_SHARDS", HC, shards, 0, 0, HD_HUB_MAX_SHARDS,
+               "shard the hub by user over this many replicas: shard k "
+               "reads the herald.events partitions p with p % shards == k "
+               "and refuses users of other shards (0: off, every replica "
+               "reads every event)"),
+    HD_CFG_INT("HERALD_HUB_SHARD", HC, shard, -1, -1, HD_HUB_MAX_SHARDS - 1,
+               "this replica's shard, from 0 (-1: the number ending the "
+               "host name, as in a StatefulSet's herald-hub-2)"),
     HD_CFG_BOOL("HERALD_HUB_EPOLL", HC, epoll, true,
                 "run each thread on epoll (libev); false: libwebsockets' "
                 "poll() loop, whose cost grows with every idle connection"),

@@ -11,6 +11,7 @@
  * connection killed, never allowed to grow. After the handshake, inbound
  * messages (pings, invocations) are accepted and ignored; only close
  * codes remain (1008 handshake timeout, 1009 message too big). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,28 @@ join_groups(struct hub_thread *th, struct hub_conn *c)
     p->conn_slot = 0;
 }
 
+/* A user of another shard: the handshake is answered with an error that
+ * names the right shard (the SignalR client reports it), then the socket
+ * closes with 1008 "wrong shard". */
+static void
+refuse_shard(struct hub_thread *th, struct hub_conn *c, struct hd_buf *reply)
+{
+    const struct hub_shard *s = &th->hub->shard;
+    char msg[160];
+
+    snprintf(msg, sizeof(msg),
+             "Wrong hub shard: this user belongs to shard %d; this is shard "
+             "%d of %d. Route the connection by GET /shard.",
+             c->pending->wrong_shard - 1, s->index, s->count);
+    hd_counter_inc(th->hub->m.rejected[HUB_REJ_WRONG_SHARD]);
+    hd_log(HD_LOG_INFO, 0, "handshake refused: %s", msg);
+    hub_signalr_handshake_reply(reply, msg, NULL);
+    c->pending->reply_error = 1;
+    c->flags |= HUB_CF_WRONG_SHARD;
+    c->state = HUB_CS_CLOSING;
+    hub_wheel_del(&th->wheel, &c->timer);
+}
+
 static void
 handshake(struct hub_thread *th, struct hub_conn *c)
 {
@@ -263,7 +286,9 @@ handshake(struct hub_thread *th, struct hub_conn *c)
     enum hub_proto proto;
 
     hd_buf_init(&reply, HD_HUB_HANDSHAKE_MAX);
-    if (hub_signalr_handshake(p->hs.data, p->hs.len, &proto, &err) < 0) {
+    if (p->wrong_shard) {
+        refuse_shard(th, c, &reply);
+    } else if (hub_signalr_handshake(p->hs.data, p->hs.len, &proto, &err) < 0) {
         hd_counter_inc(th->hub->m.rejected[HUB_REJ_BAD_PROTOCOL]);
         hd_counter_inc(th->hub->m.disconnects[HUB_DISC_PROTOCOL]);
         hd_log(HD_LOG_INFO, 0, "handshake refused: %s", err.msg);
@@ -380,7 +405,10 @@ write_reply(struct hub_thread *th, struct hub_conn *c)
     p->reply = NULL;
     p->reply_len = 0;
     if (error) {
-        conn_close(th, c, LWS_CLOSE_STATUS_NORMAL);
+        conn_close(th, c,
+                   c->flags & HUB_CF_WRONG_SHARD
+                       ? LWS_CLOSE_STATUS_POLICY_VIOLATION
+                       : LWS_CLOSE_STATUS_NORMAL);
         return 0;
     }
     hub_pending_free(th->hub, p);
@@ -434,7 +462,14 @@ hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
         return 0;
     hub_thread_now(th);
     if (c->flags & HUB_CF_CLOSE_NOW) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, NULL, 0);
+        unsigned char why[] = "wrong shard";
+
+        if (c->flags & HUB_CF_WRONG_SHARD)
+            lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, why,
+                             sizeof(why) - 1);
+        else
+            lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, NULL,
+                             0);
         return -1;
     }
     if (c->pending && c->pending->reply)

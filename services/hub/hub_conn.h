@@ -24,9 +24,10 @@ enum hub_conn_state {
     HUB_CS_DEAD,          /* being killed: nothing more is queued */
 };
 
-#define HUB_CF_CLOSE_NOW 0x01 /* close at the next writable callback */
-#define HUB_CF_COUNTED 0x02   /* counted in the connections gauge */
-#define HUB_CF_DIRTY 0x04     /* on the thread's flush list */
+#define HUB_CF_CLOSE_NOW 0x01   /* close at the next writable callback */
+#define HUB_CF_COUNTED 0x02     /* counted in the connections gauge */
+#define HUB_CF_DIRTY 0x04       /* on the thread's flush list */
+#define HUB_CF_WRONG_SHARD 0x08 /* refused: its user is another shard's */
 
 /* One HTTP request in progress (non-upgrade requests only). */
 struct hub_http;

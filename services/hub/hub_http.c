@@ -7,6 +7,7 @@
  * whole and written in HD_HUB_PACK_MAX pieces from writable callbacks. A
  * request's state lives in struct hub_http, allocated only while an HTTP
  * request is in progress. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,11 +59,13 @@ http_state(struct hub_conn *c)
     return c->http;
 }
 
-/* Writes a complete response (status, JSON or text body). Returns 0 or
- * -1 (close). */
+/* Writes a complete response (status, JSON or text body, and the header
+ * xname: xval when xname is not NULL; xname ends in ':'). Returns 0 or -1
+ * (close). */
 static int
-respond(struct hub_conn *c, struct lws *wsi, unsigned status, const char *ctype,
-        const char *body, size_t len)
+respond_x(struct hub_conn *c, struct lws *wsi, unsigned status,
+          const char *ctype, const char *body, size_t len, const char *xname,
+          const char *xval)
 {
     unsigned char hdr[LWS_PRE + 512];
     unsigned char *start = hdr + LWS_PRE, *p = start;
@@ -76,6 +79,10 @@ respond(struct hub_conn *c, struct lws *wsi, unsigned status, const char *ctype,
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                      (const unsigned char *)"close", 5, &p,
                                      end) ||
+        (xname != NULL &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)xname,
+                                     (const unsigned char *)xval,
+                                     (int)strlen(xval), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     free(h->out);
@@ -84,6 +91,13 @@ respond(struct hub_conn *c, struct lws *wsi, unsigned status, const char *ctype,
     h->off = 0;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int
+respond(struct hub_conn *c, struct lws *wsi, unsigned status, const char *ctype,
+        const char *body, size_t len)
+{
+    return respond_x(c, wsi, status, ctype, body, len, NULL, NULL);
 }
 
 static int
@@ -248,6 +262,41 @@ finish_post(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
 }
 
 /* Does path (after an optional /notifications) name a hub's negotiate? */
+/* GET /shard: the shard owning the user of the request's token, as the
+ * header X-Herald-Shard (for nginx's auth_request) and a JSON body. */
+static int
+do_shard(struct hub_thread *th, struct hub_conn *c, struct lws *wsi)
+{
+    struct hub_ctx *hub = th->hub;
+    struct hd_user user = {0};
+    struct hd_err err = {0};
+    char *buf, num[16], body[64];
+    int n, owner;
+
+    if (hub->shard.count == 0)
+        return respond_error(c, wsi, HTTP_STATUS_NOT_FOUND,
+                             "this hub is not sharded");
+    buf = hd_xmalloc(HD_HUB_TOKEN_MAX + 16);
+    n = hub_shard_request_token(wsi, buf, HD_HUB_TOKEN_MAX + 16);
+    if (n <= 0 || hub->tokens == NULL ||
+        hd_usertoken_verify(hub->tokens, buf, (size_t)n, &user, &err) < 0) {
+        free(buf);
+        return respond_error(c, wsi, HTTP_STATUS_UNAUTHORIZED,
+                             n <= 0 ? "no access token" : "bad access token");
+    }
+    free(buf);
+    owner = hub_shard_of_user(&hub->shard, user.sub);
+    hd_user_release(&user);
+    if (owner < 0)
+        return respond_error(c, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                             "the partition count is not known yet");
+    snprintf(num, sizeof(num), "%d", owner);
+    snprintf(body, sizeof(body), "{\"shard\":%d,\"shards\":%d}", owner,
+             hub->shard.count);
+    return respond_x(c, wsi, HTTP_STATUS_OK, "application/json", body,
+                     strlen(body), "x-herald-shard:", num);
+}
+
 static int
 negotiate_path(const char *path)
 {
@@ -287,6 +336,8 @@ hub_http_request(struct hub_thread *th, struct hub_conn *c, struct lws *wsi,
         hd_buf_release(&out);
         return rc;
     }
+    if (is_get && strcmp(path, "/shard") == 0)
+        return do_shard(th, c, wsi);
     if (is_post && strcmp(path, "/send") == 0) {
         if (!send_authorized(th, wsi))
             return respond_error(c, wsi, HTTP_STATUS_UNAUTHORIZED,

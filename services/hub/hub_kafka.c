@@ -1,4 +1,6 @@
-/* hub_kafka.c -- the herald.events consumer thread.
+/* hub_kafka.c -- the herald.events and herald.broadcast consumer thread:
+ * a group subscription to both, or, sharded, the partitions hub_shard.c
+ * picks.
  *
  * Dispatch blocks while a service thread's inbox is full, and the
  * consumer pauses fetching past its in-flight limit, so a burst larger
@@ -13,6 +15,7 @@
 #include "core/rand.h"
 #include "services/hub/hub_dispatch.h"
 #include "services/hub/hub_kafka.h"
+#include "services/hub/hub_shard.h"
 #include "core/banned.h"
 
 struct hub_kafka {
@@ -28,13 +31,14 @@ struct hub_kafka {
     pthread_cond_t cond;
     int halted;
     int released;
-    char topic[256];
+    char topic[2][256]; /* herald.events, herald.broadcast */
     char *group;
 };
 
 struct kdone {
     struct hub_kafka *k;
     int32_t partition;
+    int topic; /* index into k->topic */
     int64_t offset;
 };
 
@@ -43,7 +47,7 @@ record_done(void *ud)
 {
     struct kdone *d = ud;
 
-    hd_kconsumer_done(d->k->c, d->k->topic, d->partition, d->offset);
+    hd_kconsumer_done(d->k->c, d->k->topic[d->topic], d->partition, d->offset);
     free(d);
 }
 
@@ -79,6 +83,7 @@ handle(struct hub_kafka *k, const struct hd_kmsg *msg)
         e->created_ms = msg->timestamp_ms;
     d = hd_xmalloc(sizeof(*d));
     d->k = k;
+    d->topic = strcmp(msg->topic, k->topic[0]) == 0 ? 0 : 1;
     d->partition = msg->partition;
     d->offset = msg->offset;
     e->done = record_done;
@@ -101,7 +106,7 @@ consume(void *arg)
     while (!atomic_load(&k->stop)) {
         rc = hd_kconsumer_poll(k->c, 100, &msg, &err);
         if (rc < 0) {
-            hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", k->topic, err.msg);
+            hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", k->topic[0], err.msg);
             usleep(500 * 1000);
             continue;
         }
@@ -126,42 +131,67 @@ consume(void *arg)
     return NULL;
 }
 
+static int
+pick(void *ud, const char *topic, int32_t partition, int32_t npartitions)
+{
+    struct hub_kafka *k = ud;
+
+    return hub_shard_pick(&k->hub->shard, strcmp(topic, k->topic[0]) == 0,
+                          partition, npartitions);
+}
+
+/* HERALD_HUB_GROUP_ID; else a stable group per shard (it resumes at its
+ * committed offsets), or a unique one per process (every replica reads
+ * everything, from the latest offset). */
+static char *
+group_id(const struct hub_ctx *hub)
+{
+    char host[128] = "hub", rnd[9];
+
+    if (hub->cfg.group_id && *hub->cfg.group_id)
+        return hd_xstrdup(hub->cfg.group_id);
+    if (hub->shard.count > 0)
+        return hd_xasprintf("herald-hub-shard-%d", hub->shard.index);
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    hd_random_hex(rnd, 4);
+    return hd_xasprintf("herald-hub-%s-%d-%s", host, (int)getpid(), rnd);
+}
+
 struct hub_kafka *
 hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
 {
     struct hub_kafka *k = hd_xcalloc(1, sizeof(*k));
     struct hd_kconsumer_opts o;
-    const char *topics[1];
-    char host[128] = "hub", rnd[9];
+    const char *topics[2];
 
     k->hub = hub;
     atomic_init(&k->stop, 0);
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cond, NULL);
-    if (hd_kafka_topic(&hub->kafka_cfg, "events", k->topic, sizeof(k->topic)) <
-        0) {
+    if (hd_kafka_topic(&hub->kafka_cfg, "events", k->topic[0],
+                       sizeof(k->topic[0])) < 0 ||
+        hd_kafka_topic(&hub->kafka_cfg, "broadcast", k->topic[1],
+                       sizeof(k->topic[1])) < 0) {
         hd_err_set(err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long");
         goto fail;
     }
-    if (hub->cfg.group_id && *hub->cfg.group_id) {
-        k->group = hd_xstrdup(hub->cfg.group_id);
-    } else {
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = '\0';
-        hd_random_hex(rnd, 4);
-        k->group =
-            hd_xasprintf("herald-hub-%s-%d-%s", host, (int)getpid(), rnd);
-    }
-    topics[0] = k->topic;
+    k->group = group_id(hub);
+    topics[0] = k->topic[0];
+    topics[1] = k->topic[1];
     memset(&o, 0, sizeof(o));
     o.group_id = k->group;
     o.topics = topics;
-    o.ntopics = 1;
+    o.ntopics = 2;
     o.start_latest = 1;
     /* clients connect as soon as the port opens, seconds before the new
      * group is assigned its partitions: what is produced meanwhile is
      * theirs too */
     o.latest_at_start = 1;
+    if (hub->shard.count > 0) {
+        o.pick = pick;
+        o.ud = k;
+    }
     k->c = hd_kconsumer_new(&hub->kafka_cfg, &o, err);
     if (k->c == NULL)
         goto fail;
@@ -170,7 +200,15 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
         hd_kconsumer_close(k->c);
         goto fail;
     }
-    hd_log(HD_LOG_INFO, 0, "consuming %s as group %s", k->topic, k->group);
+    if (hub->shard.count > 0)
+        hd_log(HD_LOG_INFO, 0,
+               "shard %d of %d: consuming its partitions of %s and all of "
+               "%s (offsets of group %s)",
+               hub->shard.index, hub->shard.count, k->topic[0], k->topic[1],
+               k->group);
+    else
+        hd_log(HD_LOG_INFO, 0, "consuming %s and %s as group %s", k->topic[0],
+               k->topic[1], k->group);
     return k;
 fail:
     pthread_cond_destroy(&k->cond);
@@ -214,5 +252,9 @@ hub_kafka_check(void *ud, struct hd_err *err)
 {
     struct hub_kafka *k = ud;
 
+    if (k->hub->shard.count > 0 && !hd_kconsumer_assigned(k->c))
+        return hd_err_set(err, HD_EUPSTREAM,
+                          "shard %d: waiting for the partitions of %s",
+                          k->hub->shard.index, k->topic[0]);
     return hd_kconsumer_ping(k->c, 1500, err);
 }

@@ -1,9 +1,12 @@
-/* hub_kafka.h -- the herald.events consumer: one thread per process that
- * decodes each record, builds its event and hands it to every service
- * thread.
+/* hub_kafka.h -- the herald.events and herald.broadcast consumer: one
+ * thread per process that decodes each record, builds its event and
+ * hands it to every service thread.
  *
- * The group id is unique per process (every replica must see every event)
- * and a new group starts at the latest offset. A record is marked done
+ * Not sharded, the group id is unique per process (every replica must
+ * see every event) and a new group starts at the latest offset. Sharded
+ * (hub_shard.h), the consumer reads the partitions the shard owns, with
+ * no group membership, committing under herald-hub-shard-<k>. A record is
+ * marked done
  * once every thread has queued it to its connections; a malformed record
  * is logged once and marked done. */
 #ifndef HUB_KAFKA_H
@@ -27,7 +30,8 @@ void hub_kafka_halt(struct hub_kafka *k);
  * thread and frees. Call it after hub_threads_stop(). NULL is a no-op. */
 void hub_kafka_stop(struct hub_kafka *k);
 
-/* /readyz check: the brokers answer. Thread-safe. */
+/* /readyz check: the brokers answer (and, sharded, the shard's
+ * partitions are assigned). Thread-safe. */
 int hub_kafka_check(void *ud, struct hd_err *err);
 
 #endif

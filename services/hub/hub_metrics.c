@@ -5,8 +5,8 @@
 static const char *const kind_names[2] = {"main", "anonymous"};
 static const char *const proto_names[2] = {"messagepack", "json"};
 static const char *const reject_names[HUB_REJ__COUNT] = {
-    "unauthorized", "max_connections", "max_per_user",
-    "anon_per_ip",  "bad_request",     "bad_protocol"};
+    "unauthorized", "max_connections", "max_per_user", "anon_per_ip",
+    "bad_request",  "bad_protocol",    "wrong_shard",  "not_ready"};
 static const char *const lreject_names[HUB_LREJ__COUNT] = {
     "max_per_address", "max_per_address_evicted", "max_half_open_evicted",
     "head_timeout"};

@@ -22,6 +22,8 @@ enum hub_reject {
     HUB_REJ_ANON_PER_IP,      /* 429 */
     HUB_REJ_BAD_REQUEST,      /* 400 / 404 */
     HUB_REJ_BAD_PROTOCOL,     /* handshake error reply + close */
+    HUB_REJ_WRONG_SHARD,      /* handshake error reply + close 1008 */
+    HUB_REJ_NOT_READY,        /* 503: shard's partitions not known yet */
     HUB_REJ__COUNT,
 };
 

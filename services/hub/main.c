@@ -65,6 +65,16 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
     raise_nofile();
     lws_set_log_level(LLL_ERR, NULL);
+    if (hub_shard_init(&hub.shard, hub.cfg.shards, hub.cfg.shard, &err) < 0 ||
+        (hub.cfg.shards > 0 &&
+         !(hub.kafka_cfg.brokers && *hub.kafka_cfg.brokers) &&
+         hd_err_set(&err, HD_EINVAL,
+                    "HERALD_HUB_SHARDS: sharding needs Kafka "
+                    "(HERALD_KAFKA_BROKERS)") < 0)) {
+        hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
+        hd_service_release(&svc);
+        return HD_EXIT_CONFIG;
+    }
 
     if (hd_peer_trust_init(&hub.trust, &hub.peer_cfg, &err) < 0) {
         hd_log(HD_LOG_FATAL, 0, "%s", err.msg);

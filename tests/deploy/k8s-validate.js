@@ -319,6 +319,16 @@ function checkReferences(objs) {
             labels: (x.e.obj.kind === "Pod" ? x.e.obj.metadata?.labels
                 : (x.e.obj.kind === "CronJob" ? x.e.obj.spec?.jobTemplate?.spec?.template?.metadata?.labels
                     : x.e.obj.spec?.template?.metadata?.labels)) || {} }));
+    // a StatefulSet's controller labels pod <name>-<i> with its name: one
+    // entry per replica, so that a Service of one pod selects something
+    for (const p of pods.slice()) {
+        const o = p.e.obj;
+        if (o.kind !== "StatefulSet")
+            continue;
+        for (let i = 0; i < (o.spec?.replicas ?? 1); i++)
+            pods.push({ e: p.e, pod: p.pod, labels: { ...p.labels,
+                "statefulset.kubernetes.io/pod-name": `${o.metadata?.name}-${i}` } });
+    }
     const find = (kind, name, n) => objs.find((e) => e.obj.kind === kind &&
         e.obj.metadata?.name === name && ns(e.obj) === n);
     for (const e of objs) {

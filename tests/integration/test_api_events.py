@@ -1,6 +1,7 @@
 """test_api_events.py -- Bitwarden event ingest (POST /events) and the
 Bitwarden client device endpoints (PUT|POST /devices/identifier/{id}/token
-and .../clear-token): the hub event on herald.events, the mobile send with
+and .../clear-token): the hub event on herald.events (a user's) or
+herald.broadcast (the others), the mobile send with
 the !deviceIdentifier exclusion and Bitwarden's mobile payloads, hub-only
 events, routing from the payload, user-token auth, and the error paths.
 """
@@ -41,8 +42,10 @@ def post_event(api, body, key=API_KEY):
                      headers={"Authorization": "apikey " + key} if key else {})
 
 
-def events_for(api, target_id):
-    recs = read_topic(api.kafka.brokers, "herald.events",
+def events_for(api, target_id, topic="herald.events"):
+    """The hub events for target_id: a user's on herald.events, the others
+    on herald.broadcast."""
+    recs = read_topic(api.kafka.brokers, topic,
                       lambda rs: any(isinstance(v, dict) and v.get("target_id") == target_id
                                      for _, v in rs))
     return [v for _, v in recs if isinstance(v, dict) and v.get("target_id") == target_id]
@@ -301,7 +304,7 @@ def test_auth_request_response_reaches_the_other_phones_and_the_anonymous_hub(ap
     payload = {"Id": ar, "UserId": user}
     st, doc = post_event(api, {"Type": 16, "Payload": payload, "ContextId": p1})
     assert st == 202 and doc["uid"]
-    [ev] = events_for(api, ar)
+    [ev] = events_for(api, ar, "herald.broadcast")
     assert ev["target"] == "auth_request"
     assert ev["notification"] == {"Type": 16, "Payload": payload, "ContextId": p1}
     # P1 acted (approved on it): only P2 (an iPhone) is pushed, in the shape iOS reads

@@ -234,7 +234,8 @@ test_bad_property_names_the_variable(void)
     char nowhere[] = "127.0.0.1:1", prefix[] = "herald.";
     struct hd_kafka_config cfg = {nowhere, prefix, 30000};
     const char *topics[] = {"t.bad"};
-    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0, 0, NULL, NULL, 0};
+    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0,   0,
+                                  NULL,    NULL,   0, NULL};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -315,7 +316,8 @@ test_out_of_order_done_commits_the_prefix(void)
 {
     static const int64_t first_done[] = {0, 1, 2, 4, 5, 7, 4};
     const char *topics[] = {"t.order"};
-    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0, 0, NULL, NULL, 0};
+    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0,   0,
+                                  NULL,      NULL,   0, NULL};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -391,7 +393,8 @@ test_many_in_flight_finished_in_reverse(void)
 {
     const int n = HD_KAFKA_MAX_INFLIGHT;
     const char *topics[] = {"t.many"};
-    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0, n, NULL, NULL, 0};
+    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0,   n,
+                                  NULL,     NULL,   0, NULL};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -441,10 +444,10 @@ test_done_for_a_revoked_partition_is_ignored(void)
 {
     const char *topics[] = {"t.rev"};
     struct rebalances ra = {0}, rb = {0};
-    struct hd_kconsumer_opts oa = {"g.rev", topics,           1,   0,
-                                   0,       record_rebalance, &ra, 0};
-    struct hd_kconsumer_opts ob = {"g.rev", topics,           1,   0,
-                                   0,       record_rebalance, &rb, 0};
+    struct hd_kconsumer_opts oa = {"g.rev",          topics, 1, 0,   0,
+                                   record_rebalance, &ra,    0, NULL};
+    struct hd_kconsumer_opts ob = {"g.rev",          topics, 1, 0,   0,
+                                   record_rebalance, &rb,    0, NULL};
     struct hd_kconsumer *a, *b;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -516,7 +519,8 @@ static void
 test_pause_above_max_inflight(void)
 {
     const char *topics[] = {"t.pause"};
-    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0, 5, NULL, NULL, 0};
+    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0,   5,
+                                  NULL,      NULL,   0, NULL};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -637,7 +641,8 @@ static void
 run_latest(int at_start, const char *group, int64_t *first, int *n)
 {
     const char *topics[] = {"t.late"};
-    struct hd_kconsumer_opts o = {group, topics, 1, 1, 0, NULL, NULL, at_start};
+    struct hd_kconsumer_opts o = {group, topics, 1,        1,   0,
+                                  NULL,  NULL,   at_start, NULL};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -675,6 +680,83 @@ test_latest_at_start_keeps_what_came_while_joining(void)
     ASSERT_INT_EQ(n, 0);
 }
 
+static int
+pick_odd(void *ud, const char *topic, int32_t partition, int32_t npartitions)
+{
+    int *seen = ud;
+
+    (void)topic;
+    *seen = npartitions;
+    return partition % 2 == 1;
+}
+
+/* The partitioner's placement is what hd_kafka_partition_of() computes
+ * (CRC-32 of the key; 0xcbf43926 for the standard check string), and a
+ * statically assigned consumer reads the partitions it picks, commits
+ * there, and resumes there. */
+static void
+test_static_assignment_reads_picked_partitions(void)
+{
+    const char *topics[] = {"t.static"};
+    struct hd_kconsumer_opts o = {"g.static", topics, 1, 0,   0,
+                                  NULL,       NULL,   0, NULL};
+    int per[4] = {0}, got[4] = {0}, npart = 0, i, n = 0;
+    struct hd_kproducer *p;
+    struct hd_kconsumer *c;
+    struct hd_err err = {0};
+    struct hd_kmsg m;
+    struct tk t;
+    char key[32];
+
+    ASSERT_INT_EQ(hd_kafka_partition_of("123456789", 9, 1000),
+                  3421780262u % 1000);
+    ASSERT_INT_EQ(hd_kafka_partition_of("", 0, 4), 0);
+    ASSERT_INT_EQ(tk_start(&t), 0);
+    ASSERT_INT_EQ(rd_kafka_mock_topic_create(t.mc, "t.static", 4, 1), 0);
+    p = hd_kproducer_new(&t.cfg, &err);
+    ASSERT_NOT_NULL(p);
+    for (i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "user-%d", i);
+        per[hd_kafka_partition_of(key, strlen(key), 4)]++;
+        ASSERT_INT_EQ(hd_kproducer_send(p, "t.static", key, strlen(key), key,
+                                        strlen(key), NULL, NULL, &err),
+                      0);
+    }
+    ASSERT_INT_EQ(hd_kproducer_flush(p, 10000, &err), 0);
+    hd_kproducer_free(p);
+    ASSERT_TRUE(per[1] > 0 && per[3] > 0);
+
+    o.pick = pick_odd;
+    o.ud = &npart;
+    c = hd_kconsumer_new(&t.cfg, &o, &err);
+    ASSERT_NOT_NULL(c);
+    while (n < per[1] + per[3]) {
+        ASSERT_INT_EQ(poll_one(c, &m, 15000), 1);
+        ASSERT_INT_EQ(m.partition, hd_kafka_partition_of(m.key, m.keylen, 4));
+        got[m.partition]++;
+        n++;
+        hd_kconsumer_done(c, m.topic, m.partition, m.offset);
+        hd_kmsg_release(&m);
+    }
+    ASSERT_INT_EQ(npart, 4);
+    ASSERT_TRUE(hd_kconsumer_assigned(c));
+    ASSERT_INT_EQ(got[0] + got[2], 0);
+    ASSERT_INT_EQ(got[1], per[1]);
+    ASSERT_INT_EQ(got[3], per[3]);
+    ASSERT_INT_EQ(hd_kconsumer_commit(c, 1, &err), 0);
+    ASSERT_INT_EQ(raw_committed(&t, "g.static", "t.static", 1), per[1]);
+    ASSERT_INT_EQ(raw_committed(&t, "g.static", "t.static", 3), per[3]);
+    hd_kconsumer_close(c);
+
+    /* the next one resumes at the committed offsets: nothing is left */
+    c = hd_kconsumer_new(&t.cfg, &o, &err);
+    ASSERT_NOT_NULL(c);
+    ASSERT_INT_EQ(poll_one(c, &m, 2000), 0);
+    ASSERT_TRUE(hd_kconsumer_assigned(c));
+    hd_kconsumer_close(c);
+    tk_stop(&t);
+}
+
 int
 main(void)
 {
@@ -692,6 +774,7 @@ main(void)
     RUN_TEST(test_done_for_a_revoked_partition_is_ignored);
     RUN_TEST(test_pause_above_max_inflight);
     RUN_TEST(test_ping_follows_the_brokers);
+    RUN_TEST(test_static_assignment_reads_picked_partitions);
     RUN_TEST(test_latest_at_start_keeps_what_came_while_joining);
 
     /* every handle is gone before LeakSanitizer looks */
