@@ -219,6 +219,12 @@ void ctl_table_add(struct ctl_table *t, const char *const *cells);
 void ctl_table_color(struct ctl_table *t, size_t col, enum ctl_color color);
 void ctl_table_print(const struct ctl *c, const struct ctl_table *t);
 void ctl_table_release(struct ctl_table *t);
+/* The end of a list command: {"items":all,"has_more":more} on stdout with
+ * json, otherwise the table and "<shown> <noun>s" on stderr, with a hint
+ * to raise --limit when more is set. */
+void ctl_list_print(const struct ctl *c, int json, json_t *all,
+                    const struct ctl_table *t, long long shown, int more,
+                    const char *noun);
 
 /* A JSON value as table text: strings as they are, numbers, "-" for
  * null/absent, anything else compact JSON. Returns buf. */

@@ -241,19 +241,8 @@ list(struct ctl *c, struct devq *q)
         json_decref(res);
         res = NULL;
     }
-    if (rc == CTL_OK && !c->dry_run) {
-        if (q->json) {
-            json_t *doc =
-                json_pack("{s:O,s:b}", CTL_F_ITEMS, all, CTL_F_HAS_MORE, more);
-
-            ctl_print_json(doc);
-            json_decref(doc);
-        } else {
-            ctl_table_print(c, &t);
-            fprintf(stderr, "%lld device%s%s\n", shown, shown == 1 ? "" : "s",
-                    more ? " (more: raise --limit, 0 for all)" : "");
-        }
-    }
+    if (rc == CTL_OK && !c->dry_run)
+        ctl_list_print(c, q->json, all, &t, shown, more, "device");
     ctl_table_release(&t);
     json_decref(all);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "tools/ctl/ctl.h"
+#include "tools/ctl/names.h"
 #include "core/banned.h"
 
 static const char *const escapes[] = {
@@ -283,4 +284,22 @@ ctl_time_ms(long long ms, char *buf, size_t len)
     else
         strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm);
     return buf;
+}
+
+void
+ctl_list_print(const struct ctl *c, int json, json_t *all,
+               const struct ctl_table *t, long long shown, int more,
+               const char *noun)
+{
+    if (json) {
+        json_t *doc =
+            json_pack("{s:O,s:b}", CTL_F_ITEMS, all, CTL_F_HAS_MORE, more);
+
+        ctl_print_json(doc);
+        json_decref(doc);
+        return;
+    }
+    ctl_table_print(c, t);
+    fprintf(stderr, "%lld %s%s%s\n", shown, noun, shown == 1 ? "" : "s",
+            more ? " (more: raise --limit, 0 for all)" : "");
 }

@@ -86,20 +86,8 @@ list(struct ctl *c, struct topq *q)
         more = ctl_next_page(res, last, "id", cursor, sizeof(cursor));
         json_decref(res);
     }
-    if (rc == CTL_OK && !c->dry_run) {
-        if (q->json) {
-            json_t *doc =
-                json_pack("{s:O,s:b}", "items", all, "has_more", more);
-
-            ctl_print_json(doc);
-            json_decref(doc);
-        } else {
-            ctl_table_print(c, &t);
-            fprintf(stderr, "%lld subscription%s%s\n", shown,
-                    shown == 1 ? "" : "s",
-                    more ? " (more: raise --limit, 0 for all)" : "");
-        }
-    }
+    if (rc == CTL_OK && !c->dry_run)
+        ctl_list_print(c, q->json, all, &t, shown, more, "subscription");
     ctl_table_release(&t);
     json_decref(all);
     return rc;
