@@ -11,6 +11,7 @@
 
 #include "core/limits.h"
 #include "pg/pg.h"
+#include "pg/pool_private.h"
 #include "pg/private.h"
 #include "core/banned.h"
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pg/pg.h"
+#include "pg/pool_private.h"
 #include "pg/private.h"
 #include "core/banned.h"
 

@@ -1,4 +1,5 @@
-/* pg_private.h -- what pg.c shares with pg_batch.c and pg_migrate.c.
+/* private.h -- the pool's structs and one query's round trip
+ * (roundtrip.c), shared by pg.c, batch.c and migrate.c.
  *
  * Not part of the contract: only the parts of common/pg/pg.h include it. The
  * invariants of pg.c hold here too: a slot is touched only by the thread
@@ -55,6 +56,14 @@ struct hd_pg_params {
     const int *formats;
 };
 
+/* Waits until fd is ready for events, up to the deadline (0: none; TCP
+ * keepalives still end a dead connection): 1 ready, 0 deadline passed, -1
+ * error. */
+int hd_pg_wait_fd(int fd, short events, uint64_t deadline_ms);
+
+/* Copies the first line of s (a libpq message) into out. */
+void hd_pg_first_line(const char *s, char *out, size_t outlen);
+
 /* Waits for input on conn up to the deadline (0: none), counting bytes
  * OpenSSL already decrypted: 1 ready, 0 deadline passed, -1 error. */
 int hd_pg_wait_input(PGconn *conn, uint64_t deadline_ms);
@@ -62,16 +71,6 @@ int hd_pg_wait_input(PGconn *conn, uint64_t deadline_ms);
 /* Sends everything libpq has buffered for conn, reading input meanwhile so
  * the server never blocks on us: 1 sent, 0 deadline passed, -1 failed. */
 int hd_pg_flush(PGconn *conn, uint64_t deadline_ms);
-
-/* The monotonic time ms from now. */
-uint64_t hd_pg_deadline_after(int ms);
-
-/* Client-side bound on one statement (0: none). */
-uint64_t hd_pg_stmt_deadline(const struct hd_pg *pg);
-
-/* The statement named stmt in the pool's table, NULL if none. */
-const struct hd_pg_stmt *hd_pg_find_stmt(const struct hd_pg *pg,
-                                         const char *stmt);
 
 /* Maps a result that is not a success into err and c->sqlstate, marking
  * c broken when the connection is gone. p's values never reach the
@@ -89,9 +88,5 @@ int hd_pg_finish(struct hd_pgconn *c, int sent, const char *what,
 int hd_pg_run(struct hd_pgconn *c, const char *what, const char *sql, int n,
               const char *const *values, uint64_t deadline_ms, PGresult **res,
               struct hd_err *err);
-
-/* Opens c->conn with the pool's parameters, bounded by deadline_ms. */
-int hd_pg_open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,
-                    struct hd_err *err);
 
 #endif
