@@ -7,7 +7,8 @@
  * field in err; encoders append compact JSON to a struct hd_buf. Decoded
  * structs own their strings and json_t references: release them with the
  * matching *_release(), which leaves a zeroed struct. Thread-safe on
- * distinct structs.
+ * distinct structs. The records are msg.c's; the wire names of the enums
+ * (hd_*_name, hd_*_parse) and the per-provider limits are msg_names.c's.
  *
  * common/proto/ owns the wire formats: this schema of Herald's own Kafka
  * records, and Bitwarden's push types and routing rules (bitwarden.h). Pure
