@@ -4,7 +4,7 @@
 # ports, and stops them on exit. Variables a caller may set first:
 #   BIN        binaries (default build/release/bin)
 #   API_ENV    extra VAR=value words for herald-api
-# After api_start: API_URL, API_KEY, PG_DSN, KAFKA.
+# After api_start: API_URL, API_KEY, PG_DSN, KAFKA, API_PID, KAFKA_PID.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +37,7 @@ kafka_start() {
     HERALD_DEVKAFKA_BOOTSTRAP_FILE=$WORK/kafka.bootstrap "$BIN/herald-devkafka" \
         </dev/null >/dev/null 2>"$WORK/devkafka.log" &
     PIDS+=($!)
+    KAFKA_PID=$!
     until [ -s "$WORK/kafka.bootstrap" ]; do
         kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/devkafka.log"; exit 1; }
         sleep 0.1
@@ -57,6 +58,7 @@ api_start() {
         HERALD_KAFKA_HEARTBEAT_INTERVAL_MS=750 ${API_ENV:-} "$@" \
         "$BIN/herald-api" >"$WORK/api.log" 2>&1 &
     PIDS+=($!)
+    API_PID=$!
     API_URL=http://127.0.0.1:$port
     API_ADMIN_URL=http://127.0.0.1:$admin # /metrics
     until curl -fsS -o /dev/null "$API_URL/readyz" 2>/dev/null; do
@@ -67,6 +69,21 @@ api_start() {
 
 # user + system CPU ticks of a process so far
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# user + system CPU ticks of the PostgreSQL cluster so far: the postmaster,
+# its live children and the children it has reaped
+pg_cpu_ticks() {
+    local pm t c
+    pm=$(head -n 1 "$WORK/pg/data/postmaster.pid")
+    t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+    for c in $(cat /proc/"$pm"/task/*/children); do
+        t=$((t + $(cpu_ticks "$c" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
+# ticks to seconds (two decimals)
+ticks_s() { echo "scale=2; $1 / $(getconf CLK_TCK)" | bc; }
 
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$PG_DSN" -c "$1"; }
 

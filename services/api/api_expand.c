@@ -146,7 +146,7 @@ wanted_providers(struct page_args *a, struct api_batcher *b,
 }
 
 /* A filter: the leading list picks the statement (ids, users, topics,
- * else the providers' own ranges); every list is also checked per row. */
+ * else the providers' own ranges); every other list is checked per row. */
 static int
 filter_args(struct page_args *a, const struct hd_msg_request *r,
             struct hd_err *err)
@@ -170,6 +170,10 @@ filter_args(struct page_args *a, const struct hd_msg_request *r,
     }
     a->stmt = lead >= 0 ? stmts[lead] : "ff_page_providers";
     a->vals[1] = lead >= 0 ? a->lists[lead].data : a->providers.data;
+    /* the leading list's rows match it by construction: checking it per
+     * row again would cost a probe (or a scan) per device */
+    if (lead >= 0)
+        a->vals[5 + lead] = NULL;
     /* per-device processing reads the device's fields (and meta) */
     a->vals[9] = r->personal ? "true" : "false";
     a->vals[10] =
