@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "http/client.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 struct jwks_set {
@@ -395,7 +396,6 @@ struct hd_jwks *
 hd_jwks_new(const struct hd_jwks_config *cfg, struct hd_err *err)
 {
     struct hd_jwks *s;
-    pthread_condattr_t ca;
 
     if (cfg->source == NULL || *cfg->source == '\0') {
         hd_err_set(err, HD_EINVAL, "JWKS: no URL or file");
@@ -410,10 +410,7 @@ hd_jwks_new(const struct hd_jwks_config *cfg, struct hd_err *err)
         (cfg->min_refresh_s > 0 ? cfg->min_refresh_s : 30) * 1000;
     s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&s->cv);
     if (pthread_create(&s->thread, NULL, refresher, s) != 0) {
         hd_err_set(err, HD_EIO, "JWKS: cannot start its thread");
         pthread_cond_destroy(&s->cv);
@@ -442,11 +439,7 @@ hd_jwks_free(struct hd_jwks *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+    hd_thread_stop(s->thread, &s->mu, &s->cv, &s->stop);
     set_put(s->set);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

@@ -27,6 +27,7 @@
 #include "core/metrics.h"
 #include "http/admit.h"
 #include "http/peer.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 #define NBUCKETS 4096 /* both tables; chains stay short at our caps */
@@ -623,16 +624,12 @@ hd_admit_new(const struct hd_admit_config *cfg,
              struct hd_err *err)
 {
     struct hd_admit *a = hd_xcalloc(1, sizeof(*a));
-    pthread_condattr_t ca;
     int rc;
 
     a->cfg = *cfg;
     a->trust = trust;
     pthread_mutex_init(&a->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&a->cv);
     metrics_init(a, metrics);
     rc = pthread_create(&a->timer, NULL, timer_main, a);
     if (rc != 0) {
@@ -652,11 +649,7 @@ hd_admit_free(struct hd_admit *a)
 
     if (a == NULL)
         return;
-    pthread_mutex_lock(&a->mu);
-    a->stop = 1;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->timer, NULL);
+    hd_thread_stop(a->timer, &a->mu, &a->cv, &a->stop);
     for (i = 0; i < NBUCKETS; i++)
         while (a->byfd[i])
             conn_drop(a, a->byfd[i]);

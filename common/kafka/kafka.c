@@ -20,6 +20,7 @@
 #include "kafka/kafka.h"
 #include "kafka/private.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 #define KAFKA_ENV_PREFIX "HERALD_KAFKA_"
@@ -491,16 +492,12 @@ hd_kproducer_send_sync(struct hd_kproducer *p, const char *topic,
                        size_t len, int timeout_ms, struct hd_err *err)
 {
     struct sync_wait *w = hd_xcalloc(1, sizeof(*w));
-    pthread_condattr_t ca;
     struct timespec until;
     int done, ok, rc = 0;
     char errstr[sizeof(w->errstr)];
 
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&w->cv);
     w->refs = 2;
     if (hd_kproducer_send(p, topic, key, keylen, value, len, sync_delivered, w,
                           err) < 0) {

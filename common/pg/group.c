@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "pg/group.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 enum { CALL_QUEUED, CALL_RUNNING, CALL_DONE };
@@ -221,7 +222,6 @@ hd_pg_group_exec(struct hd_pg_group *g, int wait_ms, const char *const *values,
                  const char *key, PGresult **res, struct hd_err *err)
 {
     uint64_t until = hd_now_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
-    pthread_condattr_t ca;
     struct call me;
     struct timespec ts;
 
@@ -229,10 +229,7 @@ hd_pg_group_exec(struct hd_pg_group *g, int wait_ms, const char *const *values,
     me.values = values;
     me.key = key;
     me.state = CALL_QUEUED;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&me.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&me.cv);
 
     pthread_mutex_lock(&g->mu);
     *g->tailp = &me;

@@ -25,6 +25,7 @@
 #include "pg/pool_private.h"
 #include "pg/private.h"
 #include "core/rand.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 /* TCP liveness: an idle peer that vanished is noticed within about
@@ -271,7 +272,6 @@ hd_pg_new(const struct hd_pg_config *cfg, const struct hd_pg_stmt *stmts,
 {
     PQconninfoOption *opts = NULL;
     const char *user_options = NULL;
-    pthread_condattr_t ca;
     struct hd_pg *pg;
     char *perr = NULL;
     size_t i;
@@ -295,10 +295,7 @@ hd_pg_new(const struct hd_pg_config *cfg, const struct hd_pg_stmt *stmts,
     pg = hd_xcalloc(1, sizeof(*pg) +
                            (size_t)cfg->pool_size * sizeof(pg->slots[0]));
     pthread_mutex_init(&pg->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&pg->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&pg->cv);
     pg->stmts = stmts;
     pg->nstmts = nstmts;
     pg->size = cfg->pool_size;

@@ -17,6 +17,7 @@
 #include "http/client.h"
 #include "core/json.h"
 #include "push/credential.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 #define RETRY_MIN_MS 1000
@@ -170,17 +171,13 @@ struct hd_pushauth *
 hd_pushauth_new(const struct hd_pushauth_opts *o, struct hd_err *err)
 {
     struct hd_pushauth *a = hd_xcalloc(1, sizeof(*a));
-    pthread_condattr_t ca;
     int rc;
 
     a->o = *o;
     a->clock = o->clock ? o->clock : &hd_clock_system;
     hd_buf_init(&a->value, HD_PUSHAUTH_MAX);
     pthread_mutex_init(&a->m, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&a->cv);
     if (o->threaded) {
         rc = pthread_create(&a->thread, NULL, auth_main, a);
         if (rc != 0) {
@@ -199,11 +196,7 @@ hd_pushauth_free(struct hd_pushauth *a)
     if (a == NULL)
         return;
     if (a->threaded) {
-        pthread_mutex_lock(&a->m);
-        a->stop = 1;
-        pthread_cond_signal(&a->cv);
-        pthread_mutex_unlock(&a->m);
-        pthread_join(a->thread, NULL);
+        hd_thread_stop(a->thread, &a->m, &a->cv, &a->stop);
     }
     hd_buf_release(&a->value);
     pthread_cond_destroy(&a->cv);

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 #define CHUNK 5000
@@ -149,14 +150,10 @@ struct api_cleanup *
 api_cleanup_start(struct api_ctx *ctx, struct hd_err *err)
 {
     struct api_cleanup *cl = hd_xcalloc(1, sizeof(*cl));
-    pthread_condattr_t ca;
 
     cl->ctx = ctx;
     pthread_mutex_init(&cl->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&cl->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&cl->cv);
     if (pthread_create(&cl->tid, NULL, run, cl) != 0) {
         hd_err_set(err, HD_EIO, "cannot start the cleanup thread");
         pthread_cond_destroy(&cl->cv);
@@ -172,11 +169,7 @@ api_cleanup_stop(struct api_cleanup *cl)
 {
     if (cl == NULL)
         return;
-    pthread_mutex_lock(&cl->mu);
-    cl->stop = 1;
-    pthread_cond_signal(&cl->cv);
-    pthread_mutex_unlock(&cl->mu);
-    pthread_join(cl->tid, NULL);
+    hd_thread_stop(cl->tid, &cl->mu, &cl->cv, &cl->stop);
     pthread_cond_destroy(&cl->cv);
     pthread_mutex_destroy(&cl->mu);
     free(cl);

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
+#include "core/thread.h"
 #include "core/banned.h"
 
 #define RELEASE_BATCH 1000
@@ -190,11 +191,7 @@ api_schedq_stop(struct api_schedq *q)
 {
     if (q == NULL)
         return;
-    pthread_mutex_lock(&q->mu);
-    q->stop = 1;
-    pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
-    pthread_join(q->tid, NULL);
+    hd_thread_stop(q->tid, &q->mu, &q->cv, &q->stop);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     free(q);
@@ -410,14 +407,10 @@ struct api_sched *
 api_sched_start(struct api_ctx *ctx, struct hd_err *err)
 {
     struct api_sched *s = hd_xcalloc(1, sizeof(*s));
-    pthread_condattr_t ca;
 
     s->ctx = ctx;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hd_thread_cond_init(&s->cv);
     if (pthread_create(&s->tid, NULL, run, s) != 0) {
         hd_err_set(err, HD_EIO, "cannot start the scheduler thread");
         pthread_cond_destroy(&s->cv);
@@ -433,11 +426,7 @@ api_sched_stop(struct api_sched *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->tid, NULL);
+    hd_thread_stop(s->tid, &s->mu, &s->cv, &s->stop);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
