@@ -19,6 +19,7 @@
 #include "tools/sim/providers/fcm.h"
 #include "tools/sim/faults/outcome.h"
 #include "tools/sim/providers/rate.h"
+#include "tools/sim/providers/syntax.h"
 #include "tools/sim/faults/ruleset.h"
 #include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
@@ -187,41 +188,19 @@ bad_request(struct sim_resp *resp, const char *field, const char *message)
     send_error(resp, 400, "INVALID_ARGUMENT", message, d, "INVALID_ARGUMENT");
 }
 
-/* Reads {project} from the path into out. Returns 0 or -1. */
-static int
-project_of(const char *path, char *out, size_t outlen)
-{
-    size_t plen = strlen(FCM_PREFIX);
-    size_t slen = strlen(FCM_SUFFIX);
-    size_t len = strcspn(path, "?");
-
-    if (len <= plen + slen || strncmp(path, FCM_PREFIX, plen) != 0 ||
-        strncmp(path + len - slen, FCM_SUFFIX, slen) != 0)
-        return -1;
-    len -= plen + slen;
-    if (len == 0 || len >= outlen || memchr(path + plen, '/', len) != NULL)
-        return -1;
-    memcpy(out, path + plen, len);
-    out[len] = '\0';
-    return 0;
-}
-
 /* Authentication and project checks. Returns 0 to go on, or -1 after
  * answering. */
 static int
 check_auth(struct sim_ctx *ctx, const struct sim_req *req,
            struct sim_resp *resp, const char *project)
 {
-    const char *h = sim_req_header(req, "authorization");
+    const char *h = sim_syntax_bearer(req);
     struct sim_token_info info;
 
-    if (h == NULL || strncasecmp(h, "bearer ", 7) != 0 || h[7] == '\0') {
+    if (h == NULL) {
         named_error(resp, "MISSING_CREDENTIAL", NULL, -1);
         return -1;
     }
-    h += 7;
-    while (*h == ' ')
-        h++;
     if (!sim_tokens_get(ctx->tokens, h, &info) || info.provider != SIM_FCM ||
         sim_now_ms(ctx) >= info.expires_ms) {
         named_error(resp, "UNAUTHENTICATED", NULL, -1);
@@ -270,23 +249,8 @@ topic_ok(const char *t)
 static int
 ttl_ok(const char *s)
 {
-    long long whole = 0;
-    int frac = 0;
-
-    if (!isdigit((unsigned char)*s))
-        return 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        whole = whole * 10 + (*s - '0');
-        if (whole > FCM_TTL_MAX_S)
-            return 0;
-    }
-    if (*s == '.') {
-        for (s++; isdigit((unsigned char)*s); s++)
-            frac++;
-        if (frac == 0 || frac > 9)
-            return 0;
-    }
-    return s[0] == 's' && s[1] == '\0';
+    return sim_syntax_duration(s, FCM_TTL_MAX_S, &s) && s[0] == 's' &&
+           s[1] == '\0';
 }
 
 static int
@@ -504,7 +468,8 @@ fcm_handle(struct sim_ctx *ctx, struct sim_peer *peer,
     (void)peer;
     sim_outcome_init(&o);
     if (method == NULL || strcmp(method, "POST") != 0 || path == NULL ||
-        project_of(path, project, sizeof(project)) < 0) {
+        sim_syntax_path_id(path, FCM_PREFIX, FCM_SUFFIX, project,
+                           sizeof(project)) < 0) {
         named_error(resp, "NOT_FOUND", NULL, -1);
         goto out;
     }

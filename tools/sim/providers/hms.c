@@ -5,17 +5,16 @@
  * marks it invalid, any other outcome answers for the whole request (the
  * first one found wins), delays add up to the longest. The QPS limit
  * counts device tokens, not requests, as Huawei's does. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
 #include "tools/sim/providers/hms.h"
 #include "tools/sim/faults/outcome.h"
 #include "tools/sim/providers/rate.h"
+#include "tools/sim/providers/syntax.h"
 #include "tools/sim/faults/ruleset.h"
 #include "tools/sim/providers/tokens.h"
 #include "core/banned.h"
@@ -23,6 +22,7 @@
 #define HMS_PAYLOAD_MAX 4096
 #define HMS_TOKENS_MAX 1000
 #define HMS_TTL_MAX_S 1296000
+#define HMS_SUFFIX "/messages:send"
 
 static const struct herr {
     const char *name;
@@ -133,37 +133,28 @@ fail(struct sim_ctx *ctx, struct sim_resp *resp, const char *name,
 static int
 app_of(const char *path, char *out, size_t outlen, int *v2)
 {
-    static const char suffix[] = "/messages:send";
-    size_t len = strcspn(path, "?");
-    size_t sl = sizeof(suffix) - 1;
-
-    if (len <= 4 + sl ||
-        (strncmp(path, "/v1/", 4) != 0 && strncmp(path, "/v2/", 4) != 0) ||
-        strncmp(path + len - sl, suffix, sl) != 0)
-        return -1;
-    *v2 = path[2] == '2';
-    len -= 4 + sl;
-    if (len == 0 || len >= outlen || memchr(path + 4, '/', len) != NULL)
-        return -1;
-    memcpy(out, path + 4, len);
-    out[len] = '\0';
-    return 0;
+    if (sim_syntax_path_id(path, "/v1/", HMS_SUFFIX, out, outlen) == 0) {
+        *v2 = 0;
+        return 0;
+    }
+    if (sim_syntax_path_id(path, "/v2/", HMS_SUFFIX, out, outlen) == 0) {
+        *v2 = 1;
+        return 0;
+    }
+    return -1;
 }
 
 static int
 check_auth(struct sim_ctx *ctx, const struct sim_req *req,
            struct sim_resp *resp, const char *app, int v2)
 {
-    const char *h = sim_req_header(req, "authorization");
+    const char *h = sim_syntax_bearer(req);
     struct sim_token_info info;
 
-    if (h == NULL || strncasecmp(h, "bearer ", 7) != 0) {
+    if (h == NULL) {
         fail(ctx, resp, "80200001", NULL, -1);
         return -1;
     }
-    h += 7;
-    while (*h == ' ')
-        h++;
     if (!sim_tokens_get(ctx->tokens, h, &info) || info.provider != SIM_HMS) {
         fail(ctx, resp, "80200001", NULL, -1);
         return -1;
@@ -184,22 +175,8 @@ check_auth(struct sim_ctx *ctx, const struct sim_req *req,
 static int
 ttl_ok(const char *s)
 {
-    long long whole = 0;
-    int frac = 0;
-
-    if (!isdigit((unsigned char)*s))
+    if (!sim_syntax_duration(s, HMS_TTL_MAX_S, &s))
         return 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        whole = whole * 10 + (*s - '0');
-        if (whole > HMS_TTL_MAX_S)
-            return 0;
-    }
-    if (*s == '.') {
-        for (s++; isdigit((unsigned char)*s); s++)
-            frac++;
-        if (frac == 0 || frac > 9)
-            return 0;
-    }
     if (*s == 's' || *s == 'S')
         s++;
     return *s == '\0';
