@@ -61,39 +61,70 @@ set_total(struct api_call *call, const char *stmt, int n, const char **vals,
     return 0;
 }
 
-/* ---- user topics ------------------------------------------------------- */
+/* ---- updates ----------------------------------------------------------- */
+
+/* What tells the topic updates apart: user_topic_update (and the draft's
+ * channel update) and device_topic_update share their parameters and
+ * shape, one SQL function call each. */
+struct topic_update {
+    const char *const *known; /* the parameters accepted */
+    const char *subject;      /* "user" or "device_id" */
+    const char *list;         /* "topics", or the draft's "channels" */
+    const char *stmt;         /* ut_update or dt_update */
+    int device; /* takes an optional "user"; the device must exist */
+};
+
+static const char *const ut_known[] = {"user",     "op",  "topics",
+                                       "channels", "app", NULL};
+static const char *const dt_known[] = {"device_id", "op",  "topics",
+                                       "user",      "app", NULL};
+static const struct topic_update ut_update = {ut_known, "user", "topics",
+                                              "ut_update", 0};
+static const struct topic_update uc_update = {ut_known, "user", "channels",
+                                              "ut_update", 0};
+static const struct topic_update dt_update = {dt_known, "device_id", "topics",
+                                              "dt_update", 1};
 
 static void
-user_topic_update(struct api_call *call, int draft)
+topic_update(struct api_call *call, const struct topic_update *t)
 {
-    static const char *const known[] = {"user",     "op",  "topics",
-                                        "channels", "app", NULL};
-    const char *list = draft ? "channels" : "topics";
     json_t *p = call->params;
-    const char *user = NULL, *op = NULL, *app = NULL;
-    const char *vals[4];
+    const char *app = NULL, *subject = NULL, *op = NULL, *user = NULL;
+    const char *vals[5];
     struct hd_err err = {0};
     json_t *topics = NULL;
     PGresult *res = NULL;
     struct hd_buf lit;
+    int n = 0;
 
     hd_buf_init(&lit, API_PG_ARRAY_MAX);
-    if (api_params_known(p, "params", known, &err) < 0 ||
+    if (api_params_known(p, "params", t->known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
-        api_get_str(p, "params", "user", API_K_ID, 1, &user, &err) < 0 ||
+        api_get_str(p, "params", t->subject, API_K_ID, 1, &subject, &err) < 0 ||
         api_get_op(p, "params", &op, &err) < 0 ||
-        api_get_list(p, "params", list, API_K_TOPIC, HD_LIST_MAX, 1, &topics,
-                     &err) < 0)
+        api_get_list(p, "params", t->list, API_K_TOPIC, HD_LIST_MAX, 1, &topics,
+                     &err) < 0 ||
+        (t->device &&
+         api_get_str(p, "params", "user", API_K_USER, 0, &user, &err) < 0))
         goto fail;
-    vals[0] = app;
-    vals[1] = user;
-    vals[2] = op;
-    vals[3] = topics ? api_pgarr_json(&lit, topics, &err) : "{}";
-    if (vals[3] == NULL)
+    vals[n++] = app;
+    vals[n++] = subject;
+    if (t->device)
+        vals[n++] = user;
+    vals[n++] = op;
+    vals[n] = topics ? api_pgarr_json(&lit, topics, &err) : "{}";
+    if (vals[n++] == NULL)
         goto fail;
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "ut_update", 4,
-                  vals, &res, &err) < 0)
+    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, t->stmt, n, vals,
+                  &res, &err) < 0)
         goto fail;
+    if (t->device && api_pg_get_ll(res, 0, 0) != 1) {
+        PQclear(res);
+        hd_err_set(&err, HD_EINVAL,
+                   user ? "params.device_id: no such device of this user"
+                        : "params.device_id: no such device");
+        goto fail;
+    }
     PQclear(res);
     hd_buf_release(&lit);
     api_call_result(call, NULL);
@@ -106,14 +137,22 @@ fail:
 void
 api_user_topic_update(struct api_call *call)
 {
-    user_topic_update(call, 0);
+    topic_update(call, &ut_update);
 }
 
 void
 api_user_channel_update(struct api_call *call)
 {
-    user_topic_update(call, 1);
+    topic_update(call, &uc_update);
 }
+
+void
+api_device_topic_update(struct api_call *call)
+{
+    topic_update(call, &dt_update);
+}
+
+/* ---- user topics ------------------------------------------------------- */
 
 struct ut_list {
     const char *app, *prefix;
@@ -266,54 +305,6 @@ api_user_channel_list(struct api_call *call)
 }
 
 /* ---- device topics ----------------------------------------------------- */
-
-void
-api_device_topic_update(struct api_call *call)
-{
-    static const char *const known[] = {"device_id", "op",  "topics",
-                                        "user",      "app", NULL};
-    json_t *p = call->params;
-    const char *app = NULL, *id = NULL, *op = NULL, *user = NULL;
-    const char *vals[5];
-    struct hd_err err = {0};
-    json_t *topics = NULL;
-    PGresult *res = NULL;
-    struct hd_buf lit;
-
-    hd_buf_init(&lit, API_PG_ARRAY_MAX);
-    if (api_params_known(p, "params", known, &err) < 0 ||
-        api_get_app(p, "params", &app, &err) < 0 ||
-        api_get_str(p, "params", "device_id", API_K_ID, 1, &id, &err) < 0 ||
-        api_get_op(p, "params", &op, &err) < 0 ||
-        api_get_list(p, "params", "topics", API_K_TOPIC, HD_LIST_MAX, 1,
-                     &topics, &err) < 0 ||
-        api_get_str(p, "params", "user", API_K_USER, 0, &user, &err) < 0)
-        goto fail;
-    vals[0] = app;
-    vals[1] = id;
-    vals[2] = user;
-    vals[3] = op;
-    vals[4] = topics ? api_pgarr_json(&lit, topics, &err) : "{}";
-    if (vals[4] == NULL)
-        goto fail;
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "dt_update", 5,
-                  vals, &res, &err) < 0)
-        goto fail;
-    if (api_pg_get_ll(res, 0, 0) != 1) {
-        PQclear(res);
-        hd_err_set(&err, HD_EINVAL,
-                   user ? "params.device_id: no such device of this user"
-                        : "params.device_id: no such device");
-        goto fail;
-    }
-    PQclear(res);
-    hd_buf_release(&lit);
-    api_call_result(call, NULL);
-    return;
-fail:
-    hd_buf_release(&lit);
-    api_call_fail(call, &err);
-}
 
 /* device_topic_list's filter lists, in dt_* parameter order ($2..$6). */
 enum { DL_IDS = 0, DL_PROVIDERS, DL_PLATFORMS, DL_USERS, DL_TOPICS, DL_N };
