@@ -19,6 +19,37 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 
+# count LOG RC: adds LOG's last "N passed, N failed" line to the totals,
+# leaving the step's own figures in p and f; a non-zero RC with no failure
+# counted (a crash, a sanitizer report, a timeout) is one failure.
+count() {
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    [ -n "$p" ] || { p=0; f=0; }
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+# step NAME LOG LINES CMD...: runs CMD into LOG as one counted step and
+# says how it went, with the last LINES lines of LOG on failure.
+step() {
+    name=$1 log=$2 lines=$3
+    shift 3
+    "$@" >"$log" 2>&1
+    rc=$?
+    count "$log" $rc
+    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+        echo "== $name: FAIL (exit $rc)"
+        sed 's/^/    /' "$log" | tail -n "$lines"
+    else
+        echo "== $name: ok ($p)"
+    fi
+}
+
 # One throwaway PostgreSQL serves the unit tests that need a database.
 pgdir=$(mktemp -d /tmp/herald-unit-pg.XXXXXX)
 cleanup() { sh scripts/pg.sh stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"; }
@@ -35,15 +66,7 @@ if [ "$only" != integration ]; then
         log=build/test/$name.log
         timeout 300 "$t" >"$log" 2>&1
         rc=$?
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-        p=$(echo "$line" | awk '{print $1}')
-        f=$(echo "$line" | awk '{print $3}')
-        [ -n "$p" ] || { p=0; f=0; }
-        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-            f=1   # crashed, sanitizer report or timeout
-        fi
-        passed=$((passed + p))
-        failed=$((failed + f))
+        count "$log" $rc
         if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
             echo "  FAIL $name (exit $rc)"
             sed 's/^/    /' "$log" | tail -n 40
@@ -66,44 +89,12 @@ if [ "$only" = all ]; then
 fi
 
 # a short run of every libFuzzer harness (scripts/fuzz.sh): one counted
-# step per harness
+# step per harness; docker-compose.yml and deploy/k8s (offline): one more
 if [ "$only" = all ]; then
-    log=build/test/fuzz.log
-    sh scripts/fuzz.sh "${HERALD_FUZZ_SMOKE_S:-3}" >"$log" 2>&1
-    rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-    p=$(echo "$line" | awk '{print $1}')
-    f=$(echo "$line" | awk '{print $3}')
-    [ -n "$p" ] || { p=0; f=0; }
-    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
-        echo "== fuzz smoke: FAIL (exit $rc)"
-        sed 's/^/    /' "$log" | tail -n 40
-    else
-        echo "== fuzz smoke: ok ($p)"
-    fi
-fi
-
-# docker-compose.yml and deploy/k8s (offline): one more counted step
-if [ "$only" = all ]; then
-    log=build/test/deploy-check.log
-    sh scripts/deploy-check.sh >"$log" 2>&1
-    rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-    p=$(echo "$line" | awk '{print $1}')
-    f=$(echo "$line" | awk '{print $3}')
-    [ -n "$p" ] || { p=0; f=0; }
-    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
-        echo "== deploy check: FAIL (exit $rc)"
-        sed 's/^/    /' "$log" | tail -n 60
-    else
-        echo "== deploy check: ok ($p)"
-    fi
+    step "fuzz smoke" build/test/fuzz.log 40 \
+        sh scripts/fuzz.sh "${HERALD_FUZZ_SMOKE_S:-3}"
+    step "deploy check" build/test/deploy-check.log 60 \
+        sh scripts/deploy-check.sh
 fi
 
 if [ "$only" != unit ]; then
