@@ -95,13 +95,14 @@ worker_start() {
     done
 }
 
-# herald_run PROVIDER COUNT PER_BATCH: produce, wait until the simulator
-# counted COUNT deliveries, print one result line (and RESULT_* values).
+# herald_run PROVIDER COUNT PER_BATCH [worker_run.py options]: produce,
+# wait until the simulator counted COUNT deliveries, print one result line
+# (and RESULT_* values).
 herald_run() {
     local out
     out=$(taskset -c "$LOAD_CPUS" /usr/bin/python3 bench/worker_run.py \
         --brokers "$KAFKA" --sim "$SIM_URL" --provider "$1" --count "$2" \
-        --batch "$3" --pid "$WORKER_PID") || exit 1
+        --batch "$3" --pid "$WORKER_PID" "${@:4}") || exit 1
     echo "$out" | grep -v '^RESULT'
     eval "$(echo "$out" | grep '^RESULT')"
 }

@@ -3,7 +3,9 @@ produces COUNT device tokens in delivery batches of BATCH to
 herald.deliver.<provider>, waits until herald-sim counted COUNT
 deliveries, and reports the wall-clock rate and the pushes per CPU-second
 of the worker process (utime + stime from /proc/<pid>/stat, before the
-first record and after the last delivery).
+first record and after the last delivery). Web Push tokens are the
+subscriptions of --subs, used in turn; --fetch-subs N only writes N
+simulator subscriptions to that file.
 
 Prints one human line and RESULT_* shell assignments.
 """
@@ -11,6 +13,7 @@ import argparse
 import json
 import os
 import time
+import urllib.parse
 import urllib.request
 
 from confluent_kafka import Producer
@@ -21,6 +24,9 @@ NOTIFICATION = {
              "payload": {"aps": {"content-available": 1},
                          "data": {"type": 1, "payload": "{\"Id\":\"c1\",\"UserId\":\"u1\"}"}}},
     "hms": {"message": {"data": "{\"type\":\"1\",\"payload\":\"{}\"}"}},
+    # 200 bytes of plaintext, as bench/js/webpush.js sends
+    "webpush": {"headers": {"TTL": 600},
+                "payload": json.dumps({"type": 1, "payload": "x" * 176})},
 }
 
 
@@ -36,25 +42,51 @@ def control(sim, path, body=None):
         return json.loads(r.read() or b"null")
 
 
-def token(provider, i):
+def fetch_subscriptions(sim, count, key, path):
+    """COUNT subscriptions "ok-bench-<i>" made by the simulator for the
+    VAPID public key, one JSON line each, into path."""
+    with open(path, "w") as f:
+        for i in range(count):
+            q = urllib.parse.urlencode({"id": "ok-bench-%d" % i, "key": key})
+            s = control(sim, "/control/webpush/subscription?" + q)
+            f.write(json.dumps({"endpoint": s["endpoint"], "keys": s["keys"]},
+                               separators=(",", ":")) + "\n")
+
+
+def token(provider, i, subs=None):
+    if subs:
+        return subs[i % len(subs)]
     return "00%062x" % i if provider == "apns" else "ok-bench-%09d" % i
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--brokers", required=True)
+    ap.add_argument("--brokers")
     ap.add_argument("--sim", required=True)
-    ap.add_argument("--provider", required=True)
-    ap.add_argument("--count", type=int, required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--provider")
+    ap.add_argument("--count", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--pid", type=int)
+    ap.add_argument("--subs", help="Web Push: subscriptions file, used in turn")
+    ap.add_argument("--fetch-subs", type=int, metavar="N",
+                    help="only write N simulator subscriptions to --subs")
+    ap.add_argument("--key", help="with --fetch-subs: the VAPID public key")
     a = ap.parse_args()
+    if a.fetch_subs:
+        fetch_subscriptions(a.sim, a.fetch_subs, a.key, a.subs)
+        return
+    if not (a.brokers and a.provider and a.count and a.batch and a.pid):
+        ap.error("--brokers, --provider, --count, --batch and --pid are required")
+    subs = None
+    if a.subs:
+        with open(a.subs) as f:
+            subs = [line.strip() for line in f if line.strip()]
 
     control(a.sim, "/control/reset", b"{}")
     now = int(time.time() * 1000)
     records = []
     for b, first in enumerate(range(0, a.count, a.batch)):
-        toks = [{"token": token(a.provider, i), "device": "d%d" % i}
+        toks = [{"token": token(a.provider, i, subs), "device": "d%d" % i}
                 for i in range(first, min(a.count, first + a.batch))]
         records.append(json.dumps({
             "v": 1, "uid": "bench-%d-%d" % (now, b), "app": "default", "provider": a.provider,
