@@ -10,7 +10,7 @@
 # message still gets its own key pair, ECDH and salt). Then, unless
 # CRYPTO=0, the per-message build step alone (bench/webpush_crypto.c) for
 # the floor under the end-to-end figure.
-#   BIN=build/release/bin bench/webpush.sh [COUNT=50000] [COUNT_JS=10000]
+#   BIN=build/release/bin [PERF=perf.data] bench/webpush.sh [COUNT=50000] [COUNT_JS=10000]
 set -u
 . "$(dirname "$0")/worker_lib.sh"
 COUNT=${1:-50000}
@@ -33,7 +33,10 @@ worker_start webpush HERALD_WEBPUSH_VAPID_PRIVATE_KEY="$VAPID_PRIVATE" \
     HERALD_WEBPUSH_VAPID_PUBLIC_KEY="$VAPID_PUBLIC" \
     HERALD_WEBPUSH_VAPID_SUBJECT=mailto:bench@herald.test \
     HERALD_WEBPUSH_TEST_SIMULATOR="fcm.googleapis.com:443:127.0.0.1:$SIM_PORT"
+# PERF=FILE: a perf profile of the worker during the run
+[ -n "${PERF:-}" ] && { perf record -q -g -o "$PERF" -p "$WORKER_PID" 2>/dev/null & PERF_PID=$!; }
 herald_run webpush "$COUNT" "$BATCH" --subs "$SUBS_FILE"
+[ -n "${PERF:-}" ] && { kill -INT "$PERF_PID"; wait "$PERF_PID"; }
 H_RATE=$RESULT_RATE H_CPU=$RESULT_CPU_RATE
 export SUBS_FILE VAPID_PUBLIC VAPID_PRIVATE NODE_PATH=$ROOT/tests/js/node_modules
 js_run webpush.js "$JS_COUNT"
