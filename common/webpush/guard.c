@@ -5,6 +5,7 @@
  * (or later re-resolves) to an internal address gets no connection. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ struct hd_webpush_guard {
     size_t n;
     int sim; /* a simulator address is allowed */
     struct sockaddr_storage sim_addr;
+    char sim_connect[HD_WEBPUSH_HOST_MAX + 96]; /* HOST:PORT:IP:PORT */
 };
 
 /* ---- addresses ----------------------------------------------------------- */
@@ -279,12 +281,71 @@ add_list(struct hd_webpush_guard *g, const char *list, struct hd_err *err)
     return 0;
 }
 
+/* The simulator's ADDRESS into g->sim_addr: an IP literal, or a name
+ * (the simulator's service name in a container network) resolved once,
+ * here, whose first address is then the only one allowed. */
+static int
+sim_address(struct hd_webpush_guard *g, const char *addr, int aport,
+            struct hd_err *err)
+{
+    struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&g->sim_addr;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&g->sim_addr;
+    struct addrinfo hints, *res = NULL;
+    char v6[64];
+    size_t n = strlen(addr);
+
+    memset(&g->sim_addr, 0, sizeof(g->sim_addr));
+    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)aport);
+        return 0;
+    }
+    if (n > 2 && n < sizeof(v6) && addr[0] == '[' && addr[n - 1] == ']') {
+        snprintf(v6, sizeof(v6), "%.*s", (int)n - 2, addr + 1);
+        if (inet_pton(AF_INET6, v6, &s6->sin6_addr) != 1)
+            goto bad;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)aport);
+        return 0;
+    }
+    if (n < sizeof(v6) && inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)aport);
+        return 0;
+    }
+    if (!host_chars_ok(addr))
+        goto bad;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(addr, NULL, &hints, &res) != 0 || res == NULL ||
+        res->ai_addrlen > sizeof(g->sim_addr)) {
+        if (res != NULL)
+            freeaddrinfo(res);
+        return hd_err_set(err, HD_EINVAL, "simulator \"%s\": does not resolve",
+                          addr);
+    }
+    memcpy(&g->sim_addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (g->sim_addr.ss_family == AF_INET6)
+        s6->sin6_port = htons((uint16_t)aport);
+    else
+        s4->sin_port = htons((uint16_t)aport);
+    return 0;
+bad:
+    return hd_err_set(err, HD_EINVAL,
+                      "simulator address \"%s\": not an IP address or host "
+                      "name",
+                      addr);
+}
+
 /* "HOST:PORT:ADDRESS:PORT": the origin https://HOST:PORT and the one
  * address that may be private. */
 static int
 add_sim(struct hd_webpush_guard *g, const char *sim, struct hd_err *err)
 {
-    char host[HD_WEBPUSH_HOST_MAX + 1], addr[64], origin[HD_WEBPUSH_ORIGIN_MAX];
+    char host[HD_WEBPUSH_HOST_MAX + 1], addr[HD_WEBPUSH_HOST_MAX + 1],
+        origin[HD_WEBPUSH_ORIGIN_MAX], ip[INET6_ADDRSTRLEN];
     int port, aport;
     const char *a, *c;
 
@@ -306,29 +367,21 @@ add_sim(struct hd_webpush_guard *g, const char *sim, struct hd_err *err)
     aport = (int)strtol(c + 1, NULL, 10);
     if (aport < 1 || aport > 65535)
         goto bad;
-    memset(&g->sim_addr, 0, sizeof(g->sim_addr));
-    if (inet_pton(AF_INET, addr,
-                  &((struct sockaddr_in *)(void *)&g->sim_addr)->sin_addr) ==
-        1) {
-        struct sockaddr_in *s = (struct sockaddr_in *)(void *)&g->sim_addr;
-
-        s->sin_family = AF_INET;
-        s->sin_port = htons((uint16_t)aport);
-    } else {
-        struct sockaddr_in6 *s = (struct sockaddr_in6 *)(void *)&g->sim_addr;
-        const char *v6 = addr;
-        char tmp[64];
-
-        if (addr[0] == '[') {
-            snprintf(tmp, sizeof(tmp), "%.*s", (int)strlen(addr) - 2, addr + 1);
-            v6 = tmp;
-        }
-        if (inet_pton(AF_INET6, v6, &s->sin6_addr) != 1)
-            goto bad;
-        s->sin6_family = AF_INET6;
-        s->sin6_port = htons((uint16_t)aport);
-    }
+    if (sim_address(g, addr, aport, err) < 0)
+        return -1;
     g->sim = 1;
+    if (g->sim_addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6,
+                  &((struct sockaddr_in6 *)(void *)&g->sim_addr)->sin6_addr, ip,
+                  sizeof(ip));
+    else
+        inet_ntop(AF_INET,
+                  &((struct sockaddr_in *)(void *)&g->sim_addr)->sin_addr, ip,
+                  sizeof(ip));
+    snprintf(g->sim_connect, sizeof(g->sim_connect),
+             g->sim_addr.ss_family == AF_INET6 ? "%s:%d:[%s]:%d"
+                                               : "%s:%d:%s:%d",
+             host, port, ip, aport);
     if (port == 443)
         snprintf(origin, sizeof(origin), "https://%s", host);
     else
@@ -357,6 +410,12 @@ void
 hd_webpush_guard_free(struct hd_webpush_guard *g)
 {
     free(g);
+}
+
+const char *
+hd_webpush_guard_connect_to(const struct hd_webpush_guard *g)
+{
+    return g != NULL && g->sim ? g->sim_connect : NULL;
 }
 
 static int

@@ -8,7 +8,8 @@
  * private, shared (CGNAT), link-local, multicast, unspecified, reserved or
  * IPv6 unique-local address, nor an IPv4-mapped or NAT64 form of one).
  * The one exception is the test setting that names a simulator's origin
- * and address ("HOST:PORT:ADDRESS:PORT"). A guard is immutable once made:
+ * and address ("HOST:PORT:ADDRESS:PORT"; ADDRESS an IP address, or a name
+ * resolved once when the guard is made). A guard is immutable once made:
  * thread-safe. */
 #ifndef HD_WEBPUSH_GUARD_H
 #define HD_WEBPUSH_GUARD_H
@@ -45,6 +46,11 @@ struct hd_webpush_guard *hd_webpush_guard_new(const char *origins,
                                               const char *sim,
                                               struct hd_err *err);
 void hd_webpush_guard_free(struct hd_webpush_guard *g); /* NULL: no-op */
+
+/* The simulator setting with its address as resolved ("HOST:PORT:IP:PORT",
+ * IPv6 bracketed), for the HTTP client's connect-to; NULL without one.
+ * Lives as long as g. */
+const char *hd_webpush_guard_connect_to(const struct hd_webpush_guard *g);
 
 /* Checks an endpoint URL and writes its origin ("https://host" or
  * "https://host:port", lower case) into origin. 0, or -1 with err

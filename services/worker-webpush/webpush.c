@@ -50,9 +50,10 @@ static const struct hd_config_field webpush_fields[] = {
     HD_CFG_STR("HERALD_WEBPUSH_EXTRA_ORIGINS", WC, extra_origins, "", 0,
                HD_WEBPUSH_EXTRA_HELP),
     HD_CFG_STR("HERALD_WEBPUSH_TEST_SIMULATOR", WC, test_sim, "", 0,
-               "tests only: HOST:PORT:ADDRESS:PORT sends the origin "
-               "https://HOST:PORT to herald-sim at ADDRESS:PORT, the one "
-               "private address allowed (HERALD_WORKER_CONNECT_TO is "
+               "tests and demos only: HOST:PORT:ADDRESS:PORT sends the "
+               "origin https://HOST:PORT to herald-sim at ADDRESS:PORT, the "
+               "one private address allowed; ADDRESS is an IP address or a "
+               "name resolved once at start (HERALD_WORKER_CONNECT_TO is "
                "ignored by this worker)"),
     HD_CFG_END,
 };
@@ -95,8 +96,9 @@ webpush_net(const void *cfgp, struct hd_httpc_config *net)
                                      cfg->test_sim, NULL);
     net->addr_ok = net_guard ? hd_webpush_guard_addr : deny_all;
     net->addr_ud = net_guard;
-    /* only the explicit simulator setting redirects connections */
-    net->connect_to = cfg->test_sim[0] ? cfg->test_sim : NULL;
+    /* only the explicit simulator setting redirects connections, to the
+     * one address the guard allows */
+    net->connect_to = hd_webpush_guard_connect_to(net_guard);
 }
 
 static char *

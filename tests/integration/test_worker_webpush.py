@@ -206,3 +206,42 @@ def test_vapid_keygen_prints_a_usable_pair(rig):
     kv = dict(line.split("=", 1) for line in r.stdout.split())
     assert len(kv["HERALD_WEBPUSH_VAPID_PUBLIC_KEY"]) == 87
     assert len(kv["HERALD_WEBPUSH_VAPID_PRIVATE_KEY"]) == 43
+
+
+def test_simulator_named_by_host_name(rig):
+    """The compose demo's form of the test setting: the simulator's address
+    as a name (its service name there, "localhost" here), resolved once at
+    start; the worker delivers to it and still refuses other loopback
+    ports."""
+    rig.worker.stop()                   # the only consumer is the new worker
+    w = rig.start_worker(HERALD_WEBPUSH_TEST_SIMULATOR="fcm.googleapis.com:443:localhost:%d"
+                                                     % rig.sim.port,
+                         HERALD_WEBPUSH_EXTRA_ORIGINS="https://localhost:%d" % CANARY4.port)
+    try:
+        u = uid()
+        pre = "ok" + tag()
+        subs = [subscribe(rig, "%s-%d" % (pre, i)) for i in range(4)]
+        rig.send(u, [token_of(s) for s in subs])
+        rig.wait_records(4, token_prefix=pre)
+        assert sorted(rig.outcomes(u, 4).values()) == [("sent", "")] * 4
+        u2 = uid()
+        canary = json.dumps({"endpoint": "https://localhost:%d/x" % CANARY4.port,
+                             "keys": subs[0]["keys"]})
+        rig.send(u2, [canary])
+        assert list(rig.outcomes(u2, 1, timeout=60).values())[0][0] == "failed"
+        assert CANARY4.hits == 0
+    finally:
+        w.stop()
+        rig.worker = rig.start_worker()
+
+
+def test_simulator_name_that_does_not_resolve_stops_the_start(rig):
+    from harness import BIN
+    env = dict(os.environ, HERALD_WEBPUSH_VAPID_PRIVATE_KEY="x" * 43,
+               HERALD_WEBPUSH_VAPID_SUBJECT="mailto:ops@herald.test",
+               HERALD_KAFKA_BROKERS=rig.kafka.brokers,
+               HERALD_WEBPUSH_TEST_SIMULATOR="fcm.googleapis.com:443:no-such-sim.invalid:443")
+    r = subprocess.run([os.path.join(BIN, "herald-worker-webpush")], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "does not resolve" in r.stdout + r.stderr

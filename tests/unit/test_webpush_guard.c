@@ -163,7 +163,41 @@ test_simulator_setting(void)
     ASSERT_INT_EQ(hd_webpush_guard_addr(g, addr("127.0.0.2", 18443)), 0);
     ASSERT_INT_EQ(hd_webpush_guard_addr(g, addr("10.0.0.1", 18443)), 0);
     ASSERT_INT_EQ(hd_webpush_guard_addr(g, addr("8.8.8.8", 443)), 1);
+    ASSERT_STR_EQ(hd_webpush_guard_connect_to(g),
+                  "push.sim.test:443:127.0.0.1:18443");
     hd_webpush_guard_free(g);
+    /* no setting, no redirection */
+    g = hd_webpush_guard_new(HD_WEBPUSH_DEFAULT_ORIGINS, "", "", NULL);
+    ASSERT_NULL(hd_webpush_guard_connect_to(g));
+    hd_webpush_guard_free(g);
+}
+
+/* ADDRESS as a name (a container network's service name): resolved once,
+ * that address only, and the client is sent to it by number. */
+static void
+test_simulator_by_name(void)
+{
+    struct hd_err err = {0};
+    struct hd_webpush_guard *g =
+        hd_webpush_guard_new(HD_WEBPUSH_DEFAULT_ORIGINS, "",
+                             "fcm.googleapis.com:443:localhost:18443", &err);
+    const char *ct;
+
+    ASSERT_NOT_NULL(g);
+    ct = hd_webpush_guard_connect_to(g);
+    ASSERT_TRUE(strcmp(ct, "fcm.googleapis.com:443:127.0.0.1:18443") == 0 ||
+                strcmp(ct, "fcm.googleapis.com:443:[::1]:18443") == 0);
+    if (ct[23] == '1') {
+        ASSERT_INT_EQ(hd_webpush_guard_addr(g, addr("127.0.0.1", 18443)), 1);
+        ASSERT_INT_EQ(hd_webpush_guard_addr(g, addr("127.0.0.2", 18443)), 0);
+    }
+    hd_webpush_guard_free(g);
+    /* a name that does not resolve, or is no name, stops the start */
+    ASSERT_NULL(hd_webpush_guard_new(
+        "", "", "a.test:443:no-such-host.invalid:1", &err));
+    ASSERT_TRUE(strstr(err.msg, "does not resolve") != NULL);
+    ASSERT_NULL(hd_webpush_guard_new("", "", "a.test:443:bad_name!:1", &err));
+    ASSERT_TRUE(strstr(err.msg, "not an IP address or host name") != NULL);
 }
 
 static void
@@ -220,6 +254,7 @@ main(void)
     RUN_TEST(test_addresses);
     RUN_TEST(test_endpoints);
     RUN_TEST(test_simulator_setting);
+    RUN_TEST(test_simulator_by_name);
     RUN_TEST(test_subscriptions);
     return UNIT_DONE();
 }
