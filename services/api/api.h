@@ -88,6 +88,11 @@ struct api_metrics {
     struct hd_metric *removed;      /* herald_api_devices_removed_total */
     struct hd_metric *breaker_open; /* herald_token_cleanup_circuits_open */
     struct hd_metric *breaker_kept; /* herald_token_cleanup_skipped_total */
+    /* batches of device_register stored in one statement, and those run
+     * again as single calls */
+    struct hd_metric *bulk_batches;         /* ..._register_batches_total */
+    struct hd_metric_series *bulk_fallback; /* ..._batch_fallbacks_total */
+    struct hd_metric_series *bulk_fb_rows;  /* ..._fallback_rows_total */
     /* device_register's group commit, read from it at every scrape */
     struct hd_pg_group *reg;
     pthread_mutex_t reg_mu;

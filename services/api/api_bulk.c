@@ -219,6 +219,8 @@ store(struct api_ctx *ctx, struct bulk_item **items, size_t n, int apart)
         items[i]->call = NULL;
         devices[i] = NULL;
     }
+    hd_counter_inc(
+        hd_metric_with(ctx->m.bulk_batches, apart ? "many" : "bulk"));
     rc = 0;
 out:
     for (i = 0; i < n; i++)
@@ -241,6 +243,8 @@ api_bulk_register(struct api_call *batch, struct api_collect *col, json_t *cmds)
 
     if (n > 0 && store(batch->ctx, items, n, apart) < 0) {
         /* as the single calls, in the batch's order */
+        hd_counter_inc(batch->ctx->m.bulk_fallback);
+        hd_counter_add(batch->ctx->m.bulk_fb_rows, n);
         for (i = 0; i < total; i++) {
             struct bulk_item *it = &all[i];
             struct hd_err err = {0};

@@ -92,6 +92,20 @@ api_metrics_init(struct api_metrics *m, struct hd_metrics *reg)
         "Devices kept although reported token_invalid, because the circuit "
         "breaker was open.",
         1, prov);
+    m->bulk_batches = hd_metrics_counter(
+        reg, "herald_api_register_batches_total",
+        "Batches of device_register commands stored in one statement, by "
+        "path (many: new devices inserted set-wise; bulk: the function per "
+        "row).",
+        1, (const char *const[]){"path"});
+    m->bulk_fallback = hd_metric_with(hd_metrics_counter(
+        reg, "herald_api_register_batch_fallbacks_total",
+        "Batches of device_register commands whose statement failed (a "
+        "row's constraint, a deadlock) and that ran again as single calls.",
+        0, NULL));
+    m->bulk_fb_rows = hd_metric_with(hd_metrics_counter(
+        reg, "herald_api_register_batch_fallback_rows_total",
+        "Registrations of those batches, run again one call each.", 0, NULL));
 }
 
 /* Adds what the group commit counted since the last scrape. */

@@ -76,8 +76,11 @@ def test_bulk_answers_and_stores_as_the_single_call(api):
         assert st == 200, doc
         single.append({"error": doc["error"]} if "error" in doc else
                       {"device_register": doc["result"]})
+    stored = api.metric("herald_api_register_batches_total", path="bulk")
     bulk = batch(api, regs(workload(many, u)))["replies"]
     assert len(bulk) == len(single) == 41
+    # a token comes twice: the function per row, one statement
+    assert api.metric("herald_api_register_batches_total", path="bulk") == stored + 1
     assert [strip(r) for r in bulk] == [strip(r) for r in single]
     errs = [i for i, r in enumerate(bulk) if "error" in r]
     assert errs == [10, 20, 30], bulk
@@ -153,6 +156,8 @@ def test_bulk_limits_and_abuse(api):
 def test_bulk_falls_back_to_single_calls_when_a_row_fails_in_the_database(api):
     u = uid()
     app = "f" + u[:8]
+    fallbacks = api.metric("herald_api_register_batch_fallbacks_total") or 0
+    rows = api.metric("herald_api_register_batch_fallback_rows_total") or 0
     api.sql("ALTER TABLE devices ADD CONSTRAINT d_boom CHECK (token <> 'boom-%s')" % u)
     try:
         replies = batch(api, regs([{"app": app, "provider": "fcm", "token": t,
@@ -169,3 +174,6 @@ def test_bulk_falls_back_to_single_calls_when_a_row_fails_in_the_database(api):
     assert single["error"]["code"] == 100 and "boom" not in single["error"]["message"]
     assert api.sql("SELECT string_agg(token, ',' ORDER BY token) FROM devices "
                    "WHERE app = '%s'" % app) == "f1-%s,f2-%s" % (u, u)
+    # the fallback is counted: one batch, its three registrations
+    assert api.metric("herald_api_register_batch_fallbacks_total") == fallbacks + 1
+    assert api.metric("herald_api_register_batch_fallback_rows_total") == rows + 3
