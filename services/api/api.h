@@ -38,6 +38,8 @@
 #define API_E_UNAVAILABLE 108
 
 #define API_TOPIC_MAX 256
+/* device_list's filter.token_prefix */
+#define API_TOKEN_PREFIX_MAX 256
 
 struct api_config {
     char *keys;                /* HERALD_API_KEY: comma-separated */

@@ -3,9 +3,10 @@
  *
  * device_list reads one keyset page (ids in byte order, from the cursor)
  * with one statement per leading filter, so the page is an index range
- * whatever page it is. The cursor is opaque to clients (the last id,
- * base64url); the draft's "since" (the raw id) still works. Runs on the
- * HTTP server's worker threads. */
+ * whatever page it is; a token prefix alone pages in (provider, token)
+ * order instead, the prefix's range of the token index. The cursor is opaque to
+ * clients (the last id, base64url); the draft's "since" (the raw id) still
+ * works. Runs on the HTTP server's worker threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,8 @@ enum { L_IDS = 0, L_PROVIDERS, L_TOKENS, L_PLATFORMS, L_USERS, L_TOPICS, NL };
 struct dev_list {
     const char *app;
     json_t *lists[NL];
+    const char *prefix;                   /* filter.token_prefix, or NULL */
+    char upper[API_TOKEN_PREFIX_MAX + 1]; /* the first string after it */
     struct hd_buf lit[NL];
     char after[HD_ID_MAX + 1];
     int limit;
@@ -132,12 +135,36 @@ struct dev_list {
     unsigned show;
 };
 
+/* filter.token_prefix (a Herald extension): a token's first bytes, and
+ * the end of their range in byte order (the last byte plus one: printable
+ * ASCII, so still a valid string). */
+static int
+token_prefix(json_t *f, struct dev_list *l, struct hd_err *err)
+{
+    size_t n;
+
+    if (api_get_str(f, "params.filter", "token_prefix", API_K_TOKEN, 0,
+                    &l->prefix, err) < 0)
+        return -1;
+    if (l->prefix == NULL)
+        return 0;
+    n = strlen(l->prefix);
+    if (n > API_TOKEN_PREFIX_MAX)
+        return hd_err_set(err, HD_EINVAL,
+                          "params.filter.token_prefix: at most %d bytes",
+                          API_TOKEN_PREFIX_MAX);
+    memcpy(l->upper, l->prefix, n + 1);
+    l->upper[n - 1]++;
+    return 0;
+}
+
 /* The lists: inside "filter" (today's API) or flat (the draft). */
 static int
 parse_lists(json_t *p, struct dev_list *l, struct hd_err *err)
 {
-    static const char *const fknown[] = {
-        "ids", "providers", "tokens", "platforms", "users", "topics", NULL};
+    static const char *const fknown[] = {"ids",          "providers", "tokens",
+                                         "platforms",    "users",     "topics",
+                                         "token_prefix", NULL};
     static const enum api_kind kinds[NL] = {API_K_ID,    API_K_PROVIDER,
                                             API_K_TOKEN, API_K_PLATFORM,
                                             API_K_USER,  API_K_TOPIC};
@@ -149,7 +176,8 @@ parse_lists(json_t *p, struct dev_list *l, struct hd_err *err)
         return -1;
     if (f != NULL) {
         prefix = "params.filter";
-        if (api_params_known(f, prefix, fknown, err) < 0)
+        if (api_params_known(f, prefix, fknown, err) < 0 ||
+            token_prefix(f, l, err) < 0)
             return -1;
     } else {
         f = p;
@@ -220,6 +248,14 @@ parse_list(json_t *p, struct dev_list *l, struct hd_err *err)
     return 0;
 }
 
+/* 1 when a token prefix leads: no ids, tokens or users to read first. */
+static int
+prefix_leads(const struct dev_list *l)
+{
+    return l->prefix != NULL && l->lists[L_IDS] == NULL &&
+           l->lists[L_TOKENS] == NULL && l->lists[L_USERS] == NULL;
+}
+
 /* 1 when the filter names topics and nothing else: pages and the count
  * then read the topic index (dev_list_topics, dev_count_topics). */
 static int
@@ -230,14 +266,14 @@ topics_only(const struct dev_list *l)
     for (i = 0; i < NL; i++)
         if ((l->lists[i] != NULL) != (i == L_TOPICS))
             return 0;
-    return 1;
+    return l->prefix == NULL;
 }
 
 static int
 count_total(struct api_call *call, struct dev_list *l, const char **vals,
             json_t *result, struct hd_err *err)
 {
-    const char *cv[7];
+    const char *cv[9];
     PGresult *res = NULL;
     int i;
 
@@ -245,11 +281,15 @@ count_total(struct api_call *call, struct dev_list *l, const char **vals,
     for (i = 1; i <= 5; i++)
         cv[i] = vals[i];
     cv[6] = vals[11];
+    cv[7] = vals[12];
+    cv[8] = vals[13];
     if (topics_only(l))
         cv[1] = vals[11];
     if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms,
-                  topics_only(l) ? "dev_count_topics" : "dev_count",
-                  topics_only(l) ? 2 : 7, cv, &res, err) < 0)
+                  topics_only(l)    ? "dev_count_topics"
+                  : prefix_leads(l) ? "dev_count_prefix"
+                                    : "dev_count",
+                  topics_only(l) ? 2 : 9, cv, &res, err) < 0)
         return -1;
     json_object_set_new(result, "total_count",
                         json_integer(api_pg_get_ll(res, 0, 0)));
@@ -284,7 +324,7 @@ void
 api_device_list(struct api_call *call)
 {
     struct dev_list l;
-    const char *vals[12], *stmt;
+    const char *vals[14], *stmt;
     char rows[16];
     struct hd_err err = {0};
     PGresult *res = NULL;
@@ -311,12 +351,15 @@ api_device_list(struct api_call *call)
     vals[9] = (l.show & API_DEV_TAGS) ? "true" : "false";
     vals[10] =
         (l.show & (API_DEV_TOPICS | API_DEV_CHANNELS)) ? "true" : "false";
+    vals[12] = l.prefix;
+    vals[13] = l.prefix ? l.upper : NULL;
     stmt = l.lists[L_IDS]      ? "dev_list_ids"
            : l.lists[L_TOKENS] ? "dev_list_tokens"
            : l.lists[L_USERS]  ? "dev_list_users"
+           : prefix_leads(&l)  ? "dev_list_prefix"
            : topics_only(&l)   ? "dev_list_topics"
                                : "dev_list_all";
-    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, stmt, 12, vals,
+    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, stmt, 14, vals,
                   &res, &err) < 0)
         goto fail;
     result = page_result(res, &l, &err);

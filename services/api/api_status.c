@@ -1,7 +1,8 @@
 /* api_status.c -- update_push_status (delivered / interacted reported by
  * the application, for the push's analytics_uid, which is its uid) and
  * push_status_list (Herald's read side: one uid's request state, counts by
- * outcome, and per-target rows in pages).
+ * outcome, and per-target rows in pages; or one device's latest outcomes
+ * of any push).
  *
  * Outcomes only move up in rank (provider outcome < delivered <
  * interacted; see herald_status_rank), so reports racing the workers'
@@ -66,13 +67,64 @@ set_str(json_t *o, const char *key, const char *v)
         json_object_set_new(o, key, json_string(v));
 }
 
+/* One outcome row of ps_list or ps_device. */
+static json_t *
+outcome(const PGresult *res, int i)
+{
+    json_t *it = json_pack("{s:s,s:s,s:I}", "target", api_pg_get(res, i, 0),
+                           "status", api_pg_get(res, i, 4), "updated_at",
+                           (json_int_t)api_pg_get_ll(res, i, 7));
+
+    set_str(it, "device_id", api_pg_get(res, i, 1));
+    set_str(it, "provider", api_pg_get(res, i, 2));
+    set_str(it, "token", api_pg_get(res, i, 3));
+    set_str(it, "code", api_pg_get(res, i, 5));
+    set_str(it, "msg_id", api_pg_get(res, i, 6));
+    return it;
+}
+
+/* push_status_list by device_id: its latest outcomes, newest first. */
+static void
+device_outcomes(struct api_call *call, const char *app, const char *dev,
+                int limit)
+{
+    struct hd_err err = {0};
+    PGresult *res = NULL;
+    const char *vals[3];
+    char rows[16];
+    json_t *items;
+    int i, n;
+
+    snprintf(rows, sizeof(rows), "%d", limit + 1);
+    vals[0] = app;
+    vals[1] = dev;
+    vals[2] = rows;
+    if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "ps_device", 3,
+                  vals, &res, &err) < 0) {
+        api_call_fail(call, &err);
+        return;
+    }
+    n = PQntuples(res);
+    items = json_array();
+    for (i = 0; i < n && i < limit; i++) {
+        json_t *it = outcome(res, i);
+
+        json_object_set_new(it, "uid", json_string(api_pg_get(res, i, 8)));
+        json_array_append_new(items, it);
+    }
+    PQclear(res);
+    api_call_result(call, json_pack("{s:s,s:o,s:b}", "device_id", dev, "items",
+                                    items, "has_more", n > limit));
+}
+
 void
 api_push_status_list(struct api_call *call)
 {
-    static const char *const known[] = {"uid", "since", "limit", "app", NULL};
+    static const char *const known[] = {"uid",   "device_id", "since",
+                                        "limit", "app",       NULL};
     struct api_ctx *ctx = call->ctx;
     json_t *p = call->params;
-    const char *app = NULL, *uid = NULL, *since = NULL;
+    const char *app = NULL, *uid = NULL, *since = NULL, *dev = NULL;
     json_t *out = NULL, *items, *counts, *req;
     struct hd_err err = {0};
     PGresult *res = NULL;
@@ -82,11 +134,27 @@ api_push_status_list(struct api_call *call)
 
     if (api_params_known(p, "params", known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
-        api_get_str(p, "params", "uid", API_K_ID, 1, &uid, &err) < 0 ||
+        api_get_str(p, "params", "uid", API_K_ID, 0, &uid, &err) < 0 ||
+        api_get_str(p, "params", "device_id", API_K_ID, 0, &dev, &err) < 0 ||
         api_get_str(p, "params", "since", API_K_CURSOR, 0, &since, &err) < 0 ||
         api_get_limit(p, "params", API_LIMIT_DEFAULT, HD_PAGE_MAX, &limit,
                       &err) < 0)
         goto fail;
+    if ((uid == NULL) == (dev == NULL)) {
+        hd_err_set(&err, HD_EINVAL,
+                   "params: exactly one of uid and device_id is required");
+        goto fail;
+    }
+    if (dev != NULL) {
+        if (since != NULL) {
+            hd_err_set(&err, HD_EINVAL,
+                       "params.since: only with uid (device_id gives the "
+                       "latest outcomes)");
+            goto fail;
+        }
+        device_outcomes(call, app, dev, limit);
+        return;
+    }
     vals[0] = app;
     vals[1] = uid;
     vals[2] = since ? since : "";
@@ -126,18 +194,8 @@ api_push_status_list(struct api_call *call)
         goto fail;
     n = PQntuples(res);
     items = json_array();
-    for (i = 0; i < n && i < limit; i++) {
-        json_t *it = json_pack("{s:s,s:s,s:I}", "target", api_pg_get(res, i, 0),
-                               "status", api_pg_get(res, i, 4), "updated_at",
-                               (json_int_t)api_pg_get_ll(res, i, 7));
-
-        set_str(it, "device_id", api_pg_get(res, i, 1));
-        set_str(it, "provider", api_pg_get(res, i, 2));
-        set_str(it, "token", api_pg_get(res, i, 3));
-        set_str(it, "code", api_pg_get(res, i, 5));
-        set_str(it, "msg_id", api_pg_get(res, i, 6));
-        json_array_append_new(items, it);
-    }
+    for (i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, outcome(res, i));
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "has_more", json_boolean(n > limit));
     PQclear(res);

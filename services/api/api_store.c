@@ -17,8 +17,9 @@
 
 /* ---- device_list: $1 app, $2 ids, $3 providers, $4 tokens, $5 platforms,
  * $6 users, $7 after (id), $8 rows, $9..$11 include meta/tags/topics,
- * $12 topics ---- */
-#define DEV_COLS                                                               \
+ * $12 topics, $13 token prefix and $14 the first string after its range
+ * ---- */
+#define DEV_SELECT                                                             \
     "SELECT d.id, d.provider, d.token, d.platform, d.user_id, d.identifier, "  \
     "d.client_type, d.device_type, d.installation_id, d.timezone, d.locale, "  \
     "extract(epoch FROM d.created_at)::bigint, "                               \
@@ -27,8 +28,9 @@
     "CASE WHEN $10::boolean THEN d.tags END, "                                 \
     "CASE WHEN $11::boolean THEN (SELECT json_agg(DISTINCT t.topic "           \
     "ORDER BY t.topic) FROM device_topics t WHERE t.device_id = d.id) "        \
-    "END FROM devices d WHERE d.app = $1 "
-#define DEV_FILTERS                                                            \
+    "END "
+#define DEV_COLS DEV_SELECT "FROM devices d WHERE d.app = $1 "
+#define DEV_WHERE                                                              \
     " AND ($2::text[] IS NULL OR d.id = ANY ($2::text[]))"                     \
     " AND ($3::text[] IS NULL OR d.provider = ANY ($3::text[]))"               \
     " AND ($4::text[] IS NULL OR d.token = ANY ($4::text[]))"                  \
@@ -36,8 +38,24 @@
     " AND ($6::text[] IS NULL OR d.user_id = ANY ($6::text[]))"                \
     " AND ($12::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "      \
     "WHERE t.device_id = d.id AND t.topic = ANY ($12::text[])))"               \
-    " AND d.id > $7 ORDER BY d.id LIMIT $8"
-/* the same filters counted: $1 app, $2..$6 as above, $7 topics */
+    " AND ($13::text IS NULL OR (d.token >= $13 AND d.token < $14))"
+#define DEV_FILTERS DEV_WHERE " AND d.id > $7 ORDER BY d.id LIMIT $8"
+/* A token prefix leads: pages in (provider, token) order, each provider's
+ * part an index range of devices_token from the cursor's device (c: its
+ * provider and token; a cursor whose device is gone ends the listing) */
+#define DEV_PREFIX                                                             \
+    "WITH c AS (SELECT coalesce(max(provider), '') AS p, "                     \
+    "coalesce(max(token), '') AS t, count(*) AS n FROM devices "               \
+    "WHERE app = $1 AND id = $7) " DEV_SELECT                                  \
+    "FROM c CROSS JOIN unnest(coalesce($3::text[], "                           \
+    "'{adm,apns,fcm,hms,webpush}'::text[])) AS v(p) CROSS JOIN LATERAL ("      \
+    "SELECT d.* FROM devices d WHERE d.app = $1 AND d.provider = v.p "         \
+    "AND v.p >= c.p AND ($7 = '' OR c.n = 1) "                                 \
+    "AND d.token >= CASE WHEN v.p = c.p THEN greatest(c.t, $13) ELSE $13 END " \
+    "AND ($7 = '' OR v.p > c.p OR d.token > c.t)" DEV_WHERE                    \
+    " ORDER BY d.token LIMIT $8) AS d ORDER BY d.provider, d.token LIMIT $8"
+/* the same filters counted: $1 app, $2..$6 as above, $7 topics, $8 token
+ * prefix, $9 the end of its range */
 #define DEV_COUNT                                                              \
     "SELECT count(*) FROM devices d WHERE d.app = $1"                          \
     " AND ($2::text[] IS NULL OR d.id = ANY ($2::text[]))"                     \
@@ -46,7 +64,8 @@
     " AND ($5::text[] IS NULL OR d.platform = ANY ($5::text[]))"               \
     " AND ($6::text[] IS NULL OR d.user_id = ANY ($6::text[]))"                \
     " AND ($7::text[] IS NULL OR EXISTS (SELECT 1 FROM device_topics t "       \
-    "WHERE t.device_id = d.id AND t.topic = ANY ($7::text[])))"
+    "WHERE t.device_id = d.id AND t.topic = ANY ($7::text[])))"                \
+    " AND ($8::text IS NULL OR (d.token >= $8 AND d.token < $9))"
 
 /* ---- user_topic_list: $1 app, $2 users, $3 topics, $4 prefix, $5 after
  * (id), $6 rows ---- */
@@ -166,15 +185,16 @@ const struct hd_pg_stmt api_stmts[] = {
      "SELECT herald_device_remove($1, $2::text[], $3::text[], $4::text[], "
      "$5::text[])",
      5},
-    {"dev_list_ids", DEV_COLS "AND d.id = ANY ($2::text[])" DEV_FILTERS, 12},
+    {"dev_list_ids", DEV_COLS "AND d.id = ANY ($2::text[])" DEV_FILTERS, 14},
     /* every provider named, so (app, provider, token) serves the lookup */
     {"dev_list_tokens",
      DEV_COLS "AND d.provider = ANY ('{fcm,apns,hms,webpush}') "
               "AND d.token = ANY ($4::text[])" DEV_FILTERS,
-     12},
+     14},
     {"dev_list_users", DEV_COLS "AND d.user_id = ANY ($6::text[])" DEV_FILTERS,
-     12},
-    {"dev_list_all", DEV_COLS DEV_FILTERS, 12},
+     14},
+    {"dev_list_all", DEV_COLS DEV_FILTERS, 14},
+    {"dev_list_prefix", DEV_PREFIX, 14},
     /* topics alone: the page's ids from the topic index ranges */
     {"dev_list_topics",
      DEV_COLS
@@ -183,8 +203,14 @@ const struct hd_pg_stmt api_stmts[] = {
      "SELECT DISTINCT t.device_id AS id FROM device_topics t WHERE t.app = $1 "
      "AND t.topic = v.name AND t.device_id > $7 "
      "ORDER BY t.device_id LIMIT $8) AS x ORDER BY x.id LIMIT $8))" DEV_FILTERS,
-     12},
-    {"dev_count", DEV_COUNT, 7},
+     14},
+    {"dev_count", DEV_COUNT, 9},
+    /* the prefix's range of devices_token, provider by provider */
+    {"dev_count_prefix",
+     DEV_COUNT " AND d.provider = ANY (coalesce($3::text[], "
+               "'{adm,apns,fcm,hms,webpush}'::text[])) "
+               "AND d.token >= $8 AND d.token < $9",
+     9},
     {"dev_count_topics",
      "SELECT count(DISTINCT t.device_id) FROM device_topics t "
      "WHERE t.app = $1 AND t.topic = ANY ($2::text[])",
@@ -230,6 +256,12 @@ const struct hd_pg_stmt api_stmts[] = {
      "(extract(epoch FROM updated_at) * 1000)::bigint FROM push_status "
      "WHERE app = $1 AND uid = $2 AND target > $3 ORDER BY target LIMIT $4",
      4},
+    /* one device's latest outcomes, newest first (push_status_target) */
+    {"ps_device",
+     "SELECT target, device_id, provider, token, status, code, msg_id, "
+     "(extract(epoch FROM updated_at) * 1000)::bigint, uid FROM push_status "
+     "WHERE app = $1 AND target = $2 ORDER BY updated_at DESC LIMIT $3",
+     3},
     {"ps_counts",
      "SELECT status, count(*) FROM push_status WHERE app = $1 AND uid = $2 "
      "GROUP BY status",

@@ -366,3 +366,69 @@ def test_push_status_only_moves_up(api):
                    {"status": "delivered", "device_id": "x"}]:
         assert api.error("update_push_status", params)["code"] == 107, params
     assert api.error("push_status_list", {})["code"] == 107
+
+
+def test_push_status_list_by_device_gives_its_latest_outcomes(api):
+    u = uid()
+    d, other = api.register("psd-" + u), api.register("psd2-" + u)
+    for k in range(3):
+        api.ok("update_push_status", {"uid": "%s-%d" % (u, k), "status": "delivered",
+                                      "device_id": d["id"]})
+    api.ok("update_push_status", {"uid": u + "-x", "status": "interacted", "device_id": other["id"]})
+    res = api.ok("push_status_list", {"device_id": d["id"]})
+    assert res["device_id"] == d["id"] and res["has_more"] is False
+    # newest first, each with its push's uid
+    assert [(i["uid"], i["status"], i["device_id"]) for i in res["items"]] == [
+        ("%s-%d" % (u, k), "delivered", d["id"]) for k in (2, 1, 0)]
+    res = api.ok("push_status_list", {"device_id": d["id"], "limit": 2})
+    assert [i["uid"] for i in res["items"]] == [u + "-2", u + "-1"] and res["has_more"] is True
+    assert api.ok("push_status_list", {"device_id": "no-such-" + u})["items"] == []
+    rows = count(api, "push_status")
+    for params in [{"uid": u + "-0", "device_id": d["id"]}, {"device_id": d["id"], "since": "x"},
+                   {"device_id": ""}, {"device_id": 5}, {"device_id": d["id"], "limit": 1001}]:
+        assert api.error("push_status_list", params)["code"] == 107, params
+    assert count(api, "push_status") == rows
+
+
+def test_device_list_token_prefix_pages_the_token_index(api):
+    u = uid()[:8]
+    made = {}
+    for i in range(7):
+        made["tp%sa-%d" % (u, i)] = api.register("tp%sa-%d" % (u, i), provider="fcm",
+                                                 user="tpu-" + u)["id"]
+    for i in range(5):
+        made["tp%sa-h%d" % (u, i)] = api.register("tp%sa-h%d" % (u, i), provider="hms",
+                                                  platform="android")["id"]
+    for i in range(3):  # outside the prefix, just after its range, and one ending in "~"
+        api.register("tp%sb-%d" % (u, i))
+    tilde = api.register("tp%s~1" % u)["id"]
+    want = {v for k, v in made.items()}
+
+    def pages(flt, limit=5):
+        seen, cursor, n = [], "", 0
+        while True:
+            res = api.ok("device_list", {"filter": flt, "limit": limit, "cursor": cursor,
+                                         "include_total_count": True})
+            seen += [(d["provider"], d["token"], d["id"]) for d in res["items"]]
+            n += 1
+            if not res["has_more"]:
+                return seen, n, res["total_count"]
+            cursor = res["next_cursor"]
+
+    seen, n, total = pages({"token_prefix": "tp%sa" % u})
+    # (provider, token) order, every device once, three pages, counted
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 12, seen
+    assert {s[2] for s in seen} == want and n == 3 and total == 12
+    assert all(s[1].startswith("tp%sa" % u) for s in seen)
+    # with the other filters: providers in the range, users as the leading list
+    seen, _, total = pages({"token_prefix": "tp%sa" % u, "providers": ["hms"]})
+    assert {s[1] for s in seen} == {"tp%sa-h%d" % (u, i) for i in range(5)} and total == 5
+    seen, _, total = pages({"token_prefix": "tp%sa-" % u, "users": ["tpu-" + u]}, limit=3)
+    assert {s[1] for s in seen} == {"tp%sa-%d" % (u, i) for i in range(7)} and total == 7
+    assert [s[2] for s in pages({"token_prefix": "tp%s~" % u})[0]] == [tilde]
+    assert pages({"token_prefix": "tp%sc" % u})[0] == []
+    for flt, code in [({"token_prefix": ""}, 107), ({"token_prefix": "a b"}, 107),
+                      ({"token_prefix": "x" * 257}, 107), ({"token_prefix": 5}, 107),
+                      ({"token_prefix": ["tp"]}, 107)]:
+        assert api.error("device_list", {"filter": flt})["code"] == code, flt
+    assert api.ok("device_list", {"filter": {"token_prefix": "x" * 256}})["items"] == []

@@ -67,23 +67,36 @@ def test_console_in_chromium_finds_sends_and_charts(rig):
     user = "console-" + tag()
     tok = token("fcm")
     dev = api.register(tok, "fcm", "android", user=user)
+    # another device whose token shares all but the prefix's last characters
+    api.register(tok[:12] + "x" + tok[13:], "fcm", "android", user=user + "-other")
+    # a push sent by the API, not from the console: its outcome is on the device page too
+    api_uid = "console-api-" + tag()
+    api.ok("send_push_notification", {"uid": api_uid, "recipient": {"filter": {"users": [user]}},
+                                      "notification": {"fcm": {"message": {"notification": {"title": "From the API", "body": "x"}}}}})
+    wait_for(lambda: api.sql("SELECT status FROM push_status WHERE uid = '%s'" % api_uid) == "sent",
+             60, what="the API push's outcome")
     os.makedirs(SHOTS, exist_ok=True)
     steps = run_browser("flow", CONSOLE_URL=api.svc.admin_url, API_KEY=API_KEY, USER=user,
-                        DEVICE_ID=dev["id"], SHOTS=SHOTS)
+                        DEVICE_ID=dev["id"], TOKEN_PREFIX=tok[:16], API_UID=api_uid, SHOTS=SHOTS)
     assert steps["wrong_key_refused"]["cookies"] == 0
     li = steps["logged_in"]
     assert li["httpOnly"] and li["secure"] and li["sameSite"] == "Strict" and li["path"] == "/console", li
     assert steps["device_found"]["rows"] == 1
+    # the token prefix went to the server, which answered this device alone
+    assert steps["device_by_prefix"]["rows"] == 1, steps["device_by_prefix"]
+    assert {"token_prefix": tok[:16]} in steps["device_by_prefix"]["filters"], steps["device_by_prefix"]
     assert {"request", "fcm", "apns", "hms", "webpush"} <= set(steps["preview"]["parts"])
     uid = steps["sent"]["uid"]
-    # it arrived at the simulator, for this device's token
-    fcm.wait_records(1, token=tok, accepted=1)
+    # it arrived at the simulator, for this device's token (after the API's push)
+    fcm.wait_records(2, token=tok, accepted=1)
     recs = fcm.records(token=tok)
-    assert recs[0]["json"]["message"]["notification"] == {"title": "Console test", "body": "Hello"}
+    assert [r["json"]["message"]["notification"] for r in recs] == [
+        {"title": "From the API", "body": "x"}, {"title": "Console test", "body": "Hello"}]
     # one delivery in a 2 s tick: a rate above zero for fcm at some point
     assert steps["chart_moved"]["peak"] > 0 and "fcm" in json.loads(steps["chart_moved"]["latest"])
     assert "sent" in steps["status"]["statuses"]
     assert uid in steps["device_outcomes"]["text"] and "sent" in steps["device_outcomes"]["text"]
+    assert api_uid in steps["device_outcomes"]["text"]
     assert steps["csrf_required"]["status"] == 403
     assert steps["logged_out"]["session"] == 401
     for name in ("login", "devices", "send", "charts", "status", "device"):

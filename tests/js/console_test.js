@@ -91,6 +91,21 @@ async function flow() {
         say("device_found", { rows: await page.$$eval("#dev-table tbody tr", (r) => r.length) });
         await shot(page, "devices");
 
+        // by token prefix alone: the server filters (device_list's filter.token_prefix)
+        const listed = [];
+        const onRequest = (r) => {
+            if (r.url().endsWith("/console/api/device_list")) listed.push(JSON.parse(r.postData() || "{}"));
+        };
+        page.on("request", onRequest);
+        await page.$eval("#dev-user", (e) => { e.value = ""; });
+        await page.type("#dev-token", env.TOKEN_PREFIX);
+        await page.click("#dev-form button[type=submit]");
+        await page.waitForSelector(`#dev-table tr[data-id="${env.DEVICE_ID}"]`);
+        page.off("request", onRequest);
+        say("device_by_prefix", { rows: await page.$$eval("#dev-table tbody tr", (r) => r.length),
+                                  filters: listed.map((p) => p.filter || {}) });
+        await page.$eval("#dev-token", (e) => { e.value = ""; });
+
         // compose and send, with the per-provider preview
         await go(page, "send");
         await page.type("#send-to", env.USER);
@@ -123,11 +138,16 @@ async function flow() {
         }
         await shot(page, "status");
 
-        // the device page lists the push's outcome
-        await go(page, "device/" + encodeURIComponent(env.DEVICE_ID));
-        await page.waitForFunction((u) => document.getElementById("device-pushes").textContent.includes(u), {}, uid);
-        say("device_outcomes", { text: await page.$eval("#device-pushes", (e) => e.textContent) });
-        await shot(page, "device");
+        // the device page lists the push's outcome, read from the server: in
+        // the other tab, which did not send it, and the push sent by the API
+        await go(charts, "device/" + encodeURIComponent(env.DEVICE_ID));
+        await charts.waitForFunction((u) => document.getElementById("device-pushes").textContent.includes(u),
+                                     {}, uid);
+        await charts.waitForFunction((u) => document.getElementById("device-pushes").textContent.includes(u),
+                                     {}, env.API_UID);
+        say("device_outcomes", { text: await charts.$eval("#device-pushes", (e) => e.textContent) });
+        await shot(charts, "device");
+        await page.bringToFront();
 
         // a POST without the CSRF token is refused even with the cookie
         const csrfless = await page.evaluate(async () => {

@@ -110,8 +110,10 @@ const when = (ms) => (ms ? new Date(ms).toISOString().replace("T", " ").slice(0,
 function deviceFilter() {
     const f = {};
     const user = $("dev-user").value.trim(), topic = $("dev-topic").value.trim();
+    const prefix = $("dev-token").value.trim();
     if (user) f.users = [user];
     if (topic) f.topics = [topic];
+    if (prefix) f.token_prefix = prefix; // searched by the server, in the token index
     return f;
 }
 
@@ -120,31 +122,25 @@ async function searchDevices(more) {
     if (!more) { tbody.textContent = ""; state.devCursor = null; }
     $("dev-info").textContent = "";
     $("dev-info").classList.remove("error");
-    const prefix = $("dev-token").value.trim();
     let shown = 0;
-    // a token prefix filters the pages the other filters give (up to 20 pages a click)
-    for (let pages = 0; pages < (prefix ? 20 : 1); pages++) {
-        const params = { filter: deviceFilter(), limit: 50 };
-        if (state.devCursor) params.cursor = state.devCursor;
-        const res = await api("device_list", params);
-        for (const d of res.items) {
-            if (prefix && !d.token.startsWith(prefix)) continue;
-            const tr = tbody.insertRow();
-            tr.dataset.id = d.id;
-            const a = document.createElement("a");
-            a.href = "#device/" + encodeURIComponent(d.id);
-            a.textContent = d.id;
-            cell(tr, "", "mono").appendChild(a);
-            cell(tr, d.user);
-            cell(tr, d.provider);
-            cell(tr, d.platform);
-            cell(tr, d.token.length > 40 ? d.token.slice(0, 40) + "…" : d.token, "mono");
-            cell(tr, when(d.updated_at));
-            shown++;
-        }
-        state.devCursor = res.has_more ? res.next_cursor : null;
-        if (!state.devCursor) break;
+    const params = { filter: deviceFilter(), limit: 50 };
+    if (state.devCursor) params.cursor = state.devCursor;
+    const res = await api("device_list", params);
+    for (const d of res.items) {
+        const tr = tbody.insertRow();
+        tr.dataset.id = d.id;
+        const a = document.createElement("a");
+        a.href = "#device/" + encodeURIComponent(d.id);
+        a.textContent = d.id;
+        cell(tr, "", "mono").appendChild(a);
+        cell(tr, d.user);
+        cell(tr, d.provider);
+        cell(tr, d.platform);
+        cell(tr, d.token.length > 40 ? d.token.slice(0, 40) + "…" : d.token, "mono");
+        cell(tr, when(d.updated_at));
+        shown++;
     }
+    state.devCursor = res.has_more ? res.next_cursor : null;
     $("dev-more").hidden = !state.devCursor;
     $("dev-info").textContent = tbody.rows.length + " device(s)" + (state.devCursor ? ", more on the next page" : "");
     return shown;
@@ -167,14 +163,12 @@ async function showDevice(id) {
     }
     const pushes = $("device-pushes");
     pushes.textContent = "";
-    for (const uid of sentUids()) {
-        const st = await api("push_status_list", { uid, limit: 1000 });
-        const mine = (st.items || []).filter((it) => it.device_id === id);
-        for (const it of mine) {
-            const li = document.createElement("li");
-            li.textContent = uid + ": " + it.status + (it.code ? " (" + it.code + ")" : "") + " at " + when(it.updated_at);
-            pushes.appendChild(li);
-        }
+    // the device's latest outcomes of any push, from the server's push_status
+    const st = await api("push_status_list", { device_id: id, limit: 20 });
+    for (const it of st.items || []) {
+        const li = document.createElement("li");
+        li.textContent = it.uid + ": " + it.status + (it.code ? " (" + it.code + ")" : "") + " at " + when(it.updated_at);
+        pushes.appendChild(li);
     }
 }
 
