@@ -113,31 +113,44 @@ hd_buf_printf(struct hd_buf *b, struct hd_err *err, const char *fmt, ...)
     return rc;
 }
 
+/* 1 for the bytes hd_buf_json_escape() copies as they are. */
+static int
+json_plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
 int
 hd_buf_json_escape(struct hd_buf *b, const char *s, size_t n,
                    struct hd_err *err)
 {
     size_t start = b->len;
-    size_t i;
+    size_t i = 0, run;
 
-    for (i = 0; i < n; i++) {
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
         int rc;
 
-        if (c == '"')
-            rc = hd_buf_append(b, "\\\"", 2, err);
-        else if (c == '\\')
-            rc = hd_buf_append(b, "\\\\", 2, err);
-        else if (c == '\n')
-            rc = hd_buf_append(b, "\\n", 2, err);
-        else if (c == '\r')
-            rc = hd_buf_append(b, "\\r", 2, err);
-        else if (c == '\t')
-            rc = hd_buf_append(b, "\\t", 2, err);
-        else if (c < 0x20 || c == 0x7f)
-            rc = hd_buf_printf(b, err, "\\u%04x", c);
-        else
-            rc = hd_buf_putc(b, (char)c, err);
+        for (run = i; run < n && json_plain((unsigned char)s[run]); run++)
+            ;
+        if (run > i) { /* a run of bytes that need no escape: one copy */
+            rc = hd_buf_append(b, s + i, run - i, err);
+            i = run;
+        } else {
+            if (c == '"')
+                rc = hd_buf_append(b, "\\\"", 2, err);
+            else if (c == '\\')
+                rc = hd_buf_append(b, "\\\\", 2, err);
+            else if (c == '\n')
+                rc = hd_buf_append(b, "\\n", 2, err);
+            else if (c == '\r')
+                rc = hd_buf_append(b, "\\r", 2, err);
+            else if (c == '\t')
+                rc = hd_buf_append(b, "\\t", 2, err);
+            else
+                rc = hd_buf_printf(b, err, "\\u%04x", c);
+            i++;
+        }
         if (rc < 0) {
             /* keep the "unchanged on failure" promise */
             b->len = start;

@@ -3,6 +3,7 @@
  * jansson returns NULL for absent keys and happily hands back a string
  * where an integer was expected; every Herald handler would need the same
  * five checks, so they live here once. */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -189,6 +190,64 @@ hd_json_dump(json_t *v, struct hd_buf *out, struct hd_err *err)
             out->data[start] = '\0';
         return hd_err_set(err, HD_ETOOBIG, "JSON larger than %zu bytes",
                           out->max);
+    }
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 when it
+ * is not one: overlong forms, surrogates and code points past U+10FFFF
+ * are refused, as jansson does. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+int
+hd_json_put_str(struct hd_buf *out, const char *s, struct hd_err *err)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), i, k, start = out->len;
+
+    for (i = 0; i < n; i += k) {
+        k = u[i] < 0x80 ? 1 : utf8_seq(u + i, n - i);
+        if (k == 0)
+            return hd_err_set(err, HD_EINVAL, "string is not valid UTF-8");
+    }
+    if (hd_buf_putc(out, '"', err) < 0 ||
+        hd_buf_json_escape(out, s, n, err) < 0 ||
+        hd_buf_putc(out, '"', err) < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return -1;
     }
     return 0;
 }

@@ -4,7 +4,8 @@
  * the error ("params.limit: must be an integer between 1 and 1000"). The
  * prefix argument is the path of obj, for error messages ("" at the top).
  * Returned strings and objects are borrowed from obj (valid while obj
- * lives); nothing here allocates except hd_json_dump(). Thread-safe on
+ * lives); nothing here allocates except hd_json_dump() and
+ * hd_json_put_str() (into the caller's buffer). Thread-safe on
  * distinct objects. */
 #ifndef HD_JSON_H
 #define HD_JSON_H
@@ -42,5 +43,11 @@ json_t *hd_json_parse(const char *data, size_t len, struct hd_err *err);
 
 /* Serialises v compactly into out (appending). 0 or -1 (HD_ETOOBIG). */
 int hd_json_dump(json_t *v, struct hd_buf *out, struct hd_err *err);
+
+/* Appends s as one JSON string, quotes included, for encoders that write
+ * JSON without building a jansson tree. 0, or -1 with HD_EINVAL when s is
+ * not valid UTF-8 (jansson would refuse it) or HD_ETOOBIG; out is then
+ * unchanged. */
+int hd_json_put_str(struct hd_buf *out, const char *s, struct hd_err *err);
 
 #endif

@@ -4,7 +4,10 @@
  * query gives one result (an error, or PGRES_PIPELINE_ABORTED after an
  * error) and then NULL, and the sync gives PGRES_PIPELINE_SYNC once the
  * transaction has committed or rolled back. Anything else, or no reply in
- * time, leaves the connection marked broken. */
+ * time, leaves the connection marked broken.
+ *
+ * Also hd_pg_send/hd_pg_recv: one statement whose result is awaited
+ * later, so the caller works while the server does. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,4 +135,39 @@ lost:
     if (fail == 2)
         return hd_err_set(err, HD_ETIMEDOUT, "pg %s: no reply in time", what);
     return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection lost", what);
+}
+
+/* ---- one statement in two halves (hd_pg_send, hd_pg_recv) ------------- */
+
+int
+hd_pg_send(struct hd_pgconn *c, const char *stmt, int nparams,
+           const char *const *values, struct hd_err *err)
+{
+    char what[HD_PG_WHAT_MAX];
+    int rc;
+
+    if (hd_pg_exec_check(c, stmt, nparams, values, what, err) < 0)
+        return -1;
+    if (PQsendQueryPrepared(c->conn, stmt, nparams, values, NULL, NULL, 0))
+        rc = hd_pg_flush(c->conn, hd_pg_stmt_deadline(c->pg));
+    else
+        rc = -1;
+    if (rc > 0)
+        return 0;
+    c->broken = 1;
+    if (rc == 0)
+        return hd_err_set(err, HD_ETIMEDOUT, "pg %s: not sent in time", what);
+    return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection lost", what);
+}
+
+int
+hd_pg_recv(struct hd_pgconn *c, const char *stmt, int nparams,
+           const char *const *values, PGresult **res, struct hd_err *err)
+{
+    struct hd_pg_params p = {nparams, values, NULL};
+    char what[HD_PG_WHAT_MAX];
+
+    if (hd_pg_exec_check(c, stmt, nparams, values, what, err) < 0)
+        return -1;
+    return hd_pg_finish(c, 1, what, hd_pg_stmt_deadline(c->pg), &p, res, err);
 }

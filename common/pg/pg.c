@@ -471,14 +471,10 @@ hd_pg_find_stmt(const struct hd_pg *pg, const char *stmt)
 }
 
 int
-hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
-           const char *const *values, const int *lengths, const int *formats,
-           PGresult **res, struct hd_err *err)
+hd_pg_exec_check(struct hd_pgconn *c, const char *stmt, int nparams,
+                 const char *const *values, char *what, struct hd_err *err)
 {
     const struct hd_pg_stmt *s = hd_pg_find_stmt(c->pg, stmt);
-    struct hd_pg_params p = {nparams, values, formats};
-    char what[96];
-    int sent;
 
     if (s == NULL)
         return hd_err_set(err, HD_EINVAL, "pg exec %.64s: no such statement",
@@ -487,10 +483,24 @@ hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
         return hd_err_set(err, HD_EINVAL,
                           "pg exec %.64s: %d parameters, expected %d", stmt,
                           nparams, s->nparams);
-    snprintf(what, sizeof(what), "exec %.64s", stmt);
+    snprintf(what, HD_PG_WHAT_MAX, "exec %.64s", stmt);
     if (c->broken || c->conn == NULL)
         return hd_err_set(err, HD_EUPSTREAM, "pg %s: connection is broken",
                           what);
+    return 0;
+}
+
+int
+hd_pg_exec(struct hd_pgconn *c, const char *stmt, int nparams,
+           const char *const *values, const int *lengths, const int *formats,
+           PGresult **res, struct hd_err *err)
+{
+    struct hd_pg_params p = {nparams, values, formats};
+    char what[HD_PG_WHAT_MAX];
+    int sent;
+
+    if (hd_pg_exec_check(c, stmt, nparams, values, what, err) < 0)
+        return -1;
     sent = PQsendQueryPrepared(c->conn, stmt, nparams, values, lengths, formats,
                                0);
     return hd_pg_finish(c, sent, what, hd_pg_stmt_deadline(c->pg), &p, res,

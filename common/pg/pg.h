@@ -89,6 +89,16 @@ int hd_pg_exec_batch(struct hd_pgconn *c, const char *stmt, int nparams,
                      int nrows, const char *const *values, PGresult **res,
                      struct hd_err *err);
 
+/* hd_pg_exec in two halves, so the caller works while the statement runs:
+ * hd_pg_send sends it (0, or -1 with err as hd_pg_exec gives it), and
+ * hd_pg_recv, called next on c with the same arguments (values unchanged
+ * in between), waits for its result. Nothing else may run on c in
+ * between; releasing c instead drops the connection. */
+int hd_pg_send(struct hd_pgconn *c, const char *stmt, int nparams,
+               const char *const *values, struct hd_err *err);
+int hd_pg_recv(struct hd_pgconn *c, const char *stmt, int nparams,
+               const char *const *values, PGresult **res, struct hd_err *err);
+
 /* SQLSTATE of the last failed hd_pg_exec on this connection, "" if none. */
 const char *hd_pg_sqlstate(const struct hd_pgconn *c);
 

@@ -1,5 +1,5 @@
 /* pool_private.h -- what pg.c (the pool) lends batch.c and migrate.c:
- * deadlines, the statement table, opening a connection.
+ * deadlines, the statement table and its checks, opening a connection.
  *
  * Not part of the contract: only the parts of common/pg/pg.h include it.
  * Kept apart from private.h so that roundtrip.c, which pg.c calls, never
@@ -22,6 +22,15 @@ uint64_t hd_pg_stmt_deadline(const struct hd_pg *pg);
 /* The statement named stmt in the pool's table, NULL if none. */
 const struct hd_pg_stmt *hd_pg_find_stmt(const struct hd_pg *pg,
                                          const char *stmt);
+
+/* "exec <statement>": how messages name a prepared statement's run. */
+#define HD_PG_WHAT_MAX 96
+
+/* hd_pg_exec's checks before sending: stmt is in the table with nparams
+ * parameters and c is usable. Fills what (HD_PG_WHAT_MAX bytes); 0 or -1
+ * with err. */
+int hd_pg_exec_check(struct hd_pgconn *c, const char *stmt, int nparams,
+                     const char *const *values, char *what, struct hd_err *err);
 
 /* Opens c->conn with the pool's parameters, bounded by deadline_ms. */
 int hd_pg_open_conn(struct hd_pg *pg, struct hd_pgconn *c, uint64_t deadline_ms,

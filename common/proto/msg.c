@@ -406,13 +406,70 @@ hd_msg_delivery_add_token(struct hd_msg_delivery *d, const char *token,
     d->ntokens++;
 }
 
+/* One token entry, after a comma unless first. A token that is not UTF-8
+ * is left out (1), as building it with jansson left it out; a device id
+ * that is not is written null. 0, 1, or -1 (HD_ETOOBIG). */
+static int
+put_token(struct hd_buf *out, const struct hd_msg_token *t, int first,
+          struct hd_err *err)
+{
+    size_t start = out->len;
+    struct hd_err bad = {0};
+
+    if (hd_buf_puts(out, first ? "{\"token\":" : ",{\"token\":", err) < 0)
+        return -1;
+    if (hd_json_put_str(out, t->token, &bad) < 0) {
+        out->len = start;
+        out->data[start] = '\0';
+        return bad.code == HD_EINVAL ? 1
+                                     : hd_err_set(err, bad.code, "%s", bad.msg);
+    }
+    if (hd_buf_puts(out, ",\"device\":", err) < 0)
+        return -1;
+    if (t->device == NULL || hd_json_put_str(out, t->device, &bad) < 0) {
+        if (bad.code != HD_EOK && bad.code != HD_EINVAL)
+            return hd_err_set(err, bad.code, "%s", bad.msg);
+        if (hd_buf_puts(out, "null", err) < 0)
+            return -1;
+    }
+    return hd_buf_putc(out, '}', err);
+}
+
+/* Dumps the head o (taken) and appends the tokens written directly: a
+ * batch's hundreds of tokens never become jansson objects. The record is
+ * the one jansson would write, "tokens" last. */
+static int
+finish_tokens(json_t *o, const struct hd_msg_delivery *d, struct hd_buf *out,
+              struct hd_err *err)
+{
+    size_t start = out->len, i;
+    int rc, first = 1;
+
+    if (finish(o, out, err) < 0)
+        return -1;
+    out->len--; /* the head's closing brace comes after the tokens */
+    rc = hd_buf_puts(out, ",\"tokens\":[", err);
+    for (i = 0; i < d->ntokens && rc >= 0; i++) {
+        rc = put_token(out, &d->tokens[i], first, err);
+        if (rc == 0)
+            first = 0;
+    }
+    if (rc >= 0)
+        rc = hd_buf_puts(out, "]}", err);
+    if (rc < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 int
 hd_msg_delivery_encode(const struct hd_msg_delivery *d, struct hd_buf *out,
                        struct hd_err *err)
 {
     json_t *o;
-    json_t *arr;
-    size_t i;
 
     if ((unsigned)d->provider >= HD_PROVIDER__COUNT)
         return hd_err_set(err, HD_EINVAL, "provider: unknown");
@@ -437,18 +494,7 @@ hd_msg_delivery_encode(const struct hd_msg_delivery *d, struct hd_buf *out,
                               "tokens: must hold 1 to %zu entries",
                               hd_provider_batch_max(d->provider));
         }
-        arr = json_array();
-        for (i = 0; i < d->ntokens; i++) {
-            json_t *t = json_pack("{s:s}", "token", d->tokens[i].token);
-
-            json_object_set_new(t, "device",
-                                d->tokens[i].device
-                                    ? json_string(d->tokens[i].device)
-                                    : json_null());
-            json_array_append_new(arr, t);
-        }
-        json_object_set_new(o, "tokens", arr);
-        break;
+        return finish_tokens(o, d, out, err);
     case HD_RT_TOPIC:
         json_object_set_new(o, "topic", json_string(d->topic ? d->topic : ""));
         break;

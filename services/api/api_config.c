@@ -18,7 +18,8 @@ const struct hd_config_field api_config_fields[] = {
                "how long a request waits for a free database connection"),
     HD_CFG_INT("HERALD_API_BG_POOL_SIZE", AC, bg_pool_size, 4, 1,
                HD_PG_POOL_MAX,
-               "database connections for the fan-out, feedback and cleanup "
+               "database connections for the fan-out, feedback, cleanup "
+               "and scheduler, plus one per fan-out worker "
                "(HERALD_PG_POOL_SIZE is for HTTP requests)"),
     HD_CFG_INT("HERALD_API_REGISTER_SLOTS", AC, register_slots, 2, 1,
                HD_PG_POOL_MAX,

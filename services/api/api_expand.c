@@ -3,9 +3,10 @@
  * pages.
  *
  * A page is one prepared statement reading ~1000 rows as an index range
- * from the cursor (the last device id); its batches go to the producer,
- * which sends them while the next page is read. Every row of a page comes
- * back with a "passes the filter" flag, so the cursor moves past filtered
+ * from the cursor (the last device id), on a connection the worker holds
+ * while it expands the request: the next page's statement runs while this
+ * page's batches are built and handed to the producer. Every row of a page
+ * comes back with a "passes the filter" flag, so the cursor moves past filtered
  * rows too. A send with per-device processing (limit_strategy,
  * templates) has its pages processed by api_fopersonal.c. Fan-out worker
  * threads. */
@@ -19,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "pg/pg.h"
 #include "services/api/api_batch.h"
 #include "services/api/api_fanout.h"
 #include "services/api/api_fopersonal.h"
@@ -27,6 +29,7 @@
 
 #define PAGE_RETRY_BASE_MS 200
 #define PAGE_RETRY_CAP_MS 5000
+#define CANCEL_CHECK_MS 100 /* cancel_push takes effect within this */
 
 static int
 stopping(struct api_fanout *fo)
@@ -243,7 +246,109 @@ add_page(struct api_batcher *b, PGresult *res, struct hd_err *err)
     return n;
 }
 
-/* Registry recipients, page by page. 0, or -1 when stopping. */
+/* The page reader: one connection held while a request is expanded, the
+ * next page's statement running on it while this page is batched. */
+struct reader {
+    struct api_fanout *fo;
+    struct page_args *a;
+    struct hd_pgconn *c;
+    int inflight; /* a page statement sent, its result not taken */
+};
+
+static void
+reader_drop(struct reader *rd)
+{
+    hd_pg_release(rd->fo->ctx->bg, rd->c); /* broken, or mid-query: closed */
+    rd->c = NULL;
+    rd->inflight = 0;
+}
+
+/* Sends the page statement from the current cursor. 0 or -1. */
+static int
+reader_send(struct reader *rd, struct hd_err *err)
+{
+    struct api_ctx *ctx = rd->fo->ctx;
+
+    if (rd->c == NULL) {
+        rd->c = hd_pg_acquire(ctx->bg, ctx->cfg.pg_wait_ms, err);
+        if (rd->c == NULL)
+            return -1;
+    }
+    if (hd_pg_send(rd->c, rd->a->stmt, rd->a->nvals, rd->a->vals, err) < 0) {
+        reader_drop(rd);
+        return -1;
+    }
+    rd->inflight = 1;
+    return 0;
+}
+
+/* The page sent last (sending it first if it was not). 0 or -1. */
+static int
+reader_recv(struct reader *rd, PGresult **res, struct hd_err *err)
+{
+    if (!rd->inflight && reader_send(rd, err) < 0)
+        return -1;
+    rd->inflight = 0;
+    if (hd_pg_recv(rd->c, rd->a->stmt, rd->a->nvals, rd->a->vals, res, err) <
+        0) {
+        reader_drop(rd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Gives the connection back, after the result of a page still running. */
+static void
+reader_close(struct reader *rd)
+{
+    PGresult *res = NULL;
+    struct hd_err err = {0};
+
+    if (rd->inflight && reader_recv(rd, &res, &err) == 0)
+        PQclear(res);
+    reader_drop(rd);
+}
+
+/* Past expire_at, or cancelled by cancel_push (asked of the database at
+ * most every CANCEL_CHECK_MS). */
+static int
+stopped_early(struct api_fanout *fo, struct fo_req *req, uint64_t *next_check)
+{
+    uint64_t now = hd_now_mono_ms();
+
+    if (expired(req))
+        return 1;
+    if (now < *next_check)
+        return 0;
+    *next_check = now + CANCEL_CHECK_MS;
+    return api_sched_cancelled(fo->ctx, req->r.app, req->r.uid);
+}
+
+/* Batches one page's rows; a failed limit-strategy lookup (-2) is retried
+ * on the same rows. The row count, or -1 when stopping. */
+static int
+take_page(struct api_fanout *fo, struct fo_req *req, struct fo_pctx *pc,
+          struct api_batcher *b, PGresult *res, struct hd_err *err)
+{
+    const struct hd_backoff bo = {PAGE_RETRY_BASE_MS, PAGE_RETRY_CAP_MS};
+    unsigned fails = 0;
+    int n;
+
+    for (;;) {
+        n = pc ? fo_personal_page(fo, req, pc, b, res, err)
+               : add_page(b, res, err);
+        if (n != -2)
+            return n;
+        hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
+        fo_nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
+        if (stopping(fo))
+            return hd_err_set(err, HD_EIO, "stopping");
+    }
+}
+
+/* Registry recipients, page by page: page k + 1 is read while page k is
+ * batched (its cursor, page k's last id, is known once page k arrived).
+ * 0, or -1 when stopping. */
 static int
 pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
       struct hd_err *err)
@@ -252,7 +357,9 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
     struct api_ctx *ctx = fo->ctx;
     char cursor[HD_ID_MAX + 1] = "";
     struct page_args a;
+    struct reader rd = {fo, &a, NULL, 0};
     struct fo_pctx *pc = NULL;
+    uint64_t next_check = 0;
     unsigned fails = 0;
     int rc, n;
 
@@ -271,30 +378,25 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
             rc = -1;
             break;
         }
-        if (expired(req) || api_sched_cancelled(ctx, req->r.app, req->r.uid)) {
+        if (stopped_early(fo, req, &next_check)) {
             /* past expire_at, or cancel_push: no more deliveries */
             atomic_fetch_or(&req->flags, FO_F_EXPIRED);
             rc = 0;
             break;
         }
-        if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, a.stmt, a.nvals, a.vals,
-                      &res, err) < 0) {
+        if (reader_recv(&rd, &res, err) < 0) {
             hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
-            fo_nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
-            continue;
-        }
-        n = pc ? fo_personal_page(fo, req, pc, b, res, err)
-               : add_page(b, res, err);
-        if (n == -2) {
-            hd_log(HD_LOG_WARN, 0, "fan-out page (retried): %s", err->msg);
-            PQclear(res);
             fo_nap(fo, hd_backoff_delay(&bo, fails++, &hd_rand_system));
             continue;
         }
         fails = 0;
+        n = PQntuples(res);
         if (n > 0)
-            snprintf(cursor, sizeof(cursor), "%s",
-                     api_pg_get(res, PQntuples(res) - 1, 0));
+            snprintf(cursor, sizeof(cursor), "%s", api_pg_get(res, n - 1, 0));
+        /* the next page runs meanwhile; a failed send is sent again */
+        if (n >= ctx->cfg.fanout_page)
+            (void)reader_send(&rd, err);
+        n = take_page(fo, req, pc, b, res, err);
         PQclear(res);
         if (n < 0) {
             rc = -1; /* emit refused: stopping */
@@ -305,6 +407,7 @@ pages(struct api_fanout *fo, struct fo_req *req, struct api_batcher *b,
             break;
         }
     }
+    reader_close(&rd);
     page_args_release(&a);
     fo_pctx_free(pc);
     return rc;

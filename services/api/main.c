@@ -157,7 +157,11 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
                       ctx->cfg.clear_token_rate, ctx->cfg.clear_token_burst);
     ctx->pg = hd_pg_new(&ctx->pg_cfg, api_stmts, api_nstmts, &err);
     bg_cfg = ctx->pg_cfg;
-    bg_cfg.pool_size = ctx->cfg.bg_pool_size;
+    /* each fan-out worker holds one more while it reads a request's pages */
+    bg_cfg.pool_size =
+        ctx->cfg.bg_pool_size + (ctx->cfg.fanout ? ctx->cfg.fanout_workers : 0);
+    if (bg_cfg.pool_size > HD_PG_POOL_MAX)
+        bg_cfg.pool_size = HD_PG_POOL_MAX;
     if (ctx->pg != NULL)
         ctx->bg = hd_pg_new(&bg_cfg, api_stmts, api_nstmts, &err);
     if (ctx->bg != NULL)

@@ -4,6 +4,7 @@
 
 #include "tests/unit/unit.h"
 #include "core/alloc.h"
+#include "core/json.h"
 #include "proto/msg.h"
 
 static void
@@ -192,6 +193,56 @@ test_delivery_round_trip_and_limits(void)
     hd_buf_release(&b);
 }
 
+/* The tokens are written without jansson: the record must be the one
+ * jansson writes (escapes, UTF-8, null device), a token that is not UTF-8
+ * left out as jansson left it out. */
+static void
+test_delivery_tokens_as_jansson_writes_them(void)
+{
+    static const char *const toks[] = {"plain",
+                                       "q\"uote\\back",
+                                       "tab\tnl\n",
+                                       "ctl\001",
+                                       "caf\xc3\xa9 \xe2\x82\xac",
+                                       "bad\xc3(",
+                                       "over\xc0\xaf"};
+    struct hd_msg_delivery m = {0};
+    struct hd_buf b, want;
+    struct hd_err err = {0};
+    json_t *o, *arr;
+    size_t i;
+
+    m.uid = hd_xstrdup("u-\xc3\xa9");
+    m.app = hd_xstrdup("default");
+    m.provider = HD_PROVIDER_FCM;
+    m.created_ms = 5;
+    m.rtype = HD_RT_DEVICE;
+    m.notification = json_pack("{s:{s:s}}", "data", "k", "v\"");
+    arr = json_array();
+    for (i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+        hd_msg_delivery_add_token(&m, toks[i], i % 2 ? "dev" : NULL);
+        if (i < 5)
+            json_array_append_new(
+                arr, json_pack("{s:s,s:o}", "token", toks[i], "device",
+                               i % 2 ? json_string("dev") : json_null()));
+    }
+    o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:O,s:o}", "v",
+                  HD_MSG_VERSION, "uid", m.uid, "app", "default", "provider",
+                  "fcm", "attempt", 0, "not_before_ms", (json_int_t)0,
+                  "expire_at_ms", (json_int_t)0, "created_ms", (json_int_t)5,
+                  "recipient_type", "device", "notification", m.notification,
+                  "tokens", arr);
+    hd_buf_init(&b, 1 << 20);
+    hd_buf_init(&want, 1 << 20);
+    ASSERT_INT_EQ(hd_json_dump(o, &want, &err), 0);
+    ASSERT_INT_EQ(hd_msg_delivery_encode(&m, &b, &err), 0);
+    ASSERT_STR_EQ(b.data, want.data);
+    json_decref(o);
+    hd_msg_delivery_release(&m);
+    hd_buf_release(&b);
+    hd_buf_release(&want);
+}
+
 static void
 test_delivery_topic_and_bad(void)
 {
@@ -297,6 +348,7 @@ main(void)
     RUN_TEST(test_request_round_trip);
     RUN_TEST(test_request_validation);
     RUN_TEST(test_delivery_round_trip_and_limits);
+    RUN_TEST(test_delivery_tokens_as_jansson_writes_them);
     RUN_TEST(test_delivery_topic_and_bad);
     RUN_TEST(test_feedback_round_trip);
     RUN_TEST(test_dlq_wraps_json_and_text);
