@@ -31,6 +31,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "http/h2_queue.h"
+#include "http/h2_setup.h"
 #include "core/limits.h"
 #include "core/banned.h"
 

@@ -4,7 +4,7 @@
 #ifndef HD_HTTP_H2_QUEUE_H
 #define HD_HTTP_H2_QUEUE_H
 
-#include "http/h2_private.h"
+#include "http/h2_state.h"
 
 /* The deadline heap (h->heap, by h2_sx(x)->deadline). */
 void h2_heap_add(struct h2 *h, struct httpc_xfer *x);

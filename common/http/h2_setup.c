@@ -17,7 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "core/alloc.h"
-#include "http/h2_private.h"
+#include "http/h2_setup.h"
 #include "core/banned.h"
 
 static int

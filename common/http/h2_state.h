@@ -1,11 +1,12 @@
-/* h2_private.h -- the state of hd_httpc's native HTTP/2 transport,
- * shared by h2.c (connections, nghttp2, requests), h2_setup.c (TLS
- * context, connect-to rules, origins, the state's life; declared here) and
- * h2_queue.c (deadline heap, stream lists; declared in h2_queue.h). Not part of
- * any public interface. Everything here is touched by the client's loop
- * thread only. */
-#ifndef HD_HTTPC_H2_PRIVATE_H
-#define HD_HTTPC_H2_PRIVATE_H
+/* h2_state.h -- the state of hd_httpc's native HTTP/2 transport: types
+ * only, shared by h2.c (connections, nghttp2, requests), h2_setup.c (TLS
+ * context, connect-to rules, origins, the state's life; h2_setup.h) and
+ * h2_queue.c (deadline heap, stream lists; h2_queue.h). It declares no
+ * function, so the three depend on it and never, through it, on each
+ * other. Not part of any public interface. Everything here is touched by
+ * the client's loop thread only. */
+#ifndef HD_HTTP_H2_STATE_H
+#define HD_HTTP_H2_STATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -101,23 +102,5 @@ h2_sx(struct httpc_xfer *x)
 {
     return x->priv[HTTPC_SLOT_H2];
 }
-
-/* ---- h2_setup.c ----------------------------------------------------- */
-
-/* new: the transport state (httpc_transport.create). NULL with err. */
-void *h2_create(const struct httpc_host *host, struct hd_err *err);
-
-/* Frees it after h2.c's cancel(); NULL is a no-op. */
-void h2_destroy(void *t);
-
-/* TLS context (CA file or system store, ALPN h2, client certificate PEM or
- * .p12) and connect-to rules from cfg into h. 0, or -1 with err. */
-int h2_setup(struct h2 *h, const struct hd_httpc_config *cfg,
-             struct hd_err *err);
-
-/* The origin of an https:// URL, created on first use with its connect-to
- * target. Borrowed (freed by h2_free()); NULL for a bad URL or more than
- * MAX_ORIGINS hosts. */
-struct h2_origin *h2_origin_of(struct h2 *h, const char *url);
 
 #endif
