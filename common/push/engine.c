@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "push/engine.h"
 #include "push/send.h"
 #include "push/settle.h"
 #include "core/banned.h"

@@ -1,4 +1,4 @@
-/* engine_private.h -- the push engine's internal structures, shared by
+/* engine_state.h -- the push engine's internal structures, shared by
  * engine.c (the public API, the inbox, held batches, the engine thread's
  * turn), send.c (requests: jobs, answers, pauses, the drain) and settle.c
  * (what happens to each target: feedback, re-queue, dead letters,
@@ -8,13 +8,15 @@
  * declares no function of theirs. Everything here belongs to the engine
  * thread except the fields marked "locked" (under e->lock) and the
  * atomics. */
-#ifndef HD_PUSHENGINE_PRIVATE_H
-#define HD_PUSHENGINE_PRIVATE_H
+#ifndef HD_PUSH_ENGINE_STATE_H
+#define HD_PUSH_ENGINE_STATE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "push/engine.h"
+#include "core/backoff.h"
+#include "core/buf.h"
+#include "push/engine_deps.h"
 #include "push/outcome.h"
 
 /* The state of one target (a device token, or the topic/condition). */

@@ -5,7 +5,7 @@
 #ifndef HD_PUSH_SEND_H
 #define HD_PUSH_SEND_H
 
-#include "push/engine_private.h"
+#include "push/engine_state.h"
 
 /* Starts requests until the limit, a pause or a credential wait stops it,
  * or nothing is ready. */

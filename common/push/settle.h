@@ -6,7 +6,7 @@
 #ifndef HD_PUSH_SETTLE_H
 #define HD_PUSH_SETTLE_H
 
-#include "push/engine_private.h"
+#include "push/engine_state.h"
 
 /* Applies one provider result to target t of b: decides (outcome.c) and
  * reports, re-queues or dead-letters it. */
