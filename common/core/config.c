@@ -254,7 +254,10 @@ file_line(const struct hd_config_section *secs, size_t n, char *line,
         line++;
     if (strncmp(line, "export ", 7) == 0)
         line += 7;
-    if (*line == '#' || (eq = strchr(line, '=')) == NULL)
+    if (*line == '#')
+        return 0;
+    eq = strchr(line, '=');
+    if (eq == NULL)
         return 0;
     f = find_field(secs, n, line, (size_t)(eq - line), &base);
     if (f == NULL || f->type != HD_CFG_T_STR ||

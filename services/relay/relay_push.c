@@ -186,7 +186,10 @@ relay_handle_register(struct hd_http_req *req, void *ud)
         hd_log(HD_LOG_INFO, 0, "register: device type %d has no push provider",
                r.device_type);
         respond_ok(ctx, req, "register");
-    } else if ((rc = register_exec(ctx, app, a.inst, &r, &err)) < 0) {
+        goto out;
+    }
+    rc = register_exec(ctx, app, a.inst, &r, &err);
+    if (rc < 0) {
         respond_unavailable(ctx, req, "register", &err);
     } else if (rc == 1) {
         relay_fail_set(&f, 400, NULL,
@@ -202,6 +205,7 @@ relay_handle_register(struct hd_http_req *req, void *ud)
     } else {
         respond_ok(ctx, req, "register");
     }
+out:
     relay_register_release(&r);
     json_decref(doc);
 }
