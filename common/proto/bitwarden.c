@@ -56,9 +56,15 @@ static const char *const client_names[] = {"All",     "Web",    "Browser",
                                            "Desktop", "Mobile", "Cli"};
 
 int
+hd_bw_device_type_valid(int device_type)
+{
+    return device_type >= 0 && (size_t)device_type < NDEVICE_TYPES;
+}
+
+int
 hd_bw_client_type_of_device(int device_type)
 {
-    if (device_type < 0 || (size_t)device_type >= NDEVICE_TYPES)
+    if (!hd_bw_device_type_valid(device_type))
         return HD_BW_CLIENT_ALL;
     return client_of_device[device_type];
 }

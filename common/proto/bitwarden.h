@@ -36,6 +36,10 @@ void hd_bw_guid_normalize(char *s);
 #define HD_BW_CLIENT_BROWSER 2
 #define HD_BW_CLIENT_MOBILE 4
 
+/* 1 if device_type is one of DeviceType's values (0 Android .. 26
+ * DuckDuckGoBrowser), 0 if not. */
+int hd_bw_device_type_valid(int device_type);
+
 /* DeviceTypes.ToClientType: device type number (0..26) to client type;
  * unknown numbers give HD_BW_CLIENT_ALL. */
 int hd_bw_client_type_of_device(int device_type);

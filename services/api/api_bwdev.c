@@ -4,7 +4,8 @@
  *
  * The bearer JWT gives the user (sub), the provider (devicetype: Android
  * FCM, iOS APNs, AndroidAmazon ADM: stored, counted, never delivered, as
- * no worker speaks ADM) and the organizations, which become the device's
+ * no worker speaks ADM; any other device type is answered 200 and not
+ * registered, as upstream) and the organizations, which become the device's
  * own channels "org:<id>". clear-token removes the user's devices with that
  * identifier; without a token (as the apps call it at logout, allowed
  * unless HERALD_API_CLEAR_TOKEN_ANONYMOUS=false) every device with that
@@ -259,11 +260,22 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
     r.identifier = ident;
     r.device_type = dt;
     r.client_type = hd_bw_client_type_of_device(dt);
-    /* AndroidAmazon is registered on ADM upstream, answered 200: stored
-     * here, never delivered (no worker speaks ADM), counted */
-    if (hd_bw_device_provider(dt, &r.provider, &r.platform) < 0) {
+    if (!hd_bw_device_type_valid(dt)) {
         hd_http_respond_error(req, 400, "bad_request",
-                              "device type %d has no mobile push provider", dt);
+                              "device type: 0 to 26 (Device-Type header or "
+                              "the token's devicetype claim), not %d",
+                              dt);
+        goto out;
+    }
+    /* Android FCM, iOS APNs; AndroidAmazon is registered on ADM upstream,
+     * answered 200: stored here, never delivered (no worker speaks ADM),
+     * counted. Every other type (desktop, browser, CLI) is answered 200
+     * and not registered, as upstream registers only phones on its hub
+     * (browsers subscribe through web-push-auth). */
+    if (hd_bw_device_provider(dt, &r.provider, &r.platform) < 0) {
+        hd_log(HD_LOG_INFO, 0,
+               "device token: device type %d has no push provider", dt);
+        respond_ok(req);
         goto out;
     }
     if (api_check_token(r.provider, tok, strlen(tok), "pushToken", &err) < 0) {

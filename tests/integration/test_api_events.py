@@ -89,9 +89,43 @@ def test_device_endpoints_refuse_bad_requests(api):
     assert save_token(api, ident, "", good) == 400
     assert save_token(api, ident, "x" * 256, good) == 400
     assert http("PUT", url, b"not json", headers={"Authorization": "Bearer " + good})[0] == 400
-    desktop = token(user, devicetype=8)
-    assert save_token(api, ident, "x", desktop) == 400
+    # a device type DeviceType does not have, or none at all
+    assert save_token(api, ident, "x", token(user, devicetype=27)) == 400
+    untyped = jwt.encode({"sub": user, "exp": int(time.time()) + 600, "scope": ["api"]},
+                         SECRET, algorithm="HS256")
+    assert save_token(api, ident, "x", untyped) == 400
+    st, _, _ = http("PUT", url, {"pushToken": "x"},
+                    headers={"Authorization": "Bearer " + untyped, "Device-Type": "99"})
+    assert st == 400
     assert api.ok("device_list", {"users": [user]})["items"] == []
+
+
+def test_save_token_accepts_every_device_type(api):
+    """Every DeviceType a Bitwarden client may send (0..26) is answered
+    200, as upstream: Android on FCM, iOS on APNs and AndroidAmazon on ADM
+    are registered; desktops, browsers and CLIs have no push provider for
+    a bare token and are not. The type comes from the token's devicetype
+    claim, or the Device-Type header when the token has none."""
+    user = uid()
+    mobile = {0: ("fcm", "android", "fcm-" + user),
+              1: ("apns", "ios", apns_token(user)),
+              15: ("adm", "android", "amzn1.adm-registration.v3.Zm9v-" + user)}
+    untyped = jwt.encode({"sub": user, "exp": int(time.time()) + 600, "scope": ["api"]},
+                         SECRET, algorithm="HS256")
+    for t in range(27):
+        ident = "t%d-%s" % (t, user)
+        tok = mobile[t][2] if t in mobile else "tok-%d-%s" % (t, user)
+        if t % 2:
+            assert save_token(api, ident, tok, token(user, device=ident, devicetype=t)) == 200, t
+        else:
+            st, _, _ = http("PUT", "%s/devices/identifier/%s/token" % (api.url, ident),
+                            {"pushToken": tok},
+                            headers={"Authorization": "Bearer " + untyped,
+                                     "Device-Type": str(t)})
+            assert st == 200, t
+    items = api.ok("device_list", {"users": [user]})["items"]
+    got = {i["device_type"]: (i["provider"], i["platform"], i["token"]) for i in items}
+    assert got == mobile
 
 
 def test_android_amazon_is_stored_listed_unsupported_and_never_sent(api):

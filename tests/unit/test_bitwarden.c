@@ -56,6 +56,28 @@ test_device_providers(void)
 }
 
 static void
+test_device_types_valid(void)
+{
+    enum hd_provider p;
+    const char *platform;
+    int t, mobile = 0;
+
+    /* DeviceType: 0 Android .. 26 DuckDuckGoBrowser, nothing else */
+    for (t = 0; t <= 26; t++) {
+        ASSERT_INT_EQ(hd_bw_device_type_valid(t), 1);
+        if (hd_bw_device_provider(t, &p, &platform) == 0)
+            mobile++;
+    }
+    ASSERT_INT_EQ(mobile, 3); /* Android, iOS, AndroidAmazon */
+    ASSERT_INT_EQ(hd_bw_device_type_valid(-1), 0);
+    ASSERT_INT_EQ(hd_bw_device_type_valid(27), 0);
+    ASSERT_INT_EQ(hd_bw_device_type_valid(255), 0);
+    ASSERT_INT_EQ(hd_bw_device_provider(27, &p, &platform), -1);
+    ASSERT_INT_EQ(hd_bw_device_type_parse("DuckDuckGoBrowser"), 26);
+    ASSERT_INT_EQ(hd_bw_device_type_parse("27"), -1);
+}
+
+static void
 route(const char *json, int want_rc, enum hd_event_target want_t,
       const char *want_id, int want_ct)
 {
@@ -243,6 +265,7 @@ main(void)
 {
     RUN_TEST(test_client_types);
     RUN_TEST(test_device_providers);
+    RUN_TEST(test_device_types_valid);
     RUN_TEST(test_routing_table);
     RUN_TEST(test_mobile_payloads);
     RUN_TEST(test_known_types_and_guids);
