@@ -63,6 +63,25 @@ migrate(struct hd_pg_config *cfg)
     return 0;
 }
 
+/* The runtime description both modes share (the migrations-only run
+ * answers --help and reads its settings as the server does). */
+static void
+describe(struct hd_runtime_desc *d, const char *summary,
+         struct hd_config_section *secs, size_t n)
+{
+    memset(d, 0, sizeof(*d));
+    d->name = "herald-api";
+    d->summary = summary;
+    d->usage = usage;
+    d->port_var = "HERALD_API_PORT";
+    d->serves = API_SERVES;
+    d->default_port = 8080;
+    d->admin_port_var = "HERALD_API_ADMIN_PORT";
+    d->default_admin_port = 8090;
+    d->secs = secs;
+    d->n = n;
+}
+
 static int
 migrate_only(int argc, char **argv)
 {
@@ -75,17 +94,7 @@ migrate_only(int argc, char **argv)
     memset(&pg_cfg, 0, sizeof(pg_cfg));
     secs[0].fields = hd_pg_config_fields;
     secs[0].base = &pg_cfg;
-    memset(&d, 0, sizeof(d));
-    d.name = "herald-api";
-    d.summary = "apply the database migrations and exit";
-    d.usage = usage;
-    d.port_var = "HERALD_API_PORT";
-    d.serves = API_SERVES;
-    d.default_port = 8080;
-    d.admin_port_var = "HERALD_API_ADMIN_PORT";
-    d.default_admin_port = 8090;
-    d.secs = secs;
-    d.n = 1;
+    describe(&d, "apply the database migrations and exit", secs, 1);
     rc = hd_runtime_init(&rt, &d, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
@@ -295,17 +304,8 @@ main(int argc, char **argv)
     memset(&console_cfg, 0, sizeof(console_cfg));
     secs[6].fields = api_console_config_fields;
     secs[6].base = &console_cfg;
-    memset(&d, 0, sizeof(d));
-    d.name = "herald-api";
-    d.summary = "device registry, push API, events, fan-out and feedback";
-    d.usage = usage;
-    d.port_var = "HERALD_API_PORT";
-    d.serves = API_SERVES;
-    d.default_port = 8080;
-    d.admin_port_var = "HERALD_API_ADMIN_PORT";
-    d.default_admin_port = 8090;
-    d.secs = secs;
-    d.n = 7;
+    describe(&d, "device registry, push API, events, fan-out and feedback",
+             secs, 7);
     rc = hd_runtime_init(&rt, &d, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
