@@ -356,7 +356,10 @@ api_handle_bw_webpush(struct hd_http_req *req, void *ud)
     r.identifier = ident;
     r.device_type = dt;
     r.client_type = hd_bw_client_type_of_device(dt);
-    store(ctx, req, &r, &u, 0); /* Web Push is never relayed, as upstream */
+    /* self-hosted mode: registered at the relay too, whose webpush worker
+     * delivers it with the relay's VAPID key (upstream Bitwarden relays no
+     * Web Push; docs/self-hosted.md says why Herald does) */
+    store(ctx, req, &r, &u, 1);
 out:
     free(sub);
     hd_buf_release(&canon);

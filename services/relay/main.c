@@ -13,6 +13,7 @@
 #include "core/rand.h"
 #include "service/runtime.h"
 #include "services/relay/relay.h"
+#include "webpush/guard.h"
 #include "core/banned.h"
 
 #define PEM_FILE_MAX (256 * 1024)
@@ -138,6 +139,12 @@ setup(struct relay_ctx *ctx, struct hd_runtime *rt)
     hd_ratelimit_init_per_min(&ctx->recipients, &hd_clock_system,
                               ctx->cfg.recipients_per_min,
                               ctx->cfg.recipients_per_min);
+    ctx->web_guard = hd_webpush_guard_new(ctx->cfg.webpush_origins,
+                                          ctx->cfg.webpush_extra, "", &err);
+    if (ctx->web_guard == NULL) {
+        hd_log(HD_LOG_FATAL, 0, "HERALD_WEBPUSH_*ORIGINS: %s", err.msg);
+        return HD_EXIT_CONFIG;
+    }
     metrics_init(&ctx->m, rt->metrics);
     hd_health_add_check(rt->health, "postgres", pg_check, ctx->pg);
     hd_health_add_check(rt->health, "kafka", kafka_check, ctx->producer);
@@ -208,6 +215,7 @@ out:
     hd_kproducer_free(ctx.producer); /* flushes: every callback has run */
     hd_pg_free(ctx.pg);
     hd_jwt_key_free(ctx.token_key);
+    hd_webpush_guard_free(ctx.web_guard);
     hd_ratelimit_release(&ctx.limit);
     hd_ratelimit_release(&ctx.token_limit);
     hd_ratelimit_release(&ctx.recipients);

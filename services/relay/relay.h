@@ -28,6 +28,8 @@
 #include "proto/msg.h"
 #include "pg/pg.h"
 
+struct hd_webpush_guard; /* webpush/guard.h */
+
 #define RELAY_APP_PREFIX "relay."
 #define RELAY_APP_MAX 64
 #define RELAY_GUID_LEN 36
@@ -59,6 +61,8 @@ struct relay_config {
     int recipients_per_min; /* HERALD_RELAY_RECIPIENTS_PER_MIN */
     int max_devices;        /* HERALD_RELAY_MAX_DEVICES */
     int pg_wait_ms;         /* HERALD_RELAY_PG_WAIT_MS */
+    char *webpush_origins;  /* HERALD_WEBPUSH_ORIGINS */
+    char *webpush_extra;    /* HERALD_WEBPUSH_EXTRA_ORIGINS */
 };
 
 extern const struct hd_config_field relay_config_fields[];
@@ -106,12 +110,13 @@ struct relay_register {
     char id[HD_ID_MAX + 1];         /* prefixed deviceId */
     char user[HD_ID_MAX + 1];       /* prefixed userId */
     char identifier[HD_ID_MAX + 1]; /* prefixed identifier */
-    const char *token;              /* borrowed from the body */
+    const char *token;              /* borrowed from the body, or web */
     int device_type;
     enum hd_provider provider; /* HD_PROVIDER_ADM: stored, not delivered */
     const char *platform;      /* static */
     int mobile;                /* 0: no push provider for the type */
-    json_t *channels;          /* new: ["org:<inst>_<org>", ...] */
+    char *web;        /* new: a browser's Web Push subscription, canonical */
+    json_t *channels; /* new: ["org:<inst>_<org>", ...] */
 };
 
 /* Parses a PushRegistrationRequestModel for installation inst. 0, or -1
@@ -119,6 +124,13 @@ struct relay_register {
 int relay_register_parse(json_t *body, const char *inst,
                          struct relay_register *r, struct relay_fail *f);
 void relay_register_release(struct relay_register *r);
+
+/* A parsed registration that is a browser's subscription (r->web): its
+ * endpoint's origin must be one of g's push services. 0 (also for any
+ * other device), or -1 with f (400 on PushToken). */
+int relay_register_web_check(const struct relay_register *r,
+                             const struct hd_webpush_guard *g,
+                             struct relay_fail *f);
 
 /* PushDeviceRequestModel {"id"}: the prefixed id into out. 0 or -1. */
 int relay_device_parse(json_t *body, const char *inst, char out[HD_ID_MAX + 1],
@@ -161,6 +173,7 @@ struct relay_ctx {
     struct hd_ratelimit recipients;  /* devices reached a minute, per inst. */
     struct relay_metrics m;
     char topic_requests[RELAY_TOPIC_MAX];
+    struct hd_webpush_guard *web_guard; /* browsers' push-service origins */
 };
 
 /* The SQL (relay_store.c). */

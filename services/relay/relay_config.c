@@ -7,6 +7,7 @@
 
 #include "core/limits.h"
 #include "services/relay/relay.h"
+#include "webpush/guard.h"
 #include "core/banned.h"
 
 #define RC struct relay_config
@@ -51,5 +52,9 @@ const struct hd_config_field relay_config_fields[] = {
                "devices still update)"),
     HD_CFG_INT("HERALD_RELAY_PG_WAIT_MS", RC, pg_wait_ms, 2000, 10, 60000,
                "how long a request waits for a free database connection"),
+    HD_CFG_STR("HERALD_WEBPUSH_ORIGINS", RC, webpush_origins,
+               HD_WEBPUSH_DEFAULT_ORIGINS, 0, HD_WEBPUSH_ORIGINS_HELP),
+    HD_CFG_STR("HERALD_WEBPUSH_EXTRA_ORIGINS", RC, webpush_extra, "", 0,
+               HD_WEBPUSH_EXTRA_HELP),
     HD_CFG_END,
 };

@@ -18,6 +18,8 @@
 #include "core/json.h"
 #include "core/rand.h"
 #include "services/relay/relay.h"
+#include "webpush/guard.h"
+#include "webpush/sub.h"
 #include "core/banned.h"
 
 int
@@ -329,6 +331,40 @@ org_channels(json_t *body, const char *inst, json_t **out, struct relay_fail *f)
     return 0;
 }
 
+/* A browser (a Web or Browser client type) whose PushToken is a Web
+ * Push subscription, as Herald's self-hosted herald-api relays the
+ * web-push-auth devices: stored as a webpush device under its canonical
+ * token, for the webpush worker behind this relay (whose SSRF guard checks
+ * the endpoint again on every send). 0 not a subscription, 1 taken, -1
+ * with f when it is one but malformed. */
+static int
+web_subscription(struct relay_register *r, struct relay_fail *f)
+{
+    int ct = hd_bw_client_type_of_device(r->device_type);
+    struct hd_webpush_sub sub;
+    struct hd_err err = {0};
+    struct hd_buf canon;
+
+    if ((ct != HD_BW_CLIENT_WEB && ct != HD_BW_CLIENT_BROWSER) ||
+        r->token[0] != '{')
+        return 0;
+    if (hd_webpush_sub_parse(r->token, strlen(r->token), 1, &sub, NULL, &err) <
+        0)
+        return relay_fail_set(f, 400, "PushToken",
+                              "not a Web Push subscription: %s", err.msg);
+    hd_buf_init(&canon, HD_TOKEN_MAX_WEBPUSH);
+    if (hd_webpush_sub_token(&sub, &canon, &err) < 0) {
+        hd_buf_release(&canon);
+        return relay_fail_set(f, 400, "PushToken", "%s", err.msg);
+    }
+    r->web = hd_buf_detach(&canon, NULL);
+    r->token = r->web;
+    r->provider = HD_PROVIDER_WEBPUSH;
+    r->platform = "web";
+    r->mobile = 1;
+    return 1;
+}
+
 int
 relay_register_parse(json_t *body, const char *inst, struct relay_register *r,
                      struct relay_fail *f)
@@ -360,6 +396,8 @@ relay_register_parse(json_t *body, const char *inst, struct relay_register *r,
         r->mobile = 1;
         if (check_token(r->token, r->provider, f) < 0)
             goto fail;
+    } else if (web_subscription(r, f) < 0) {
+        goto fail;
     }
     return 0;
 fail:
@@ -367,10 +405,31 @@ fail:
     return -1;
 }
 
+int
+relay_register_web_check(const struct relay_register *r,
+                         const struct hd_webpush_guard *g, struct relay_fail *f)
+{
+    char origin[HD_WEBPUSH_ORIGIN_MAX];
+    struct hd_webpush_sub sub;
+    struct hd_err err = {0};
+
+    if (r->web == NULL)
+        return 0;
+    if (g == NULL ||
+        hd_webpush_sub_parse(r->web, strlen(r->web), 0, &sub, NULL, &err) < 0 ||
+        hd_webpush_guard_endpoint(g, sub.endpoint, origin, sizeof(origin),
+                                  &err) < 0)
+        return relay_fail_set(f, 400, "PushToken",
+                              "not a Web Push subscription: %s",
+                              err.msg[0] ? err.msg : "no push services");
+    return 0;
+}
+
 void
 relay_register_release(struct relay_register *r)
 {
     json_decref(r->channels);
+    free(r->web);
     memset(r, 0, sizeof(*r));
 }
 

@@ -180,6 +180,12 @@ relay_handle_register(struct hd_http_req *req, void *ud)
         json_decref(doc);
         return;
     }
+    if (relay_register_web_check(&r, ctx->web_guard, &f) < 0) {
+        reject(ctx, req, "register", &f);
+        relay_register_release(&r);
+        json_decref(doc);
+        return;
+    }
     relay_app_of(a.inst, app);
     if (!r.mobile) {
         /* upstream registers only phones; a browser's token is not ours */

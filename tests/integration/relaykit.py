@@ -121,15 +121,15 @@ class Relay:
 
 class Chain:
     """What sits behind a relay: Kafka, herald-api (fan-out) on dsn, the
-    FCM and APNs workers, herald-sim."""
+    FCM and APNs workers (and the others of `providers`), herald-sim."""
 
-    def __init__(self, stack, pg_cluster):
+    def __init__(self, stack, pg_cluster, providers=("fcm", "apns")):
         self.kafka = stack.kafka()
         self.sim = Sim(stack, tempfile.mkdtemp(prefix="herald-sim-"))
         self.api = start_api(stack, pg_cluster, kafka=self.kafka)
         self.dsn = self.api.dsn
         self.rigs = {p: Rig(stack, p, kafka=self.kafka, sim=self.sim)
-                     for p in ("fcm", "apns")}
+                     for p in providers}
 
     def records(self, provider, tok):
         return self.rigs[provider].records(token=tok)

@@ -17,6 +17,7 @@ from api_support import API_KEY
 from harness import Stack, http, http_json, wait_for
 from relaykit import Chain, Relay
 from test_hub_signalr import Clients
+from workerkit import VAPID_PUBLIC, tag
 from workerkit import token as push_token
 
 SECRET = "selfhost-jwt-secret-0123456789abcdef"
@@ -33,7 +34,8 @@ def user_jwt(sub, devicetype, device=""):
 def box(pg_cluster):
     s = Stack(pg=pg_cluster)
     try:
-        chain = Chain(s, pg_cluster)  # the relay operator's side
+        # the relay operator's side
+        chain = Chain(s, pg_cluster, providers=("fcm", "apns", "webpush"))
         relay = Relay(s, chain.dsn, chain.kafka)
         inst, key = relay.installation()
         hub = s.start("herald-hub", s.env(HERALD_JWT_SECRET=SECRET, HERALD_INTERNAL_KEY=INTERNAL,
@@ -103,7 +105,60 @@ def test_event_reaches_signalr_client_and_phone(box):
              timeout=10, what="the relay registration removed")
 
 
-def test_box_has_no_kafka_and_refuses_what_a_relay_cannot_carry(box):
+def test_web_push_browser_is_reached_through_the_relay(box):
+    """A browser's subscription PUT on the box (web-push-auth) is saved
+    there and registered at the relay as a webpush device (its canonical
+    token); an event for the user then reaches the browser through the
+    relay's chain and herald-worker-webpush, decrypted by herald-sim in
+    Bitwarden's Web Push shape. A malformed subscription sent straight to
+    the relay is refused with nothing stored."""
+    chain, relay, inst, hub, api = box
+    user, vault = str(uuid.uuid4()), "vault-" + tag()
+    id_ = "ok" + tag()
+    st, sub = chain.sim.get("/control/webpush/subscription?id=%s&key=%s" % (id_, VAPID_PUBLIC))
+    assert st == 200, sub
+    st, _, body = http("PUT", "%s/devices/identifier/%s/web-push-auth" % (api.url, vault),
+                       {"endpoint": sub["endpoint"], "p256dh": sub["keys"]["p256dh"],
+                        "auth": sub["keys"]["auth"]},
+                       headers={"Authorization": "Bearer " +
+                                user_jwt(user, "ChromeBrowser", vault)})
+    assert st == 200, body
+    canon = json.dumps({"endpoint": sub["endpoint"], "keys": sub["keys"]},
+                       separators=(",", ":"))
+    rows = chain.api.sql("SELECT provider || ' ' || platform || ' ' || token FROM devices "
+                         "WHERE installation_id = '%s' AND user_id = '%s_%s'"
+                         % (inst, inst, user)).splitlines()
+    assert rows == ["webpush web " + canon]
+
+    payload = {"UserId": user, "Date": "2026-12-06T10:00:00Z"}
+    st, doc = http_json("POST", api.url + "/events",
+                        {"Type": 5, "Payload": payload, "target": {"user": user}},
+                        headers={"Authorization": "apikey " + API_KEY})
+    assert st == 202, doc
+    rec = chain.wait("webpush", id_)[0]
+    got = json.loads(rec["response"]["body"])
+    assert set(got) == {"data"} and got["data"]["type"] == 5
+    assert json.loads(got["data"]["payload"]) == payload
+
+    # abuse: browser devices whose tokens are broken subscriptions, sent
+    # straight to the relay by another installation
+    inst2, key2 = relay.installation("abuse@example.com")
+    tok = relay.token(inst2, key2)
+    bad_key = dict(sub["keys"], p256dh="B" + "A" * 86)      # not on the curve
+    for bad in ({"endpoint": sub["endpoint"], "keys": bad_key},
+                {"endpoint": "http://fcm.googleapis.com/x", "keys": sub["keys"]},
+                {"endpoint": "https://169.254.169.254/latest", "keys": sub["keys"]},
+                {"endpoint": "https://metadata.internal/x", "keys": sub["keys"]},
+                {"endpoint": sub["endpoint"]}):
+        reg = {"deviceId": str(uuid.uuid4()), "pushToken": json.dumps(bad),
+               "userId": str(uuid.uuid4()), "type": 9, "identifier": "v-" + tag(),
+               "installationId": inst2}
+        st, _, body = relay.push("POST", "/push/register", tok, json.dumps(reg).encode())
+        doc = json.loads(body)
+        assert st == 400 and "PushToken" in doc["validationErrors"], (bad, doc)
+    assert chain.api.sql("SELECT count(*) FROM devices WHERE installation_id = '%s'"
+                         % inst2) == "0"
+
     _, _, _, _, api = box
     st, _, body = http("GET", api.admin_url + "/readyz")
     assert st == 200 and b"kafka" not in body and b"hub" in body

@@ -9,6 +9,7 @@
 #include "tests/unit/unit.h"
 #include "auth/jwt.h"
 #include "services/relay/relay.h"
+#include "webpush/guard.h"
 #include "core/banned.h"
 
 #define INST "8b1e6a8c-52f0-4a0e-9d7f-0f1bb2a3c4d5"
@@ -80,6 +81,64 @@ test_form(void)
 #define ORG1 "aaaaaaaa-0000-4000-8000-000000000001"
 #define ORG2_UPPER "AAAAAAAA-0000-4000-8000-0000000000BB"
 #define ORG2 "aaaaaaaa-0000-4000-8000-0000000000bb"
+
+/* A browser whose token is a Web Push subscription: a webpush device
+ * under the canonical token; a broken one refused; the endpoint's origin
+ * checked against the push services. */
+#define P256DH                                                                 \
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8p"  \
+    "ZGH6SRpkNtoIAiw4"
+#define WEB_REG(ep, key)                                                       \
+    "{\"deviceId\":\"" DEV "\",\"userId\":\"" UID "\",\"type\":9,"             \
+    "\"identifier\":\"vault\",\"pushToken\":\"{\\\"endpoint\\\":\\\"" ep       \
+    "\\\",\\\"expirationTime\\\":null,\\\"keys\\\":{\\\"p256dh\\\":\\\"" key   \
+    "\\\",\\\"auth\\\":\\\"BTBZMqHH6r4Tts7J_aSIgg\\\"}}\"}"
+
+static void
+test_register_web_push(void)
+{
+    struct hd_webpush_guard *g =
+        hd_webpush_guard_new(HD_WEBPUSH_DEFAULT_ORIGINS, "", "", NULL);
+    struct relay_register r;
+    struct relay_fail f;
+    json_t *b;
+
+    b = j(WEB_REG("https://fcm.googleapis.com/fcm/send/x", P256DH));
+    ASSERT_NOT_NULL(b);
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
+    ASSERT_INT_EQ(r.mobile, 1);
+    ASSERT_INT_EQ(r.provider, HD_PROVIDER_WEBPUSH);
+    ASSERT_STR_EQ(r.platform, "web");
+    ASSERT_STR_EQ(r.token, "{\"endpoint\":\"https://fcm.googleapis.com/fcm/"
+                           "send/x\",\"keys\":{\"p256dh\":\"" P256DH
+                           "\",\"auth\":\"BTBZMqHH6r4Tts7J_aSIgg\"}}");
+    ASSERT_INT_EQ(relay_register_web_check(&r, g, &f), 0);
+    relay_register_release(&r);
+    ASSERT_NULL(r.web);
+    json_decref(b);
+
+    /* a point that is not on the curve */
+    b = j(WEB_REG("https://fcm.googleapis.com/fcm/send/x",
+                  "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                  "AAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), -1);
+    ASSERT_STR_EQ(f.field, "PushToken");
+    json_decref(b);
+
+    /* parsed, but not a push service: an internal host, plain http */
+    b = j(WEB_REG("https://metadata.internal/x", P256DH));
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
+    ASSERT_INT_EQ(relay_register_web_check(&r, g, &f), -1);
+    ASSERT_STR_EQ(f.field, "PushToken");
+    relay_register_release(&r);
+    json_decref(b);
+    b = j(WEB_REG("http://fcm.googleapis.com/x", P256DH));
+    ASSERT_INT_EQ(relay_register_parse(b, INST, &r, &f), 0);
+    ASSERT_INT_EQ(relay_register_web_check(&r, g, &f), -1);
+    relay_register_release(&r);
+    json_decref(b);
+    hd_webpush_guard_free(g);
+}
 
 static void
 test_register_models(void)
@@ -435,6 +494,7 @@ main(void)
     RUN_TEST(test_guid_and_prefix);
     RUN_TEST(test_form);
     RUN_TEST(test_register_models);
+    RUN_TEST(test_register_web_push);
     RUN_TEST(test_device_and_update_models);
     RUN_TEST(test_send_models);
     RUN_TEST(test_send_payload_limit);
