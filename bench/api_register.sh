@@ -4,6 +4,8 @@
 # a locale and one topic; REGISTER_CHANNELS=0: none), each one call of
 # herald_device_register(), alone or in a group commit.
 #   bash bench/api_register.sh [seconds] [connections]
+# Prints the CPU per registration of herald-api and of PostgreSQL (every
+# backend); PERF=FILE also records a perf profile of herald-api.
 . "$(dirname "$0")/api_lib.sh"
 SECS=${1:-20}
 CONNS=${2:-64}
@@ -17,13 +19,22 @@ machine
 pg_start
 kafka_start
 api_start $TUNE HERALD_API_FANOUT=false HERALD_API_FEEDBACK=false
-echo "== device_register, channels: ${REGISTER_CHANNELS:-1} ($TUNE, wrk -t1 -c$CONNS -d${SECS}s)"
+echo "== device_register, channels: ${REGISTER_CHANNELS:-1} ($TUNE, wrk -t1 -c$CONNS -d${SECS}s, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+# PERF=FILE: perf record of herald-api (call graphs) during the load
+if [ -n "${PERF:-}" ]; then
+    perf record -q -g -o "$PERF" -p "${PIDS[-1]}" -- sleep "$SECS" 2>/dev/null &
+    PERF_PID=$!
+fi
 before=$(cpu_ticks "${PIDS[-1]}")
+pg_before=$(pg_cpu_ticks)
 out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/api_register.lua "$API_URL")
 after=$(cpu_ticks "${PIDS[-1]}")
+pg_after=$(pg_cpu_ticks)
+[ -n "${PERF:-}" ] && wait "$PERF_PID"
 echo "$out" | grep -E "Requests/sec|requests in|api errors|latency ms|Socket errors|Non-2xx"
 n=$(echo "$out" | awk '/requests in/{print $1}')
-echo "herald-api CPU per request: $(( (after - before) * 1000000 / $(getconf CLK_TCK) / n )) us"
+hz=$(getconf CLK_TCK)
+echo "CPU per registration: herald-api $(( (after - before) * 1000000 / hz / n )) us, PostgreSQL $(( (pg_after - pg_before) * 1000000 / hz / n )) us"
 echo "devices in the registry: $(psql_q "select count(*) from devices")"
 m=$(curl -fsS "$API_ADMIN_URL/metrics")
 groups=$(echo "$m" | awk '/^herald_api_register_groups_total /{print $2}')

@@ -19,11 +19,13 @@ for fanout in false true; do
     api_start $TUNE HERALD_API_FANOUT=$fanout
     echo "== send_push_notification, fan-out in process: $fanout ($TUNE, wrk -t1 -c$CONNS -d${SECS}s)"
     before=$(cpu_ticks "${PIDS[-1]}")
+    kbefore=$(cpu_ticks "${PIDS[-2]}")
     out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/api_send.lua "$API_URL")
     after=$(cpu_ticks "${PIDS[-1]}")
+    kafter=$(cpu_ticks "${PIDS[-2]}")
     echo "$out" | grep -E "Requests/sec|requests in|api errors|latency ms|Socket errors|Non-2xx"
     n=$(echo "$out" | awk '/requests in/{print $1}')
-    echo "herald-api CPU per request: $(( (after - before) * 1000000 / $(getconf CLK_TCK) / n )) us"
+    echo "CPU per request: herald-api $(( (after - before) * 1000000 / $(getconf CLK_TCK) / n )) us, herald-devkafka $(( (kafter - kbefore) * 1000000 / $(getconf CLK_TCK) / n )) us (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$fanout" = true ]; then
         # the stage consumed the same requests meanwhile: how far behind?
         # (bounded: ~60 s. herald-devkafka's mock partitions keep about

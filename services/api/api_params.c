@@ -4,6 +4,7 @@
  * jansson has already refused invalid UTF-8 while parsing; what is left
  * is length, control characters and embedded NULs, plus the stricter
  * alphabets of tokens that end up in provider URLs (APNs: hex). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -119,6 +120,39 @@ is_tz_char(unsigned char c)
     return is_alnum(c) || c == '_' || c == '-' || c == '+' || c == '/';
 }
 
+/* Names found in the tz database, so a registration's timezone costs a
+ * lookup rather than four system calls: one slot per hash (the database
+ * has about 600 names), a later name taking the slot over. */
+#define TZ_SEEN_SLOTS 1024
+static char tz_seen[TZ_SEEN_SLOTS][API_TZ_MAX + 1];
+static pthread_mutex_t tz_seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned
+tz_slot(const char *s, size_t len)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h % TZ_SEEN_SLOTS;
+}
+
+/* 1 when s is a name seen in the database before; with set, remembers it. */
+static int
+tz_seen_check(const char *s, size_t len, int set)
+{
+    unsigned k = tz_slot(s, len);
+    int hit;
+
+    pthread_mutex_lock(&tz_seen_mu);
+    hit = strcmp(tz_seen[k], s) == 0;
+    if (set && !hit)
+        memcpy(tz_seen[k], s, len + 1);
+    pthread_mutex_unlock(&tz_seen_mu);
+    return hit;
+}
+
 /* An IANA name: the tz database's characters, no "." path steps, and a
  * TZif file of that name under the system's zoneinfo directory. */
 static const char *
@@ -137,6 +171,8 @@ timezone_reason(const char *s, size_t len)
         strcmp(s, "right") == 0 || strncmp(s, "posix/", 6) == 0 ||
         strncmp(s, "right/", 6) == 0)
         return "not an IANA timezone name";
+    if (tz_seen_check(s, len, 0))
+        return NULL;
     snprintf(path, sizeof(path), "%s%s", TZ_DIR, s);
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
         return "unknown timezone";
@@ -145,7 +181,10 @@ timezone_reason(const char *s, size_t len)
         return "unknown timezone";
     ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
     fclose(f);
-    return ok ? NULL : "unknown timezone";
+    if (!ok)
+        return "unknown timezone";
+    tz_seen_check(s, len, 1);
+    return NULL;
 }
 
 /* BCP 47 in the shape Centrifugo's clients send ("de", "pt-BR",
