@@ -20,6 +20,7 @@
 #define HD_HTTP_LINGER_CONNS 256             /* drained after an early 413 */
 #define HD_HTTP_LINGER_S 30                  /* draining one of them at most */
 #define HD_HTTP_LINGER_IDLE_S 5              /* ... with nothing arriving */
+#define HD_HTTP_DRAIN_MAX (64 * 1024 * 1024) /* body read and dropped for a 413 */
 #define HD_HTTP_MAX_CONNECTIONS 4096         /* per server */
 #define HD_HTTP_QUEUE_PER_WORKER 8           /* blocking requests waiting */
 #define HD_REQ_ID_LEN 32                     /* request id, hex + NUL */

@@ -30,6 +30,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "http/h2_conn.h"
 #include "http/h2_queue.h"
 #include "http/h2_setup.h"
 #include "core/limits.h"
@@ -81,8 +82,8 @@ conn_watch(struct h2_conn *k, uint32_t events)
 /* Closes k and fails the streams it carries with f. When it never became
  * ready and no other connection of the origin is, the queue fails too:
  * the caller's retry policy decides, not a reconnect loop here. */
-static void
-conn_close(struct h2_conn *k, enum hd_httpc_fail f, const char *why)
+void
+h2_conn_close(struct h2_conn *k, enum hd_httpc_fail f, const char *why)
 {
     struct h2 *h = k->h;
     struct h2_origin *o = k->o;
@@ -306,8 +307,8 @@ tls_fail_text(struct h2_conn *k, char *out, size_t n)
                     e ? buf : "connection closed");
 }
 
-static int
-session_new(struct h2_conn *k)
+int
+h2_session_new(struct h2_conn *k)
 {
     nghttp2_session_callbacks *cb;
     nghttp2_settings_entry iv[2] = {
@@ -351,7 +352,7 @@ conn_flush(struct h2_conn *k)
                     return 0;
                 }
                 ERR_clear_error();
-                conn_close(k, HD_HTTPC_ESTREAM, "connection lost on write");
+                h2_conn_close(k, HD_HTTPC_ESTREAM, "connection lost on write");
                 return -1;
             }
             k->out_off += (size_t)n;
@@ -364,7 +365,7 @@ conn_flush(struct h2_conn *k)
             ssize_t n = nghttp2_session_mem_send(k->ng, &p);
 
             if (n < 0) {
-                conn_close(k, HD_HTTPC_ESTREAM, nghttp2_strerror((int)n));
+                h2_conn_close(k, HD_HTTPC_ESTREAM, nghttp2_strerror((int)n));
                 return -1;
             }
             if (n == 0)
@@ -377,7 +378,7 @@ conn_flush(struct h2_conn *k)
     conn_watch(k, EPOLLIN);
     if (!nghttp2_session_want_read(k->ng) &&
         !nghttp2_session_want_write(k->ng)) {
-        conn_close(k, HD_HTTPC_ESTREAM, "connection finished");
+        h2_conn_close(k, HD_HTTPC_ESTREAM, "connection finished");
         return -1;
     }
     return 0;
@@ -404,16 +405,16 @@ conn_handshake(struct h2_conn *k)
             return;
         }
         tls_fail_text(k, why, sizeof(why));
-        conn_close(k, HD_HTTPC_ETLS, why);
+        h2_conn_close(k, HD_HTTPC_ETLS, why);
         return;
     }
     SSL_get0_alpn_selected(k->ssl, &alpn, &alen);
     if (alen != 2 || memcmp(alpn, "h2", 2) != 0) {
-        conn_close(k, HD_HTTPC_EPROTO, "the server does not speak HTTP/2");
+        h2_conn_close(k, HD_HTTPC_EPROTO, "the server does not speak HTTP/2");
         return;
     }
-    if (session_new(k) < 0) {
-        conn_close(k, HD_HTTPC_EOTHER, "nghttp2 session");
+    if (h2_session_new(k) < 0) {
+        h2_conn_close(k, HD_HTTPC_EOTHER, "nghttp2 session");
         return;
     }
     k->state = C_READY;
@@ -431,12 +432,12 @@ conn_connected(struct h2_conn *k)
     if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
         snprintf(why, sizeof(why), "connect %s:%d: %s", o->chost, o->cport,
                  strerror(err ? err : errno));
-        conn_close(k, HD_HTTPC_ECONNECT, why);
+        h2_conn_close(k, HD_HTTPC_ECONNECT, why);
         return;
     }
     k->ssl = SSL_new(k->h->ctx);
     if (k->ssl == NULL || SSL_set_fd(k->ssl, k->fd) != 1) {
-        conn_close(k, HD_HTTPC_ETLS, "SSL_new failed");
+        h2_conn_close(k, HD_HTTPC_ETLS, "SSL_new failed");
         return;
     }
     if (is_ip(o->host)) {
@@ -470,12 +471,12 @@ conn_read(struct h2_conn *k)
                          k->o->host);
             else
                 tls_fail_text(k, why, sizeof(why));
-            conn_close(k, HD_HTTPC_ESTREAM, why);
+            h2_conn_close(k, HD_HTTPC_ESTREAM, why);
             return;
         }
         used = nghttp2_session_mem_recv(k->ng, h->rbuf, (size_t)n);
         if (used < 0) {
-            conn_close(k, HD_HTTPC_ESTREAM, nghttp2_strerror((int)used));
+            h2_conn_close(k, HD_HTTPC_ESTREAM, nghttp2_strerror((int)used));
             return;
         }
     }
@@ -578,8 +579,8 @@ build_nv(struct httpc_xfer *x, struct h2_origin *o, const char *path)
     return 0;
 }
 
-static void
-stream_submit(struct h2_conn *k, struct httpc_xfer *x)
+void
+h2_stream_submit(struct h2_conn *k, struct httpc_xfer *x)
 {
     struct h2_stream *s = h2_sx(x);
     const char *path = strchr(x->req.url + 8, '/'); /* after https:// */
@@ -624,7 +625,7 @@ dispatch(struct h2 *h, struct h2_origin *o)
             break;
         x = o->qhead;
         h2_queue_del(o, x);
-        stream_submit(best, x);
+        h2_stream_submit(best, x);
     }
     if (o->qhead == NULL)
         return;
@@ -706,7 +707,7 @@ h2_tick(struct h2 *h)
         for (k = o->conns; k; k = next) {
             next = k->next;
             if (k->state < C_READY && k->deadline <= now)
-                conn_close(k, HD_HTTPC_ECONNECT, "connect timed out");
+                h2_conn_close(k, HD_HTTPC_ECONNECT, "connect timed out");
         }
         dispatch(h, o);
         for (k = o->conns; k; k = next) {
@@ -762,7 +763,7 @@ h2_cancel(void *t)
 
     for (o = h->origins; o; o = o->next) {
         while (o->conns)
-            conn_close(o->conns, HD_HTTPC_ECANCEL, "client freed");
+            h2_conn_close(o->conns, HD_HTTPC_ECANCEL, "client freed");
         while (o->qhead)
             finish(h, o->qhead, HD_HTTPC_ECANCEL, "client freed");
     }

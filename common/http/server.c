@@ -1,16 +1,12 @@
-/* http_server.c -- the HTTP server over libmicrohttpd: the daemon, its
- * callbacks, the worker pool for blocking routes, and shutdown.
+/* server.c -- the HTTP server over libmicrohttpd: its settings, the
+ * listening socket and the accepting thread, starting the daemon, and
+ * shutdown (draining, answering abandoned requests, freeing).
  *
- * MHD calls ahc() several times per request: when the headers are in
- * (route, request id, Content-Length check), once per body chunk, and when
- * the request is complete, where the handler is dispatched. settle() then
- * queues the response or suspends the connection until http_req.c's
- * finish() resumes it; no MHD function is called under a request's lock.
- * Which connections get in, and for how long before their head is
- * complete, is admit.c's: accept_main() asks it, and the STARTED/CLOSED
- * notifications, the first ahc() call of a request and its completion
- * tell it where each connection is. It logs nothing (the access line is
- * request.c's). */
+ * A request's life on the I/O threads (the access handler, body limits,
+ * dispatch) is server_io.c's; the worker pool for blocking routes is
+ * server_pool.c's. Which connections get in, and for how long before
+ * their head is complete, is admit.c's: accept_main() asks it. Nothing
+ * here logs (the access line is request.c's). */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -24,6 +20,8 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "http/admit.h"
+#include "http/server_io.h"
+#include "http/server_pool.h"
 #include "http/server_private.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -62,338 +60,6 @@ const struct hd_config_field hd_http_config_fields[] = {
     HD_CFG_END,
 };
 
-/* ---- dispatch ---- */
-
-static void
-run_handler(struct hd_http_req *r)
-{
-    const struct hd_http_route_entry *e = &r->s->router.e[r->route];
-
-    hd_log_ctx_set("req_id", "%s", r->id);
-    e->r->handler(r, e->ud); /* r may be gone once this returns */
-    hd_log_ctx_clear();
-}
-
-static void *
-worker_main(void *arg)
-{
-    struct hd_http_server *s = arg;
-    struct hd_http_req *r;
-
-    for (;;) {
-        pthread_mutex_lock(&s->qmu);
-        while (!s->qstop && s->qlen == 0)
-            pthread_cond_wait(&s->qcv, &s->qmu);
-        if (s->qstop) {
-            pthread_mutex_unlock(&s->qmu);
-            return NULL;
-        }
-        r = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
-        pthread_mutex_unlock(&s->qmu);
-        run_handler(r);
-    }
-}
-
-static int
-enqueue(struct hd_http_server *s, struct hd_http_req *r)
-{
-    pthread_mutex_lock(&s->qmu);
-    if (s->qstop || s->qlen == s->qcap) {
-        pthread_mutex_unlock(&s->qmu);
-        return -1;
-    }
-    s->queue[(s->qhead + s->qlen) % s->qcap] = r;
-    s->qlen++;
-    pthread_cond_signal(&s->qcv);
-    pthread_mutex_unlock(&s->qmu);
-    return 0;
-}
-
-static void
-server_error(struct hd_http_req *r)
-{
-    char allow[128];
-
-    switch (r->err_status) {
-    case MHD_HTTP_NOT_FOUND:
-        hd_http_respond_error(r, 404, "not_found", "no such endpoint");
-        break;
-    case MHD_HTTP_METHOD_NOT_ALLOWED:
-        hd_http_router_allow(&r->s->router, r->path, allow, sizeof(allow));
-        hd_http_req_add_header(r, "Allow", allow);
-        hd_http_respond_error(r, 405, "method_not_allowed",
-                              "method not allowed here");
-        break;
-    case MHD_HTTP_URI_TOO_LONG:
-        hd_http_respond_error(r, 414, "uri_too_long",
-                              "request target over %d bytes", HD_HTTP_MAX_URL);
-        break;
-    default:
-        hd_http_respond_error(r, 413, "too_large",
-                              "request body over %zu bytes", r->max_body);
-        break;
-    }
-}
-
-/* The connection's admission record (admit.h), or NULL. */
-static void *
-conn_ctx(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-    return ci ? ci->socket_context : NULL;
-}
-
-static enum MHD_Result
-queue_response(struct hd_http_req *r)
-{
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
-    unsigned status;
-
-    pthread_mutex_lock(&r->mu);
-    resp = r->resp;
-    status = r->status;
-    r->resp = NULL;
-    r->state = HD_RS_QUEUED;
-    pthread_mutex_unlock(&r->mu);
-    /* draining: move keep-alive clients to another instance. Done here,
-     * on the I/O thread, because a late finish() must not touch s. An
-     * answer before the body closes the connection too, lingering. */
-    if ((atomic_load(&r->s->quiesced) || r->early) &&
-        MHD_get_response_header(resp, MHD_HTTP_HEADER_CONNECTION) == NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (r->early) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-        if (ci)
-            hd_admit_linger(r->s->admit, conn_ctx(r->conn), ci->connect_fd);
-    }
-    ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-/* After a dispatch, on the I/O thread: queue the response if it is
- * already there, otherwise suspend until finish() resumes us. The suspend
- * happens before the state says SUSPENDED, so finish() can only resume a
- * suspended connection; if the response slipped in between, resume here. */
-static enum MHD_Result
-settle(struct hd_http_req *r)
-{
-    int wake = 0;
-
-    pthread_mutex_lock(&r->mu);
-    if (r->state == HD_RS_RESPONDED) {
-        pthread_mutex_unlock(&r->mu);
-        return queue_response(r);
-    }
-    pthread_mutex_unlock(&r->mu);
-    MHD_suspend_connection(r->conn);
-    pthread_mutex_lock(&r->mu);
-    if (r->state == HD_RS_RESPONDED)
-        wake = 1;
-    else
-        r->state = HD_RS_SUSPENDED;
-    pthread_mutex_unlock(&r->mu);
-    if (wake)
-        MHD_resume_connection(r->conn);
-    return MHD_YES;
-}
-
-static enum MHD_Result
-dispatch(struct hd_http_req *r)
-{
-    struct hd_http_server *s = r->s;
-
-    pthread_mutex_lock(&r->mu);
-    r->state = HD_RS_ACTIVE;
-    pthread_mutex_unlock(&r->mu);
-    if (r->err_status) {
-        server_error(r);
-    } else if (s->router.e[r->route].r->blocking && s->nworkers > 0) {
-        if (enqueue(s, r) < 0) {
-            hd_http_req_add_header(r, "Retry-After", "1");
-            hd_http_respond_error(r, 503, "overloaded",
-                                  "too many requests waiting");
-        }
-    } else {
-        run_handler(r);
-    }
-    return settle(r);
-}
-
-static enum MHD_Result
-on_headers(struct hd_http_req *r)
-{
-    struct hd_http_server *s = r->s;
-    struct hd_http_route_match m;
-    const char *cl;
-    int hit;
-
-    if (strnlen(r->path, HD_HTTP_MAX_URL + 1) > HD_HTTP_MAX_URL) {
-        r->err_status = MHD_HTTP_URI_TOO_LONG;
-    } else {
-        r->route =
-            hd_http_router_find(&s->router, r->method, r->path, &hit, &m);
-        if (r->route < 0) {
-            r->route = hit;
-            r->err_status =
-                hit >= 0 ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
-        } else if (m.n) {
-            hd_http_req_set_params_(r, &m);
-        }
-    }
-    r->max_body = HD_HTTP_MAX_BODY;
-    if (r->err_status == 0 && s->router.e[r->route].r->max_body)
-        r->max_body = s->router.e[r->route].r->max_body;
-    r->body.max = r->max_body;
-    cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        unsigned long long n;
-
-        errno = 0;
-        n = strtoull(cl, &end, 10);
-        if (errno == 0 && end != cl && *end == '\0' && n > r->max_body) {
-            /* before a byte of the body is read */
-            r->err_status = MHD_HTTP_CONTENT_TOO_LARGE;
-            r->early = 1;
-            return dispatch(r);
-        }
-    }
-    return MHD_YES;
-}
-
-/* A body chunk. libmicrohttpd 0.9.75 cannot queue a response while the
- * body is still arriving, so past the limit the rest is counted and
- * dropped, never buffered, and the 413 goes out when the body ends; a
- * sender that goes on for more than HD_HTTP_MAX_BODY beyond is cut off.
- * (A declared Content-Length over the limit is refused before reading.)
- * The bodies of requests already refused (404, 405) are dropped too. */
-static enum MHD_Result
-on_body(struct hd_http_req *r, const char *data, size_t n)
-{
-    if (r->err_status == 0) {
-        if (hd_buf_append(&r->body, data, n, NULL) == 0)
-            return MHD_YES;
-        r->discarded = r->body.len;
-        hd_buf_release(&r->body);
-        r->err_status = MHD_HTTP_CONTENT_TOO_LARGE;
-    }
-    r->discarded += n;
-    if (r->discarded > r->max_body) {
-        r->err_status = MHD_HTTP_CONTENT_TOO_LARGE;
-        if (r->discarded - r->max_body > HD_HTTP_MAX_BODY)
-            return MHD_NO;
-    }
-    return MHD_YES;
-}
-
-/* Every request from its headers to its completion is on s->live, so
- * shutdown can wait for them and answer the abandoned ones. */
-static void
-link_live(struct hd_http_server *s, struct hd_http_req *r)
-{
-    pthread_mutex_lock(&s->mu);
-    r->next = s->live;
-    if (s->live)
-        s->live->prev = r;
-    s->live = r;
-    s->nlive++;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void
-notify_conn(void *cls, struct MHD_Connection *conn, void **ctx,
-            enum MHD_ConnectionNotificationCode code)
-{
-    struct hd_http_server *s = cls;
-    const union MHD_ConnectionInfo *ci;
-
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        hd_admit_closed(s->admit, ctx);
-        return;
-    }
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci)
-        hd_admit_started(s->admit, ci->connect_fd, ctx);
-}
-
-static enum MHD_Result
-ahc(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size,
-    void **con_cls)
-{
-    struct hd_http_req *r = *con_cls;
-    enum hd_http_req_state st;
-    size_t n;
-
-    (void)version;
-    if (r == NULL) {
-        hd_admit_head_done(((struct hd_http_server *)cls)->admit,
-                           conn_ctx(conn));
-        r = hd_http_req_new_(cls, conn, url, method);
-        link_live(cls, r);
-        *con_cls = r;
-        return on_headers(r);
-    }
-    pthread_mutex_lock(&r->mu);
-    st = r->state;
-    pthread_mutex_unlock(&r->mu);
-    if (st != HD_RS_RECEIVING) {
-        /* resumed, or more body after an early 413 */
-        *upload_data_size = 0;
-        return st == HD_RS_RESPONDED ? queue_response(r) : MHD_YES;
-    }
-    n = *upload_data_size;
-    if (n) {
-        *upload_data_size = 0;
-        return on_body(r, upload_data, n);
-    }
-    return dispatch(r);
-}
-
-/* ---- completion: freeing ---- */
-
-static void
-completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-          enum MHD_RequestTerminationCode toe)
-{
-    struct hd_http_server *s = cls;
-    struct hd_http_req *r = *con_cls;
-    int free_now;
-
-    if (r == NULL)
-        return;
-    *con_cls = NULL;
-    hd_http_req_account_(r, toe);
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        hd_admit_idle(s->admit, conn_ctx(conn));
-    pthread_mutex_lock(&s->mu);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        s->live = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    if (--s->nlive == 0)
-        pthread_cond_broadcast(&s->idle);
-    pthread_mutex_unlock(&s->mu);
-    /* the last of MHD and the handler frees it */
-    pthread_mutex_lock(&r->mu);
-    r->conn_gone = 1;
-    free_now = r->state == HD_RS_RECEIVING || r->handler_done;
-    pthread_mutex_unlock(&r->mu);
-    if (free_now)
-        hd_http_req_free_(r);
-}
-
 /* MHD's own diagnostics: kept (the last one) for start-up errors, never
  * logged from here. */
 static void __attribute__((format(printf, 2, 0)))
@@ -409,8 +75,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
         s->mhd_err[--n] = '\0';
     pthread_mutex_unlock(&s->mu);
 }
-
-/* ---- server lifecycle ---- */
 
 struct hd_http_server *
 hd_http_server_new(const struct hd_http_config *cfg, int port,
@@ -489,43 +153,6 @@ hd_http_server_add_routes(struct hd_http_server *s,
         }
         if (s->m_dur)
             s->dur[s->router.n - 1] = hd_metric_with(s->m_dur, routes[i].path);
-    }
-    return 0;
-}
-
-static void
-stop_workers(struct hd_http_server *s)
-{
-    int i;
-
-    pthread_mutex_lock(&s->qmu);
-    s->qstop = 1;
-    pthread_cond_broadcast(&s->qcv);
-    pthread_mutex_unlock(&s->qmu);
-    for (i = 0; i < s->nworkers; i++)
-        pthread_join(s->workers[i], NULL);
-    s->nworkers = 0;
-}
-
-static int
-start_workers(struct hd_http_server *s, struct hd_err *err)
-{
-    int i;
-
-    if (s->cfg.workers == 0)
-        return 0;
-    s->qcap = (size_t)s->cfg.workers * HD_HTTP_QUEUE_PER_WORKER;
-    s->queue = hd_xcalloc(s->qcap, sizeof(*s->queue));
-    s->workers = hd_xcalloc((size_t)s->cfg.workers, sizeof(*s->workers));
-    for (i = 0; i < s->cfg.workers; i++) {
-        int rc = pthread_create(&s->workers[i], NULL, worker_main, s);
-
-        if (rc != 0) {
-            stop_workers(s);
-            return hd_err_set(err, HD_EIO, "start HTTP worker: %s",
-                              strerror(rc));
-        }
-        s->nworkers++;
     }
     return 0;
 }
@@ -647,7 +274,7 @@ hd_http_server_start(struct hd_http_server *s, struct hd_err *err)
     ops[nops] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     if (listen_socket(s, err) < 0)
         return -1;
-    if (start_workers(s, err) < 0)
+    if (hd_http_pool_start_(s, err) < 0)
         goto fail;
     if (start_admit(s, err) < 0)
         goto fail;
@@ -655,11 +282,13 @@ hd_http_server_start(struct hd_http_server *s, struct hd_err *err)
     /* admission (admit.c) keeps the real cap; MHD's limit only leaves room
      * for connections shut down and not yet closed */
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, ahc, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections * 2 + 64,
+        flags, 0, NULL, NULL, hd_http_ahc_, s, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections * 2 + 64,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        notify_conn, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, hd_http_completed_, s,
+        MHD_OPTION_NOTIFY_CONNECTION, hd_http_notify_conn_, s, MHD_OPTION_ARRAY,
+        ops, MHD_OPTION_END);
     if (s->d == NULL) {
         hd_err_set(err, HD_EIO, "HTTP server on %s port %d: %s", s->bind,
                    s->port, s->mhd_err[0] ? s->mhd_err : "cannot start");
@@ -674,7 +303,7 @@ hd_http_server_start(struct hd_http_server *s, struct hd_err *err)
     }
     return 0;
 fail:
-    stop_workers(s);
+    hd_http_pool_stop_(s);
     hd_admit_free(s->admit);
     s->admit = NULL;
     close(s->lfd);
@@ -786,18 +415,11 @@ hd_http_server_free(struct hd_http_server *s, int timeout_ms)
     if (s->d) {
         hd_http_server_quiesce(s);
         wait_idle(s, timeout_ms > 0 ? timeout_ms : 0);
-        stop_workers(s);
+        hd_http_pool_stop_(s);
         /* queued blocking requests whose handler never ran */
         for (;;) {
-            struct hd_http_req *r = NULL;
+            struct hd_http_req *r = hd_http_pool_take_(s);
 
-            pthread_mutex_lock(&s->qmu);
-            if (s->qlen > 0) {
-                r = s->queue[s->qhead];
-                s->qhead = (s->qhead + 1) % s->qcap;
-                s->qlen--;
-            }
-            pthread_mutex_unlock(&s->qmu);
             if (r == NULL)
                 break;
             hd_http_respond_error(r, 503, "shutting_down",

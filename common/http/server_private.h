@@ -42,6 +42,7 @@ struct hd_http_req {
     int early;           /* answered before the body: close, lingering */
     size_t max_body;
     size_t discarded;
+    uint64_t drain_since_ms; /* monotonic: when discarding began, 0 */
     struct hd_buf body;
     struct hd_buf hdrs; /* "name\0value\0"... added by the handler */
     char *pbuf;         /* {param} values, NUL-separated */

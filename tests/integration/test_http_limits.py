@@ -3,7 +3,7 @@ share, under one hostile client: 5,000 connections that never finish their
 request head leave a second client's requests answered within 1 s; a
 connection trickling header lines is closed at the head deadline; one
 address past its cap is refused while another gets in; an over-limit body
-reads its 413; X-Forwarded-For is believed only from a trusted proxy.
+reads its 413 (declared or chunked, on api and relay); X-Forwarded-For is believed only from a trusted proxy.
 
 The hostile client spreads its connections over 127.0.1.0/24 source
 addresses, the well-behaved one speaks from 127.0.0.2 (Linux routes all
@@ -271,3 +271,75 @@ def test_over_limit_body_reads_413(stack, pg_cluster):
     assert data.startswith(b"HTTP/1.1 413"), data[:200]
     assert b"Connection: close" in data, data[:400]
     assert b'"error":"too_large"' in data, data[:400]
+
+
+def read_response(s):
+    """One HTTP/1.1 response with a Content-Length from s: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(body) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
+def chunked_over_limit(port, path, tls=None):
+    """POST path with a 20 MB chunked body (no Content-Length), sent whole
+    before reading, as most clients do; then GET /healthz on the same
+    connection when the answer keeps it open. Returns (head, body,
+    status of the GET or None)."""
+    s = raw_socket(GOOD)
+    s.connect(("127.0.0.1", port))
+    if tls:
+        s = tls.wrap_socket(s, server_hostname="127.0.0.1")
+    s.settimeout(30)
+    piece = b"x" * 65536
+    try:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" % path.encode())
+        for _ in range(20 * 1024 * 1024 // len(piece)):
+            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        s.sendall(b"0\r\n\r\n")
+        head, body = read_response(s)
+        again = None
+        if b"connection: close" not in head.lower():
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            again = int(read_response(s)[0].split(b" ", 2)[1])
+    finally:
+        s.close()
+    return head, body, again
+
+
+def test_chunked_over_limit_body_reads_413(stack, pg_cluster):
+    """A 20 MB chunked POST /api (no declared length, so it cannot be
+    refused before reading): the body is drained, the client reads the
+    413 error, the connection goes on serving, and a new one is
+    served too."""
+    api = start_api(stack, pg_cluster)
+    head, body, again = chunked_over_limit(api.svc.port, "/api")
+    assert head.startswith(b"HTTP/1.1 413"), head[:200]
+    assert b'"error":"too_large"' in body, body[:400]
+    assert again in (None, 200), again
+    assert get(api.svc.port)[0] == 200
+
+
+def test_relay_chunked_over_limit_body_reads_413(stack, pg_dsn):
+    """The same on herald-relay (HTTPS), POST /push/register."""
+    relay = Relay(stack, pg_dsn, stack.kafka())
+    head, body, again = chunked_over_limit(relay.port, "/push/register", tls=relay.ctx)
+    assert head.startswith(b"HTTP/1.1 413"), head[:200]
+    assert b'"error":"too_large"' in body, body[:400]
+    assert again in (None, 200), again
+    assert get(relay.port, tls=relay.ctx)[0] == 200

@@ -152,8 +152,11 @@ test_chunked_upload_over_limit(void)
     req_on(c, "POST", url, NULL, NULL, 300000, &rs);
     ASSERT_INT_EQ(rs.status, 413);
     ASSERT_STR_CONTAINS(rs.body, "\"error\":\"too_large\"");
-    /* a sender that goes on far beyond is cut off */
-    req_on(c, "POST", url, NULL, NULL, 64u << 20, &rs);
+    /* 20 MB: drained to its end and answered, as a lingering close */
+    req_on(c, "POST", url, NULL, NULL, 20u << 20, &rs);
+    ASSERT_INT_EQ(rs.status, 413);
+    /* a sender that goes on past the drain cap is cut off */
+    req_on(c, "POST", url, NULL, NULL, HD_HTTP_DRAIN_MAX + (1u << 20), &rs);
     ASSERT_INT_EQ(rs.status, 0);
     ASSERT_TRUE(rs.rc != CURLE_OK);
     /* and the server is fine */
