@@ -1,8 +1,10 @@
 /* fuzz_auth_jwt.c -- JWT parsing and verification (common/auth/jwt.c):
- * any bytes as a token against an HS256 and an ES256 key, through
- * hd_jwt_peek and hd_jwt_verify; with the first byte odd, the rest as a
- * claims object that is signed and must verify again with the same
- * claims. */
+ * any bytes as a token through hd_jwt_peek and hd_jwt_verify; with the
+ * first byte odd, the rest as a claims object that is signed and must
+ * verify again with the same claims. Bit 1 of the first byte picks the key
+ * (HS256 or ES256): one key an input, so an ECDSA signature or
+ * verification is paid only by the inputs that ask for it, and every path
+ * is still one bit away. The keys are loaded once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +36,12 @@ load_keys(void)
 }
 
 static void
-roundtrip(const uint8_t *data, size_t size)
+roundtrip(struct hd_jwt_key *key, const uint8_t *data, size_t size)
 {
     json_t *claims = fuzz_json(data, size), *back = NULL;
     struct hd_jwt_verify_opts o = {.now_s = 1700000000, .leeway_s = 60};
     struct hd_buf tok;
     struct hd_err err;
-    size_t i;
 
     if (claims == NULL || !json_is_object(claims)) {
         json_decref(claims);
@@ -53,17 +54,14 @@ roundtrip(const uint8_t *data, size_t size)
     json_object_del(claims, "iat");
     json_object_del(claims, "iss");
     json_object_del(claims, "aud");
-    for (i = 0; i < 2; i++) {
-        hd_buf_init(&tok, HD_JWT_MAX_LEN);
-        if (hd_jwt_sign(keys[i], "kid", claims, &tok, &err) == 0) {
-            if (hd_jwt_verify(keys[i], tok.data, tok.len, &o, NULL, &back,
-                              &err) < 0 ||
-                !json_equal(back, claims))
-                abort();
-            json_decref(back);
-        }
-        hd_buf_release(&tok);
+    hd_buf_init(&tok, HD_JWT_MAX_LEN);
+    if (hd_jwt_sign(key, "kid", claims, &tok, &err) == 0) {
+        if (hd_jwt_verify(key, tok.data, tok.len, &o, NULL, &back, &err) < 0 ||
+            !json_equal(back, claims))
+            abort();
+        json_decref(back);
     }
+    hd_buf_release(&tok);
     json_decref(claims);
 }
 
@@ -75,14 +73,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    .issuer = "herald",
                                    .audience = "fuzz"};
     json_t *h = NULL, *c = NULL;
+    struct hd_jwt_key *key;
     struct hd_err err;
-    size_t i;
+    int i;
 
     if (size < 1 || size > FUZZ_INPUT_MAX)
         return 0;
     load_keys();
+    key = keys[(data[0] >> 1) & 1];
     if (data[0] & 1) {
-        roundtrip(data + 1, size - 1);
+        roundtrip(key, data + 1, size - 1);
         return 0;
     }
     data++;
@@ -92,9 +92,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(c);
         h = c = NULL;
     }
+    /* with an issuer and audience required, then without but with exp */
     for (i = 0; i < 2; i++) {
-        if (hd_jwt_verify(keys[i], (const char *)data, size, &o, &h, &c,
-                          &err) == 0) {
+        if (hd_jwt_verify(key, (const char *)data, size, &o, &h, &c, &err) ==
+            0) {
             json_decref(h);
             json_decref(c);
             h = c = NULL;
