@@ -3,7 +3,7 @@
 #ifndef HD_HTTP_H2_CONN_H
 #define HD_HTTP_H2_CONN_H
 
-#include "http/h2_private.h"
+#include "http/h2_state.h"
 
 /* A client session with h2.c's callbacks on k: 0, or -1. */
 int h2_session_new(struct h2_conn *k);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "http/h2_private.h"
+#include "http/h2_state.h"
 #include "http/h2_conn.h"
 #include "http/h2_queue.h"
 #include "tests/fuzz/fuzz.h"
