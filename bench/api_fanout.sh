@@ -89,14 +89,17 @@ run_send() {
     cpu0=($(cpu_ticks "$API_PID") $(pg_cpu_ticks) $(cpu_ticks "$KAFKA_PID"))
     t0=$(date +%s.%N)
     curl -fsS -H "Authorization: apikey $API_KEY" -d "{\"recipient\":{\"filter\":{\"topics\":[\"bench\"]}},\"uid\":\"$UID_\",$2}" "$API_URL/api/send_push_notification" >/dev/null
-    until [ "$(psql_q "select state from push_requests where uid = '$UID_'")" = done ]; do
+    # herald-api logs the request done once its push_requests row is
+    # written: waiting on the log keeps the wait's own queries (a new
+    # backend each) out of PostgreSQL's CPU figure
+    until grep -q "request $UID_ done" "$WORK/api.log"; do
         sleep 0.05
     done
     t1=$(date +%s.%N)
     cpu1=($(cpu_ticks "$API_PID") $(pg_cpu_ticks) $(cpu_ticks "$KAFKA_PID"))
     echo "fan-out of $N devices ($1): $(echo "$t1 - $t0" | bc) s from send to the last batch acknowledged and recorded (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     cpu_report "${cpu0[@]}" "${cpu1[@]}"
-    echo "  recorded: $(psql_q "select tokens || ' tokens' from push_requests where uid = '$UID_'")"
+    echo "  recorded: $(psql_q "select state || ', ' || tokens || ' tokens' from push_requests where uid = '$UID_'")"
     grep -o "request $UID_ done[^\"]*" "$WORK/api.log" || true
     if [ "${VERIFY:-1}" = 1 ]; then
         wait $VPID
