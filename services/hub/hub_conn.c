@@ -2,15 +2,17 @@
  * SignalR handshake, its groups, its outbound queue, its writes and its
  * timer.
  *
- * The queue is a ring of references to shared frames, allocated on first
- * use and freed by the timer once idle, so an idle connection holds no
- * buffer. A writable callback copies as many queued messages as fit into
- * the thread's scratch buffer and writes them as one WebSocket message
- * (SignalR allows several messages per frame). A queue that reaches
- * queue_max means the client cannot keep up: it is dropped and the
- * connection killed, never allowed to grow. After the handshake, inbound
- * messages (pings, invocations) are accepted and ignored; only close
- * codes remain (1008 handshake timeout, 1009 message too big). */
+ * The queue is a ring of references to shared frames. Its first slot is
+ * inside the connection (a ping or a lone notification needs no
+ * allocation); a ring that grew for a burst is freed by the timer once
+ * the queue is empty, so an idle connection holds no buffer. A writable
+ * callback copies as many queued messages as fit into the thread's scratch
+ * buffer and writes them as one WebSocket message (SignalR allows several
+ * messages per frame). A queue that reaches queue_max means the client cannot
+ * keep up: it is dropped and the connection killed, never allowed to grow.
+ * After the handshake, inbound messages (pings, invocations) are accepted and
+ * ignored; only close codes remain (1008 handshake timeout, 1009 message too
+ * big). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,17 @@
 
 #define TICKS_PER_S (1000 / HUB_WHEEL_TICK_MS)
 
+/* Gives back the ring's memory; the queue must be empty. */
+static void
+drop_ring(struct hub_conn *c)
+{
+    if (c->ring != &c->one)
+        free(c->ring);
+    c->ring = NULL;
+    c->qcap = 0;
+    c->qhead = 0;
+}
+
 static void
 flush_queue(struct hub_conn *c)
 {
@@ -32,10 +45,7 @@ flush_queue(struct hub_conn *c)
         c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
     }
-    free(c->ring);
-    c->ring = NULL;
-    c->qcap = 0;
-    c->qhead = 0;
+    drop_ring(c);
 }
 
 static void
@@ -51,26 +61,59 @@ kill_slow(struct hub_thread *th, struct hub_conn *c)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* The first message takes the connection's own slot; the second moves
+ * the queue to a ring of 8, which doubles up to max. */
 static void
 grow_ring(struct hub_conn *c, uint32_t max)
 {
-    uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
+    uint32_t ncap = c->qcap > 1 ? c->qcap * 2 : c->qcap == 1 ? 8 : 1;
     struct hub_lframe **r;
     uint32_t i;
 
     if (ncap > max)
         ncap = max;
+    if (ncap == 1) {
+        c->ring = &c->one;
+        c->qcap = 1;
+        c->qhead = 0;
+        return;
+    }
     r = hd_xmalloc(ncap * sizeof(*r));
     for (i = 0; i < c->qlen; i++)
         r[i] = c->ring[(c->qhead + i) % c->qcap];
-    free(c->ring);
+    if (c->ring != &c->one)
+        free(c->ring);
     c->ring = r;
     c->qcap = ncap;
     c->qhead = 0;
 }
 
-/* Asks lws for a writable callback on every connection queued since the
- * last flush (the write delay timer). */
+static int write_queue(struct hub_thread *th, struct hub_conn *c);
+
+/* Writes c's queue now, outside a writable callback: an open connection
+ * whose last write went out whole has room in its socket, and asking
+ * lws for a writable callback first would cost two epoll_ctl() calls and
+ * a loop pass per write. What does not fit in one frame, or in the
+ * socket (lws keeps the rest and writes it when it can), waits for the
+ * writable callback. A write that fails kills the connection. */
+static void
+write_now(struct hub_thread *th, struct hub_conn *c)
+{
+    if (c->state != HUB_CS_OPEN || c->pending != NULL ||
+        lws_partial_buffered(c->wsi)) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (write_queue(th, c) < 0) {
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (c->qlen > 0)
+        lws_callback_on_writable(c->wsi);
+}
+
+/* Writes every connection queued since the last flush (the write delay
+ * timer). */
 static void
 flush_all(struct hub_thread *th)
 {
@@ -78,12 +121,13 @@ flush_all(struct hub_thread *th)
 
     th->dirty = NULL;
     th->flush_armed = 0;
+    hub_thread_now(th);
     for (; c; c = next) {
         next = c->dirty_next;
         c->dirty_next = NULL;
         c->flags &= (uint8_t)~HUB_CF_DIRTY;
         if (c->qlen > 0)
-            lws_callback_on_writable(c->wsi);
+            write_now(th, c);
     }
 }
 
@@ -451,13 +495,36 @@ pack_queue(struct hub_thread *th, struct hub_conn *c, unsigned char **out,
     return n;
 }
 
-int
-hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
+/* Writes one frame of queued messages (c->qlen > 0). Returns 0, or -1
+ * when the connection cannot be written. */
+static int
+write_queue(struct hub_thread *th, struct hub_conn *c)
 {
     unsigned char *big = NULL, *out;
     size_t n, count = 0, notes = 0;
     int rc;
 
+    n = pack_queue(th, c, &out, &big, &count, &notes);
+    rc = lws_write(c->wsi, out, n,
+                   c->proto == HUB_PROTO_MSGPACK ? LWS_WRITE_BINARY
+                                                 : LWS_WRITE_TEXT);
+    free(big);
+    if (rc < (int)n)
+        return -1;
+    th->st.deliveries[c->proto] += notes;
+    th->st.pings += count - notes;
+    c->last_tx = th->now;
+    while (count-- > 0) {
+        hub_lframe_unref(c->ring[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    return 0;
+}
+
+int
+hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
+{
     if (c->wsi == NULL)
         return 0;
     hub_thread_now(th);
@@ -474,24 +541,8 @@ hub_conn_writable(struct hub_thread *th, struct hub_conn *c)
     }
     if (c->pending && c->pending->reply)
         return write_reply(th, c);
-    if (c->qlen == 0)
-        goto done;
-    n = pack_queue(th, c, &out, &big, &count, &notes);
-    rc = lws_write(c->wsi, out, n,
-                   c->proto == HUB_PROTO_MSGPACK ? LWS_WRITE_BINARY
-                                                 : LWS_WRITE_TEXT);
-    free(big);
-    if (rc < (int)n)
+    if (c->qlen > 0 && write_queue(th, c) < 0)
         return -1;
-    th->st.deliveries[c->proto] += notes;
-    th->st.pings += count - notes;
-    c->last_tx = th->now;
-    while (count-- > 0) {
-        hub_lframe_unref(c->ring[c->qhead]);
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-    }
-done:
     if (c->qlen > 0) {
         lws_callback_on_writable(c->wsi);
     } else if (c->state == HUB_CS_CLOSING) {
@@ -526,17 +577,14 @@ hub_conn_timer(struct hub_wheel_node *n, void *ud)
         conn_close(th, c, LWS_CLOSE_STATUS_GOINGAWAY);
         return;
     }
+    if (c->qlen == 0 && c->ring)
+        drop_ring(c); /* idle: give the queue's memory back */
     if (th->now - c->last_tx >= ping - 1) {
         if (c->qlen == 0)
             hub_conn_push(th, c, &th->ping[c->proto]);
         if (c->state != HUB_CS_OPEN)
             return;
         c->last_tx = th->now; /* counts from the ping just queued */
-    } else if (c->qlen == 0 && c->ring) {
-        free(c->ring); /* idle: give the queue's memory back */
-        c->ring = NULL;
-        c->qcap = 0;
-        c->qhead = 0;
     }
     arm(th, c);
 }

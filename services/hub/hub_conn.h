@@ -39,7 +39,8 @@ struct hub_conn {
     struct hub_wheel_node timer;
     struct hub_member user;      /* "u:" or "a:" group */
     struct hub_member *orgs;     /* "o:" groups, norgs: new */
-    struct hub_lframe **ring;    /* queued messages: new, qcap */
+    struct hub_lframe **ring;    /* queued messages: &one or new, qcap */
+    struct hub_lframe *one;      /* the queue while it holds one message */
     struct hub_pending *pending; /* until the handshake completes */
     struct hub_http *http;       /* HTTP requests only */
     struct hub_lent *slot;

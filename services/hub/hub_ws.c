@@ -123,12 +123,15 @@ set_protocols(struct hub_thread *th, size_t session_size)
     struct lws_protocols *p = th->protocols;
 
     memset(th->protocols, 0, sizeof(th->protocols));
-    /* rx: 128-byte reads are plenty for pings (a long message arrives in
-     * pieces); tx must be set, or lws caps every send() at the rx size */
+    /* rx: lws keeps a buffer of this size (+ LWS_PRE + 4) for every
+     * connection and hands a data frame up in pieces of it; a client
+     * ping (3 bytes in MessagePack, 11 in JSON) fits whole, the 41-byte
+     * handshake arrives in three (control frames have their own buffer).
+     * tx must be set, or lws caps every send() at the rx size. */
     p[0].name = "herald-hub";
     p[0].callback = ws_callback;
     p[0].per_session_data_size = session_size;
-    p[0].rx_buffer_size = 128;
+    p[0].rx_buffer_size = 16;
     p[0].tx_packet_size = LWS_PRE + HD_HUB_PACK_MAX + 16;
     p[1].name = "hub-listen";
     p[1].callback = hub_accept_callback;
