@@ -78,6 +78,8 @@ struct opts {
     int type;
     int pad;
     const char *user;
+    char **user_ids; /* --user-file, nuser_ids of them */
+    int nuser_ids;
     const char *auth; /* --auth: "Bearer" (hub /send) or "apikey" (api) */
 };
 
@@ -120,7 +122,8 @@ usage(void)
     fprintf(
         stderr,
         "usage: hub_load --port P [--host H] [--path /notifications/hub]\n"
-        "  --conns N --secret S [--users U] [--org O] [--json]\n"
+        "  --conns N --secret S [--users U | --user-file F] [--org O] "
+        "[--json]\n"
         "  [--src a,b,...] [--rate conns/s] [--duration s] [--expect N]\n"
         "  [--ping s] [--stats-ms ms] [--batch-ms ms]\n"
         "or: hub_load --send K --key KEY --port P [--send-rate n/s]\n"
@@ -128,7 +131,9 @@ usage(void)
         "  [--auth Bearer|apikey] (apikey: herald-api's POST /events)\n"
         "--raw: plain WebSocket peer (e.g. nchan), every message is a\n"
         "  delivery; with --send, --send-path P posts {\"BenchTs\",\"Pad\"}\n"
-        "  to P instead of a Bitwarden notification to /send\n");
+        "  to P instead of a Bitwarden notification to /send\n"
+        "--user-file F: the users' ids, one a line (connection i is the\n"
+        "  user of line i modulo their number); else load-0 .. load-(U-1)\n");
     exit(2);
 }
 
@@ -140,6 +145,34 @@ num(const char *s, int min, int max)
     if (s == NULL || hd_parse_int(s, min, max, &v) < 0)
         usage();
     return v;
+}
+
+/* The user ids of F, one a line (blank lines skipped). */
+static void
+read_user_file(struct opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    size_t n;
+
+    if (f == NULL) {
+        perror(path);
+        exit(2);
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n = strcspn(line, "\r\n");
+        if (n == 0)
+            continue;
+        line[n] = '\0';
+        o->user_ids = hd_xrealloc(o->user_ids, ((size_t)o->nuser_ids + 1) *
+                                                   sizeof(*o->user_ids));
+        o->user_ids[o->nuser_ids++] = hd_xstrdup(line);
+    }
+    fclose(f);
+    if (o->nuser_ids == 0) {
+        fprintf(stderr, "%s: no user ids\n", path);
+        exit(2);
+    }
 }
 
 static void
@@ -189,6 +222,8 @@ parse_args(int argc, char **argv, struct opts *o)
             o->org = v;
         else if (strcmp(a, "--user") == 0)
             o->user = v;
+        else if (strcmp(a, "--user-file") == 0)
+            read_user_file(o, v);
         else if (strcmp(a, "--rate") == 0)
             o->rate = num(v, 1, 1000000);
         else if (strcmp(a, "--duration") == 0)
@@ -364,7 +399,10 @@ mint(const struct opts *o, struct hd_jwt_key *k, int i)
     struct hd_buf out;
     char sub[64];
 
-    snprintf(sub, sizeof(sub), "load-%d", i % o->users);
+    if (o->nuser_ids > 0)
+        snprintf(sub, sizeof(sub), "%s", o->user_ids[i % o->nuser_ids]);
+    else
+        snprintf(sub, sizeof(sub), "load-%d", i % o->users);
     json_object_set_new(c, "sub", json_string(sub));
     json_object_set_new(c, "exp", json_integer(time(NULL) + 86400));
     json_object_set_new(c, "devicetype", json_string("ChromeBrowser"));
@@ -753,12 +791,20 @@ run_conns(const struct opts *o)
             }
         }
         now = mono_ms();
-        /* the client's keep-alive: each connection every o->ping s */
+        /* the client's keep-alive: each connection every o->ping s; the
+         * seconds a slow pass skipped are caught up, or their connections
+         * would miss a ping and time out on a loaded machine */
         if (o->ping > 0 && now / 1000 != last_ping_s) {
+            int64_t from = last_ping_s ? last_ping_s + 1 : now / 1000;
+            int64_t span;
+
             last_ping_s = now / 1000;
+            span = last_ping_s - from; /* seconds due: from .. now */
             for (i = 0; i < opened; i++) {
                 if (cs[i].state == L_OPEN &&
-                    cs[i].ping_slot % o->ping == last_ping_s % o->ping)
+                    (span >= o->ping ||
+                     ((cs[i].ping_slot - from) % o->ping + o->ping) % o->ping <=
+                         span))
                     ws_send(&cs[i], o->json ? 0x1 : 0x2,
                             o->json ? "{\"type\":6}\x1e" : "\x02\x91\x06",
                             o->json ? 11 : 3);

@@ -8,10 +8,14 @@ latency. RATE 0 = as fast as possible (a burst).
 
 users:N spreads the events over the users load-0 .. load-(N-1), the
 subjects of hub_load's tokens (one event reaches one user's connection).
+A record keyed by a user id goes to the partition herald-api would
+write it to (CRC-32 of the key modulo the partition count), so a hub
+sharded by user reads it where it expects it.
 """
 import json
 import sys
 import time
+import zlib
 
 from confluent_kafka import Producer
 
@@ -21,6 +25,7 @@ def main():
     kind, _, tid = (sys.argv[4] if len(sys.argv) > 4 else "org:bench").partition(":")
     pad = "x" * int(sys.argv[5] if len(sys.argv) > 5 else 20)
     p = Producer({"bootstrap.servers": brokers, "linger.ms": 0, "queue.buffering.max.messages": 1000000})
+    nparts = len(p.list_topics("herald.events", timeout=10).topics["herald.events"].partitions)
     t0 = time.monotonic()
     for i in range(count):
         if rate > 0:
@@ -43,8 +48,9 @@ def main():
                "target_id": payload.get("UserId") or payload.get("OrganizationId"), "client_type": 0,
                "notification": {"Type": 18 if kind == "org" else 5, "Payload": payload, "ContextId": None},
                "created_ms": now_us // 1000}
+        key = rec["target_id"].encode()
         p.produce("herald.events", json.dumps(rec, separators=(",", ":")).encode(),
-                  key=rec["target_id"].encode())
+                  key=key, partition=zlib.crc32(key) % nparts)
         p.poll(0)
     p.flush(30)
     print(json.dumps({"produced": count, "seconds": round(time.monotonic() - t0, 3)}))
