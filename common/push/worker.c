@@ -142,6 +142,14 @@ hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
     return 0;
 }
 
+void
+hd_push_result_set(struct hd_push_result *r, enum hd_push_action a,
+                   const char *code)
+{
+    r->action = a;
+    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
+}
+
 uint64_t
 hd_push_retry_after(const struct hd_httpc_resp *resp,
                     const struct hd_clock *clock)

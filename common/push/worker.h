@@ -184,6 +184,11 @@ struct hd_push_provider {
 int hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
                        struct hd_err *err);
 
+/* Helper for classify(): sets r's action and code (NULL: ""), the code
+ * cut to HD_PUSH_CODE_MAX - 1 bytes. */
+void hd_push_result_set(struct hd_push_result *r, enum hd_push_action a,
+                        const char *code);
+
 /* Helper for classify(): the answer's Retry-After (seconds or an HTTP
  * date, read at clock's time) in milliseconds from now, 0 when absent or
  * unreadable. */

@@ -307,13 +307,6 @@ apns_build(void *st, void *bctx, const struct hd_msg_delivery *d, size_t first,
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void
-set(struct hd_push_result *r, enum hd_push_action a, const char *code)
-{
-    r->action = a;
-    snprintf(r->code, sizeof(r->code), "%s", code);
-}
-
 static int
 is(const char *s, const char *v)
 {
@@ -343,32 +336,35 @@ apns_classify(int status, const char *body, size_t len, uint64_t retry_after_ms,
     else
         snprintf(code, sizeof(code), "HTTP_%d", status);
     if (status == 410) {
-        set(res, HD_PUSH_TOKEN_INVALID, code); /* Unregistered, Expired */
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID,
+                           code); /* Unregistered, Expired */
     } else if (is(code, "BadDeviceToken") ||
                is(code, "DeviceTokenNotForTopic")) {
-        set(res, HD_PUSH_TOKEN_INVALID, code);
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, code);
         res->guarded = 1; /* the wrong environment or topic does this too */
     } else if (is(code, "ExpiredProviderToken")) {
-        set(res, HD_PUSH_REAUTH, code);
+        hd_push_result_set(res, HD_PUSH_REAUTH, code);
     } else if (is(code, "TooManyRequests")) {
-        set(res, HD_PUSH_RETRY, code); /* this device: back off long */
+        hd_push_result_set(res, HD_PUSH_RETRY,
+                           code); /* this device: back off long */
         dev = DEVICE_BACKOFF_MS << (attempt < 6 ? attempt : 6);
         if (dev > DEVICE_BACKOFF_MAX_MS)
             dev = DEVICE_BACKOFF_MAX_MS;
         if (retry_after_ms < dev)
             retry_after_ms = dev;
     } else if (is(code, "TooManyProviderTokenUpdates")) {
-        set(res, HD_PUSH_CONFIG, code); /* someone else mints for our team */
+        hd_push_result_set(res, HD_PUSH_CONFIG,
+                           code); /* someone else mints for our team */
     } else if (is(code, "UnrelatedKeyIdInToken") || is(code, "IdleTimeout") ||
                is(code, "Shutdown") || status >= 500) {
-        set(res, HD_PUSH_RETRY, code);
+        hd_push_result_set(res, HD_PUSH_RETRY, code);
     } else if (status == 403 || is(code, "BadTopic") ||
                is(code, "MissingTopic") || is(code, "TopicDisallowed")) {
-        set(res, HD_PUSH_CONFIG, code);
+        hd_push_result_set(res, HD_PUSH_CONFIG, code);
     } else if (status == 429) {
-        set(res, HD_PUSH_RETRY, code);
+        hd_push_result_set(res, HD_PUSH_RETRY, code);
     } else {
-        set(res, HD_PUSH_BAD_REQUEST, code);
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, code);
     }
     if (res->action == HD_PUSH_RETRY)
         res->retry_after_ms = retry_after_ms;

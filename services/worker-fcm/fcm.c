@@ -264,13 +264,6 @@ read_error(json_t *root, struct fcm_error *e)
     }
 }
 
-static void
-set(struct hd_push_result *r, enum hd_push_action a, const char *code)
-{
-    r->action = a;
-    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
-}
-
 static int
 is(const char *s, const char *v)
 {
@@ -299,37 +292,38 @@ fcm_classify(int status, const char *body, size_t len, uint64_t retry_after_ms,
     if (e.code == NULL) {
         /* no FcmError: never a token problem */
         if (status == 401)
-            set(res, HD_PUSH_REAUTH, code);
+            hd_push_result_set(res, HD_PUSH_REAUTH, code);
         else if (status == 403 || status == 404)
-            set(res, HD_PUSH_CONFIG, code);
+            hd_push_result_set(res, HD_PUSH_CONFIG, code);
         else if (status == 429 || status >= 500)
-            set(res, HD_PUSH_RETRY, code);
+            hd_push_result_set(res, HD_PUSH_RETRY, code);
         else
-            set(res, HD_PUSH_BAD_REQUEST, code);
+            hd_push_result_set(res, HD_PUSH_BAD_REQUEST, code);
     } else if (is(e.code, "UNREGISTERED")) {
-        set(res, HD_PUSH_TOKEN_INVALID, code);
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, code);
     } else if (is(e.code, "INVALID_ARGUMENT")) {
         if (is(e.apns, "Unregistered") || is(e.apns, "BadDeviceToken") ||
             is(e.apns, "ExpiredToken") || e.token_violation ||
             (e.message &&
              strncmp(e.message, BAD_TOKEN_MSG, strlen(BAD_TOKEN_MSG)) == 0))
-            set(res, HD_PUSH_TOKEN_INVALID, code);
+            hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, code);
         else
-            set(res, HD_PUSH_BAD_REQUEST, code);
+            hd_push_result_set(res, HD_PUSH_BAD_REQUEST, code);
     } else if (is(e.code, "SENDER_ID_MISMATCH")) {
-        set(res, HD_PUSH_TOKEN_INVALID, code);
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, code);
         res->guarded = 1;
     } else if (is(e.code, "QUOTA_EXCEEDED")) {
-        set(res, HD_PUSH_RETRY, code);
+        hd_push_result_set(res, HD_PUSH_RETRY, code);
         if (retry_after_ms == 0)
             retry_after_ms = QUOTA_MIN_MS;
     } else if (is(e.code, "THIRD_PARTY_AUTH_ERROR") ||
                is(e.code, "APNS_AUTH_ERROR")) {
-        set(res, HD_PUSH_CONFIG, code);
+        hd_push_result_set(res, HD_PUSH_CONFIG, code);
     } else if (status == 429 || status >= 500) {
-        set(res, HD_PUSH_RETRY, code); /* UNAVAILABLE, INTERNAL, ... */
+        hd_push_result_set(res, HD_PUSH_RETRY,
+                           code); /* UNAVAILABLE, INTERNAL, ... */
     } else {
-        set(res, HD_PUSH_BAD_REQUEST, code);
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, code);
     }
     if (res->action == HD_PUSH_RETRY)
         res->retry_after_ms = retry_after_ms;
