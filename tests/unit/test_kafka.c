@@ -636,12 +636,15 @@ test_ping_follows_the_brokers(void)
 /* A "latest" consumer starts at the end the partition had when it was
  * created (latest_at_start): records produced while its new group forms
  * (3 s on the mock) are delivered, not skipped; older ones are not. The
- * same without latest_at_start skips them. */
+ * same without latest_at_start skips them. A consumer with the default
+ * options (every one but the hub's: workers, fan-out, feedback) starts a
+ * partition its group has no offset for at the beginning: nothing
+ * produced before its first commit is lost. */
 static void
-run_latest(int at_start, const char *group, int64_t *first, int *n)
+run_latest(int latest, int at_start, const char *group, int64_t *first, int *n)
 {
     const char *topics[] = {"t.late"};
-    struct hd_kconsumer_opts o = {group, topics, 1,        1,   0,
+    struct hd_kconsumer_opts o = {group, topics, 1,        latest, 0,
                                   NULL,  NULL,   at_start, NULL};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -673,11 +676,22 @@ test_latest_at_start_keeps_what_came_while_joining(void)
     int64_t first;
     int n;
 
-    run_latest(1, "g.late", &first, &n);
+    run_latest(1, 1, "g.late", &first, &n);
     ASSERT_INT_EQ(n, 3);
     ASSERT_INT_EQ(first, 2);
-    run_latest(0, "g.late0", &first, &n);
+    run_latest(1, 0, "g.late0", &first, &n);
     ASSERT_INT_EQ(n, 0);
+}
+
+static void
+test_new_group_starts_at_the_beginning(void)
+{
+    int64_t first;
+    int n;
+
+    run_latest(0, 0, "g.early", &first, &n);
+    ASSERT_INT_EQ(n, 5);
+    ASSERT_INT_EQ(first, 0);
 }
 
 static int
@@ -776,6 +790,7 @@ main(void)
     RUN_TEST(test_ping_follows_the_brokers);
     RUN_TEST(test_static_assignment_reads_picked_partitions);
     RUN_TEST(test_latest_at_start_keeps_what_came_while_joining);
+    RUN_TEST(test_new_group_starts_at_the_beginning);
 
     /* every handle is gone before LeakSanitizer looks */
     if (rd_kafka_wait_destroyed(5000) != 0)
