@@ -142,6 +142,32 @@ hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
     return 0;
 }
 
+json_t *
+hd_push_message(const struct hd_msg_delivery *d, struct hd_err *err)
+{
+    json_t *msg = json_object_get(d->notification, "message");
+
+    if (!json_is_object(msg)) {
+        hd_err_set(err, HD_EINVAL, "notification.message: must be an object");
+        return NULL;
+    }
+    return msg;
+}
+
+int
+hd_push_inner_init(struct hd_buf *out, json_t *msg, const char *const *drop,
+                   size_t max, const char *provider, struct hd_err *err)
+{
+    hd_buf_init(out, max);
+    if (hd_push_json_inner(msg, drop, out, err) < 0) {
+        hd_buf_release(out);
+        return hd_err_set(err, HD_EINVAL,
+                          "message: larger than %zu bytes (%s's limit)", max,
+                          provider);
+    }
+    return 0;
+}
+
 void
 hd_push_result_set(struct hd_push_result *r, enum hd_push_action a,
                    const char *code)

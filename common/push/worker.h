@@ -184,6 +184,17 @@ struct hd_push_provider {
 int hd_push_json_inner(json_t *obj, const char *const *drop, struct hd_buf *out,
                        struct hd_err *err);
 
+/* Helper for prepare(): the delivery's notification "message" object,
+ * borrowed from d; NULL with err (HD_EINVAL) when it is missing or not an
+ * object. */
+json_t *hd_push_message(const struct hd_msg_delivery *d, struct hd_err *err);
+
+/* Helper for prepare(): initialises out with a ceiling of max bytes and
+ * fills it as hd_push_json_inner() does. -1 with out released and err
+ * saying the message is over provider's limit ("FCM"). */
+int hd_push_inner_init(struct hd_buf *out, json_t *msg, const char *const *drop,
+                       size_t max, const char *provider, struct hd_err *err);
+
 /* Helper for classify(): sets r's action and code (NULL: ""), the code
  * cut to HD_PUSH_CODE_MAX - 1 bytes. */
 void hd_push_result_set(struct hd_push_result *r, enum hd_push_action a,

@@ -135,23 +135,17 @@ static int
 fcm_prepare(void *st, const struct hd_msg_delivery *d, void **bctx,
             struct hd_err *err)
 {
+    json_t *msg = hd_push_message(d, err);
     struct fcm_batch *b;
-    json_t *msg = json_object_get(d->notification, "message");
 
     (void)st;
-    if (!json_is_object(msg))
-        return hd_err_set(err, HD_EINVAL,
-                          "notification.message: must be an object");
-    if (check_data(msg, err) < 0)
+    if (msg == NULL || check_data(msg, err) < 0)
         return -1;
     b = hd_xcalloc(1, sizeof(*b));
-    hd_buf_init(&b->inner, HD_PAYLOAD_MAX_FCM);
-    if (hd_push_json_inner(msg, targets, &b->inner, err) < 0) {
-        hd_buf_release(&b->inner);
+    if (hd_push_inner_init(&b->inner, msg, targets, HD_PAYLOAD_MAX_FCM, "FCM",
+                           err) < 0) {
         free(b);
-        return hd_err_set(err, HD_EINVAL,
-                          "message: larger than %d bytes (FCM's limit)",
-                          HD_PAYLOAD_MAX_FCM);
+        return -1;
     }
     *bctx = b;
     return 0;

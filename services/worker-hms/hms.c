@@ -103,16 +103,15 @@ static int
 hms_prepare(void *st, const struct hd_msg_delivery *d, void **bctx,
             struct hd_err *err)
 {
-    json_t *msg = json_object_get(d->notification, "message");
+    json_t *msg = hd_push_message(d, err);
     json_t *copy, *data;
     struct hms_batch *b;
     char *text;
     int rc;
 
     (void)st;
-    if (!json_is_object(msg))
-        return hd_err_set(err, HD_EINVAL,
-                          "notification.message: must be an object");
+    if (msg == NULL)
+        return -1;
     copy = json_copy(msg);
     data = json_object_get(copy, "data");
     if (data != NULL && !json_is_string(data)) {
@@ -122,15 +121,12 @@ hms_prepare(void *st, const struct hd_msg_delivery *d, void **bctx,
         free(text);
     }
     b = hd_xcalloc(1, sizeof(*b));
-    hd_buf_init(&b->inner, HD_PAYLOAD_MAX_HMS);
-    rc = hd_push_json_inner(copy, targets, &b->inner, err);
+    rc = hd_push_inner_init(&b->inner, copy, targets, HD_PAYLOAD_MAX_HMS, "HMS",
+                            err);
     json_decref(copy);
     if (rc < 0) {
-        hd_buf_release(&b->inner);
         free(b);
-        return hd_err_set(err, HD_EINVAL,
-                          "message: larger than %d bytes (HMS's limit)",
-                          HD_PAYLOAD_MAX_HMS);
+        return -1;
     }
     *bctx = b;
     return 0;
