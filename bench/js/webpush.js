@@ -26,9 +26,7 @@ async function main() {
                     publicKey: process.env.VAPID_PUBLIC,
                     privateKey: process.env.VAPID_PRIVATE },
     TTL: 600,
-    // no TLS session resumption: herald-sim answers a resumed handshake
-    // with an internal_error alert
-    agent: new https.Agent({ keepAlive: true, maxSockets: conc, maxCachedSessions: 0 }),
+    agent: new https.Agent({ keepAlive: true, maxSockets: conc }),
   };
   const payload = JSON.stringify({ type: 1, payload: 'x'.repeat(Math.max(0, size - 24)) });
   await webpush.sendNotification(subs[0], payload, opts);

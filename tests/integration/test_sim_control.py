@@ -2,13 +2,17 @@
 records and counts, reset, runtime latency, and `herald-sim gen` output
 that openssl verifies for every hostname a worker uses."""
 import os
+import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 
+import pytest
+
 from harness import BIN
-from simkit import APNS, FCM, TOKEN64, gen_credentials, google_token, sim  # noqa: F401  (fixture)
+from simkit import APNS, FCM, GOOGLE_OAUTH, TOKEN64, gen_credentials, google_token, sim  # noqa: F401  (fixture)
 
 
 def test_rules_override_and_expire(sim):
@@ -118,3 +122,41 @@ def test_gen_output_verifies_for_every_host():
         assert f.read() == before
     out = subprocess.run([os.path.join(BIN, "herald-sim"), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "HERALD_SIM_CREDENTIALS_DIR" in out.stdout and "gen DIR" in out.stdout
+
+
+def _token_call(sim, ctx, session=None):
+    """One HTTP/1.1 token request on a fresh TLS connection; returns the
+    connection's (session, session_reused) after the answer (TLS 1.3 sends
+    its ticket after the handshake, so the answer is read first)."""
+    raw = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname=GOOGLE_OAUTH, session=session)
+    body = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
+            + sim.google_assertion())
+    s.sendall(("POST /token HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+               "application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+               "Connection: close\r\n\r\n%s" % (GOOGLE_OAUTH, len(body), body)).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+    out = (s.session, s.session_reused)
+    s.close()
+    return out
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_session_resumption(sim, version):
+    """A client that resumes its TLS session (a keep-alive agent's session
+    cache) is served like a real provider serves it, not refused with an
+    internal_error alert."""
+    ctx = sim.tls_context(alpn=("http/1.1",))
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    session, reused = _token_call(sim, ctx)
+    assert session is not None and not reused
+    for _ in range(2):
+        session, reused = _token_call(sim, ctx, session)
+        assert reused

@@ -36,6 +36,8 @@
 
 /* ---- TLS setup ---- */
 
+static const unsigned char session_id_context[] = "herald-sim";
+
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
             const unsigned char *in, unsigned int inlen, void *arg)
@@ -123,6 +125,16 @@ make_ssl_ctx(const struct sim_creds *creds, struct hd_err *err)
         return NULL;
     }
     SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
+    /* With SSL_VERIFY_PEER (client_auth) OpenSSL refuses to resume a
+     * session whose id context is unset and answers internal_error; the
+     * context names this server's sessions so tickets and ids resume. */
+    if (SSL_CTX_set_session_id_context(c, session_id_context,
+                                       sizeof(session_id_context) - 1) != 1) {
+        hd_err_set(err, HD_EIO, "SSL_CTX_set_session_id_context failed");
+        ERR_clear_error();
+        SSL_CTX_free(c);
+        return NULL;
+    }
     client_auth(c, creds);
     return c;
 }
