@@ -31,7 +31,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     PIDS=()
 }
-trap 'cleanup; [ -z "$DK" ] || kill "$DK" 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'cleanup; [ -z "$DK" ] || { kill "$DK" 2>/dev/null; wait "$DK" 2>/dev/null; } || true; rm -rf "$OUT"' EXIT
 
 HERALD_DEVKAFKA_TOPICS=herald.events:4,herald.broadcast:2 \
 HERALD_DEVKAFKA_BOOTSTRAP_FILE=$OUT/boot "$BIN/herald-devkafka" </dev/null >"$OUT/dk.out" 2>"$OUT/dk.log" &
