@@ -5,6 +5,7 @@
 #   * common/core/banned.h included by every .c file outside tests/,
 #   * every .c/.h opens with a comment saying what it is,
 #   * no .c file over 1000 lines (CONVENTIONS.md 12),
+#   * no assignment inside an if condition (scripts/ifassign.py),
 #   * no call cycle between C files, nor one through a private header
 #     (scripts/cycles.py; the folders in CYCLES_PENDING are still being
 #     untangled and are left out until they are).
@@ -35,6 +36,8 @@ for f in $files; do
     *.c) n=$(wc -l <"$f"); [ "$n" -le 1000 ] || report "$f: $n lines (split it by responsibility)" ;;
     esac
 done
+# shellcheck disable=SC2086 # one file per word
+python3 scripts/ifassign.py $files || problems=$((problems + 1))
 CYCLES_PENDING=""
 dirs=""
 for d in common services/* tools/*; do

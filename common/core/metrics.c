@@ -743,7 +743,7 @@ render_process(struct out *o)
             f[i] = strtoull(p + 1, &end, 10);
         }
         if (i > 24) {
-            const char *bt;
+            const char *bt = NULL;
 
             process_metric(o, "process_cpu_seconds_total", "counter",
                            "Total user and system CPU time spent in seconds.",
@@ -753,8 +753,9 @@ render_process(struct out *o)
                            (double)f[24] * page);
             process_metric(o, "process_virtual_memory_bytes", "gauge",
                            "Virtual memory size in bytes.", (double)f[23]);
-            if (read_small("/proc/stat", pstat, sizeof(pstat)) > 0 &&
-                (bt = strstr(pstat, "\nbtime ")) != NULL)
+            if (read_small("/proc/stat", pstat, sizeof(pstat)) > 0)
+                bt = strstr(pstat, "\nbtime ");
+            if (bt != NULL)
                 process_metric(
                     o, "process_start_time_seconds", "gauge",
                     "Start time of the process since unix epoch in seconds.",

@@ -289,10 +289,11 @@ hd_vapid_verify(const char *value, const char *origin, int64_t now_s,
         hd_err_set(err, HD_EAUTH, "not a \"vapid t=..., k=...\" header");
         goto out;
     }
-    if (hd_p256_b64_exact(k, klen, point, sizeof(point), "k", err) < 0 ||
-        (pk = hd_p256_public(point, sizeof(point), 0, err)) == NULL ||
-        hd_p256_pem(pk, 1, &pem, err) < 0 ||
-        (jk = hd_jwt_key_pem(pem.data, pem.len, err)) == NULL) {
+    if (hd_p256_b64_exact(k, klen, point, sizeof(point), "k", err) == 0)
+        pk = hd_p256_public(point, sizeof(point), 0, err);
+    if (pk != NULL && hd_p256_pem(pk, 1, &pem, err) == 0)
+        jk = hd_jwt_key_pem(pem.data, pem.len, err);
+    if (jk == NULL) {
         if (err != NULL)
             err->code = HD_EAUTH;
         goto out;

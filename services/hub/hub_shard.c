@@ -130,7 +130,10 @@ hub_shard_request_token(struct lws *wsi, char *buf, int buflen)
             return (int)strlen(buf);
     }
     n = lws_hdr_custom_copy(wsi, buf, buflen, xuri, (int)sizeof(xuri) - 1);
-    if (n <= 0 || (q = strchr(buf, '?')) == NULL)
+    if (n <= 0)
+        return -1;
+    q = strchr(buf, '?');
+    if (q == NULL)
         return -1;
     return query_token(q + 1, buf, buflen);
 }

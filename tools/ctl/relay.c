@@ -164,14 +164,17 @@ run(struct ctl *c, const char *sub, const char *name, const struct instq *q)
             return ctl_usage(c, name, "--email EMAIL, and nothing else");
         rc = ctl_relay_call(c, "POST", "/installations",
                             json_pack("{s:s}", "email", q->email), &res);
-    } else if ((rc = one_id(c, name, q)) != CTL_OK) {
-        return rc;
-    } else if (strcmp(sub, "show") == 0) {
-        snprintf(path, sizeof(path), "/installations/%s", q->rest[0]);
-        rc = ctl_relay_call(c, "GET", path, NULL, &res);
     } else {
-        snprintf(path, sizeof(path), "/installations/%s/rotate", q->rest[0]);
-        rc = ctl_relay_call(c, "POST", path, NULL, &res);
+        rc = one_id(c, name, q);
+        if (rc != CTL_OK)
+            return rc;
+        if (strcmp(sub, "show") == 0)
+            snprintf(path, sizeof(path), "/installations/%s", q->rest[0]);
+        else
+            snprintf(path, sizeof(path), "/installations/%s/rotate",
+                     q->rest[0]);
+        rc = ctl_relay_call(c, strcmp(sub, "show") == 0 ? "GET" : "POST", path,
+                            NULL, &res);
     }
     if (rc == CTL_OK && res != NULL) {
         if (q->json)

@@ -330,7 +330,8 @@ webpush_handle(struct sim_ctx *ctx, struct sim_peer *peer,
     sim_resp_add_token(resp, id, strlen(id));
     if (check_vapid(ctx, req, resp, fp, id) < 0)
         goto out;
-    if ((why = check_headers(req)) != NULL) {
+    why = check_headers(req);
+    if (why != NULL) {
         named_error(resp, "BadRequest", why, -1, id);
         goto out;
     }
