@@ -14,13 +14,6 @@
 #include "webpush/vapid.h"
 #include "core/banned.h"
 
-static void
-set(struct hd_push_result *r, enum hd_push_action a, const char *code)
-{
-    r->action = a;
-    snprintf(r->code, sizeof(r->code), "%s", code);
-}
-
 void
 webpush_classify(int status, uint64_t retry_after_ms,
                  struct hd_push_result *res)
@@ -30,24 +23,25 @@ webpush_classify(int status, uint64_t retry_after_ms,
     if (status >= 200 && status < 300)
         res->action = HD_PUSH_SENT;
     else if (status == 404)
-        set(res, HD_PUSH_TOKEN_INVALID, "NotFound");
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, "NotFound");
     else if (status == 410)
-        set(res, HD_PUSH_TOKEN_INVALID, "Gone");
+        hd_push_result_set(res, HD_PUSH_TOKEN_INVALID, "Gone");
     else if (status == 413)
-        set(res, HD_PUSH_BAD_REQUEST, "PayloadTooLarge");
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, "PayloadTooLarge");
     else if (status == 401 || status == 403)
-        set(res, HD_PUSH_BAD_REQUEST, "VapidRejected");
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, "VapidRejected");
     else if (status == 429)
-        set(res, HD_PUSH_RETRY, "TooManyRequests");
+        hd_push_result_set(res, HD_PUSH_RETRY, "TooManyRequests");
     else if (status >= 500)
-        set(res, HD_PUSH_RETRY, "ServiceUnavailable");
+        hd_push_result_set(res, HD_PUSH_RETRY, "ServiceUnavailable");
     else if (status >= 300 && status < 400)
-        set(res, HD_PUSH_BAD_REQUEST, "Redirect");
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, "Redirect");
     else if (status == 400)
-        set(res, HD_PUSH_BAD_REQUEST, "BadRequest");
-    else
-        snprintf(res->code, sizeof(res->code), "HTTP_%d", status),
-            res->action = HD_PUSH_BAD_REQUEST;
+        hd_push_result_set(res, HD_PUSH_BAD_REQUEST, "BadRequest");
+    else {
+        res->action = HD_PUSH_BAD_REQUEST;
+        snprintf(res->code, sizeof(res->code), "HTTP_%d", status);
+    }
     if (res->action == HD_PUSH_RETRY)
         res->retry_after_ms = retry_after_ms;
 }
