@@ -306,6 +306,8 @@ hd_msg_request_encode(const struct hd_msg_request *r, struct hd_buf *out,
         json_object_set(o, "personal", r->personal);
     if (r->part)
         json_object_set_new(o, "part", json_string(r->part));
+    if (r->skip_online)
+        json_object_set_new(o, "skip_online", json_true());
     return finish(o, out, err);
 }
 
@@ -332,7 +334,8 @@ hd_msg_request_decode(const void *data, size_t len, struct hd_msg_request *r,
         hd_json_obj(o, "", "notification", 1, &n, err) < 0 ||
         hd_json_obj(o, "", "filter", 0, &filter, err) < 0 ||
         hd_json_obj(o, "", "personal", 0, &pers, err) < 0 ||
-        take_str(o, "part", 0, HD_PART_MAX, &r->part, err) < 0)
+        take_str(o, "part", 0, HD_PART_MAX, &r->part, err) < 0 ||
+        hd_json_bool(o, "", "skip_online", 0, &r->skip_online, err) < 0)
         goto fail;
     r->personal = pers ? json_incref(pers) : NULL;
     if (r->app == NULL)

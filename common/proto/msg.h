@@ -120,6 +120,9 @@ struct hd_msg_request {
      * delivery window, a rate limit): the fan-out records it done as
      * uid "#" part, its deliveries carry uid */
     char *part;
+    /* 1: devices of users online on the hub are skipped (presence),
+     * recorded "skipped" with code "online" */
+    int skip_online;
 };
 
 #define HD_PART_MAX 64
@@ -178,6 +181,7 @@ enum hd_outcome {
     HD_OUTCOME_FAILED,
     HD_OUTCOME_TOKEN_INVALID,
     HD_OUTCOME_EXPIRED,
+    HD_OUTCOME_SKIPPED, /* not sent on purpose (the user is online) */
 };
 
 const char *hd_outcome_name(enum hd_outcome o);

@@ -123,12 +123,12 @@ hd_rcpt_type_name(enum hd_rcpt_type t)
 }
 
 static const char *const outcome_names[] = {"sent", "failed", "token_invalid",
-                                            "expired"};
+                                            "expired", "skipped"};
 
 const char *
 hd_outcome_name(enum hd_outcome o)
 {
-    return (unsigned)o <= HD_OUTCOME_EXPIRED ? outcome_names[o] : "failed";
+    return (unsigned)o <= HD_OUTCOME_SKIPPED ? outcome_names[o] : "failed";
 }
 
 int
@@ -136,7 +136,7 @@ hd_outcome_parse(const char *s, enum hd_outcome *out)
 {
     int i;
 
-    for (i = 0; i <= HD_OUTCOME_EXPIRED; i++) {
+    for (i = 0; i <= HD_OUTCOME_SKIPPED; i++) {
         if (strcmp(s, outcome_names[i]) == 0) {
             *out = (enum hd_outcome)i;
             return 0;

@@ -24,4 +24,7 @@ for spec in events:4:86400000 broadcast:2:86400000 requests:8:604800000 \
         --partitions "$parts" --replication-factor "$RF" \
         --config "retention.ms=$retention"
 done
+# presence (docs/hub.md): state kept by key, compacted rather than expired
+"$T" --bootstrap-server "$B" --create --if-not-exists --topic "${P}presence" \
+    --partitions 2 --replication-factor "$RF" --config cleanup.policy=compact
 "$T" --bootstrap-server "$B" --list

@@ -27,6 +27,7 @@
 #include "auth/usertoken.h"
 #include "services/api/api_auth.h"
 #include "services/api/api_params.h"
+#include "services/api/api_presence.h"
 #include "services/api/api_webpush.h"
 #include "services/api/api_sink.h"
 
@@ -124,6 +125,7 @@ struct api_ctx {
     struct hd_usertoken_config jwt_cfg;
     struct api_selfhost_config selfhost_cfg; /* no Kafka: api_sink_relay.c */
     struct api_webpush_config webpush_cfg;   /* api_webpush.c */
+    struct api_presence_config presence_cfg; /* api_presence.c */
     struct api_keys keys;
     struct hd_pg *pg;        /* HTTP handlers */
     struct hd_pg *bg;        /* fan-out, feedback, cleanup */
@@ -138,7 +140,8 @@ struct api_ctx {
     struct api_feedback *feedback;
     struct api_cleanup *cleanup;
     struct api_sched *sched;
-    struct api_schedq *schedq; /* send_at's inserts */
+    struct api_schedq *schedq;     /* send_at's inserts */
+    struct api_presence *presence; /* NULL: no skip_online */
     char topic_requests[API_TOPIC_MAX];
     char topic_events[API_TOPIC_MAX];
     char topic_broadcast[API_TOPIC_MAX];

@@ -203,7 +203,7 @@ api_breaker_record(struct api_breaker *b, const char *app, enum hd_provider p,
     struct entry *e;
     struct slot *s;
 
-    if (o == HD_OUTCOME_EXPIRED)
+    if (o == HD_OUTCOME_EXPIRED || o == HD_OUTCOME_SKIPPED)
         return;
     e = find(b, app, p, now_ms);
     if (e == NULL)

@@ -25,6 +25,7 @@
 #include "services/api/api.h"
 #include "core/banned.h"
 
+#define BW_AUTH_REQUEST 15
 #define BW_AUTH_REQUEST_RESPONSE 16
 
 struct ev_wait {
@@ -356,6 +357,11 @@ api_handle_events(struct hd_http_req *req, void *ud)
     w = hd_xcalloc(1, sizeof(*w));
     if (mobile && mobile_request(&e, &r, w->uid, &err) < 0)
         rc = -1;
+    /* HERALD_PUSH_SKIP_ONLINE: not for a login approval (AuthRequest,
+     * its response), which the phone must show whoever else is online */
+    r.skip_online = ctx->presence_cfg.skip_events && r.kind == HD_RCPT_USERS &&
+                    e.type != BW_AUTH_REQUEST &&
+                    e.type != BW_AUTH_REQUEST_RESPONSE;
     if (rc < 0) {
         reject(ctx, req, 400,
                err.code == HD_ETOOBIG ? "too_large" : "bad_request", err.msg);

@@ -24,6 +24,7 @@
 #include "services/api/api_batch.h"
 #include "services/api/api_fanout.h"
 #include "services/api/api_fopersonal.h"
+#include "services/api/api_presence.h"
 #include "services/api/api_store.h"
 #include "core/banned.h"
 
@@ -426,6 +427,12 @@ fo_expand(struct api_fanout *fo, struct fo_req *req)
         return;
     }
     api_batcher_init(&b, r, 0, emit, req);
+    if (r->skip_online && (rc = api_presence_skip(fo, &req->r, &b, &err))) {
+        if (rc < 0) /* stopping */
+            atomic_fetch_or(&req->flags, FO_F_ABANDONED);
+        api_batcher_release(&b); /* 1: every user online, nothing to send */
+        return;
+    }
     switch (r->kind) {
     case HD_RCPT_FCM_TOKENS:
         rc = raw_tokens(&b, r, HD_PROVIDER_FCM, &err);

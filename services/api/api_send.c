@@ -476,6 +476,23 @@ check_analytics_uid(const char **uid, const char *auid, struct hd_err *err)
     return 0;
 }
 
+/* Herald's skip_online: a boolean, for recipients naming users (presence
+ * knows users, not devices): users, or a filter with users. */
+static int
+parse_skip_online(json_t *params, struct hd_msg_request *r, struct hd_err *err)
+{
+    if (hd_json_bool(params, "params", "skip_online", 0, &r->skip_online, err) <
+        0)
+        return -1;
+    if (r->skip_online && r->kind != HD_RCPT_USERS &&
+        !(r->kind == HD_RCPT_FILTER &&
+          json_array_size(json_object_get(r->values, "users")) > 0))
+        return hd_err_set(err, HD_EINVAL,
+                          "params.skip_online: only with recipient users or "
+                          "a filter with users");
+    return 0;
+}
+
 int
 api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
                int64_t *send_at_s, struct hd_err *err)
@@ -491,6 +508,7 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
                                         "localizations",
                                         "use_templating",
                                         "use_meta",
+                                        "skip_online",
                                         NULL};
     json_t *rc = NULL, *n = NULL;
     const char *app = NULL, *uid = NULL, *auid = NULL;
@@ -513,7 +531,8 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
         parse_recipient(rc, r, &need, err) < 0 ||
         parse_notification(n, uid, r, need, err) < 0 ||
         api_personal_parse(params, r->notification, r->kind == HD_RCPT_FILTER,
-                           &r->personal, NULL, err) < 0) {
+                           &r->personal, NULL, err) < 0 ||
+        parse_skip_online(params, r, err) < 0) {
         hd_msg_request_release(r);
         return -1;
     }

@@ -219,6 +219,13 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     api_sink_kafka_init(&ctx->sink, ctx->producer, ctx->topic_requests,
                         ctx->topic_events, ctx->topic_broadcast);
     hd_health_add_check(rt->health, "kafka", api_sink_check, &ctx->sink);
+    if (ctx->presence_cfg.enabled || ctx->presence_cfg.skip_events) {
+        ctx->presence = api_presence_start(ctx, &ctx->presence_cfg, &err);
+        if (ctx->presence == NULL) {
+            hd_log(HD_LOG_FATAL, 0, "presence: %s", err.msg);
+            return 1;
+        }
+    }
     if (ctx->cfg.fanout) {
         ctx->fanout = api_fanout_start(ctx, &err);
         if (ctx->fanout == NULL) {
@@ -261,6 +268,7 @@ teardown(struct api_ctx *ctx)
     api_sched_stop(ctx->sched);
     api_feedback_stop(ctx->feedback);
     api_fanout_stop(ctx->fanout);
+    api_presence_stop(ctx->presence);
     api_sink_release(&ctx->sink);
     hd_kproducer_free(ctx->producer); /* flushes: every callback has run */
     api_fanout_free(ctx->fanout);
@@ -277,7 +285,7 @@ teardown(struct api_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-    struct hd_config_section secs[7];
+    struct hd_config_section secs[8];
     struct hd_runtime_desc d;
     struct hd_runtime rt;
     struct api_ctx ctx;
@@ -304,8 +312,10 @@ main(int argc, char **argv)
     memset(&console_cfg, 0, sizeof(console_cfg));
     secs[6].fields = api_console_config_fields;
     secs[6].base = &console_cfg;
+    secs[7].fields = api_presence_config_fields;
+    secs[7].base = &ctx.presence_cfg;
     describe(&d, "device registry, push API, events, fan-out and feedback",
-             secs, 7);
+             secs, 8);
     rc = hd_runtime_init(&rt, &d, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;

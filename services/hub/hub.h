@@ -40,6 +40,7 @@
 #include "services/hub/hub_event.h"
 #include "services/hub/hub_limits.h"
 #include "services/hub/hub_metrics.h"
+#include "services/hub/hub_presence.h"
 #include "services/hub/hub_registry.h"
 #include "services/hub/hub_shard.h"
 #include "services/hub/hub_signalr.h"
@@ -104,6 +105,8 @@ struct hub_ctx {
     int nthreads;
     struct hub_kafka *kafka; /* NULL without HERALD_KAFKA_BROKERS */
     struct hub_shard shard;
+    struct hub_presence_config presence_cfg;
+    struct hub_presence *presence; /* NULL: not published */
 };
 
 struct hub_conn;

@@ -19,6 +19,15 @@ struct hub_lent {
     char key[];
 };
 
+/* A user's first slot taken or last given back: tell presence. */
+static void
+user_edge(struct hub_limits *l, const struct hub_lent *e, int online)
+{
+    if (l->on_user != NULL && e->len > 2 && e->key[0] == 'u' &&
+        e->key[1] == ':')
+        l->on_user(l->on_user_ud, e->key + 2, e->len - 2, online);
+}
+
 void
 hub_limits_init(struct hub_limits *l, long max_total)
 {
@@ -109,8 +118,8 @@ hub_limits_acquire(struct hub_limits *l, const char *key, size_t len, long max)
     }
     if (e->count >= max) {
         e = NULL; /* an entry at max has count > 0, so it is kept */
-    } else {
-        e->count++;
+    } else if (e->count++ == 0) {
+        user_edge(l, e, 1);
     }
     pthread_mutex_unlock(&l->mu);
     return e;
@@ -125,6 +134,7 @@ hub_limits_put(struct hub_limits *l, struct hub_lent *e)
         return;
     pthread_mutex_lock(&l->mu);
     if (--e->count == 0) {
+        user_edge(l, e, 0);
         for (pp = &l->buckets[e->hash & (l->nbuckets - 1)]; *pp;
              pp = &(*pp)->next) {
             if (*pp == e) {

@@ -22,6 +22,10 @@ struct hub_limits {
     size_t nkeys;
     atomic_long total;
     long max_total;
+    /* called, under mu, when a "u:<user>" key goes from 0 to 1 slot
+     * (online 1) or back to 0 (online 0): presence; NULL: none */
+    void (*on_user)(void *ud, const char *user, size_t len, int online);
+    void *on_user_ud;
 };
 
 void hub_limits_init(struct hub_limits *l, long max_total);

@@ -14,6 +14,7 @@
 #include "core/shutdown.h"
 #include "services/hub/hub.h"
 #include "services/hub/hub_kafka.h"
+#include "services/hub/hub_presence.h"
 #include "services/hub/hub_thread.h"
 #include "core/banned.h"
 
@@ -33,7 +34,7 @@ int
 main(int argc, char **argv)
 {
     struct hub_ctx hub;
-    struct hd_config_section secs[6];
+    struct hd_config_section secs[7];
     struct hd_config_field admin_fields[2] = {HD_CFG_END, HD_CFG_END};
     struct hd_service svc;
     struct hd_err err = {0};
@@ -55,11 +56,13 @@ main(int argc, char **argv)
     secs[4].base = &hub.admin_cfg;
     secs[5].fields = hd_peer_config_fields;
     secs[5].base = &hub.peer_cfg;
+    secs[6].fields = hub_presence_config_fields;
+    secs[6].base = &hub.presence_cfg;
     memset(&svc, 0, sizeof(svc));
     svc.name = "herald-hub";
     svc.summary = "Bitwarden-compatible SignalR WebSocket hub";
     svc.secs = secs;
-    svc.n = 6;
+    svc.n = 7;
     rc = hd_service_init(&svc, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : HD_EXIT_CONFIG;
@@ -113,6 +116,11 @@ main(int argc, char **argv)
                "no Kafka brokers: events arrive through "
                "POST /send only");
     }
+    if (hub_presence_start(&hub, &hub.presence_cfg, &hub.presence, &err) < 0) {
+        hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
+        status = HD_EXIT_CONFIG;
+        goto out;
+    }
     if (hub_threads_start(&hub, &err) < 0) {
         hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
         goto out;
@@ -137,6 +145,7 @@ out:
     hub_kafka_halt(hub.kafka);
     if (hub.threads)
         hub_threads_stop(&hub);
+    hub_presence_stop(hub.presence); /* after: the closed users' records */
     hub_kafka_stop(hub.kafka);
     hd_http_server_free(hub.admin, 0);
     hd_health_free(hub.health);

@@ -2,6 +2,7 @@
  * hub_registry.c / hub_limits.c: timers fire once, on time, and can re-arm
  * themselves; groups and limits count and clean up. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/unit/unit.h"
 #include "services/hub/hub_limits.h"
@@ -156,6 +157,57 @@ test_limits(void)
     ASSERT_NULL(l.buckets);
 }
 
+struct edges {
+    int n;
+    int online[8];
+    char user[8][16];
+};
+
+static void
+on_user(void *ud, const char *user, size_t len, int online)
+{
+    struct edges *e = ud;
+
+    if (e->n < 8 && len < 16) {
+        memcpy(e->user[e->n], user, len);
+        e->user[e->n][len] = '\0';
+        e->online[e->n] = online;
+    }
+    e->n++;
+}
+
+/* presence's hook: a user's first slot and last slot only, not other
+ * keys, and not a refused slot */
+static void
+test_limits_user_edges(void)
+{
+    struct hub_limits l;
+    struct edges e = {0};
+    struct hub_lent *a, *b, *ip;
+
+    memset(&l, 0, sizeof(l));
+    hub_limits_init(&l, 10);
+    l.on_user = on_user;
+    l.on_user_ud = &e;
+    a = hub_limits_acquire(&l, "u:alice", 7, 2);
+    ASSERT_INT_EQ(e.n, 1);
+    ASSERT_STR_EQ(e.user[0], "alice");
+    ASSERT_INT_EQ(e.online[0], 1);
+    b = hub_limits_acquire(&l, "u:alice", 7, 2);
+    ASSERT_NULL(hub_limits_acquire(&l, "u:alice", 7, 2));
+    ip = hub_limits_acquire(&l, "ip:1.2.3.4", 10, 2);
+    ASSERT_INT_EQ(e.n, 1);
+    hub_limits_put(&l, a);
+    ASSERT_INT_EQ(e.n, 1);
+    hub_limits_put(&l, b);
+    ASSERT_INT_EQ(e.n, 2);
+    ASSERT_STR_EQ(e.user[1], "alice");
+    ASSERT_INT_EQ(e.online[1], 0);
+    hub_limits_put(&l, ip);
+    ASSERT_INT_EQ(e.n, 2);
+    hub_limits_release(&l);
+}
+
 int
 main(void)
 {
@@ -163,5 +215,6 @@ main(void)
     RUN_TEST(test_rearm_and_delete);
     RUN_TEST(test_registry_groups);
     RUN_TEST(test_limits);
+    RUN_TEST(test_limits_user_edges);
     return UNIT_DONE();
 }

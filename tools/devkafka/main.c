@@ -18,7 +18,7 @@
 #define DK_DEFAULT_TOPICS                                                      \
     "herald.events:4,herald.broadcast:2,herald.requests:8,"                    \
     "herald.deliver.fcm:8,herald.deliver.apns:8,herald.deliver.hms:8,"         \
-    "herald.feedback:8,herald.dlq:2"
+    "herald.feedback:8,herald.dlq:2,herald.presence:2"
 
 static const struct hd_config_field dk_fields[] = {
     HD_CFG_INT("HERALD_DEVKAFKA_BROKERS", struct dk_config, brokers, 1, 1, 5,
