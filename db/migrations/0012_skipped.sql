@@ -1,4 +1,4 @@
--- 0011_skipped.sql -- push_status takes 'skipped': a device the fan-out
+-- 0012_skipped.sql -- push_status takes 'skipped': a device the fan-out
 -- did not send to on purpose (code 'online': its user was connected to
 -- the hub and the send asked to skip online users). It ranks with the
 -- provider outcomes, so a later 'delivered' or 'interacted' still wins.
