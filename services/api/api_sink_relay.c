@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "http/client.h"
+#include "http/url.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -511,12 +512,8 @@ static const struct api_sink_ops relay_ops = {
 static char *
 dup_trim(const char *v)
 {
-    char *s = hd_xstrdup(v ? v : "");
-    size_t n = strlen(s);
-
-    while (n > 0 && s[n - 1] == '/') /* "https://x/" + "/push" */
-        s[--n] = '\0';
-    return s;
+    /* "https://x/" + "/push" */
+    return hd_xstrndup(v ? v : "", hd_url_base_len(v));
 }
 
 int

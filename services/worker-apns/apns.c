@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "http/url.h"
 #include "services/worker-apns/apns.h"
 #include "core/banned.h"
 
@@ -96,7 +97,6 @@ apns_init(void **st, const void *cfgp, const struct hd_push_env *env,
     const struct apns_config *cfg = cfgp;
     struct apns *a = hd_xcalloc(1, sizeof(*a));
     const char *base = cfg->url;
-    size_t n;
 
     a->clock = env->clock;
     a->auth = apns_auth_new(cfg, env, err);
@@ -108,10 +108,7 @@ apns_init(void **st, const void *cfgp, const struct hd_push_env *env,
         base = strcmp(cfg->environment, "sandbox") == 0
                    ? "https://api.sandbox.push.apple.com"
                    : "https://api.push.apple.com";
-    n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    a->base = hd_xstrndup(base, n);
+    a->base = hd_xstrndup(base, hd_url_base_len(base));
     a->topic = cfg->topic && *cfg->topic ? hd_xstrdup(cfg->topic) : NULL;
     *st = a;
     return 0;

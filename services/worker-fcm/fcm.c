@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "http/url.h"
 #include "services/worker-fcm/fcm.h"
 #include "core/banned.h"
 
@@ -67,9 +68,7 @@ fcm_init(void **st, const void *cfgp, const struct hd_push_env *env,
         free(f);
         return -1;
     }
-    n = strlen(cfg->url);
-    while (n > 0 && cfg->url[n - 1] == '/')
-        n--;
+    n = hd_url_base_len(cfg->url);
     f->send_url = hd_xasprintf("%.*s/v1/projects/%s/messages:send", (int)n,
                                cfg->url, fcm_auth_project(f->auth));
     *st = f;

@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "http/url.h"
 #include "services/worker-hms/hms.h"
 #include "core/banned.h"
 
@@ -62,9 +63,7 @@ hms_init(void **st, const void *cfgp, const struct hd_push_env *env,
         free(h);
         return -1;
     }
-    n = strlen(cfg->url);
-    while (n > 0 && cfg->url[n - 1] == '/')
-        n--;
+    n = hd_url_base_len(cfg->url);
     h->send_url =
         hd_xasprintf("%.*s/v1/%s/messages:send", (int)n, cfg->url, cfg->app_id);
     *st = h;

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "http/url.h"
 #include "tools/ctl/ctl.h"
 #include "tools/ctl/names.h"
 #include "core/banned.h"
@@ -86,10 +87,8 @@ ctl_http(struct ctl *c, struct hd_err *err)
 static int
 url_join(struct hd_buf *url, const char *base, const char *path)
 {
-    size_t n = strlen(base);
+    size_t n = hd_url_base_len(base);
 
-    while (n > 0 && base[n - 1] == '/')
-        n--;
     hd_buf_reset(url);
     if (hd_buf_append(url, base, n, NULL) < 0 || hd_buf_puts(url, path, NULL))
         return -1;
