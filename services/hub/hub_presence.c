@@ -3,10 +3,14 @@
  * that writes them, plus the heartbeat, to herald.presence.
  *
  * The queue is bounded (QUEUE_MAX); a transition that finds it full is
- * dropped and counted (herald_hub_presence_dropped_total): the user may
- * then read wrongly online or offline until its next transition. That
- * only happens when Kafka is unreachable for long, and herald-api errs
- * on the side of sending (an unknown user is offline). */
+ * dropped and counted (herald_hub_presence_dropped_total). A dropped
+ * transition, or a record Kafka did not take, would leave a user reading
+ * online after they left (a push skipped for nothing), so either makes
+ * the hub publish under a new id from then on: the old id's heartbeat is
+ * tombstoned (or, if that fails too, runs out after one lease) and every
+ * user published under it reads offline. Users connected before the
+ * restart read offline until they reconnect: presence fails towards
+ * sending, never towards skipping. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,12 +67,16 @@ struct hub_presence {
     struct pitem *head, *tail;
     size_t nqueued;
     int stop;
-    long users; /* online on this process (the thread's count) */
+    atomic_int lost; /* a transition or record lost: restart under a new id */
+    long users;      /* published online under id (the thread's count) */
     struct hd_metric_series *m_users;
     struct hd_metric_series *m_records;
     struct hd_metric_series *m_failed;
     struct hd_metric_series *m_dropped;
+    struct hd_metric_series *m_restarts;
 };
+
+static void make_id(char *out, size_t outlen);
 
 /* ---- the queue (hub_limits' hook) --------------------------------------- */
 
@@ -84,6 +92,7 @@ on_user(void *ud, const char *user, size_t len, int online)
     if (p->nqueued >= QUEUE_MAX) {
         pthread_mutex_unlock(&p->mu);
         hd_counter_inc(p->m_dropped);
+        atomic_store(&p->lost, 1);
         return;
     }
     it = hd_xmalloc(sizeof(*it) + len + 1);
@@ -112,6 +121,7 @@ delivered(void *opaque, int ok, const char *errstr)
 
     if (!ok) {
         hd_counter_inc(p->m_failed);
+        atomic_store(&p->lost, 1);
         hd_log(HD_LOG_WARN, 0, "presence record not written: %s", errstr);
     }
 }
@@ -126,6 +136,7 @@ produce(struct hub_presence *p, const char *key, size_t keylen,
     if (hd_kproducer_send(p->prod, p->topic, key, keylen, value,
                           value ? strlen(value) : 0, delivered, p, &err) < 0) {
         hd_counter_inc(p->m_failed);
+        atomic_store(&p->lost, 1);
         hd_log(HD_LOG_WARN, 0, "presence record not queued: %s", err.msg);
     }
 }
@@ -140,7 +151,10 @@ publish_user(struct hub_presence *p, const struct pitem *it)
         return;
     snprintf(value, sizeof(value), "{\"lease_ms\":%d}", p->lease_ms);
     produce(p, key, (size_t)n, it->online ? value : NULL);
-    p->users += it->online ? 1 : -1;
+    if (it->online)
+        p->users++;
+    else if (p->users > 0) /* not published under this id: harmless */
+        p->users--;
     hd_gauge_set(p->m_users, (double)p->users);
 }
 
@@ -153,6 +167,26 @@ heartbeat(struct hub_presence *p, int alive)
     snprintf(value, sizeof(value), "{\"lease_ms\":%d,\"users\":%ld}",
              p->lease_ms, p->users);
     produce(p, key, (size_t)n, alive ? value : NULL);
+}
+
+/* After a loss: the old id's users are dropped at once (its heartbeat's
+ * tombstone) or after one lease; transitions from now on go out under a
+ * new id. */
+static void
+restart(struct hub_presence *p)
+{
+    char old[HUB_ID_MAX];
+
+    heartbeat(p, 0);
+    memcpy(old, p->id, sizeof(old));
+    make_id(p->id, sizeof(p->id));
+    p->users = 0;
+    hd_gauge_set(p->m_users, 0);
+    hd_counter_inc(p->m_restarts);
+    hd_log(HD_LOG_WARN, 0,
+           "presence: a record was lost; hub %s publishes as %s from now on "
+           "(users connected before read offline until they reconnect)",
+           old, p->id);
 }
 
 /* ---- the thread ------------------------------------------------------------
@@ -182,6 +216,8 @@ run(void *arg)
 
     hd_log_ctx_set("thread", "presence");
     for (;;) {
+        if (atomic_exchange(&p->lost, 0))
+            restart(p);
         if (hd_now_mono_ms() >= next_beat) {
             heartbeat(p, 1);
             next_beat = hd_now_mono_ms() + (uint64_t)beat_ms;
@@ -241,6 +277,10 @@ metrics_init(struct hub_presence *p, struct hd_metrics *reg)
     p->m_dropped = hd_metric_with(hd_metrics_counter(
         reg, "herald_hub_presence_dropped_total",
         "user transitions dropped with the presence queue full", 0, NULL));
+    p->m_restarts = hd_metric_with(hd_metrics_counter(
+        reg, "herald_hub_presence_restarts_total",
+        "times a lost presence record made the hub publish under a new id", 0,
+        NULL));
 }
 
 int

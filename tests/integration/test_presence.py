@@ -4,8 +4,10 @@ and, when the sender asks (HERALD_PUSH_SKIP_ONLINE for Bitwarden events,
 skip_online on send_push_notification), skips the mobile push of a user
 whose official @microsoft/signalr client is connected: nothing reaches
 herald-sim, the device is recorded "skipped" (code "online") and counted.
-The push is delivered after the client disconnects, and after its hub is
-killed with SIGKILL once the hub's lease ends; default off delivers
+The push is delivered after the client disconnects, after its hub is
+killed with SIGKILL once the hub's lease ends, and after the hub lost the
+disconnect's record while Kafka was down (it publishes under a new id
+and its old users read offline); default off delivers
 while connected; a bad skip_online is error 107 naming the field."""
 import json
 import tempfile
@@ -42,9 +44,9 @@ class Rig2:
                                HERALD_API_SCHEDULER="false")
         self.hub = self.start_hub()
 
-    def start_hub(self):
+    def start_hub(self, **env):
         return start_hub(self.stack, HERALD_KAFKA_BROKERS=self.kafka.brokers,
-                         HERALD_HUB_PRESENCE="true", HERALD_HUB_PRESENCE_LEASE_MS=str(LEASE_MS))
+                         HERALD_HUB_PRESENCE="true", HERALD_HUB_PRESENCE_LEASE_MS=str(LEASE_MS), **env)
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +245,38 @@ def test_crashed_hub_users_expire(rig):
         rig.fcm.wait_records(1, token=tok)
     finally:
         c.close()
+
+
+def test_lost_record_fails_towards_sending(rig):
+    """The broker is down when the user leaves: the tombstone is never
+    written. The hub, seeing the record fail, publishes under a new id and
+    tombstones the old one's heartbeat, so the user reads offline (without
+    that the old online record would stand, renewed by every heartbeat,
+    and every push to the user would be skipped)."""
+    hub3 = rig.start_hub(HERALD_KAFKA_SEND_TIMEOUT_MS="1000")
+    user, tok, dev = user_with_phone(rig)
+    c = connect(rig, user, hub=hub3)
+    try:
+        uid1 = post_event(rig.api, user)
+        assert_skipped(rig, uid1, dev, tok)
+        failed = metric(hub3, "herald_hub_presence_failed_total")
+        rig.kafka.cmd("down 1")
+        try:
+            c.close()
+            wait_for(lambda: metric(hub3, "herald_hub_presence_failed_total") > failed, timeout=20,
+                     what="the hub's presence record failing")
+        finally:
+            rig.kafka.cmd("up 1")
+        wait_for(lambda: metric(hub3, "herald_hub_presence_restarts_total") >= 1, timeout=20,
+                 what="the hub publishing under a new id")
+        wait_users(rig, c.base)
+        uid2 = post_event(rig.api, user)
+        rig.fcm.wait_records(1, token=tok)
+        [row] = status(rig, uid2)
+        assert row["status"] == "sent", row
+    finally:
+        c.close()
+        hub3.stop()
 
 
 def test_presence_records_on_the_topic(rig):
