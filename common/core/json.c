@@ -170,21 +170,35 @@ hd_json_parse(const char *data, size_t len, struct hd_err *err)
     return v;
 }
 
+/* jansson ignores the callback's failure when it writes an object's key
+ * (and goes on with ':' and the value), so the first failure sticks:
+ * every later write fails too and the dump is refused as a whole. */
+struct dump_ctx {
+    struct hd_buf *b;
+    int failed;
+};
+
 static int
 dump_cb(const char *p, size_t n, void *ud)
 {
-    struct hd_buf *b = ud;
+    struct dump_ctx *d = ud;
 
-    return hd_buf_append(b, p, n, NULL);
+    if (d->failed || hd_buf_append(d->b, p, n, NULL) < 0) {
+        d->failed = 1;
+        return -1;
+    }
+    return 0;
 }
 
 int
 hd_json_dump(json_t *v, struct hd_buf *out, struct hd_err *err)
 {
+    struct dump_ctx d = {out, 0};
     size_t start = out->len;
 
-    if (json_dump_callback(v, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) <
-        0) {
+    if (json_dump_callback(v, dump_cb, &d, JSON_COMPACT | JSON_ENCODE_ANY) <
+            0 ||
+        d.failed) {
         out->len = start;
         if (out->data)
             out->data[start] = '\0';

@@ -80,6 +80,15 @@ test_parse_errors_and_dump(void)
     ASSERT_STR_EQ(b.data, "{\"Type\":5}");
     hd_buf_release(&b);
     json_decref(v);
+    /* past the limit inside a key: refused, not a key left out (jansson
+     * goes on with ":" and the value after a key's failed write) */
+    v = json_pack("{s:s}", "a-key-longer-than-what-is-left-in-the-buffer", "u");
+    hd_buf_init(&b, 20);
+    ASSERT_INT_EQ(hd_buf_puts(&b, "[", NULL), 0);
+    ASSERT_INT_EQ(hd_json_dump(v, &b, &err), -1);
+    ASSERT_STR_EQ(b.data, "[");
+    hd_buf_release(&b);
+    json_decref(v);
 }
 
 int
