@@ -427,7 +427,8 @@ fo_expand(struct api_fanout *fo, struct fo_req *req)
         return;
     }
     api_batcher_init(&b, r, 0, emit, req);
-    if (r->skip_online && (rc = api_presence_skip(fo, &req->r, &b, &err))) {
+    rc = r->skip_online ? api_presence_skip(fo, &req->r, &b, &err) : 0;
+    if (rc != 0) {
         if (rc < 0) /* stopping */
             atomic_fetch_or(&req->flags, FO_F_ABANDONED);
         api_batcher_release(&b); /* 1: every user online, nothing to send */

@@ -348,8 +348,11 @@ skip_args_init(struct skip_args *a, const struct hd_msg_request *r,
     snprintf(a->rows, sizeof(a->rows), "%d", SKIP_PAGE);
     a->vals[0] = r->app;
     a->vals[3] = a->rows;
-    if ((a->vals[1] = api_pgarr_json(&a->arr[0], users, err)) == NULL ||
-        (a->vals[4] = providers(r, b, &a->arr[1], err)) == NULL)
+    a->vals[1] = api_pgarr_json(&a->arr[0], users, err);
+    if (a->vals[1] == NULL)
+        return -1;
+    a->vals[4] = providers(r, b, &a->arr[1], err);
+    if (a->vals[4] == NULL)
         return -1;
     if (r->kind == HD_RCPT_FILTER) {
         a->stmt = "ff_page_users";
@@ -368,10 +371,11 @@ skip_args_init(struct skip_args *a, const struct hd_msg_request *r,
     }
     a->stmt = "fo_page_users";
     a->nvals = 8;
-    if (r->exclude_identifiers &&
-        (a->vals[5] =
-             api_pgarr_json(&a->arr[2], r->exclude_identifiers, err)) == NULL)
-        return -1;
+    if (r->exclude_identifiers) {
+        a->vals[5] = api_pgarr_json(&a->arr[2], r->exclude_identifiers, err);
+        if (a->vals[5] == NULL)
+            return -1;
+    }
     snprintf(a->ct, sizeof(a->ct), "%d", r->client_type);
     a->vals[6] = a->ct;
     a->vals[7] = r->installation_id;

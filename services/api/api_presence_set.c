@@ -272,8 +272,11 @@ api_pset_apply(struct api_pset *s, const void *key, size_t keylen,
 
     if (keylen < 3 || k[1] != '/' || (k[0] != 'h' && k[0] != 'u'))
         return hd_err_set(err, HD_EINVAL, "presence key: not h/ or u/");
-    if (value != NULL && (lease = lease_of(value, len, err)) < 0)
-        return -1;
+    if (value != NULL) {
+        lease = lease_of(value, len, err);
+        if (lease < 0)
+            return -1;
+    }
     k += 2;
     keylen -= 2;
     slash = memchr(k, '/', keylen);
