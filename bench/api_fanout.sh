@@ -115,31 +115,3 @@ if [ "${TEMPLATE:-0}" = 1 ]; then
     TMPL='"notification":{"fcm":{"message":{"notification":{"title":"{{default [[Hello]] .l10n.greeting}}!","body":"{{default [[How is it going]] .l10n.question}}?"}}}},"localizations":{"pt":{"translations":{"greeting":"Olá","question":"Como tá indo"}},"fr":{"translations":{"greeting":"Bonjour","question":"Comment ça va"}}}'
     run_send l10n "$TMPL"
 fi
-if [ "${DEVLIST:-0}" = 1 ]; then
-    # device_list over the same devices: every page of 100 by cursor,
-    # each timed (one kept-alive connection)
-    cat >"$WORK/devlist.py" <<'PY'
-import http.client, json, sys, time, urllib.parse
-url, key, body = urllib.parse.urlparse(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-conn = http.client.HTTPConnection(url.hostname, url.port)
-times, cursor, items = [], "", 0
-while True:
-    body["cursor"] = cursor
-    t = time.perf_counter()
-    conn.request("POST", "/api/device_list", json.dumps(body), {"X-API-Key": key})
-    doc = json.loads(conn.getresponse().read())["result"]
-    times.append((time.perf_counter() - t) * 1000)
-    items += len(doc["items"])
-    cursor = doc.get("next_cursor")
-    if not cursor:
-        break
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p))]
-print("device_list %s: %d pages, %d devices in %.1f s" % (json.dumps({k: v for k, v in body.items() if k != "cursor"}), len(times), items, sum(times) / 1000))
-for name, xs in [("first 100 pages", times[:100]), ("last 100 pages", times[-100:]), ("all", times)]:
-    print("  %-16s p50 %.2f ms  p99 %.2f ms  max %.2f ms" % (name, pct(xs, 0.5), pct(xs, 0.99), max(xs)))
-PY
-    /usr/bin/python3 "$WORK/devlist.py" "$API_URL" "$API_KEY" '{"limit":100}'
-    /usr/bin/python3 "$WORK/devlist.py" "$API_URL" "$API_KEY" '{"limit":100,"filter":{"topics":["bench"]},"include_topics":true}'
-fi

@@ -8,6 +8,7 @@
  * every request completes exactly once, or is queued again (a refused
  * stream), never both; a completed one has a status when it is OK. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,9 +105,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&o, 0, sizeof(o));
     h.host.epfd = -1;
     h.host.complete = complete;
-    strcpy(o.host, "fcm.example");
+    snprintf(o.host, sizeof(o.host), "%s", "fcm.example");
     o.port = 443;
-    strcpy(o.authority, "fcm.example");
+    snprintf(o.authority, sizeof(o.authority), "%s", "fcm.example");
     k = hd_xcalloc(1, sizeof(*k));
     k->h = &h;
     k->o = &o;
