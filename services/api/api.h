@@ -127,9 +127,11 @@ struct api_ctx {
     struct api_webpush_config webpush_cfg;   /* api_webpush.c */
     struct api_presence_config presence_cfg; /* api_presence.c */
     struct api_keys keys;
-    struct hd_pg *pg;        /* HTTP handlers */
-    struct hd_pg *bg;        /* fan-out, feedback, cleanup */
-    struct hd_pg_group *reg; /* device_register's group commit */
+    struct hd_webpush_guard *webpush; /* the origin allowlist (owned) */
+    struct api_rules rules;           /* what request params are checked by */
+    struct hd_pg *pg;                 /* HTTP handlers */
+    struct hd_pg *bg;                 /* fan-out, feedback, cleanup */
+    struct hd_pg_group *reg;          /* device_register's group commit */
     struct hd_kproducer *producer;
     struct api_sink sink;            /* requests and events go out here */
     struct hd_usertoken *tokens;     /* NULL: no user-token keys set */
@@ -234,8 +236,8 @@ struct api_register {
 #define API_REGISTER_GROUP_MAX 32
 
 /* Validates device_register params into r. 0 or -1 with err. */
-int api_register_parse(json_t *params, struct api_register *r,
-                       struct hd_err *err);
+int api_register_parse(const struct api_rules *rules, json_t *params,
+                       struct api_register *r, struct hd_err *err);
 
 /* r as dev_register's parameters: vals point into r and the row's own
  * buffers (release them after the call). keep_absent as below. 0, or -1
@@ -270,8 +272,9 @@ void api_bulk_register(struct api_call *batch, struct api_collect *col,
 /* Validates send_push_notification params into r (owned fields; release
  * with hd_msg_request_release). A missing uid is generated; created_ms is
  * now_ms. 0 or -1 with err (r left zeroed). */
-int api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
-                   int64_t *send_at_s, struct hd_err *err);
+int api_send_parse(const struct api_rules *rules, json_t *params,
+                   int64_t now_ms, struct hd_msg_request *r, int64_t *send_at_s,
+                   struct hd_err *err);
 
 /* What a Device object shows besides its fixed fields (api_devlist.c). */
 #define API_DEV_META 1u

@@ -146,7 +146,8 @@ validate(struct api_call *batch, struct api_collect *col, json_t *cmds,
         memset(&err, 0, sizeof(err));
         it->call = command_call(batch, col, i, json_array_get(cmds, i));
         it->pos = i;
-        if (api_register_parse(it->call->params, &it->r, &err) < 0 ||
+        if (api_register_parse(&batch->ctx->rules, it->call->params, &it->r,
+                               &err) < 0 ||
             api_register_row(&it->w, &it->r, 0, &err) < 0) {
             api_call_fail(it->call, &err);
             it->call = NULL; /* it->w is released with the others */

@@ -278,7 +278,8 @@ api_handle_bw_token(struct hd_http_req *req, void *ud)
         respond_ok(req);
         goto out;
     }
-    if (api_check_token(r.provider, tok, strlen(tok), "pushToken", &err) < 0) {
+    if (api_check_token(&ctx->rules, r.provider, tok, strlen(tok), "pushToken",
+                        &err) < 0) {
         hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
         goto out;
     }
@@ -342,7 +343,8 @@ api_handle_bw_webpush(struct hd_http_req *req, void *ud)
     if (sub == NULL)
         goto out;
     /* keys on the curve, the endpoint on the push services' allowlist */
-    if (api_webpush_check(sub, strlen(sub), &canon, &err) < 0) {
+    if (api_webpush_check(ctx->rules.webpush, sub, strlen(sub), &canon, &err) <
+        0) {
         hd_http_respond_error(req, 400, "bad_request", "%s", err.msg);
         goto out;
     }

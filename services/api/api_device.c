@@ -30,14 +30,15 @@ dump_or_null(json_t *v)
  * the same subscription sent with other spacing or member order is the
  * same device. Replaces params.token (*tok then points at the new one). */
 static int
-canonical_subscription(json_t *p, json_t **tok, struct hd_err *err)
+canonical_subscription(const struct api_rules *rules, json_t *p, json_t **tok,
+                       struct hd_err *err)
 {
     struct hd_buf b;
     int rc;
 
     hd_buf_init(&b, HD_TOKEN_MAX_WEBPUSH);
-    rc = api_webpush_check(json_string_value(*tok), json_string_length(*tok),
-                           &b, err);
+    rc = api_webpush_check(rules->webpush, json_string_value(*tok),
+                           json_string_length(*tok), &b, err);
     if (rc == 0) {
         json_object_set_new(p, "token", json_stringn(b.data, b.len));
         *tok = json_object_get(p, "token");
@@ -47,7 +48,8 @@ canonical_subscription(json_t *p, json_t **tok, struct hd_err *err)
 }
 
 int
-api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
+api_register_parse(const struct api_rules *rules, json_t *p,
+                   struct api_register *r, struct hd_err *err)
 {
     static const char *const known[] = {
         "id",         "provider",    "token",       "platform",
@@ -62,7 +64,7 @@ api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
     memset(r, 0, sizeof(*r));
     r->device_type = -1;
     r->client_type = -1;
-    if (api_params_known(p, "params", known, err) < 0 ||
+    if (api_params_known(rules, p, "params", known, err) < 0 ||
         api_get_app(p, "params", &r->app, err) < 0 ||
         api_get_str(p, "params", "id", API_K_ID, 0, &r->id, err) < 0 ||
         api_get_str(p, "params", "provider", API_K_PROVIDER, 1, &provider,
@@ -99,11 +101,11 @@ api_register_parse(json_t *p, struct api_register *r, struct hd_err *err)
     if ((r->provider != HD_PROVIDER_WEBPUSH &&
          api_check_str(API_K_TOKEN, json_string_value(tok),
                        json_string_length(tok), "params.token", err) < 0) ||
-        api_check_token(r->provider, json_string_value(tok),
+        api_check_token(rules, r->provider, json_string_value(tok),
                         json_string_length(tok), "params.token", err) < 0)
         return -1;
     if (r->provider == HD_PROVIDER_WEBPUSH &&
-        canonical_subscription(p, &tok, err) < 0)
+        canonical_subscription(rules, p, &tok, err) < 0)
         return -1;
     r->token = json_string_value(tok);
     if (r->user == NULL)
@@ -203,7 +205,7 @@ api_device_register(struct api_call *call)
     struct api_register r;
     json_t *device = NULL;
 
-    if (api_register_parse(call->params, &r, &err) < 0 ||
+    if (api_register_parse(&call->ctx->rules, call->params, &r, &err) < 0 ||
         api_register_exec(call->ctx, &r, 0, &device, &err) < 0) {
         api_call_fail(call, &err);
         return;
@@ -244,7 +246,8 @@ filter_release(struct dev_filter *f)
 /* provider_tokens: [{"provider":"fcm","tokens":[...]}, ...], or one such
  * object. Fills the parallel (provider, token) literals. */
 static int
-parse_provider_tokens(json_t *p, struct dev_filter *f, struct hd_err *err)
+parse_provider_tokens(const struct api_rules *rules, json_t *p,
+                      struct dev_filter *f, struct hd_err *err)
 {
     static const char *const known[] = {"provider", "tokens", NULL};
     json_t *v = json_object_get(p, "provider_tokens");
@@ -279,7 +282,7 @@ parse_provider_tokens(json_t *p, struct dev_filter *f, struct hd_err *err)
             hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
             goto fail;
         }
-        if (api_params_known(e, path, known, err) < 0 ||
+        if (api_params_known(rules, e, path, known, err) < 0 ||
             api_get_str(e, path, "provider", API_K_PROVIDER, 1, &name, err) <
                 0 ||
             api_get_list(e, path, "tokens", API_K_TOKEN, HD_LIST_MAX, 0, &toks,
@@ -325,14 +328,15 @@ filter_init(struct dev_filter *f)
 }
 
 static int
-parse_filter(json_t *p, struct dev_filter *f, struct hd_err *err)
+parse_filter(const struct api_rules *rules, json_t *p, struct dev_filter *f,
+             struct hd_err *err)
 {
     if (api_get_app(p, "params", &f->app, err) < 0 ||
         api_get_list(p, "params", "ids", API_K_ID, HD_LIST_MAX, 0, &f->ids,
                      err) < 0 ||
         api_get_list(p, "params", "users", API_K_USER, HD_LIST_MAX, 0,
                      &f->users, err) < 0 ||
-        parse_provider_tokens(p, f, err) < 0)
+        parse_provider_tokens(rules, p, f, err) < 0)
         return -1;
     if (f->ids == NULL && f->users == NULL && f->prov_lit.len == 0)
         return hd_err_set(err, HD_EINVAL,
@@ -359,8 +363,8 @@ filter_vals(const struct dev_filter *f, const char **vals)
 
 /* An optional {"<key>": value} wrapper object (user_update and friends). */
 static int
-get_update(json_t *p, const char *name, const char *key, json_t **out,
-           struct hd_err *err)
+get_update(const struct api_rules *rules, json_t *p, const char *name,
+           const char *key, json_t **out, struct hd_err *err)
 {
     const char *known[] = {key, NULL};
     char path[64];
@@ -371,7 +375,7 @@ get_update(json_t *p, const char *name, const char *key, json_t **out,
     if (*out == NULL)
         return 0;
     snprintf(path, sizeof(path), "params.%s", name);
-    if (api_params_known(*out, path, known, err) < 0)
+    if (api_params_known(rules, *out, path, known, err) < 0)
         return -1;
     if (json_object_get(*out, key) == NULL)
         return hd_err_set(err, HD_EINVAL, "%s.%s: required", path, key);
@@ -386,18 +390,19 @@ struct dev_updates {
 };
 
 static int
-parse_updates(json_t *p, struct dev_updates *u, struct hd_err *err)
+parse_updates(const struct api_rules *rules, json_t *p, struct dev_updates *u,
+              struct hd_err *err)
 {
     static const char *const tknown[] = {"op", "topics", NULL};
     const char *tp = "params.topics_update";
 
     memset(u, 0, sizeof(*u));
-    if (get_update(p, "user_update", "user", &u->uu, err) < 0 ||
-        get_update(p, "timezone_update", "timezone", &u->tzu, err) < 0 ||
-        get_update(p, "locale_update", "locale", &u->lcu, err) < 0 ||
-        get_update(p, "meta_update", "meta", &u->mu, err) < 0 ||
-        get_update(p, "tags_update", "tags", &u->tgu, err) < 0 ||
-        get_update(p, "channels_update", "channels", &u->cu, err) < 0 ||
+    if (get_update(rules, p, "user_update", "user", &u->uu, err) < 0 ||
+        get_update(rules, p, "timezone_update", "timezone", &u->tzu, err) < 0 ||
+        get_update(rules, p, "locale_update", "locale", &u->lcu, err) < 0 ||
+        get_update(rules, p, "meta_update", "meta", &u->mu, err) < 0 ||
+        get_update(rules, p, "tags_update", "tags", &u->tgu, err) < 0 ||
+        get_update(rules, p, "channels_update", "channels", &u->cu, err) < 0 ||
         hd_json_obj(p, "params", "topics_update", 0, &u->tpu, err) < 0 ||
         (u->uu && api_get_str(u->uu, "params.user_update", "user", API_K_USER,
                               1, &u->user, err) < 0) ||
@@ -415,7 +420,7 @@ parse_updates(json_t *p, struct dev_updates *u, struct hd_err *err)
                           "params.channels_update: set topics_update or "
                           "channels_update, not both");
     if (u->tpu) {
-        if (api_params_known(u->tpu, tp, tknown, err) < 0 ||
+        if (api_params_known(rules, u->tpu, tp, tknown, err) < 0 ||
             api_get_op(u->tpu, tp, &u->topics_op, err) < 0 ||
             api_get_list(u->tpu, tp, "topics", API_K_TOPIC, HD_LIST_MAX, 1,
                          &u->topics, err) < 0)
@@ -455,8 +460,9 @@ api_device_update(struct api_call *call)
 
     hd_buf_init(&ch, API_PG_ARRAY_MAX);
     filter_init(&f);
-    if (api_params_known(p, "params", known, &err) < 0 ||
-        parse_filter(p, &f, &err) < 0 || parse_updates(p, &u, &err) < 0)
+    if (api_params_known(&call->ctx->rules, p, "params", known, &err) < 0 ||
+        parse_filter(&call->ctx->rules, p, &f, &err) < 0 ||
+        parse_updates(&call->ctx->rules, p, &u, &err) < 0)
         goto fail;
     /* an update given as null sets the empty map */
     meta_s = u.mu ? (u.meta ? dump_or_null(u.meta) : hd_xstrdup("{}")) : NULL;
@@ -503,8 +509,9 @@ api_device_remove(struct api_call *call)
     PGresult *res = NULL;
 
     filter_init(&f);
-    if (api_params_known(call->params, "params", known, &err) < 0 ||
-        parse_filter(call->params, &f, &err) < 0)
+    if (api_params_known(&call->ctx->rules, call->params, "params", known,
+                         &err) < 0 ||
+        parse_filter(&call->ctx->rules, call->params, &f, &err) < 0)
         goto fail;
     filter_vals(&f, vals);
     if (api_query(call->ctx->pg, call->ctx->cfg.pg_wait_ms, "dev_remove", 5,

@@ -160,7 +160,8 @@ token_prefix(json_t *f, struct dev_list *l, struct hd_err *err)
 
 /* The lists: inside "filter" (today's API) or flat (the draft). */
 static int
-parse_lists(json_t *p, struct dev_list *l, struct hd_err *err)
+parse_lists(const struct api_rules *rules, json_t *p, struct dev_list *l,
+            struct hd_err *err)
 {
     static const char *const fknown[] = {"ids",          "providers", "tokens",
                                          "platforms",    "users",     "topics",
@@ -176,7 +177,7 @@ parse_lists(json_t *p, struct dev_list *l, struct hd_err *err)
         return -1;
     if (f != NULL) {
         prefix = "params.filter";
-        if (api_params_known(f, prefix, fknown, err) < 0 ||
+        if (api_params_known(rules, f, prefix, fknown, err) < 0 ||
             token_prefix(f, l, err) < 0)
             return -1;
     } else {
@@ -213,7 +214,8 @@ parse_flags(json_t *p, struct dev_list *l, struct hd_err *err)
 }
 
 static int
-parse_list(json_t *p, struct dev_list *l, struct hd_err *err)
+parse_list(const struct api_rules *rules, json_t *p, struct dev_list *l,
+           struct hd_err *err)
 {
     static const char *const known[] = {"filter",
                                         "cursor",
@@ -235,9 +237,9 @@ parse_list(json_t *p, struct dev_list *l, struct hd_err *err)
                                         NULL};
     const char *since = NULL;
 
-    if (api_params_known(p, "params", known, err) < 0 ||
+    if (api_params_known(rules, p, "params", known, err) < 0 ||
         api_get_app(p, "params", &l->app, err) < 0 ||
-        parse_lists(p, l, err) < 0 || parse_flags(p, l, err) < 0 ||
+        parse_lists(rules, p, l, err) < 0 || parse_flags(p, l, err) < 0 ||
         api_get_cursor(p, "params", l->after, sizeof(l->after), err) < 0 ||
         api_get_str(p, "params", "since", API_K_CURSOR, 0, &since, err) < 0 ||
         api_get_limit(p, "params", API_LIMIT_DEFAULT, HD_PAGE_MAX, &l->limit,
@@ -334,7 +336,7 @@ api_device_list(struct api_call *call)
     memset(&l, 0, sizeof(l));
     for (i = 0; i < NL; i++)
         hd_buf_init(&l.lit[i], API_PG_ARRAY_MAX);
-    if (parse_list(call->params, &l, &err) < 0)
+    if (parse_list(&call->ctx->rules, call->params, &l, &err) < 0)
         goto fail;
     vals[0] = l.app;
     for (i = 0; i < NL; i++) {

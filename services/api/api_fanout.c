@@ -310,9 +310,9 @@ take(struct api_fanout *fo, const struct hd_kmsg *msg)
         return NULL;
     }
     if (req->r.personal &&
-        api_personal_parse(req->r.personal, req->r.notification,
-                           req->r.kind == HD_RCPT_FILTER, NULL, &req->pers,
-                           &err) < 0) {
+        api_personal_parse(&fo->ctx->rules, req->r.personal,
+                           req->r.notification, req->r.kind == HD_RCPT_FILTER,
+                           NULL, &req->pers, &err) < 0) {
         dead_letter(fo, msg, err.msg);
         hd_msg_request_release(&req->r);
         free(req);

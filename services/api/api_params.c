@@ -19,14 +19,6 @@
 #define PATH_MAX_LEN 160
 #define TZ_DIR "/usr/share/zoneinfo/"
 
-static int strict_params;
-
-void
-api_params_set_strict(int strict)
-{
-    strict_params = strict;
-}
-
 static void
 path_of(char *out, size_t n, const char *prefix, const char *key)
 {
@@ -34,14 +26,14 @@ path_of(char *out, size_t n, const char *prefix, const char *key)
 }
 
 int
-api_params_known(json_t *obj, const char *prefix, const char *const *known,
-                 struct hd_err *err)
+api_params_known(const struct api_rules *rules, json_t *obj, const char *prefix,
+                 const char *const *known, struct hd_err *err)
 {
     const char *key;
     json_t *v;
     size_t i;
 
-    if (!strict_params)
+    if (!rules->strict)
         return 0;
     json_object_foreach(obj, key, v)
     {
@@ -302,15 +294,16 @@ kind_reason(enum api_kind k, const char *s, size_t len, char *buf, size_t n)
 }
 
 int
-api_check_token(enum hd_provider p, const char *s, size_t len, const char *path,
-                struct hd_err *err)
+api_check_token(const struct api_rules *rules, enum hd_provider p,
+                const char *s, size_t len, const char *path, struct hd_err *err)
 {
     char buf[64];
     const char *why = token_reason(p, s, len, buf, sizeof(buf));
 
     if (why != NULL)
         return hd_err_set(err, HD_EINVAL, "%s: %s", path, why);
-    if (p == HD_PROVIDER_WEBPUSH && api_webpush_check(s, len, NULL, err) < 0)
+    if (p == HD_PROVIDER_WEBPUSH &&
+        api_webpush_check(rules->webpush, s, len, NULL, err) < 0)
         return hd_err_wrap(err, "%s", path);
     return 0;
 }

@@ -5,8 +5,9 @@
  * providers and platforms from fixed sets). Errors name the field as the
  * client wrote it, HD_EINVAL (107) or HD_ETOOBIG for a list or map over
  * its limit (106); unknown params are ignored, or refused by name in
- * strict mode. Values are borrowed from the params object. Pure functions
- * apart from the strict switch read at start-up. */
+ * strict mode. Values are borrowed from the params object. Pure functions:
+ * the settings they follow come in a struct api_rules (the api context's,
+ * made at start-up and only read after). */
 #ifndef API_PARAMS_H
 #define API_PARAMS_H
 
@@ -47,15 +48,24 @@ enum api_kind {
 #define API_TZ_MAX 64     /* longest IANA name (about 32 today) */
 #define API_CURSOR_MAX 512
 
-/* Unknown params: 0 (the default) ignores them, as Centrifugo does; 1
- * refuses them by name (HERALD_API_STRICT_PARAMS). Set once at start-up,
- * before any request. */
-void api_params_set_strict(int strict);
+struct hd_webpush_guard;
+
+/* The settings request params are checked by: the api context's (set at
+ * start-up, read-only after), or a test's own. */
+struct api_rules {
+    /* unknown params: 0 (the default) ignores them, as Centrifugo does; 1
+     * refuses them by name (HERALD_API_STRICT_PARAMS) */
+    int strict;
+    /* the Web Push origin allowlist (api_webpush.h); NULL refuses every
+     * subscription as not configured */
+    const struct hd_webpush_guard *webpush;
+};
 
 /* In strict mode fails naming the first member of obj whose name is not
  * in known (NULL-terminated); otherwise 0. prefix is obj's path
  * ("params"). */
-int api_params_known(json_t *obj, const char *prefix, const char *const *known,
+int api_params_known(const struct api_rules *rules, json_t *obj,
+                     const char *prefix, const char *const *known,
                      struct hd_err *err);
 
 /* Checks one string of a kind; path names it in err. 0 or -1. */
@@ -64,8 +74,9 @@ int api_check_str(enum api_kind k, const char *s, size_t len, const char *path,
 
 /* Checks a device token for its provider: FCM and HMS printable ASCII
  * without spaces, APNs hexadecimal, each within its provider's length. */
-int api_check_token(enum hd_provider p, const char *s, size_t len,
-                    const char *path, struct hd_err *err);
+int api_check_token(const struct api_rules *rules, enum hd_provider p,
+                    const char *s, size_t len, const char *path,
+                    struct hd_err *err);
 
 /* A string member of a kind. Returns 1 (found, *out borrowed), 0 (absent
  * or null, and not required), -1 with err. */

@@ -27,7 +27,8 @@ clock_time(json_t *v, int *out)
 }
 
 static int
-parse_time_limit(json_t *tl, struct api_personal *p, struct hd_err *err)
+parse_time_limit(const struct api_rules *rules, json_t *tl,
+                 struct api_personal *p, struct hd_err *err)
 {
     static const char *const known[] = {"send_after_time", "send_before_time",
                                         "no_tz_send_now", NULL};
@@ -35,7 +36,7 @@ parse_time_limit(json_t *tl, struct api_personal *p, struct hd_err *err)
 
     if (!json_is_object(tl))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
-    if (api_params_known(tl, path, known, err) < 0 ||
+    if (api_params_known(rules, tl, path, known, err) < 0 ||
         api_get_flag(tl, path, "no_tz_send_now", &p->no_tz_send_now, err) < 0)
         return -1;
     if (clock_time(json_object_get(tl, "send_after_time"), &p->after_s) < 0)
@@ -54,7 +55,8 @@ parse_time_limit(json_t *tl, struct api_personal *p, struct hd_err *err)
 }
 
 static int
-parse_policy(json_t *pol, size_t i, struct api_personal *p, struct hd_err *err)
+parse_policy(const struct api_rules *rules, json_t *pol, size_t i,
+             struct api_personal *p, struct hd_err *err)
 {
     static const char *const known[] = {"rate", "interval_ms", NULL};
     char path[96];
@@ -64,7 +66,7 @@ parse_policy(json_t *pol, size_t i, struct api_personal *p, struct hd_err *err)
              "params.limit_strategy.rate_limit.policies[%zu]", i);
     if (!json_is_object(pol))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
-    if (api_params_known(pol, path, known, err) < 0 ||
+    if (api_params_known(rules, pol, path, known, err) < 0 ||
         hd_json_int(pol, path, "rate", 1, 1, API_RATE_MAX, &rate, err) < 0 ||
         hd_json_int(pol, path, "interval_ms", 1, 1, API_RATE_INTERVAL_MAX, &ms,
                     err) < 0)
@@ -75,7 +77,8 @@ parse_policy(json_t *pol, size_t i, struct api_personal *p, struct hd_err *err)
 }
 
 static int
-parse_rate_limit(json_t *rl, struct api_personal *p, struct hd_err *err)
+parse_rate_limit(const struct api_rules *rules, json_t *rl,
+                 struct api_personal *p, struct hd_err *err)
 {
     static const char *const known[] = {"key", "policies",
                                         "drop_if_rate_limited", NULL};
@@ -86,7 +89,7 @@ parse_rate_limit(json_t *rl, struct api_personal *p, struct hd_err *err)
 
     if (!json_is_object(rl))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
-    if (api_params_known(rl, path, known, err) < 0 ||
+    if (api_params_known(rules, rl, path, known, err) < 0 ||
         api_get_flag(rl, path, "drop_if_rate_limited", &p->drop, err) < 0)
         return -1;
     pols = json_object_get(rl, "policies");
@@ -98,7 +101,7 @@ parse_rate_limit(json_t *rl, struct api_personal *p, struct hd_err *err)
                           API_RATE_POLICIES_MAX);
     json_array_foreach(pols, i, pol)
     {
-        if (parse_policy(pol, i, p, err) < 0)
+        if (parse_policy(rules, pol, i, p, err) < 0)
             return -1;
     }
     p->npol = (int)json_array_size(pols);
@@ -119,7 +122,8 @@ parse_rate_limit(json_t *rl, struct api_personal *p, struct hd_err *err)
 }
 
 static int
-parse_limits(json_t *ls, struct api_personal *p, struct hd_err *err)
+parse_limits(const struct api_rules *rules, json_t *ls, struct api_personal *p,
+             struct hd_err *err)
 {
     static const char *const known[] = {"rate_limit", "time_limit", NULL};
     const char *path = "params.limit_strategy";
@@ -127,19 +131,20 @@ parse_limits(json_t *ls, struct api_personal *p, struct hd_err *err)
 
     if (!json_is_object(ls))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
-    if (api_params_known(ls, path, known, err) < 0)
+    if (api_params_known(rules, ls, path, known, err) < 0)
         return -1;
     v = json_object_get(ls, "rate_limit");
-    if (v != NULL && !json_is_null(v) && parse_rate_limit(v, p, err) < 0)
+    if (v != NULL && !json_is_null(v) && parse_rate_limit(rules, v, p, err) < 0)
         return -1;
     v = json_object_get(ls, "time_limit");
-    if (v != NULL && !json_is_null(v) && parse_time_limit(v, p, err) < 0)
+    if (v != NULL && !json_is_null(v) && parse_time_limit(rules, v, p, err) < 0)
         return -1;
     return 0;
 }
 
 static int
-parse_translations(json_t *loc, const char *lpath, struct hd_err *err)
+parse_translations(const struct api_rules *rules, json_t *loc,
+                   const char *lpath, struct hd_err *err)
 {
     static const char *const known[] = {"translations", NULL};
     json_t *tr, *v;
@@ -148,7 +153,7 @@ parse_translations(json_t *loc, const char *lpath, struct hd_err *err)
 
     if (!json_is_object(loc))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", lpath);
-    if (api_params_known(loc, lpath, known, err) < 0)
+    if (api_params_known(rules, loc, lpath, known, err) < 0)
         return -1;
     tr = json_object_get(loc, "translations");
     snprintf(path, sizeof(path), "%s.translations", lpath);
@@ -170,7 +175,7 @@ parse_translations(json_t *loc, const char *lpath, struct hd_err *err)
 }
 
 static int
-parse_l10n(json_t *l, struct hd_err *err)
+parse_l10n(const struct api_rules *rules, json_t *l, struct hd_err *err)
 {
     const char *path = "params.localizations";
     const char *k;
@@ -189,7 +194,7 @@ parse_l10n(json_t *l, struct hd_err *err)
             return hd_err_set(err, HD_EINVAL, "%s: a locale name is required",
                               path);
         if (api_check_str(API_K_LOCALE, k, strlen(k), lpath, err) < 0 ||
-            parse_translations(v, lpath, err) < 0)
+            parse_translations(rules, v, lpath, err) < 0)
             return -1;
     }
     return 0;
@@ -225,8 +230,9 @@ carried(json_t *params, const struct api_personal *p)
 }
 
 int
-api_personal_parse(json_t *params, json_t *notification, int filter,
-                   json_t **out, struct api_personal *p, struct hd_err *err)
+api_personal_parse(const struct api_rules *rules, json_t *params,
+                   json_t *notification, int filter, json_t **out,
+                   struct api_personal *p, struct hd_err *err)
 {
     static const char *const names[] = {"limit_strategy", "localizations",
                                         "use_templating", "use_meta", NULL};
@@ -245,10 +251,11 @@ api_personal_parse(json_t *params, json_t *notification, int filter,
         api_get_flag(params, "params", "use_meta", &p->use_meta, err) < 0)
         goto fail;
     if (set(json_object_get(params, "limit_strategy")) &&
-        parse_limits(json_object_get(params, "limit_strategy"), p, err) < 0)
+        parse_limits(rules, json_object_get(params, "limit_strategy"), p, err) <
+            0)
         goto fail;
     if (set(l)) {
-        if (parse_l10n(l, err) < 0)
+        if (parse_l10n(rules, l, err) < 0)
             goto fail;
         p->l10n = json_incref(l);
         p->templating = 1; /* localizations turn templating on */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "services/api/api_params.h"
 #include "services/api/api_tmpl.h"
 
 #define API_RATE_POLICIES_MAX 8
@@ -45,9 +46,9 @@ struct api_personal {
  * object to carry on the record (new), NULL when none is set; p (may be
  * NULL) is filled for the fan-out (release with api_personal_release).
  * 0 or -1 with err. */
-int api_personal_parse(json_t *params, json_t *notification, int filter,
-                       json_t **out, struct api_personal *p,
-                       struct hd_err *err);
+int api_personal_parse(const struct api_rules *rules, json_t *params,
+                       json_t *notification, int filter, json_t **out,
+                       struct api_personal *p, struct hd_err *err);
 
 void api_personal_release(struct api_personal *p);
 

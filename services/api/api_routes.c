@@ -138,7 +138,8 @@ handle_batch(struct api_call *call)
     size_t i, n;
 
     cmds = json_object_get(call->params, "commands");
-    if (api_params_known(call->params, "params", known, &err) < 0 ||
+    if (api_params_known(&call->ctx->rules, call->params, "params", known,
+                         &err) < 0 ||
         api_get_flag(call->params, "params", "parallel", &parallel, &err) < 0 ||
         (cmds != NULL && check_commands(cmds, &err) < 0)) {
         api_call_fail(call, &err);
@@ -234,7 +235,7 @@ handle_api(struct hd_http_req *req, void *ud)
     body = body_object(req);
     if (body == NULL)
         return;
-    if (api_params_known(body, "", known, &err) < 0 ||
+    if (api_params_known(&ctx->rules, body, "", known, &err) < 0 ||
         hd_json_str(body, "", "method", 1, 64, &method, &err) < 0) {
         struct api_call *call = hd_xcalloc(1, sizeof(*call));
 

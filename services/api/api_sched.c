@@ -92,7 +92,8 @@ api_cancel_push(struct api_call *call)
     struct hd_err err = {0};
     PGresult *res = NULL;
 
-    if (api_params_known(call->params, "params", known, &err) < 0 ||
+    if (api_params_known(&call->ctx->rules, call->params, "params", known,
+                         &err) < 0 ||
         api_get_app(call->params, "params", &vals[0], &err) < 0 ||
         api_get_str(call->params, "params", "uid", API_K_ID, 1, &vals[1],
                     &err) < 0 ||

@@ -77,8 +77,8 @@ check_topic(json_t *v, int condition, const char *path, struct hd_err *err)
 }
 
 static int
-check_tokens(json_t *list, enum hd_provider p, const char *path,
-             struct hd_err *err)
+check_tokens(const struct api_rules *rules, json_t *list, enum hd_provider p,
+             const char *path, struct hd_err *err)
 {
     char item[96];
     size_t i;
@@ -87,8 +87,8 @@ check_tokens(json_t *list, enum hd_provider p, const char *path,
     json_array_foreach(list, i, t)
     {
         snprintf(item, sizeof(item), "%s[%zu]", path, i);
-        if (api_check_token(p, json_string_value(t), json_string_length(t),
-                            item, err) < 0)
+        if (api_check_token(rules, p, json_string_value(t),
+                            json_string_length(t), item, err) < 0)
             return -1;
     }
     return 0;
@@ -99,7 +99,7 @@ check_tokens(json_t *list, enum hd_provider p, const char *path,
  * does not filter. Returns a new object holding the non-empty lists, or
  * NULL with err. */
 static json_t *
-parse_filter(json_t *f, struct hd_err *err)
+parse_filter(const struct api_rules *rules, json_t *f, struct hd_err *err)
 {
     static const char *const known[] = {"ids",       "users",     "topics",
                                         "providers", "platforms", NULL};
@@ -113,7 +113,7 @@ parse_filter(json_t *f, struct hd_err *err)
         hd_err_set(err, HD_EINVAL, "%s: must be an object", p);
         return NULL;
     }
-    if (api_params_known(f, p, known, err) < 0)
+    if (api_params_known(rules, f, p, known, err) < 0)
         return NULL;
     out = json_object();
     for (i = 0; known[i] != NULL; i++) {
@@ -132,7 +132,8 @@ parse_filter(json_t *f, struct hd_err *err)
 /* Exactly one kind set: fills r->kind and r->values (a new reference). */
 /* The one recipient kind set in rc: *out, or -1 with err (none, or two). */
 static int
-find_kind(json_t *rc, const struct rkind **out, struct hd_err *err)
+find_kind(const struct api_rules *rules, json_t *rc, const struct rkind **out,
+          struct hd_err *err)
 {
     static const char *const known[] = {"filter",
                                         "fcm_tokens",
@@ -151,7 +152,7 @@ find_kind(json_t *rc, const struct rkind **out, struct hd_err *err)
     json_t *v;
     size_t i;
 
-    if (api_params_known(rc, "params.recipient", known, err) < 0)
+    if (api_params_known(rules, rc, "params.recipient", known, err) < 0)
         return -1;
     for (i = 0; i < NRKINDS; i++) {
         v = json_object_get(rc, rkinds[i].key);
@@ -171,14 +172,14 @@ find_kind(json_t *rc, const struct rkind **out, struct hd_err *err)
 }
 
 static int
-parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
-                struct hd_err *err)
+parse_recipient(const struct api_rules *rules, json_t *rc,
+                struct hd_msg_request *r, int *need, struct hd_err *err)
 {
     const struct rkind *found = NULL;
     char path[64];
     json_t *v;
 
-    if (find_kind(rc, &found, err) < 0)
+    if (find_kind(rules, rc, &found, err) < 0)
         return -1;
     snprintf(path, sizeof(path), "params.recipient.%s", found->key);
     v = json_object_get(rc, found->key);
@@ -198,7 +199,8 @@ parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
     case HD_RCPT_APNS_TOKENS:
         if (api_get_list(rc, "params.recipient", found->key, API_K_TOKEN,
                          HD_LIST_MAX, 0, &v, err) < 0 ||
-            check_tokens(v, (enum hd_provider)found->provider, path, err) < 0)
+            check_tokens(rules, v, (enum hd_provider)found->provider, path,
+                         err) < 0)
             return -1;
         break;
     case HD_RCPT_WEBPUSH_TOKENS:
@@ -208,11 +210,11 @@ parse_recipient(json_t *rc, struct hd_msg_request *r, int *need,
         if (json_array_size(v) > HD_LIST_MAX)
             return hd_err_set(err, HD_ETOOBIG, "%s: more than %d items", path,
                               HD_LIST_MAX);
-        if (check_tokens(v, HD_PROVIDER_WEBPUSH, path, err) < 0)
+        if (check_tokens(rules, v, HD_PROVIDER_WEBPUSH, path, err) < 0)
             return -1;
         break;
     case HD_RCPT_FILTER:
-        v = parse_filter(v, err);
+        v = parse_filter(rules, v, err);
         if (v == NULL)
             return -1;
         r->kind = found->kind;
@@ -267,8 +269,8 @@ fast_uuid(char out[37])
 /* fcm / hms: {"message": {...}} without the target fields, which the
  * recipient decides. */
 static int
-parse_message_part(json_t *part, const char *name, size_t max,
-                   struct hd_err *err)
+parse_message_part(const struct api_rules *rules, json_t *part,
+                   const char *name, size_t max, struct hd_err *err)
 {
     static const char *const known[] = {"message", NULL};
     static const char *const targets[] = {"token", "topic", "condition", NULL};
@@ -279,7 +281,7 @@ parse_message_part(json_t *part, const char *name, size_t max,
     snprintf(path, sizeof(path), "params.notification.%s", name);
     if (!json_is_object(part))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", path);
-    if (api_params_known(part, path, known, err) < 0 ||
+    if (api_params_known(rules, part, path, known, err) < 0 ||
         hd_json_obj(part, path, "message", 1, &msg, err) < 0)
         return -1;
     for (i = 0; targets[i]; i++)
@@ -294,7 +296,7 @@ parse_message_part(json_t *part, const char *name, size_t max,
 }
 
 static int
-parse_apns(json_t *part, struct hd_err *err)
+parse_apns(const struct api_rules *rules, json_t *part, struct hd_err *err)
 {
     static const char *const known[] = {"headers", "payload", NULL};
     const char *p = "params.notification.apns";
@@ -304,7 +306,7 @@ parse_apns(json_t *part, struct hd_err *err)
 
     if (!json_is_object(part))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", p);
-    if (api_params_known(part, p, known, err) < 0 ||
+    if (api_params_known(rules, part, p, known, err) < 0 ||
         hd_json_obj(part, p, "headers", 0, &headers, err) < 0 ||
         hd_json_obj(part, p, "payload", 1, &payload, err) < 0)
         return -1;
@@ -341,7 +343,7 @@ parse_apns(json_t *part, struct hd_err *err)
 /* webpush: {headers {TTL, Urgency, Topic}, payload (a string or a JSON
  * value sent as its text)}. */
 static int
-parse_webpush(json_t *part, struct hd_err *err)
+parse_webpush(const struct api_rules *rules, json_t *part, struct hd_err *err)
 {
     static const char *const known[] = {"headers", "payload", NULL};
     static const char *const hknown[] = {"TTL", "Urgency", "Topic", NULL};
@@ -352,7 +354,7 @@ parse_webpush(json_t *part, struct hd_err *err)
 
     if (!json_is_object(part))
         return hd_err_set(err, HD_EINVAL, "%s: must be an object", p);
-    if (api_params_known(part, p, known, err) < 0 ||
+    if (api_params_known(rules, part, p, known, err) < 0 ||
         hd_json_obj(part, p, "headers", 0, &headers, err) < 0)
         return -1;
     snprintf(hp, sizeof(hp), "%s.headers", p);
@@ -387,25 +389,26 @@ parse_webpush(json_t *part, struct hd_err *err)
 }
 
 static int
-parse_part(json_t *part, int i, struct hd_err *err)
+parse_part(const struct api_rules *rules, json_t *part, int i,
+           struct hd_err *err)
 {
     switch (i) {
     case HD_PROVIDER_APNS:
-        return parse_apns(part, err);
+        return parse_apns(rules, part, err);
     case HD_PROVIDER_WEBPUSH:
-        return parse_webpush(part, err);
+        return parse_webpush(rules, part, err);
     case HD_PROVIDER_FCM:
-        return parse_message_part(part, "fcm", HD_PAYLOAD_MAX_FCM, err);
+        return parse_message_part(rules, part, "fcm", HD_PAYLOAD_MAX_FCM, err);
     default:
-        return parse_message_part(part, "hms", HD_PAYLOAD_MAX_HMS, err);
+        return parse_message_part(rules, part, "hms", HD_PAYLOAD_MAX_HMS, err);
     }
 }
 
 /* The notification; uid is the top-level one (NULL: the draft's
  * notification.uid, else generated). */
 static int
-parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
-                   int need, struct hd_err *err)
+parse_notification(const struct api_rules *rules, json_t *n, const char *uid,
+                   struct hd_msg_request *r, int need, struct hd_err *err)
 {
     static const char *const known[] = {"uid",  "expire_at", "fcm", "hms",
                                         "apns", "webpush",   NULL};
@@ -418,7 +421,7 @@ parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
     json_t *out;
     int i, any = 0;
 
-    if (api_params_known(n, p, known, err) < 0 ||
+    if (api_params_known(rules, n, p, known, err) < 0 ||
         api_get_str(n, p, "uid", API_K_ID, 0, &nuid, err) < 0 ||
         hd_json_int(n, p, "expire_at", 0, 0, API_EXPIRE_AT_MAX, &expire, err) <
             0)
@@ -428,7 +431,7 @@ parse_notification(json_t *n, const char *uid, struct hd_msg_request *r,
 
         if (part == NULL || json_is_null(part))
             continue;
-        if (parse_part(part, i, err) < 0)
+        if (parse_part(rules, part, i, err) < 0)
             return -1;
         any = 1;
     }
@@ -494,8 +497,8 @@ parse_skip_online(json_t *params, struct hd_msg_request *r, struct hd_err *err)
 }
 
 int
-api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
-               int64_t *send_at_s, struct hd_err *err)
+api_send_parse(const struct api_rules *rules, json_t *params, int64_t now_ms,
+               struct hd_msg_request *r, int64_t *send_at_s, struct hd_err *err)
 {
     static const char *const known[] = {"recipient",
                                         "notification",
@@ -516,7 +519,7 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
     long long send_at = 0;
 
     memset(r, 0, sizeof(*r));
-    if (api_params_known(params, "params", known, err) < 0 ||
+    if (api_params_known(rules, params, "params", known, err) < 0 ||
         api_get_app(params, "params", &app, err) < 0 ||
         api_get_str(params, "params", "uid", API_K_ID, 0, &uid, err) < 0 ||
         api_get_str(params, "params", "analytics_uid", API_K_ID, 0, &auid,
@@ -528,10 +531,11 @@ api_send_parse(json_t *params, int64_t now_ms, struct hd_msg_request *r,
         hd_json_obj(params, "params", "recipient", 1, &rc, err) < 0 ||
         hd_json_obj(params, "params", "notification", 1, &n, err) < 0 ||
         check_analytics_uid(&uid, auid, err) < 0 ||
-        parse_recipient(rc, r, &need, err) < 0 ||
-        parse_notification(n, uid, r, need, err) < 0 ||
-        api_personal_parse(params, r->notification, r->kind == HD_RCPT_FILTER,
-                           &r->personal, NULL, err) < 0 ||
+        parse_recipient(rules, rc, r, &need, err) < 0 ||
+        parse_notification(rules, n, uid, r, need, err) < 0 ||
+        api_personal_parse(rules, params, r->notification,
+                           r->kind == HD_RCPT_FILTER, &r->personal, NULL,
+                           err) < 0 ||
         parse_skip_online(params, r, err) < 0) {
         hd_msg_request_release(r);
         return -1;
@@ -574,8 +578,8 @@ api_send_push(struct api_call *call)
     struct send_wait *w;
     int64_t send_at = 0;
 
-    if (api_send_parse(call->params, hd_now_wall_ms(), &r, &send_at, &err) <
-        0) {
+    if (api_send_parse(&call->ctx->rules, call->params, hd_now_wall_ms(), &r,
+                       &send_at, &err) < 0) {
         api_call_fail(call, &err);
         return;
     }

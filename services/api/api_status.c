@@ -26,7 +26,7 @@ api_update_push_status(struct api_call *call)
     const char *vals[5];
     PGresult *res = NULL;
 
-    if (api_params_known(p, "params", known, &err) < 0 ||
+    if (api_params_known(&call->ctx->rules, p, "params", known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
         api_get_str(p, "params", "analytics_uid", API_K_ID, 0, &uid, &err) <
             0 ||
@@ -132,7 +132,7 @@ api_push_status_list(struct api_call *call)
     char rows[16];
     int limit = 0, i, n;
 
-    if (api_params_known(p, "params", known, &err) < 0 ||
+    if (api_params_known(&call->ctx->rules, p, "params", known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
         api_get_str(p, "params", "uid", API_K_ID, 0, &uid, &err) < 0 ||
         api_get_str(p, "params", "device_id", API_K_ID, 0, &dev, &err) < 0 ||

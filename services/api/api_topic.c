@@ -98,7 +98,7 @@ topic_update(struct api_call *call, const struct topic_update *t)
     int n = 0;
 
     hd_buf_init(&lit, API_PG_ARRAY_MAX);
-    if (api_params_known(p, "params", t->known, &err) < 0 ||
+    if (api_params_known(&call->ctx->rules, p, "params", t->known, &err) < 0 ||
         api_get_app(p, "params", &app, &err) < 0 ||
         api_get_str(p, "params", t->subject, API_K_ID, 1, &subject, &err) < 0 ||
         api_get_op(p, "params", &op, &err) < 0 ||
@@ -163,7 +163,8 @@ struct ut_list {
 
 /* Today's shape: filter{users, topics, topic_prefix}, cursor. */
 static int
-ut_parse(json_t *p, struct ut_list *l, struct hd_err *err)
+ut_parse(const struct api_rules *rules, json_t *p, struct ut_list *l,
+         struct hd_err *err)
 {
     static const char *const known[] = {
         "filter", "cursor", "limit", "include_total_count", "app", NULL};
@@ -174,12 +175,12 @@ ut_parse(json_t *p, struct ut_list *l, struct hd_err *err)
     long long id = 0;
     json_t *f = NULL;
 
-    if (api_params_known(p, "params", known, err) < 0 ||
+    if (api_params_known(rules, p, "params", known, err) < 0 ||
         hd_json_obj(p, "params", "filter", 0, &f, err) < 0 ||
         api_get_cursor(p, "params", cur, sizeof(cur), err) < 0 ||
         api_get_flag(p, "params", "include_total_count", &l->total, err) < 0)
         return -1;
-    if (f && (api_params_known(f, fp, fknown, err) < 0 ||
+    if (f && (api_params_known(rules, f, fp, fknown, err) < 0 ||
               api_get_list(f, fp, "users", API_K_ID, HD_LIST_MAX, 1, &l->users,
                            err) < 0 ||
               api_get_list(f, fp, "topics", API_K_TOPIC, HD_LIST_MAX, 1,
@@ -196,14 +197,15 @@ ut_parse(json_t *p, struct ut_list *l, struct hd_err *err)
 
 /* The draft's shape: users, channels, channel_prefix flat; since. */
 static int
-ut_parse_draft(json_t *p, struct ut_list *l, struct hd_err *err)
+ut_parse_draft(const struct api_rules *rules, json_t *p, struct ut_list *l,
+               struct hd_err *err)
 {
     static const char *const known[] = {
         "users", "channels", "channel_prefix", "since", "limit", "app", NULL};
     const char *since = NULL;
     long long id = 0;
 
-    if (api_params_known(p, "params", known, err) < 0 ||
+    if (api_params_known(rules, p, "params", known, err) < 0 ||
         api_get_list(p, "params", "users", API_K_ID, HD_LIST_MAX, 1, &l->users,
                      err) < 0 ||
         api_get_list(p, "params", "channels", API_K_CHANNEL, HD_LIST_MAX, 1,
@@ -251,7 +253,8 @@ user_topic_list(struct api_call *call, int draft)
     hd_buf_init(&ulit, API_PG_ARRAY_MAX);
     hd_buf_init(&tlit, API_PG_ARRAY_MAX);
     if (api_get_app(p, "params", &l.app, &err) < 0 ||
-        (draft ? ut_parse_draft(p, &l, &err) : ut_parse(p, &l, &err)) < 0 ||
+        (draft ? ut_parse_draft(&call->ctx->rules, p, &l, &err)
+               : ut_parse(&call->ctx->rules, p, &l, &err)) < 0 ||
         api_get_limit(p, "params", API_LIMIT_DEFAULT, HD_PAGE_MAX, &l.limit,
                       &err) < 0)
         goto fail;
@@ -318,7 +321,8 @@ struct dt_list {
 };
 
 static int
-dt_parse(json_t *p, struct dt_list *l, struct hd_err *err)
+dt_parse(const struct api_rules *rules, json_t *p, struct dt_list *l,
+         struct hd_err *err)
 {
     static const char *const known[] = {
         "filter", "cursor", "limit", "include_device", "include_total_count",
@@ -336,7 +340,7 @@ dt_parse(json_t *p, struct dt_list *l, struct hd_err *err)
     json_t *f = NULL;
     int i;
 
-    if (api_params_known(p, "params", known, err) < 0 ||
+    if (api_params_known(rules, p, "params", known, err) < 0 ||
         api_get_app(p, "params", &l->app, err) < 0 ||
         hd_json_obj(p, "params", "filter", 0, &f, err) < 0 ||
         api_get_cursor(p, "params", l->after, sizeof(l->after), err) < 0 ||
@@ -347,7 +351,7 @@ dt_parse(json_t *p, struct dt_list *l, struct hd_err *err)
         return -1;
     if (f == NULL)
         return 0;
-    if (api_params_known(f, fp, fknown, err) < 0 ||
+    if (api_params_known(rules, f, fp, fknown, err) < 0 ||
         get_prefix(f, fp, "topic_prefix", &l->prefix, err) < 0)
         return -1;
     for (i = 0; i < DL_N; i++)
@@ -417,7 +421,7 @@ api_device_topic_list(struct api_call *call)
     memset(&l, 0, sizeof(l));
     for (i = 0; i < DL_N; i++)
         hd_buf_init(&l.lit[i], API_PG_ARRAY_MAX);
-    if (dt_parse(call->params, &l, &err) < 0)
+    if (dt_parse(&call->ctx->rules, call->params, &l, &err) < 0)
         goto fail;
     nl = strchr(l.after, '\n');
     if (l.after[0] && nl == NULL) {

@@ -19,25 +19,15 @@ const struct hd_config_field api_webpush_config_fields[] = {
 };
 #undef WC
 
-static struct hd_webpush_guard *guard;
-
-int
-api_webpush_init(const struct api_webpush_config *cfg, struct hd_err *err)
+struct hd_webpush_guard *
+api_webpush_new(const struct api_webpush_config *cfg, struct hd_err *err)
 {
-    guard = hd_webpush_guard_new(cfg->origins, cfg->extra_origins, "", err);
-    return guard ? 0 : -1;
-}
-
-void
-api_webpush_release(void)
-{
-    hd_webpush_guard_free(guard);
-    guard = NULL;
+    return hd_webpush_guard_new(cfg->origins, cfg->extra_origins, "", err);
 }
 
 int
-api_webpush_check(const char *s, size_t len, struct hd_buf *canon,
-                  struct hd_err *err)
+api_webpush_check(const struct hd_webpush_guard *guard, const char *s,
+                  size_t len, struct hd_buf *canon, struct hd_err *err)
 {
     char origin[HD_WEBPUSH_ORIGIN_MAX];
     struct hd_webpush_sub sub;

@@ -1,10 +1,10 @@
 /* api_webpush.h -- what herald-api checks of Web Push subscriptions
  * (provider "webpush" device tokens and webpush_tokens recipients).
  *
- * The origin allowlist is process-wide, set once at start-up
- * (HERALD_WEBPUSH_ORIGINS, HERALD_WEBPUSH_EXTRA_ORIGINS, the worker's
- * names and defaults) before any request is served; after that it is only
- * read, so every function here is thread-safe. */
+ * The origin allowlist is made once at start-up (HERALD_WEBPUSH_ORIGINS,
+ * HERALD_WEBPUSH_EXTRA_ORIGINS, the worker's names and defaults) and kept
+ * in the api context; after that it is only read, so every function here
+ * is thread-safe. */
 #ifndef API_WEBPUSH_H
 #define API_WEBPUSH_H
 
@@ -21,14 +21,18 @@ struct api_webpush_config {
 
 extern const struct hd_config_field api_webpush_config_fields[];
 
-/* Builds the allowlist. 0, or -1 with err naming the bad origin. */
-int api_webpush_init(const struct api_webpush_config *cfg, struct hd_err *err);
-void api_webpush_release(void);
+struct hd_webpush_guard;
+
+/* Builds the allowlist (free with hd_webpush_guard_free), or NULL with err
+ * naming the bad origin. */
+struct hd_webpush_guard *api_webpush_new(const struct api_webpush_config *cfg,
+                                         struct hd_err *err);
 
 /* Checks a subscription (PushSubscription JSON text): keys as
  * common/webpush/sub.h says, the endpoint on the allowlist. With canon
- * not NULL appends its canonical token. 0, or -1 with err (HD_EINVAL). */
-int api_webpush_check(const char *s, size_t len, struct hd_buf *canon,
-                      struct hd_err *err);
+ * not NULL appends its canonical token. guard NULL refuses it (not
+ * configured). 0, or -1 with err (HD_EINVAL). */
+int api_webpush_check(const struct hd_webpush_guard *guard, const char *s,
+                      size_t len, struct hd_buf *canon, struct hd_err *err);
 
 #endif

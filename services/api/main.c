@@ -14,6 +14,7 @@
 #include "service/runtime.h"
 #include "services/api/api.h"
 #include "services/api/api_console.h"
+#include "webpush/guard.h"
 #include "core/banned.h"
 
 /* What listens on HERALD_API_PORT, for --help. */
@@ -141,9 +142,11 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
     struct hd_err err = {0};
     int n = 0;
 
-    api_params_set_strict(ctx->cfg.strict_params);
-    if (api_keys_init(&ctx->keys, ctx->cfg.keys, &err) < 0 ||
-        api_webpush_init(&ctx->webpush_cfg, &err) < 0 ||
+    ctx->webpush = api_webpush_new(&ctx->webpush_cfg, &err);
+    ctx->rules.strict = ctx->cfg.strict_params;
+    ctx->rules.webpush = ctx->webpush;
+    if (ctx->webpush == NULL ||
+        api_keys_init(&ctx->keys, ctx->cfg.keys, &err) < 0 ||
         (topics(ctx) < 0 &&
          hd_err_set(&err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long"))) {
         hd_log(HD_LOG_FATAL, 0, "%s", err.msg);
@@ -279,7 +282,7 @@ teardown(struct api_ctx *ctx)
     hd_usertoken_free(ctx->tokens);
     hd_ratelimit_release(&ctx->clear_limit);
     api_keys_release(&ctx->keys);
-    api_webpush_release();
+    hd_webpush_guard_free(ctx->webpush);
 }
 
 int

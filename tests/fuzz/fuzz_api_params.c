@@ -9,6 +9,10 @@
 #include "services/api/api.h"
 #include "tests/fuzz/fuzz.h"
 
+/* the defaults: unknown params ignored, no Web Push origins (subscriptions
+ * refused) */
+static const struct api_rules rules = {0};
+
 static void
 readers(json_t *p)
 {
@@ -18,7 +22,7 @@ readers(json_t *p)
     json_t *out;
     int k, n, pr;
 
-    api_params_known(p, "params", known, &err);
+    api_params_known(&rules, p, "params", known, &err);
     for (k = API_K_ID; k <= API_K_CURSOR; k++) {
         api_get_str(p, "params", "a", (enum api_kind)k, k & 1, &s, &err);
         api_get_list(p, "params", "list", (enum api_kind)k, 8, k & 1, &out,
@@ -32,8 +36,8 @@ readers(json_t *p)
     s = json_string_value(json_object_get(p, "a"));
     if (s != NULL)
         for (pr = 0; pr < HD_PROVIDER__COUNT; pr++)
-            api_check_token((enum hd_provider)pr, s, strlen(s), "params.a",
-                            &err);
+            api_check_token(&rules, (enum hd_provider)pr, s, strlen(s),
+                            "params.a", &err);
 }
 
 int
@@ -52,13 +56,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p == NULL)
         return 0;
     if (which == 0) {
-        if (api_register_parse(p, &reg, &err) == 0 &&
+        if (api_register_parse(&rules, p, &reg, &err) == 0 &&
             (reg.token == NULL || reg.user == NULL))
             abort();
     } else if (which == 1) {
         int64_t send_at_s = -1;
 
-        if (api_send_parse(p, 1700000000000LL, &req, &send_at_s, &err) == 0) {
+        if (api_send_parse(&rules, p, 1700000000000LL, &req, &send_at_s,
+                           &err) == 0) {
             if (req.uid == NULL || req.values == NULL || send_at_s < 0)
                 abort();
             hd_msg_request_release(&req);

@@ -11,6 +11,8 @@
 #include "services/api/api_tmpl.h"
 #include "core/banned.h"
 
+static const struct api_rules lax = {0}; /* the defaults */
+
 /* src rendered for a device "d1" of user "u1" with meta {first: Ana} and
  * translations {hi: Oi}, into out (NUL-terminated). 0 or -1. */
 static int
@@ -107,7 +109,7 @@ test_locale_fallback(void)
     struct hd_err err = {0};
     json_t *out = NULL;
 
-    ASSERT_INT_EQ(api_personal_parse(params, n, 1, &out, &p, &err), 0);
+    ASSERT_INT_EQ(api_personal_parse(&lax, params, n, 1, &out, &p, &err), 0);
     ASSERT_TRUE(p.templating && p.nt != NULL && !api_ntmpl_uses_device(p.nt));
     ASSERT_STR_EQ(json_string_value(
                       json_object_get(api_personal_l10n(&p, "pt-BR"), "hi")),
@@ -120,7 +122,7 @@ test_locale_fallback(void)
     api_personal_release(&p);
     json_decref(out);
     /* not a filter recipient: refused */
-    ASSERT_INT_EQ(api_personal_parse(params, n, 0, &out, NULL, &err), -1);
+    ASSERT_INT_EQ(api_personal_parse(&lax, params, n, 0, &out, NULL, &err), -1);
     ASSERT_STR_CONTAINS(err.msg, "params.localizations: only with");
     json_decref(params);
     json_decref(n);
