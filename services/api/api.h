@@ -328,6 +328,14 @@ void api_handle_bw_clear(struct hd_http_req *req, void *ud);
  * position, so the consumer can mark it done. Producer thread. */
 typedef void api_dlq_done_fn(void *ud, int32_t partition, int64_t offset);
 
+/* Reports on herald.feedback that r was not sent to one device, with
+ * outcome and code (api_report.c), as a worker reports a send. Logs what
+ * fails; nothing without Kafka. Any thread. */
+void api_report_device(struct api_ctx *ctx, const struct hd_msg_request *r,
+                       enum hd_provider p, const char *device,
+                       const char *token, enum hd_outcome outcome,
+                       const char *code);
+
 /* Writes msg to herald.dlq with the reason (api_dlq.c). Returns 0 (done
  * runs later, only on success), or -1 with err: the record then stays
  * uncommitted and comes back after a restart. Any thread. */

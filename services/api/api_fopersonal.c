@@ -144,31 +144,12 @@ static void
 report_failed(struct api_fanout *fo, struct fo_req *req, enum hd_provider p,
               const char *device, const char *token, const char *why)
 {
-    struct hd_msg_feedback f = {0};
-    struct hd_err err = {0};
-    struct hd_buf b;
-
     hd_counter_inc(
         hd_metric_with(fo->ctx->m.fo_render_failed, hd_provider_name(p)));
     hd_log(HD_LOG_WARN, 0, "send %s: device %s not sent: %s", req->r.uid,
            device, why);
-    if (fo->ctx->producer == NULL)
-        return;
-    f.uid = req->r.uid;
-    f.app = req->r.app;
-    f.provider = p;
-    f.device = (char *)(uintptr_t)device;
-    f.token = (char *)(uintptr_t)token;
-    f.outcome = HD_OUTCOME_FAILED;
-    f.code = (char *)(uintptr_t) "template";
-    f.ts_ms = hd_now_wall_ms();
-    hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);
-    if (hd_msg_feedback_encode(&f, &b, &err) < 0 ||
-        hd_kproducer_send(fo->ctx->producer, fo->ctx->topic_feedback, f.uid,
-                          strlen(f.uid), b.data, b.len, NULL, NULL, &err) < 0)
-        hd_log(HD_LOG_WARN, 0, "send %s: failure report: %s", req->r.uid,
-               err.msg);
-    hd_buf_release(&b);
+    api_report_device(fo->ctx, &req->r, p, device, token, HD_OUTCOME_FAILED,
+                      "template");
 }
 
 static void

@@ -251,26 +251,9 @@ static void
 report_skipped(struct api_presence *p, const struct hd_msg_request *r,
                enum hd_provider prov, const char *device, const char *token)
 {
-    struct hd_msg_feedback f = {0};
-    struct hd_err err = {0};
-    struct hd_buf b;
-
     hd_counter_inc(hd_metric_with(p->skipped, hd_provider_name(prov)));
-    f.uid = r->uid;
-    f.app = r->app;
-    f.provider = prov;
-    f.device = (char *)(uintptr_t)device;
-    f.token = (char *)(uintptr_t)token;
-    f.outcome = HD_OUTCOME_SKIPPED;
-    f.code = (char *)(uintptr_t) "online";
-    f.ts_ms = hd_now_wall_ms();
-    hd_buf_init(&b, HD_KAFKA_MAX_MESSAGE);
-    if (hd_msg_feedback_encode(&f, &b, &err) < 0 ||
-        hd_kproducer_send(p->ctx->producer, p->ctx->topic_feedback, f.uid,
-                          strlen(f.uid), b.data, b.len, NULL, NULL, &err) < 0)
-        hd_log(HD_LOG_WARN, 0, "send %s: skipped-device report: %s", r->uid,
-               err.msg);
-    hd_buf_release(&b);
+    api_report_device(p->ctx, r, prov, device, token, HD_OUTCOME_SKIPPED,
+                      "online");
 }
 
 /* A page statement's parameters for the devices of users (a JSON array)
