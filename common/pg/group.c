@@ -1,12 +1,14 @@
 /* pg_group.c -- group commit for one prepared statement (see pg_group.h).
  *
- * Each caller's call lives on its own stack with its own condition
- * variable; the queue links them in arrival order. Whoever finds a free
- * slot leads: it unlinks up to max_rows calls, runs them without the
- * mutex, then marks them done and wakes their owners, and the first call
- * still queued (a slot is free again). A call is unlinked by its leader
- * or, when its wait ran out while queued, by its owner; nobody touches a
- * call after marking it done, so its owner may return at once. */
+ * Calls queue in arrival order; `slots` leader threads of the group take
+ * up to max_rows of them at a time, run them without the mutex, and
+ * complete them: a waiting caller's call is marked done and its owner
+ * woken, a submitted call's callback runs on the leader. A leader goes on
+ * with the rest of the queue itself, so under load nobody is woken to
+ * run a group. A waiting caller's call is unlinked by a leader or, when
+ * its wait ran out while queued, by its owner; nobody touches such a call
+ * after marking it done, so its owner may return at once. A submitted
+ * call is the group's from hd_pg_group_submit() to its callback. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,56 +26,88 @@ enum { CALL_QUEUED, CALL_RUNNING, CALL_DONE };
 struct call {
     const char *const *values;
     const char *key;
+    uint64_t until; /* monotonic ms: queued past it, the call fails */
+    int wait_ms;
     int seq; /* arrival order within a group: ties keep it */
     int state;
     int rc;
     PGresult *res;
     struct hd_err err;
+    hd_pg_group_done_fn *done; /* NULL: its owner waits on cv */
+    void *arg;
     pthread_cond_t cv;
     struct call *next;
 };
 
 struct hd_pg_group {
     pthread_mutex_t mu;
+    pthread_cond_t work; /* idle leaders wait here */
     struct hd_pg *pg;
     char *stmt;
     int nparams;
-    int slots;
     int max_rows;
-    int running; /* groups in flight */
+    int idle; /* leaders waiting for work */
+    int stop;
+    pthread_t *leaders;
+    int nleaders;
     struct call *head;
     struct call **tailp;
     struct hd_pg_group_stats stats;
 };
+
+static void *leader_main(void *arg);
 
 struct hd_pg_group *
 hd_pg_group_new(struct hd_pg *pg, const char *stmt, int nparams, int slots,
                 int max_rows, struct hd_err *err)
 {
     struct hd_pg_group *g;
+    int i, rc;
 
     if (pg == NULL || stmt == NULL || nparams < 0 ||
-        nparams > HD_PG_MAX_PARAMS || slots < 1 || max_rows < 1 ||
-        max_rows > HD_PG_BATCH_MAX) {
+        nparams > HD_PG_MAX_PARAMS || slots < 1 || slots > HD_PG_POOL_MAX ||
+        max_rows < 1 || max_rows > HD_PG_BATCH_MAX) {
         hd_err_set(err, HD_EINVAL, "pg group: bad arguments");
         return NULL;
     }
     g = hd_xcalloc(1, sizeof(*g));
     pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->work, NULL);
     g->pg = pg;
     g->stmt = hd_xstrdup(stmt);
     g->nparams = nparams;
-    g->slots = slots;
     g->max_rows = max_rows;
     g->tailp = &g->head;
+    g->leaders = hd_xcalloc((size_t)slots, sizeof(*g->leaders));
+    for (i = 0; i < slots; i++) {
+        rc = pthread_create(&g->leaders[i], NULL, leader_main, g);
+        if (rc != 0) {
+            hd_err_set(err, HD_EIO, "pg group: start a thread: %s",
+                       strerror(rc));
+            hd_pg_group_free(g);
+            return NULL;
+        }
+        g->nleaders++;
+    }
     return g;
 }
 
 void
 hd_pg_group_free(struct hd_pg_group *g)
 {
+    int i;
+
     if (g == NULL)
         return;
+    /* the leaders run what is still queued before they leave */
+    pthread_mutex_lock(&g->mu);
+    g->stop = 1;
+    pthread_cond_broadcast(&g->work);
+    pthread_mutex_unlock(&g->mu);
+    for (i = 0; i < g->nleaders; i++)
+        pthread_join(g->leaders[i], NULL);
+    free(g->leaders);
+    pthread_cond_destroy(&g->work);
     pthread_mutex_destroy(&g->mu);
     free(g->stmt);
     free(g);
@@ -161,44 +195,110 @@ run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
     return how;
 }
 
-/* Takes up to max_rows queued calls and runs them. Called and returns
- * with g->mu held. */
+/* A call queued past its wait fails as if no connection had come. */
 static void
-lead(struct hd_pg_group *g, int wait_ms)
+late(const struct hd_pg_group *g, struct call *k)
+{
+    k->rc = hd_err_set(&k->err, HD_ETIMEDOUT,
+                       "pg group %.64s: no connection free for %d ms", g->stmt,
+                       k->wait_ms);
+}
+
+/* Marks the calls done: waiting owners are woken, submitted calls are
+ * linked onto *cbs for their callbacks. Called with g->mu held. */
+static void
+complete(struct call **calls, int n, struct call **cbs)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        struct call *k = calls[i];
+
+        if (k->done != NULL) {
+            k->next = *cbs;
+            *cbs = k;
+            continue;
+        }
+        k->state = CALL_DONE;
+        pthread_cond_signal(&k->cv);
+    }
+}
+
+/* Takes up to max_rows queued calls and runs them. Called and returns
+ * with g->mu held; the callbacks run without it. */
+static void
+lead(struct hd_pg_group *g)
 {
     struct call *calls[HD_PG_BATCH_MAX];
-    int n = 0, how, i;
+    struct call *expired[HD_PG_BATCH_MAX];
+    struct call *cbs = NULL;
+    uint64_t now = hd_now_mono_ms();
+    int n = 0, nexp = 0, how = 0;
 
-    while (g->head != NULL && n < g->max_rows) {
-        calls[n] = g->head;
-        g->head = g->head->next;
-        calls[n]->state = CALL_RUNNING;
-        calls[n]->seq = n;
-        n++;
+    while (g->head != NULL && n + nexp < g->max_rows) {
+        struct call *k = g->head;
+
+        g->head = k->next;
+        if (k->done != NULL && now >= k->until) {
+            late(g, k);
+            expired[nexp++] = k;
+            continue;
+        }
+        k->state = CALL_RUNNING;
+        k->seq = n;
+        calls[n++] = k;
     }
     if (g->head == NULL)
         g->tailp = &g->head;
-    g->running++;
-    /* two groups may have ended while one owner was waking: the rest of
-     * the queue need not wait for this group if a slot is still free */
-    if (g->head != NULL && g->running < g->slots)
-        pthread_cond_signal(&g->head->cv);
+    /* the rest of the queue need not wait for this group */
+    if (g->head != NULL && g->idle > 0)
+        pthread_cond_signal(&g->work);
     pthread_mutex_unlock(&g->mu);
 
-    how = run_calls(g, calls, n, wait_ms);
+    /* the wait for a connection is what is left of the first call's */
+    if (n > 0)
+        how =
+            run_calls(g, calls, n,
+                      calls[0]->until > now ? (int)(calls[0]->until - now) : 1);
 
     pthread_mutex_lock(&g->mu);
-    g->running--;
     g->stats.calls += (uint64_t)n;
     g->stats.groups += how == 1;
     g->stats.grouped += how == 1 ? (uint64_t)n : 0;
     g->stats.fallbacks += how == 2;
-    for (i = 0; i < n; i++) {
-        calls[i]->state = CALL_DONE;
-        pthread_cond_signal(&calls[i]->cv);
+    complete(calls, n, &cbs);
+    complete(expired, nexp, &cbs);
+    if (cbs == NULL)
+        return;
+    pthread_mutex_unlock(&g->mu);
+    while (cbs != NULL) {
+        struct call *k = cbs;
+
+        cbs = k->next;
+        k->done(k->arg, k->rc, k->res, k->rc < 0 ? &k->err : NULL);
+        free(k);
     }
-    if (g->head != NULL)
-        pthread_cond_signal(&g->head->cv); /* a slot is free */
+    pthread_mutex_lock(&g->mu);
+}
+
+static void *
+leader_main(void *arg)
+{
+    struct hd_pg_group *g = arg;
+
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (g->head == NULL && !g->stop) {
+            g->idle++;
+            pthread_cond_wait(&g->work, &g->mu);
+            g->idle--;
+        }
+        if (g->head == NULL)
+            break;
+        lead(g);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
 }
 
 /* Unlinks a call that is still queued. Called with g->mu held. */
@@ -217,50 +317,48 @@ unlink_call(struct hd_pg_group *g, struct call *k)
     }
 }
 
+/* Queues k and wakes a leader if one is idle. Called with g->mu held. */
+static void
+enqueue(struct hd_pg_group *g, struct call *k, int wait_ms)
+{
+    k->wait_ms = wait_ms > 0 ? wait_ms : 0;
+    k->until = hd_now_mono_ms() + (uint64_t)k->wait_ms;
+    k->state = CALL_QUEUED;
+    k->next = NULL;
+    *g->tailp = k;
+    g->tailp = &k->next;
+    if (g->idle > 0)
+        pthread_cond_signal(&g->work);
+}
+
 int
 hd_pg_group_exec(struct hd_pg_group *g, int wait_ms, const char *const *values,
                  const char *key, PGresult **res, struct hd_err *err)
 {
-    uint64_t until = hd_now_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
     struct call me;
     struct timespec ts;
 
     memset(&me, 0, sizeof(me));
     me.values = values;
     me.key = key;
-    me.state = CALL_QUEUED;
     hd_thread_cond_init(&me.cv);
 
     pthread_mutex_lock(&g->mu);
-    *g->tailp = &me;
-    g->tailp = &me.next;
+    enqueue(g, &me, wait_ms);
     while (me.state != CALL_DONE) {
-        if (me.state == CALL_QUEUED && g->running < g->slots) {
-            /* the wait for a connection is what is left of ours */
-            uint64_t now = hd_now_mono_ms();
-
-            lead(g, now < until ? (int)(until - now) : 1);
+        if (me.state != CALL_QUEUED) {
+            pthread_cond_wait(&me.cv, &g->mu);
             continue;
         }
-        if (me.state == CALL_QUEUED) {
-            if (hd_now_mono_ms() >= until) {
-                unlink_call(g, &me);
-                me.rc = hd_err_set(&me.err, HD_ETIMEDOUT,
-                                   "pg group %.64s: no connection free for "
-                                   "%d ms",
-                                   g->stmt, wait_ms);
-                break;
-            }
-            ts.tv_sec = (time_t)(until / 1000);
-            ts.tv_nsec = (long)(until % 1000) * 1000000L;
-            pthread_cond_timedwait(&me.cv, &g->mu, &ts);
-        } else {
-            pthread_cond_wait(&me.cv, &g->mu);
+        if (hd_now_mono_ms() >= me.until) {
+            unlink_call(g, &me);
+            late(g, &me);
+            break;
         }
+        ts.tv_sec = (time_t)(me.until / 1000);
+        ts.tv_nsec = (long)(me.until % 1000) * 1000000L;
+        pthread_cond_timedwait(&me.cv, &g->mu, &ts);
     }
-    /* a queued call that leaves passes a free slot on */
-    if (me.state == CALL_QUEUED && g->head != NULL && g->running < g->slots)
-        pthread_cond_signal(&g->head->cv);
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&me.cv);
 
@@ -274,6 +372,22 @@ hd_pg_group_exec(struct hd_pg_group *g, int wait_ms, const char *const *values,
     else
         PQclear(me.res);
     return 0;
+}
+
+void
+hd_pg_group_submit(struct hd_pg_group *g, int wait_ms,
+                   const char *const *values, const char *key,
+                   hd_pg_group_done_fn *done, void *arg)
+{
+    struct call *k = hd_xcalloc(1, sizeof(*k));
+
+    k->values = values;
+    k->key = key;
+    k->done = done;
+    k->arg = arg;
+    pthread_mutex_lock(&g->mu);
+    enqueue(g, k, wait_ms);
+    pthread_mutex_unlock(&g->mu);
 }
 
 void

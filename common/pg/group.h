@@ -1,18 +1,23 @@
 /* pg_group.h -- group commit for one prepared statement: concurrent calls
  * that would each wait for a connection share one round trip instead.
  *
- * A call runs at once on its own while fewer than `slots` groups are in
- * flight. When every slot is busy it queues; the next call to find a free
- * slot takes the whole queue (up to max_rows) and runs it as one pipeline
- * and one transaction (hd_pg_exec_batch), rows sorted by their key so
+ * The group has `slots` threads of its own that run the calls. A call
+ * runs at once on its own while one of them is free. When every one is
+ * busy it queues; the next to be free takes the whole queue (up to
+ * max_rows) and runs it as one pipeline and one transaction
+ * (hd_pg_exec_batch), rows sorted by their key so
  * that concurrent groups take row and advisory locks in the same order.
  * If the group fails for a reason of one row (a constraint, a deadlock),
  * each row is run again alone, in its own transaction, so a bad row costs
  * the others a second round trip, never their result. Every caller gets
  * exactly what a hd_pg_exec of its own would have given.
  *
- * Thread-safety: hd_pg_group_exec may be called from any thread; it
- * blocks. */
+ * A submitted call's callback runs on the group's thread that ran it, so
+ * a caller that need not wait (an HTTP handler that answers later) costs
+ * no thread hand-off per call.
+ *
+ * Thread-safety: hd_pg_group_exec and hd_pg_group_submit may be called
+ * from any thread; exec blocks, submit does not. */
 #ifndef HD_PG_GROUP_H
 #define HD_PG_GROUP_H
 
@@ -37,7 +42,8 @@ struct hd_pg_group *hd_pg_group_new(struct hd_pg *pg, const char *stmt,
                                     int nparams, int slots, int max_rows,
                                     struct hd_err *err);
 
-/* No call may be running. NULL is a no-op. */
+/* Runs every call still queued (their callbacks too), then stops the
+ * group's threads. No caller may be waiting in exec. NULL is a no-op. */
 void hd_pg_group_free(struct hd_pg_group *g);
 
 /* Runs stmt with values (text, nparams of them), alone or in a group.
@@ -48,6 +54,19 @@ void hd_pg_group_free(struct hd_pg_group *g);
 int hd_pg_group_exec(struct hd_pg_group *g, int wait_ms,
                      const char *const *values, const char *key, PGresult **res,
                      struct hd_err *err);
+
+/* A submitted call's end, on one of the group's threads: rc 0 with res
+ * (new: the callback owns it), or -1 with err (borrowed) and res NULL. */
+typedef void hd_pg_group_done_fn(void *arg, int rc, PGresult *res,
+                                 const struct hd_err *err);
+
+/* As exec, without waiting: done(arg, ...) is called exactly once, on a
+ * thread of the group, when the call has run (or its wait_ms ran out
+ * while queued). values and key must stay valid until then; done may
+ * run (on another thread) before submit returns. */
+void hd_pg_group_submit(struct hd_pg_group *g, int wait_ms,
+                        const char *const *values, const char *key,
+                        hd_pg_group_done_fn *done, void *arg);
 
 /* Counters so far. */
 void hd_pg_group_stats(struct hd_pg_group *g, struct hd_pg_group_stats *out);

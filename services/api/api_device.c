@@ -3,7 +3,8 @@
  * Each method validates every param first and then makes exactly one
  * database call (the multi-step writes are SQL functions), so a request
  * that fails validation or fails in the database changes nothing. Runs on
- * the HTTP server's worker threads. */
+ * the HTTP server's worker threads; device_register, which waits for no
+ * one (the group commit answers it), also on its I/O threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "proto/bitwarden.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/rand.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
@@ -164,53 +166,108 @@ api_register_row_release(struct api_register_row *w)
     free(w->tags);
 }
 
+/* groups take the users' locks in one order: by app, then user */
+static char *
+register_key(const struct api_register *r)
+{
+    return hd_xasprintf("%s%c%s%c%s", r->app, '\001', r->user, '\001',
+                        r->token);
+}
+
+/* dev_register's outcome as the Device (new), or -1 with err. */
+static int
+register_device(int rc, const PGresult *res, const struct hd_err *e,
+                json_t **device, struct hd_err *err)
+{
+    if (rc < 0) {
+        *err = *e;
+        err->code = HD_EUPSTREAM; /* never a client's fault: not a 107 */
+        return -1;
+    }
+    if (PQntuples(res) != 1)
+        return hd_err_set(err, HD_EUPSTREAM, "dev_register returned %d rows",
+                          PQntuples(res));
+    *device = api_device_json(res, 0, 0);
+    return 0;
+}
+
 int
 api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                   int keep_absent, json_t **device, struct hd_err *err)
 {
     struct api_register_row w;
+    struct hd_err e = {0};
     PGresult *res = NULL;
     char *key;
     int rc = -1;
 
     if (api_register_row(&w, r, keep_absent, err) < 0)
         goto out;
-    /* groups take the users' locks in one order: by app, then user */
-    key = hd_xasprintf("%s%c%s%c%s", r->app, '\001', r->user, '\001', r->token);
-    rc =
-        hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, w.vals, key, &res, err);
+    key = register_key(r);
+    rc = hd_pg_group_exec(ctx->reg, ctx->cfg.pg_wait_ms, w.vals, key, &res, &e);
     free(key);
-    if (rc < 0) {
-        err->code = HD_EUPSTREAM; /* never a client's fault: not a 107 */
-        goto out;
-    }
-    rc = -1;
-    if (PQntuples(res) != 1) {
-        hd_err_set(err, HD_EUPSTREAM, "dev_register returned %d rows",
-                   PQntuples(res));
-        goto out;
-    }
-    *device = api_device_json(res, 0, 0);
-    rc = 0;
+    rc = register_device(rc, res, &e, device, err);
 out:
     PQclear(res);
     api_register_row_release(&w);
     return rc;
 }
 
+/* device_register's call while the group commit runs it: the row's
+ * values point into call->params and the row's buffers. */
+struct register_job {
+    struct api_call *call;
+    struct api_register_row w;
+    char *key;
+};
+
+/* The end of a registration, on the group's thread: answers the call
+ * (which frees it) and frees the job. */
+static void
+register_done(void *arg, int rc, PGresult *res, const struct hd_err *e)
+{
+    struct register_job *j = arg;
+    struct api_call *call = j->call;
+    struct hd_err err = {0};
+    json_t *device = NULL;
+
+    hd_log_ctx_set("req_id", "%s", hd_http_req_id(call->req));
+    if (register_device(rc, res, e, &device, &err) < 0)
+        api_call_fail(call, &err);
+    else
+        api_register_reply(call, device);
+    hd_log_ctx_clear();
+    PQclear(res);
+    api_register_row_release(&j->w);
+    free(j->key);
+    free(j);
+}
+
+/* Answered from the group commit's thread once the row is committed, so
+ * the thread that called this is free at once (it may be an I/O thread:
+ * nothing here waits). */
 void
 api_device_register(struct api_call *call)
 {
     struct hd_err err = {0};
+    struct register_job *j;
     struct api_register r;
-    json_t *device = NULL;
 
-    if (api_register_parse(&call->ctx->rules, call->params, &r, &err) < 0 ||
-        api_register_exec(call->ctx, &r, 0, &device, &err) < 0) {
+    if (api_register_parse(&call->ctx->rules, call->params, &r, &err) < 0) {
         api_call_fail(call, &err);
         return;
     }
-    api_register_reply(call, device);
+    j = hd_xcalloc(1, sizeof(*j));
+    j->call = call;
+    if (api_register_row(&j->w, &r, 0, &err) < 0) {
+        api_register_row_release(&j->w);
+        free(j);
+        api_call_fail(call, &err);
+        return;
+    }
+    j->key = register_key(&r);
+    hd_pg_group_submit(call->ctx->reg, call->ctx->cfg.pg_wait_ms, j->w.vals,
+                       j->key, register_done, j);
 }
 
 void

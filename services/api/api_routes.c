@@ -4,8 +4,9 @@
  * POST /api carries {"method","params"}; POST /api/<method> the params.
  * A missing key is 401, a body that is not a JSON object 400; after that
  * it is HTTP 200 with {"result":...} or {"error":{"code","message"}}.
- * Send has an exact route run on the I/O thread (it waits for Kafka via a
- * callback); the rest run on worker threads (they wait on PostgreSQL).
+ * Send and device_register have exact routes run on the I/O thread (they
+ * wait for Kafka or the group commit via a callback); the rest run on
+ * worker threads (they wait on PostgreSQL).
  * batch runs its commands through the same table. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,8 +279,15 @@ handle_send(struct hd_http_req *req, void *ud)
     handle_params(req, ud, "send_push_notification");
 }
 
+static void
+handle_register(struct hd_http_req *req, void *ud)
+{
+    handle_params(req, ud, "device_register");
+}
+
 const struct hd_http_route api_routes[] = {
     {"POST", "/api/send_push_notification", handle_send, HD_API_MAX_BODY, 0},
+    {"POST", "/api/device_register", handle_register, HD_API_MAX_BODY, 0},
     {"POST", "/api/{method}", handle_method, HD_API_MAX_BODY, 1},
     {"POST", "/api", handle_api, HD_API_MAX_BODY, 1},
     {"POST", "/events", api_handle_events, HD_API_MAX_BODY, 0},

@@ -293,6 +293,154 @@ test_group_queued_call_times_out(void)
     fx_close(&fx);
 }
 
+/* Submitted calls: each one's values and what its callback saw. */
+#define SUBMITS 200
+
+struct submitted {
+    pthread_mutex_t *mu;
+    const char *want; /* the result it must see */
+    int *left;
+    char sid[16], name[32], wantbuf[24];
+    const char *vals[2];
+    int rc;
+    int code;
+    int right; /* its own result */
+    int calls; /* times the callback ran */
+};
+
+static void
+submitted_done(void *arg, int rc, PGresult *res, const struct hd_err *err)
+{
+    struct submitted *k = arg;
+
+    pthread_mutex_lock(k->mu);
+    k->calls++;
+    k->rc = rc;
+    k->code = rc < 0 ? err->code : 0;
+    k->right = rc == 0 && res != NULL && PQntuples(res) == 1 &&
+               strcmp(PQgetvalue(res, 0, 0), k->want) == 0;
+    (*k->left)--;
+    pthread_mutex_unlock(k->mu);
+    PQclear(res);
+}
+
+static void
+submit_items(struct hd_pg_group *g, struct submitted *k, int n,
+             pthread_mutex_t *mu, int *left)
+{
+    int i;
+
+    *left = n;
+    for (i = 0; i < n; i++) {
+        k[i].mu = mu;
+        k[i].left = left;
+        snprintf(k[i].sid, sizeof(k[i].sid), "%d", i + 1);
+        snprintf(k[i].name, sizeof(k[i].name), "n%d", i + 1);
+        snprintf(k[i].wantbuf, sizeof(k[i].wantbuf), "%d", (i + 1) * 10);
+        k[i].want = k[i].wantbuf;
+        k[i].vals[0] = k[i].sid;
+        k[i].vals[1] = k[i].name;
+        hd_pg_group_submit(g, 5000, k[i].vals, k[i].name, submitted_done,
+                           &k[i]);
+    }
+}
+
+static void
+test_group_submit_answers_each_call_once(void)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct submitted *k = hd_xcalloc(SUBMITS, sizeof(*k));
+    struct hd_pg_group_stats st;
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct fx fx;
+    int left, i, left_now;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_submit", 2, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    submit_items(g, k, SUBMITS, &mu, &left);
+    for (i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&mu);
+        left_now = left;
+        pthread_mutex_unlock(&mu);
+        if (left_now == 0)
+            break;
+        sleep_ms(10);
+    }
+    ASSERT_INT_EQ(left_now, 0);
+    for (i = 0; i < SUBMITS; i++) {
+        ASSERT_INT_EQ(k[i].calls, 1);
+        ASSERT_INT_EQ(k[i].right, 1);
+    }
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"), SUBMITS);
+    /* the burst queued behind the one slot: it went in groups */
+    hd_pg_group_stats(g, &st);
+    ASSERT_INT_EQ((int)st.calls, SUBMITS);
+    ASSERT_TRUE(st.groups > 0);
+    hd_pg_group_free(g);
+    free(k);
+    fx_close(&fx);
+}
+
+static void
+test_group_free_runs_queued_submits(void)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct submitted *k = hd_xcalloc(SUBMITS, sizeof(*k));
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct fx fx;
+    int left, i;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_free", 2, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    submit_items(g, k, SUBMITS, &mu, &left);
+    hd_pg_group_free(g); /* at once: most calls are still queued */
+    ASSERT_INT_EQ(left, 0);
+    for (i = 0; i < SUBMITS; i++) {
+        ASSERT_INT_EQ(k[i].calls, 1);
+        ASSERT_INT_EQ(k[i].right, 1);
+    }
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"), SUBMITS);
+    free(k);
+    fx_close(&fx);
+}
+
+static void
+test_group_queued_submit_times_out(void)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct submitted late = {0};
+    struct sleeper a = {0};
+    struct hd_err err = {0};
+    int left = 1;
+    pthread_t ta;
+    struct fx fx;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_submit_wait", 2, 5000), 0);
+    a.g = hd_pg_group_new(fx.pg, "sleep", 1, 1, 8, &err);
+    ASSERT_NOT_NULL(a.g);
+    a.secs = "0.6";
+    a.wait_ms = 2000;
+    ASSERT_INT_EQ(pthread_create(&ta, NULL, sleeper_main, &a), 0);
+    sleep_ms(150); /* a holds the only slot */
+    late.mu = &mu;
+    late.left = &left;
+    snprintf(late.sid, sizeof(late.sid), "0");
+    late.want = "";
+    late.vals[0] = late.sid;
+    hd_pg_group_submit(a.g, 100, late.vals, NULL, submitted_done, &late);
+    pthread_join(ta, NULL);
+    hd_pg_group_free(a.g); /* every callback has run */
+    ASSERT_INT_EQ(a.rc, 0);
+    ASSERT_INT_EQ(late.calls, 1);
+    ASSERT_INT_EQ(late.rc, -1);
+    ASSERT_INT_EQ(late.code, HD_ETIMEDOUT);
+    fx_close(&fx);
+}
+
 static void
 test_group_rejects_bad_arguments(void)
 {
@@ -321,6 +469,9 @@ main(void)
     RUN_TEST(test_group_commits_concurrent_calls);
     RUN_TEST(test_group_bad_row_costs_only_itself);
     RUN_TEST(test_group_queued_call_times_out);
+    RUN_TEST(test_group_submit_answers_each_call_once);
+    RUN_TEST(test_group_free_runs_queued_submits);
+    RUN_TEST(test_group_queued_submit_times_out);
     RUN_TEST(test_group_rejects_bad_arguments);
     return UNIT_DONE();
 }
