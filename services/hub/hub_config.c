@@ -46,7 +46,10 @@ const struct hd_config_field hub_config_fields[] = {
     HD_CFG_INT("HERALD_HUB_HANDSHAKE_TIMEOUT_S", HC, handshake_timeout_s, 15, 1,
                300, "seconds to complete the SignalR handshake (1008)"),
     HD_CFG_INT("HERALD_HUB_PING_INTERVAL_S", HC, ping_interval_s, 15, 1, 120,
-               "hub Ping after this many seconds without output"),
+               "hub Ping after this many seconds without output; sent "
+               "with a client message when it comes half an interval or "
+               "more after the last output, and up to 1 s later for a "
+               "connection whose pings go with its client's"),
     HD_CFG_INT("HERALD_HUB_CLIENT_TIMEOUT_S", HC, client_timeout_s, 30, 2, 120,
                "drop a client silent for this many seconds"),
     HD_CFG_INT("HERALD_HUB_QUEUE_MAX", HC, queue_max, 1024, 4, 65536,

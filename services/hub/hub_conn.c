@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "services/hub/hub_admit.h"
 #include "services/hub/hub_conn.h"
+#include "services/hub/hub_keepalive.h"
 #include "core/banned.h"
 
 #define TICKS_PER_S (1000 / HUB_WHEEL_TICK_MS)
@@ -142,6 +143,17 @@ flush_sul(lws_sorted_usec_list_t *sul)
     flush_all(th);
 }
 
+/* Puts lf at the tail of c's queue, which holds fewer than max. */
+static void
+enqueue(struct hub_conn *c, struct hub_lframe *lf, uint32_t max)
+{
+    if (c->qlen == c->qcap)
+        grow_ring(c, max);
+    c->ring[(c->qhead + c->qlen) % c->qcap] = lf;
+    hub_lframe_ref(lf);
+    c->qlen++;
+}
+
 void
 hub_conn_push(struct hub_thread *th, struct hub_conn *c, struct hub_lframe *lf)
 {
@@ -154,11 +166,7 @@ hub_conn_push(struct hub_thread *th, struct hub_conn *c, struct hub_lframe *lf)
         kill_slow(th, c);
         return;
     }
-    if (c->qlen == c->qcap)
-        grow_ring(c, max);
-    c->ring[(c->qhead + c->qlen) % c->qcap] = lf;
-    hub_lframe_ref(lf);
-    c->qlen++;
+    enqueue(c, lf, max);
     if (c->qlen > 1 || (c->flags & HUB_CF_DIRTY))
         return;
     if (th->hub->cfg.write_delay_ms == 0) {
@@ -245,8 +253,7 @@ arm(struct hub_thread *th, struct hub_conn *c)
         hub_wheel_del(&th->wheel, &c->timer);
         return;
     }
-    /* a ping is due one tick early so that none is ever late */
-    a = c->last_tx + ping - 1;
+    a = c->last_tx + hub_ka_due(ping, (c->flags & HUB_CF_IN_STEP) != 0);
     b = c->last_rx + idle;
     hub_wheel_add(&th->wheel, &c->timer, (int32_t)(a - b) < 0 ? a : b);
 }
@@ -358,15 +365,50 @@ handshake(struct hub_thread *th, struct hub_conn *c)
     lws_callback_on_writable(c->wsi);
 }
 
+/* ---- the keep-alive (hub_keepalive.h) ----------------------------------- */
+
+/* Writes the keep-alive Ping now (c's queue is empty): no writable
+ * callback in between, the ring a burst grew is given back first. */
+static void
+ping_now(struct hub_thread *th, struct hub_conn *c)
+{
+    if (c->ring)
+        drop_ring(c);
+    enqueue(c, &th->ping[c->proto], 1);
+    write_now(th, c);
+    c->last_tx = th->now; /* counts from the ping, written or on its way */
+}
+
+/* A whole message from the open connection c (its previous one arrived at
+ * prev_rx): the hub's Ping goes with it when it is due soon. */
+static void
+on_message(struct hub_thread *th, struct hub_conn *c, uint32_t prev_rx)
+{
+    uint32_t ping = (uint32_t)th->hub->cfg.ping_interval_s * TICKS_PER_S;
+    int was = (c->flags & HUB_CF_IN_STEP) != 0, in_step = was, ping_too;
+
+    if (c->pending || c->qlen > 0 || (c->flags & HUB_CF_DIRTY))
+        return; /* a write is on its way */
+    ping_too = hub_ka_on_message(ping, th->now, c->last_tx, prev_rx, &in_step);
+    if (in_step)
+        c->flags |= HUB_CF_IN_STEP;
+    if (ping_too)
+        ping_now(th, c);
+    if (ping_too || in_step != was)
+        arm(th, c);
+}
+
 int
 hub_conn_receive(struct hub_thread *th, struct hub_conn *c, const void *in,
                  size_t len)
 {
     struct hub_ctx *hub = th->hub;
+    uint32_t prev_rx;
     int final;
 
     if (c->wsi == NULL)
         return -1;
+    prev_rx = c->last_rx;
     c->last_rx = hub_thread_now(th);
     c->in_len += (uint32_t)len;
     if (c->in_len > (uint32_t)hub->cfg.max_message) {
@@ -391,8 +433,11 @@ hub_conn_receive(struct hub_thread *th, struct hub_conn *c, const void *in,
     }
     /* after the handshake: pings, invocations and Close are ignored; the
      * client's own close arrives as a WebSocket close */
-    if (final)
+    if (final) {
         c->in_len = 0;
+        if (c->state == HUB_CS_OPEN)
+            on_message(th, c, prev_rx);
+    }
     return 0;
 }
 
@@ -579,12 +624,14 @@ hub_conn_timer(struct hub_wheel_node *n, void *ud)
     }
     if (c->qlen == 0 && c->ring)
         drop_ring(c); /* idle: give the queue's memory back */
-    if (th->now - c->last_tx >= ping - 1) {
+    if (th->now - c->last_tx >=
+        hub_ka_due(ping, (c->flags & HUB_CF_IN_STEP) != 0)) {
+        /* the client's message did not come in time: out of step */
+        c->flags &= (uint8_t)~HUB_CF_IN_STEP;
         if (c->qlen == 0)
-            hub_conn_push(th, c, &th->ping[c->proto]);
-        if (c->state != HUB_CS_OPEN)
-            return;
-        c->last_tx = th->now; /* counts from the ping just queued */
+            ping_now(th, c);
+        else
+            c->last_tx = th->now; /* counts from what is on its way */
     }
     arm(th, c);
 }

@@ -28,6 +28,7 @@ enum hub_conn_state {
 #define HUB_CF_COUNTED 0x02     /* counted in the connections gauge */
 #define HUB_CF_DIRTY 0x04       /* on the thread's flush list */
 #define HUB_CF_WRONG_SHARD 0x08 /* refused: its user is another shard's */
+#define HUB_CF_IN_STEP 0x10     /* pings with its client (hub_keepalive.h) */
 
 /* One HTTP request in progress (non-upgrade requests only). */
 struct hub_http;
@@ -66,7 +67,8 @@ struct hub_conn {
 void hub_conn_established(struct hub_thread *th, struct hub_conn *c,
                           struct lws *wsi, struct hub_pending *p,
                           struct hub_lent *addr);
-/* Inbound bytes: the handshake until it is answered, then ignored.
+/* Inbound bytes: the handshake until it is answered, then ignored (a
+ * whole message may take the hub's Ping along, hub_keepalive.h).
  * Returns 0, or -1 when lws must close the connection. */
 int hub_conn_receive(struct hub_thread *th, struct hub_conn *c, const void *in,
                      size_t len);
