@@ -15,8 +15,10 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/limits.h"
+#include "pg/array.h"
 #include "pg/group.h"
 #include "core/thread.h"
 #include "core/banned.h"
@@ -44,6 +46,8 @@ struct hd_pg_group {
     pthread_cond_t work; /* idle leaders wait here */
     struct hd_pg *pg;
     char *stmt;
+    char *arrays_stmt; /* NULL: groups are pipelines */
+    hd_pg_group_apart_fn apart;
     int nparams;
     int max_rows;
     int idle; /* leaders waiting for work */
@@ -93,6 +97,15 @@ hd_pg_group_new(struct hd_pg *pg, const char *stmt, int nparams, int slots,
 }
 
 void
+hd_pg_group_set_arrays(struct hd_pg_group *g, const char *arrays_stmt,
+                       hd_pg_group_apart_fn apart)
+{
+    free(g->arrays_stmt);
+    g->arrays_stmt = arrays_stmt ? hd_xstrdup(arrays_stmt) : NULL;
+    g->apart = apart;
+}
+
+void
 hd_pg_group_free(struct hd_pg_group *g)
 {
     int i;
@@ -109,6 +122,7 @@ hd_pg_group_free(struct hd_pg_group *g)
     free(g->leaders);
     pthread_cond_destroy(&g->work);
     pthread_mutex_destroy(&g->mu);
+    free(g->arrays_stmt);
     free(g->stmt);
     free(g);
 }
@@ -144,16 +158,145 @@ run_alone(struct hd_pg_group *g, struct hd_pgconn *c, struct call *k)
                        &k->err);
 }
 
-/* Runs the n calls (mutex not held). Returns 1 when they went as one
- * group, 2 when the group fell back to one call at a time, 0 otherwise. */
+/* Row `row` of the arrays statement's result r (-1: none) as a result of
+ * its own with stmt's columns: all of r's but the last. */
+static PGresult *
+one_row(const PGresult *r, int row)
+{
+    int nf = PQnfields(r) - 1, j;
+    PGresAttDesc *att = hd_xcalloc((size_t)(nf > 0 ? nf : 1), sizeof(*att));
+    PGresult *one = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+
+    if (one == NULL)
+        abort(); /* out of memory, as hd_xmalloc */
+    for (j = 0; j < nf; j++) {
+        att[j].name = PQfname(r, j);
+        att[j].tableid = PQftable(r, j);
+        att[j].columnid = PQftablecol(r, j);
+        att[j].format = PQfformat(r, j);
+        att[j].typid = PQftype(r, j);
+        att[j].typlen = PQfsize(r, j);
+        att[j].atttypmod = PQfmod(r, j);
+    }
+    if (nf > 0 && !PQsetResultAttrs(one, nf, att))
+        abort();
+    free(att);
+    for (j = 0; row >= 0 && j < nf; j++) {
+        int null = PQgetisnull(r, row, j);
+
+        if (!PQsetvalue(one, 0, j, null ? NULL : PQgetvalue(r, row, j),
+                        null ? -1 : PQgetlength(r, row, j)))
+            abort();
+    }
+    return one;
+}
+
+/* The group's values as arrays_stmt's parameters: cols[j] the literal of
+ * every call's value j, in order. */
+static void
+array_params(const struct hd_pg_group *g, struct call **calls, int n,
+             struct hd_buf *cols)
+{
+    int i, j;
+
+    for (j = 0; j < g->nparams; j++) {
+        size_t max = 3; /* braces and the terminator */
+
+        for (i = 0; i < n; i++) {
+            const char *v = calls[i]->values[j];
+
+            max += v ? 2 * strlen(v) + 3 : 5; /* escaped, quoted, comma */
+        }
+        hd_buf_init(&cols[j], max);
+        hd_pg_array_begin(&cols[j]);
+        for (i = 0; i < n; i++)
+            hd_pg_array_add(&cols[j], calls[i]->values[j], NULL);
+        hd_pg_array_end(&cols[j], NULL);
+    }
+}
+
+/* Runs the n calls as one call of arrays_stmt and hands each its row.
+ * 0, or -1 with e (nothing handed out). */
 static int
-run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
+run_arrays(struct hd_pg_group *g, struct hd_pgconn *c, struct call **calls,
+           int n, struct hd_err *e)
+{
+    struct hd_buf cols[HD_PG_MAX_PARAMS];
+    const char *vals[HD_PG_MAX_PARAMS];
+    int rows[HD_PG_BATCH_MAX];
+    PGresult *res = NULL;
+    int i, j, rc;
+
+    array_params(g, calls, n, cols);
+    for (j = 0; j < g->nparams; j++)
+        vals[j] = cols[j].data;
+    rc = hd_pg_exec(c, g->arrays_stmt, g->nparams, vals, NULL, NULL, &res, e);
+    for (j = 0; j < g->nparams; j++)
+        hd_buf_release(&cols[j]);
+    if (rc < 0)
+        return -1;
+    for (i = 0; i < n; i++)
+        rows[i] = -1;
+    for (i = 0; i < PQntuples(res) && PQnfields(res) > 0; i++) {
+        long k = strtol(PQgetvalue(res, i, PQnfields(res) - 1), NULL, 10);
+
+        if (k >= 1 && k <= n && rows[k - 1] < 0)
+            rows[k - 1] = i;
+    }
+    for (i = 0; i < n; i++) {
+        calls[i]->rc = 0;
+        calls[i]->res = one_row(res, rows[i]);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The n calls' values, for g->apart. */
+static int
+apart(const struct hd_pg_group *g, struct call **calls, int n)
+{
+    const char *const *rows[HD_PG_BATCH_MAX];
+    int i;
+
+    if (g->arrays_stmt == NULL)
+        return 0;
+    for (i = 0; i < n; i++)
+        rows[i] = calls[i]->values;
+    return g->apart(rows, n);
+}
+
+/* Runs the n calls as one pipeline and hands each its result. 0, or -1
+ * with e (nothing handed out). */
+static int
+run_pipeline(struct hd_pg_group *g, struct hd_pgconn *c, struct call **calls,
+             int n, struct hd_err *e)
 {
     PGresult *res[HD_PG_BATCH_MAX];
     const char **vals;
+    int i, rc;
+
+    vals = hd_xcalloc((size_t)n * (size_t)g->nparams, sizeof(vals[0]));
+    for (i = 0; i < n; i++)
+        memcpy(vals + (size_t)i * (size_t)g->nparams, calls[i]->values,
+               (size_t)g->nparams * sizeof(vals[0]));
+    rc = hd_pg_exec_batch(c, g->stmt, g->nparams, n, vals, res, e);
+    free(vals);
+    for (i = 0; rc == 0 && i < n; i++) {
+        calls[i]->rc = 0;
+        calls[i]->res = res[i];
+    }
+    return rc;
+}
+
+/* Runs the n calls (mutex not held). Returns 1 when they went as one
+ * pipeline, 3 as one call of the arrays statement, 2 when the group fell
+ * back to one call at a time, 0 otherwise. */
+static int
+run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
+{
     struct hd_pgconn *c;
     struct hd_err e = {0};
-    int i, rc, how = 0;
+    int i, how;
 
     c = hd_pg_acquire(g->pg, wait_ms, &e);
     if (c == NULL) {
@@ -169,23 +312,15 @@ run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
         return 0;
     }
     qsort(calls, (size_t)n, sizeof(calls[0]), by_key);
-    vals = hd_xcalloc((size_t)n * (size_t)g->nparams, sizeof(vals[0]));
-    for (i = 0; i < n; i++)
-        memcpy(vals + (size_t)i * (size_t)g->nparams, calls[i]->values,
-               (size_t)g->nparams * sizeof(vals[0]));
-    rc = hd_pg_exec_batch(c, g->stmt, g->nparams, n, vals, res, &e);
-    free(vals);
-    if (rc == 0) {
-        for (i = 0; i < n; i++) {
-            calls[i]->rc = 0;
-            calls[i]->res = res[i];
-        }
-        how = 1;
-    } else if (row_failure(c, &e)) {
+    if (apart(g, calls, n))
+        how = run_arrays(g, c, calls, n, &e) == 0 ? 3 : 0;
+    else
+        how = run_pipeline(g, c, calls, n, &e) == 0 ? 1 : 0;
+    if (how == 0 && row_failure(c, &e)) {
         for (i = 0; i < n; i++)
             run_alone(g, c, calls[i]);
         how = 2;
-    } else {
+    } else if (how == 0) {
         for (i = 0; i < n; i++) {
             calls[i]->rc = -1;
             calls[i]->err = e;
@@ -263,8 +398,9 @@ lead(struct hd_pg_group *g)
 
     pthread_mutex_lock(&g->mu);
     g->stats.calls += (uint64_t)n;
-    g->stats.groups += how == 1;
-    g->stats.grouped += how == 1 ? (uint64_t)n : 0;
+    g->stats.groups += how == 1 || how == 3;
+    g->stats.grouped += how == 1 || how == 3 ? (uint64_t)n : 0;
+    g->stats.arrays += how == 3;
     g->stats.fallbacks += how == 2;
     complete(calls, n, &cbs);
     complete(expired, nexp, &cbs);

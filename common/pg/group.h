@@ -12,6 +12,11 @@
  * the others a second round trip, never their result. Every caller gets
  * exactly what a hd_pg_exec of its own would have given.
  *
+ * With hd_pg_group_set_arrays, a group whose rows may run together goes
+ * as one call of a second statement taking the rows as arrays instead of
+ * a pipeline of single calls: one statement's start-up and one function
+ * call for the whole group.
+ *
  * A submitted call's callback runs on the group's thread that ran it, so
  * a caller that need not wait (an HTTP handler that answers later) costs
  * no thread hand-off per call.
@@ -33,7 +38,12 @@ struct hd_pg_group_stats {
     uint64_t groups;    /* round trips that carried more than one row */
     uint64_t grouped;   /* rows that went in those round trips */
     uint64_t fallbacks; /* groups run again row by row */
+    uint64_t arrays;    /* groups that went as one call of the arrays stmt */
 };
+
+/* Says whether the n rows of a group (rows[i]: the i-th call's values, in
+ * key order) may run as one call of the arrays statement: 1 or 0. */
+typedef int (*hd_pg_group_apart_fn)(const char *const *const *rows, int n);
 
 /* new: groups calls of stmt (nparams parameters) on pg (borrowed), at most
  * slots groups in flight and max_rows (<= HD_PG_BATCH_MAX) rows each. NULL
@@ -41,6 +51,17 @@ struct hd_pg_group_stats {
 struct hd_pg_group *hd_pg_group_new(struct hd_pg *pg, const char *stmt,
                                     int nparams, int slots, int max_rows,
                                     struct hd_err *err);
+
+/* Groups that apart accepts run as one call of arrays_stmt: stmt's
+ * parameters, each the array literal of the group's values in key order
+ * (an element NULL for a NULL value), returning stmt's columns for each
+ * row plus the row's number in the group (from 1) as a last column. Each
+ * caller gets its own row as a result of its own, with stmt's columns (a
+ * row the statement did not return: no row). Failures are a pipeline's:
+ * a failure of one row runs every row again alone. Call before the first
+ * call. */
+void hd_pg_group_set_arrays(struct hd_pg_group *g, const char *arrays_stmt,
+                            hd_pg_group_apart_fn apart);
 
 /* Runs every call still queued (their callbacks too), then stops the
  * group's threads. No caller may be waiting in exec. NULL is a no-op. */

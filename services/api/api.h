@@ -103,6 +103,7 @@ struct api_metrics {
     struct hd_metric_series *reg_groups;   /* ..._register_groups_total */
     struct hd_metric_series *reg_grouped;  /* ..._register_grouped_total */
     struct hd_metric_series *reg_fallback; /* ..._register_group_fallbacks_ */
+    struct hd_metric_series *reg_arrays;   /* ..._register_group_arrays_ */
 };
 
 void api_metrics_init(struct api_metrics *m, struct hd_metrics *reg);
@@ -258,6 +259,11 @@ void api_register_row_release(struct api_register_row *w);
  * (the Bitwarden endpoints). Worker threads. */
 int api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                       int keep_absent, json_t **device, struct hd_err *err);
+
+/* Whether a group of n registrations (rows[i]: dev_register's values)
+ * touches n different devices (no id given, no token twice), so it may
+ * run as one call of dev_register_many: 1 or 0 (an hd_pg_group_apart_fn). */
+int api_register_apart(const char *const *const *rows, int n);
 
 /* Answers a registration with device (stolen): {id, device}. */
 void api_register_reply(struct api_call *call, json_t *device);

@@ -192,6 +192,23 @@ register_device(int rc, const PGresult *res, const struct hd_err *e,
 }
 
 int
+api_register_apart(const char *const *const *rows, int n)
+{
+    int i, j;
+
+    for (i = 0; i < n; i++) {
+        if (rows[i][1] != NULL) /* an id */
+            return 0;
+        for (j = 0; j < i; j++)
+            if (strcmp(rows[i][4], rows[j][4]) == 0 && /* token */
+                strcmp(rows[i][3], rows[j][3]) == 0 && /* provider */
+                strcmp(rows[i][0], rows[j][0]) == 0)   /* app */
+                return 0;
+    }
+    return 1;
+}
+
+int
 api_register_exec(struct api_ctx *ctx, const struct api_register *r,
                   int keep_absent, json_t **device, struct hd_err *err)
 {

@@ -120,6 +120,7 @@ collect_register(void *ud)
     hd_counter_add(m->reg_groups, now.groups - m->reg_seen.groups);
     hd_counter_add(m->reg_grouped, now.grouped - m->reg_seen.grouped);
     hd_counter_add(m->reg_fallback, now.fallbacks - m->reg_seen.fallbacks);
+    hd_counter_add(m->reg_arrays, now.arrays - m->reg_seen.arrays);
     m->reg_seen = now;
     pthread_mutex_unlock(&m->reg_mu);
 }
@@ -145,6 +146,12 @@ api_metrics_watch_register(struct api_metrics *m, struct hd_metrics *reg,
         hd_metrics_counter(reg, "herald_api_register_group_fallbacks_total",
                            "Groups run again one registration at a time "
                            "because one of them failed.",
+                           0, NULL));
+    m->reg_arrays = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_register_group_arrays_total",
+                           "Groups that went as one call of "
+                           "herald_device_register_many (no id given, no "
+                           "token twice).",
                            0, NULL));
     hd_metrics_on_collect(reg, collect_register, m);
 }

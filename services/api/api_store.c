@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/array.h"
 #include "pg/pg.h"
 #include "services/api/api.h"
 #include "services/api/api_store.h"
@@ -439,49 +440,25 @@ const size_t api_nstmts = sizeof(api_stmts) / sizeof(api_stmts[0]);
 void
 api_pgarr_begin(struct hd_buf *b)
 {
-    hd_buf_reset(b);
-    hd_buf_putc(b, '{', NULL);
+    hd_pg_array_begin(b);
 }
 
 int
 api_pgarr_add(struct hd_buf *b, const char *s, struct hd_err *err)
 {
-    size_t start = b->len;
-    const char *p;
-
-    if (b->len > 1 && hd_buf_putc(b, ',', err) < 0)
-        return -1;
-    if (s == NULL)
-        return hd_buf_puts(b, "NULL", err);
-    if (hd_buf_putc(b, '"', err) < 0)
-        goto fail;
-    for (p = s; *p; p++) {
-        if ((*p == '"' || *p == '\\') && hd_buf_putc(b, '\\', err) < 0)
-            goto fail;
-        if (hd_buf_putc(b, *p, err) < 0)
-            goto fail;
-    }
-    if (hd_buf_putc(b, '"', err) < 0)
-        goto fail;
-    return 0;
-fail:
-    b->len = start;
-    b->data[start] = '\0';
-    return -1;
+    return hd_pg_array_add(b, s, err);
 }
 
 int
 api_pgarr_add_i64(struct hd_buf *b, int64_t v, struct hd_err *err)
 {
-    if (b->len > 1 && hd_buf_putc(b, ',', err) < 0)
-        return -1;
-    return hd_buf_printf(b, err, "%lld", (long long)v);
+    return hd_pg_array_add_i64(b, v, err);
 }
 
 int
 api_pgarr_end(struct hd_buf *b, struct hd_err *err)
 {
-    return hd_buf_putc(b, '}', err);
+    return hd_pg_array_end(b, err);
 }
 
 const char *

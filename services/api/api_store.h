@@ -19,7 +19,8 @@
  * the longest tokens, each possibly doubled by escaping. */
 #define API_PG_ARRAY_MAX (HD_LIST_MAX * (2 * HD_TOKEN_MAX_FCM + 4))
 
-/* Starts an array literal in b (reset first). */
+/* Array literals (hd_pg_array_*, named for this service). Starts one in
+ * b (reset first). */
 void api_pgarr_begin(struct hd_buf *b);
 /* Appends one element (s NULL appends SQL NULL). 0 or -1 (HD_ETOOBIG). */
 int api_pgarr_add(struct hd_buf *b, const char *s, struct hd_err *err);

@@ -44,6 +44,7 @@ def test_concurrent_registrations_each_get_their_own_device(api):
         api.ok("push_user_channel_update", {"user": u, "op": "set", "channels": ["uc-" + u]})
     groups0 = api.metric("herald_api_register_groups_total")
     grouped0 = api.metric("herald_api_register_grouped_total")
+    arrays0 = api.metric("herald_api_register_group_arrays_total")
     jobs = [("%s-tok%d" % (run, i), users[i % len(users)]) for i in range(480)]
 
     def register(job):
@@ -67,6 +68,49 @@ def test_concurrent_registrations_each_get_their_own_device(api):
     # they did not go one by one
     assert api.metric("herald_api_register_groups_total") > groups0
     assert api.metric("herald_api_register_grouped_total") - grouped0 >= 2
+    # different tokens, no id: groups went as one call of the function
+    assert api.metric("herald_api_register_group_arrays_total") > arrays0
+
+
+def test_groups_of_known_and_new_tokens_and_ids(api):
+    run = uid()
+    users = ["%s-u%d" % (run, i) for i in range(8)]
+    for u in users:
+        api.ok("push_user_channel_update", {"user": u, "op": "set", "channels": ["uc-" + u]})
+    known = ["%s-known%d" % (run, i) for i in range(120)]
+    first = {}
+    for st, doc in run_all(lambda t: api.call("device_register", {
+            "provider": "fcm", "token": t, "platform": "android", "user": users[0],
+            "channels": ["old-" + t]}), known):
+        assert st == 200 and "result" in doc, (st, doc)
+        first[doc["result"]["device"]["token"]] = doc["result"]["device"]["id"]
+    arrays0 = api.metric("herald_api_register_group_arrays_total")
+    # known tokens moved to other users, new tokens, and known devices
+    # named by id taking a new token, all at once
+    jobs = [("known", t, users[1 + i % 7]) for i, t in enumerate(known[:80])]
+    jobs += [("new", "%s-new%d" % (run, i), users[i % 8]) for i in range(160)]
+    jobs += [("id", t, users[2]) for t in known[80:]]
+
+    def register(job):
+        kind, token, user = job
+        params = {"provider": "fcm", "token": token, "platform": "android", "user": user,
+                  "channels": ["own-" + token]}
+        if kind == "id":
+            params["id"] = first[token]
+            params["token"] = token + "-moved"
+        return job, api.call("device_register", params)
+
+    for (kind, token, user), (st, doc) in run_all(register, jobs):
+        assert st == 200 and "result" in doc, (kind, token, st, doc)
+        d = doc["result"]["device"]
+        want = token + "-moved" if kind == "id" else token
+        assert (d["token"], d["user"]) == (want, user), (kind, token, d)
+        if kind != "new":
+            assert d["id"] == first[token], (kind, token, d)
+        by_dev = channels_by_device(api, "d.id = '%s'" % d["id"])
+        assert by_dev[d["id"]] == {"own-%s/0" % token, "uc-%s/1" % user}, (kind, token)
+    assert int(api.sql("select count(*) from devices where token like '%s-%%'" % run)) == 280
+    assert api.metric("herald_api_register_group_arrays_total") > arrays0
 
 
 def test_racing_registrations_of_one_token_leave_one_device(api):

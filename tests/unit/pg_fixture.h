@@ -38,6 +38,21 @@ static const struct hd_pg_stmt stmts[] = {
     {"item_count", "SELECT count(*) FROM items", 0},
     {"item_add",
      "INSERT INTO items (id, name) VALUES ($1, $2) RETURNING id * 10", 2},
+    /* item_add for a group at once ($1, $2 arrays), each row numbered */
+    {"item_add_many",
+     "WITH a AS (SELECT * FROM unnest($1::int[], $2::text[]) WITH ORDINALITY "
+     "AS a(id, name, n)), ins AS (INSERT INTO items (id, name) "
+     "SELECT id, name FROM a RETURNING id) "
+     "SELECT ins.id * 10, a.n FROM ins JOIN a ON a.id = ins.id",
+     2},
+    /* the same, answering only the odd ids */
+    {"item_add_odd",
+     "WITH a AS (SELECT * FROM unnest($1::int[], $2::text[]) WITH ORDINALITY "
+     "AS a(id, name, n)), ins AS (INSERT INTO items (id, name) "
+     "SELECT id, name FROM a RETURNING id) "
+     "SELECT ins.id * 10, a.n FROM ins JOIN a ON a.id = ins.id "
+     "WHERE ins.id % 2 = 1",
+     2},
     {"sleep", "SELECT pg_sleep($1)", 1},
     {"pid", "SELECT pg_backend_pid()", 0},
     {"settings",

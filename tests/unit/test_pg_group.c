@@ -1,6 +1,7 @@
 /* test_pg_group.c -- unit tests for hd_pg_exec_batch (one pipeline, one
- * transaction) and hd_pg_group (group commit of concurrent calls) against
- * a real PostgreSQL. */
+ * transaction) and hd_pg_group (group commit of concurrent calls, as a
+ * pipeline or as one call of an arrays statement) against a real
+ * PostgreSQL. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -241,6 +242,166 @@ test_group_bad_row_costs_only_itself(void)
     fx_close(&fx);
 }
 
+static int
+always_apart(const char *const *const *rows, int n)
+{
+    (void)rows;
+    return n > 0;
+}
+
+static int
+never_apart(const char *const *const *rows, int n)
+{
+    (void)rows;
+    (void)n;
+    return 0;
+}
+
+static void
+test_group_arrays_hand_each_its_row(void)
+{
+    struct hd_pg_group_stats st;
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct caller sum;
+    struct fx fx;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_arrays", 4, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    hd_pg_group_set_arrays(g, "item_add_many", always_apart);
+    run_callers(g, 0, &sum);
+    ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD);
+    ASSERT_INT_EQ(sum.wrong, 0);
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"),
+                  THREADS * PER_THREAD);
+    hd_pg_group_stats(g, &st);
+    ASSERT_TRUE(st.arrays > 0);
+    ASSERT_TRUE(st.groups >= st.arrays);
+    ASSERT_INT_EQ((int)st.fallbacks, 0);
+    hd_pg_group_free(g);
+    fx_close(&fx);
+}
+
+static void
+test_group_arrays_bad_row_costs_only_itself(void)
+{
+    struct hd_pg_group_stats st;
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct caller sum;
+    struct fx fx;
+    int dups = THREADS * ((PER_THREAD - 1) / 5);
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_arrays_fail", 4, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    hd_pg_group_set_arrays(g, "item_add_many", always_apart);
+    run_callers(g, 5, &sum);
+    ASSERT_INT_EQ(sum.conflicts, dups);
+    ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD - dups);
+    ASSERT_INT_EQ(sum.wrong, 0);
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"),
+                  THREADS * PER_THREAD - dups);
+    hd_pg_group_stats(g, &st);
+    ASSERT_TRUE(st.fallbacks > 0);
+    hd_pg_group_free(g);
+    fx_close(&fx);
+}
+
+static void
+test_group_arrays_only_when_apart(void)
+{
+    struct hd_pg_group_stats st;
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct caller sum;
+    struct fx fx;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_not_apart", 4, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    hd_pg_group_set_arrays(g, "item_add_many", never_apart);
+    run_callers(g, 0, &sum);
+    ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD);
+    ASSERT_INT_EQ(sum.wrong, 0);
+    hd_pg_group_stats(g, &st);
+    ASSERT_TRUE(st.groups > 0);
+    ASSERT_INT_EQ((int)st.arrays, 0);
+    hd_pg_group_free(g);
+    fx_close(&fx);
+}
+
+struct odd_caller {
+    struct hd_pg_group *g;
+    int id;
+    int rows;   /* rows of its result */
+    int fields; /* columns of its result */
+    char first[16];
+};
+
+static void *
+odd_main(void *arg)
+{
+    struct odd_caller *k = arg;
+    char sid[16], name[16];
+    const char *vals[2] = {sid, name};
+    struct hd_err err = {0};
+    PGresult *res = NULL;
+
+    snprintf(sid, sizeof(sid), "%d", k->id);
+    snprintf(name, sizeof(name), "n%d", k->id);
+    k->rows = -1;
+    if (hd_pg_group_exec(k->g, 5000, vals, name, &res, &err) == 0) {
+        k->rows = PQntuples(res);
+        k->fields = PQnfields(res);
+        if (k->rows > 0)
+            snprintf(k->first, sizeof(k->first), "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return NULL;
+}
+
+static void
+test_group_arrays_row_not_returned(void)
+{
+    struct odd_caller k[THREADS];
+    pthread_t th[THREADS];
+    struct hd_err err = {0};
+    struct hd_pg_group *g;
+    struct fx fx;
+    int i;
+
+    ASSERT_INT_EQ(fx_open(&fx, "group_arrays_odd", 4, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    hd_pg_group_set_arrays(g, "item_add_odd", always_apart);
+    for (i = 0; i < THREADS; i++) {
+        memset(&k[i], 0, sizeof(k[i]));
+        k[i].g = g;
+        k[i].id = i + 1;
+        ASSERT_INT_EQ(pthread_create(&th[i], NULL, odd_main, &k[i]), 0);
+    }
+    for (i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    /* a caller alone got item_add's row; in a group, an odd id its own
+     * row and an even one no row; always item_add's one column */
+    for (i = 0; i < THREADS; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "%d", k[i].id * 10);
+        ASSERT_INT_EQ(k[i].fields, 1);
+        ASSERT_TRUE(k[i].rows == 0 || k[i].rows == 1);
+        if (k[i].id % 2 == 1)
+            ASSERT_INT_EQ(k[i].rows, 1);
+        if (k[i].rows == 1)
+            ASSERT_STR_EQ(k[i].first, want);
+    }
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"), THREADS);
+    hd_pg_group_free(g);
+    fx_close(&fx);
+}
+
 struct sleeper {
     struct hd_pg_group *g;
     const char *secs;
@@ -468,6 +629,10 @@ main(void)
     RUN_TEST(test_batch_statement_timeout);
     RUN_TEST(test_group_commits_concurrent_calls);
     RUN_TEST(test_group_bad_row_costs_only_itself);
+    RUN_TEST(test_group_arrays_hand_each_its_row);
+    RUN_TEST(test_group_arrays_bad_row_costs_only_itself);
+    RUN_TEST(test_group_arrays_only_when_apart);
+    RUN_TEST(test_group_arrays_row_not_returned);
     RUN_TEST(test_group_queued_call_times_out);
     RUN_TEST(test_group_submit_answers_each_call_once);
     RUN_TEST(test_group_free_runs_queued_submits);
