@@ -72,6 +72,7 @@ struct hd_kconsumer {
     size_t ntopics;
     atomic_int assigned;
     uint64_t next_try_ms;
+    int no_commit; /* from the beginning, no commits (with pick) */
 };
 
 static struct ring_ent *
@@ -309,7 +310,7 @@ commit_list(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *offsets,
 {
     rd_kafka_resp_err_t e;
 
-    if (offsets->cnt == 0)
+    if (offsets->cnt == 0 || c->no_commit)
         return 0;
     e = rd_kafka_commit(c->rk, offsets, !sync);
     if (sync)
@@ -514,7 +515,8 @@ pick_topic(struct hd_kconsumer *c, const char *topic,
     for (i = 0; i < n; i++)
         if (c->pick(c->ud, topic, i, n))
             rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
-                RD_KAFKA_OFFSET_INVALID; /* the committed offset */
+                c->no_commit ? RD_KAFKA_OFFSET_BEGINNING
+                             : RD_KAFKA_OFFSET_INVALID; /* the committed */
     return 0;
 }
 
@@ -634,6 +636,7 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
         c->max_inflight = HD_KAFKA_MAX_INFLIGHT;
     c->on_rebalance = o->on_rebalance;
     c->pick = o->pick;
+    c->no_commit = o->pick != NULL && o->no_commit;
     c->ud = o->ud;
     atomic_init(&c->assigned, 0);
     c->last_commit_ms = hd_now_mono_ms();

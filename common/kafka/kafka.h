@@ -163,6 +163,11 @@ struct hd_kconsumer_opts {
      * a topic later are not seen until the consumer is made again. */
     int (*pick)(void *ud, const char *topic, int32_t partition,
                 int32_t npartitions);
+    /* With pick: read the picked partitions from their beginning every
+     * time and commit nothing, so group_id leaves no offsets behind (a
+     * reader that rebuilds its state from the whole topic at each start
+     * may then use one fixed group id). */
+    int no_commit;
 };
 
 /* new: creates a group consumer subscribed to the topics, or, with

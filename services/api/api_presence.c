@@ -1,6 +1,7 @@
 /* api_presence.c -- herald-api's view of who is online on the hub: a
  * consumer thread reads every partition of herald.presence from the
- * start (no group: every replica needs all of it) into an api_pset, and
+ * start at every start (statically assigned, committing nothing: every
+ * replica needs all of it, and no group is left behind) into an api_pset, and
  * sweeps out the hubs whose lease ended, writing tombstones for their
  * keys. The fan-out asks it which users of a skip_online request to
  * skip (api_presence_skip), and records their devices as skipped. */
@@ -9,13 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/rand.h"
 #include "proto/bitwarden.h"
 #include "services/api/api.h"
 #include "services/api/api_batch.h"
@@ -110,6 +109,23 @@ sweep(struct api_presence *p)
                n);
 }
 
+/* Whether the reader has caught up with the topic: a record from the
+ * last sweep period, or a sweep period of empty polls once assigned
+ * (*idle counts them). Before that the records are history, and a sweep
+ * would take a live hub whose latest heartbeat is still unread for gone,
+ * and tombstone its users. */
+static int
+caught_up(struct api_presence *p, int rc, const struct hd_kmsg *m, int *idle)
+{
+    if (rc == 1) {
+        *idle = 0;
+        return m->timestamp_ms > hd_now_wall_ms() - SWEEP_MS;
+    }
+    if (rc == 0 && hd_kconsumer_assigned(p->c))
+        return ++*idle * POLL_MS >= SWEEP_MS;
+    return 0;
+}
+
 static void *
 consume(void *arg)
 {
@@ -117,19 +133,20 @@ consume(void *arg)
     uint64_t next_sweep = 0;
     struct hd_err err = {0};
     struct hd_kmsg m;
-    int rc;
+    int rc, live = 0, idle = 0;
 
     hd_log_ctx_set("thread", "presence");
     while (!atomic_load(&p->stop)) {
         rc = hd_kconsumer_poll(p->c, POLL_MS, &m, &err);
         if (rc < 0)
             hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", p->topic, err.msg);
+        live = live || caught_up(p, rc, &m, &idle);
         if (rc == 1) {
             take(p, &m);
             hd_kconsumer_done(p->c, m.topic, m.partition, m.offset);
             hd_kmsg_release(&m);
         }
-        if (hd_now_mono_ms() >= next_sweep) {
+        if (live && hd_now_mono_ms() >= next_sweep) {
             sweep(p);
             next_sweep = hd_now_mono_ms() + SWEEP_MS;
         }
@@ -174,8 +191,6 @@ api_presence_start(struct api_ctx *ctx, const struct api_presence_config *cfg,
     struct api_presence *p = hd_xcalloc(1, sizeof(*p));
     struct hd_kconsumer_opts o;
     const char *topics[1];
-    char group[128], host[64] = "host";
-    char rnd[9];
 
     p->ctx = ctx;
     atomic_init(&p->stop, 0);
@@ -187,16 +202,13 @@ api_presence_start(struct api_ctx *ctx, const struct api_presence_config *cfg,
         hd_err_set(err, HD_EINVAL, "HERALD_KAFKA_TOPIC_PREFIX: too long");
         goto fail;
     }
-    gethostname(host, sizeof(host) - 1);
-    hd_random_hex(rnd, 4);
-    snprintf(group, sizeof(group), "herald-api-presence-%s-%ld-%s", host,
-             (long)getpid(), rnd);
     topics[0] = p->topic;
     memset(&o, 0, sizeof(o));
-    o.group_id = group;
+    o.group_id = "herald-api-presence"; /* names the client only */
     o.topics = topics;
     o.ntopics = 1;
     o.pick = pick_all;
+    o.no_commit = 1;
     p->c = hd_kconsumer_new(&ctx->kafka_cfg, &o, err);
     if (p->c == NULL)
         goto fail;

@@ -7,8 +7,10 @@ herald-sim, the device is recorded "skipped" (code "online") and counted.
 The push is delivered after the client disconnects, after its hub is
 killed with SIGKILL once the hub's lease ends, and after the hub lost the
 disconnect's record while Kafka was down (it publishes under a new id
-and its old users read offline); default off delivers
-while connected; a bad skip_online is error 107 naming the field."""
+and its old users read offline); a restarted herald-api reads presence
+from the start again, without committing offsets under its reader's
+group; default off delivers while connected; a bad skip_online is error
+107 naming the field."""
 import json
 import tempfile
 import time
@@ -310,3 +312,46 @@ def test_presence_records_on_the_topic(rig):
     assert recs[0][0] == recs[1][0] and recs[0][0].startswith("u/")
     assert json.loads(recs[0][1]) == {"lease_ms": LEASE_MS}
     assert recs[1][1] is None
+
+
+def test_restarted_reader_sees_who_is_online(rig):
+    """herald-api reads herald.presence from the beginning at every start
+    under one fixed group id and commits nothing: restarted (after the
+    other tests left a history of hubs), it sees a user who connected
+    before it started and skips their push (the replay forgets no live
+    hub), and the group holds no offsets (nothing piles up in Kafka
+    across restarts)."""
+    from api_support import consumer
+    from confluent_kafka import TopicPartition
+
+    user, tok, dev = user_with_phone(rig)
+    c = connect(rig, user)
+    try:
+        online = users_online(rig)
+        rig.api.svc.restart(wait="readyz")
+        wait_users(rig, online)
+        uid_ = "restarted-" + uuid.uuid4().hex
+        rig.api.ok("send_push_notification", {
+            "recipient": {"users": [user]}, "skip_online": True,
+            "notification": dict(FCM, uid=uid_)})
+        assert_skipped(rig, uid_, dev, tok)
+    finally:
+        disconnect(rig, c)
+    k = consumer(rig.kafka.brokers)
+    try:
+        parts = k.list_topics("herald.presence", timeout=10).topics["herald.presence"].partitions
+        k2 = consumer_of(rig.kafka.brokers, "herald-api-presence")
+        try:
+            got = k2.committed([TopicPartition("herald.presence", p) for p in parts], timeout=10)
+        finally:
+            k2.close()
+    finally:
+        k.close()
+    assert len(got) == len(parts) > 0
+    assert all(tp.offset < 0 for tp in got), got
+
+
+def consumer_of(brokers, group):
+    from confluent_kafka import Consumer
+    return Consumer({"bootstrap.servers": brokers, "group.id": group,
+                     "enable.auto.commit": False})

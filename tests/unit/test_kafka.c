@@ -1,8 +1,8 @@
 /* test_kafka.c -- unit tests for common/kafka/kafka.c.
  *
  * Every test talks to librdkafka's in-process mock cluster over real
- * sockets, with the fast group settings from specs/toolchain.md (a group's
- * first join still costs 3 s, a rebalance 2 s). Committed offsets are read
+ * sockets, with fast group settings (a group's first join still costs
+ * 3 s, a rebalance 2 s). Committed offsets are read
  * back with a plain librdkafka client, independently of the wrapper. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,131 +18,8 @@
 #include "kafka/kafka.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "tests/unit/support/kafka_mock.h"
 #include "core/banned.h"
-
-/* librdkafka settings that make the mock fast, as services get them. */
-static const char *const test_env[][2] = {
-    {"HERALD_KAFKA_FETCH_WAIT_MAX_MS", "5"},
-    {"HERALD_KAFKA_FETCH_ERROR_BACKOFF_MS", "10"},
-    {"HERALD_KAFKA_SESSION_TIMEOUT_MS", "3000"},
-    {"HERALD_KAFKA_HEARTBEAT_INTERVAL_MS", "750"},
-    {"HERALD_KAFKA_LINGER_MS", "1"},
-    {"HERALD_KAFKA_RECONNECT_BACKOFF_MAX_MS", "200"},
-    {"HERALD_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS", "1000"},
-    {NULL, NULL},
-};
-
-/* A mock cluster and the configuration pointing at it. */
-struct tk {
-    rd_kafka_t *host; /* only hosts the cluster's thread */
-    rd_kafka_mock_cluster_t *mc;
-    struct hd_kafka_config cfg;
-    struct hd_config_section sec;
-};
-
-static int
-tk_start(struct tk *t)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256];
-
-    memset(t, 0, sizeof(*t));
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-    t->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (t->host == NULL)
-        return -1;
-    t->mc = rd_kafka_mock_cluster_new(t->host, 1);
-    if (t->mc == NULL)
-        return -1;
-    setenv("HERALD_KAFKA_BROKERS", rd_kafka_mock_cluster_bootstraps(t->mc), 1);
-    t->sec.fields = hd_kafka_config_fields;
-    t->sec.base = &t->cfg;
-    return hd_config_load(&t->sec, 1, NULL);
-}
-
-static void
-tk_stop(struct tk *t)
-{
-    hd_config_release(&t->sec, 1);
-    if (t->mc != NULL)
-        rd_kafka_mock_cluster_destroy(t->mc);
-    if (t->host != NULL)
-        rd_kafka_destroy(t->host);
-    unsetenv("HERALD_KAFKA_BROKERS");
-    memset(t, 0, sizeof(*t));
-}
-
-/* Produces n records "v<i>" to an explicit partition with plain
- * librdkafka, so tests can place records exactly. */
-static int
-raw_produce(struct tk *t, const char *topic, int32_t partition, int n)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_t *rkt;
-    char errstr[256], val[32];
-    rd_kafka_t *rk;
-    int i, rc = 0;
-
-    rd_kafka_conf_set(conf, "bootstrap.servers", t->cfg.brokers, errstr,
-                      sizeof(errstr));
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == NULL)
-        return -1;
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
-    for (i = 0; i < n; i++) {
-        snprintf(val, sizeof(val), "v%d", i);
-        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, val,
-                             strlen(val), NULL, 0, NULL) != 0)
-            rc = -1;
-    }
-    if (rd_kafka_flush(rk, 10000) != 0)
-        rc = -1;
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(rk);
-    return rc;
-}
-
-/* The group's committed offset for (topic, partition), read by a client
- * that never joins the group; -1 when none. */
-static int64_t
-raw_committed(struct tk *t, const char *group, const char *topic,
-              int32_t partition)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_partition_list_t *l;
-    char errstr[256];
-    rd_kafka_t *rk;
-    int64_t off = -2;
-
-    rd_kafka_conf_set(conf, "bootstrap.servers", t->cfg.brokers, errstr,
-                      sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (rk == NULL)
-        return -2;
-    l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, partition);
-    if (rd_kafka_committed(rk, l, 10000) == 0 && l->elems[0].err == 0)
-        off = l->elems[0].offset < 0 ? -1 : l->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
-    return off;
-}
-
-/* Polls until a record arrives (1), a fatal error (-1) or timeout (0). */
-static int
-poll_one(struct hd_kconsumer *c, struct hd_kmsg *m, int timeout_ms)
-{
-    uint64_t end = hd_now_mono_ms() + (uint64_t)timeout_ms;
-    int rc;
-
-    do {
-        rc = hd_kconsumer_poll(c, 20, m, NULL);
-        if (rc != 0)
-            return rc;
-    } while (hd_now_mono_ms() < end);
-    return 0;
-}
 
 struct rebalances {
     int assigned;
@@ -234,8 +111,8 @@ test_bad_property_names_the_variable(void)
     char nowhere[] = "127.0.0.1:1", prefix[] = "herald.";
     struct hd_kafka_config cfg = {nowhere, prefix, 30000};
     const char *topics[] = {"t.bad"};
-    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0,   0,
-                                  NULL,    NULL,   0, NULL};
+    struct hd_kconsumer_opts o = {"g.bad", topics, 1, 0,    0,
+                                  NULL,    NULL,   0, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -316,8 +193,8 @@ test_out_of_order_done_commits_the_prefix(void)
 {
     static const int64_t first_done[] = {0, 1, 2, 4, 5, 7, 4};
     const char *topics[] = {"t.order"};
-    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0,   0,
-                                  NULL,      NULL,   0, NULL};
+    struct hd_kconsumer_opts o = {"g.order", topics, 1, 0,    0,
+                                  NULL,      NULL,   0, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -393,8 +270,8 @@ test_many_in_flight_finished_in_reverse(void)
 {
     const int n = HD_KAFKA_MAX_INFLIGHT;
     const char *topics[] = {"t.many"};
-    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0,   n,
-                                  NULL,     NULL,   0, NULL};
+    struct hd_kconsumer_opts o = {"g.many", topics, 1, 0,    n,
+                                  NULL,     NULL,   0, NULL, 0};
     struct hd_kproducer *p;
     struct hd_kconsumer *c;
     struct hd_err err = {0};
@@ -444,10 +321,10 @@ test_done_for_a_revoked_partition_is_ignored(void)
 {
     const char *topics[] = {"t.rev"};
     struct rebalances ra = {0}, rb = {0};
-    struct hd_kconsumer_opts oa = {"g.rev",          topics, 1, 0,   0,
-                                   record_rebalance, &ra,    0, NULL};
-    struct hd_kconsumer_opts ob = {"g.rev",          topics, 1, 0,   0,
-                                   record_rebalance, &rb,    0, NULL};
+    struct hd_kconsumer_opts oa = {"g.rev",          topics, 1, 0,    0,
+                                   record_rebalance, &ra,    0, NULL, 0};
+    struct hd_kconsumer_opts ob = {"g.rev",          topics, 1, 0,    0,
+                                   record_rebalance, &rb,    0, NULL, 0};
     struct hd_kconsumer *a, *b;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -519,8 +396,8 @@ static void
 test_pause_above_max_inflight(void)
 {
     const char *topics[] = {"t.pause"};
-    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0,   5,
-                                  NULL,      NULL,   0, NULL};
+    struct hd_kconsumer_opts o = {"g.pause", topics, 1, 0,    5,
+                                  NULL,      NULL,   0, NULL, 0};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -645,7 +522,7 @@ run_latest(int latest, int at_start, const char *group, int64_t *first, int *n)
 {
     const char *topics[] = {"t.late"};
     struct hd_kconsumer_opts o = {group, topics, 1,        latest, 0,
-                                  NULL,  NULL,   at_start, NULL};
+                                  NULL,  NULL,   at_start, NULL,   0};
     struct hd_kconsumer *c;
     struct hd_err err = {0};
     struct hd_kmsg m;
@@ -694,91 +571,11 @@ test_new_group_starts_at_the_beginning(void)
     ASSERT_INT_EQ(first, 0);
 }
 
-static int
-pick_odd(void *ud, const char *topic, int32_t partition, int32_t npartitions)
-{
-    int *seen = ud;
-
-    (void)topic;
-    *seen = npartitions;
-    return partition % 2 == 1;
-}
-
-/* The partitioner's placement is what hd_kafka_partition_of() computes
- * (CRC-32 of the key; 0xcbf43926 for the standard check string), and a
- * statically assigned consumer reads the partitions it picks, commits
- * there, and resumes there. */
-static void
-test_static_assignment_reads_picked_partitions(void)
-{
-    const char *topics[] = {"t.static"};
-    struct hd_kconsumer_opts o = {"g.static", topics, 1, 0,   0,
-                                  NULL,       NULL,   0, NULL};
-    int per[4] = {0}, got[4] = {0}, npart = 0, i, n = 0;
-    struct hd_kproducer *p;
-    struct hd_kconsumer *c;
-    struct hd_err err = {0};
-    struct hd_kmsg m;
-    struct tk t;
-    char key[32];
-
-    ASSERT_INT_EQ(hd_kafka_partition_of("123456789", 9, 1000),
-                  3421780262u % 1000);
-    ASSERT_INT_EQ(hd_kafka_partition_of("", 0, 4), 0);
-    ASSERT_INT_EQ(tk_start(&t), 0);
-    ASSERT_INT_EQ(rd_kafka_mock_topic_create(t.mc, "t.static", 4, 1), 0);
-    p = hd_kproducer_new(&t.cfg, &err);
-    ASSERT_NOT_NULL(p);
-    for (i = 0; i < 40; i++) {
-        snprintf(key, sizeof(key), "user-%d", i);
-        per[hd_kafka_partition_of(key, strlen(key), 4)]++;
-        ASSERT_INT_EQ(hd_kproducer_send(p, "t.static", key, strlen(key), key,
-                                        strlen(key), NULL, NULL, &err),
-                      0);
-    }
-    ASSERT_INT_EQ(hd_kproducer_flush(p, 10000, &err), 0);
-    hd_kproducer_free(p);
-    ASSERT_TRUE(per[1] > 0 && per[3] > 0);
-
-    o.pick = pick_odd;
-    o.ud = &npart;
-    c = hd_kconsumer_new(&t.cfg, &o, &err);
-    ASSERT_NOT_NULL(c);
-    while (n < per[1] + per[3]) {
-        ASSERT_INT_EQ(poll_one(c, &m, 15000), 1);
-        ASSERT_INT_EQ(m.partition, hd_kafka_partition_of(m.key, m.keylen, 4));
-        got[m.partition]++;
-        n++;
-        hd_kconsumer_done(c, m.topic, m.partition, m.offset);
-        hd_kmsg_release(&m);
-    }
-    ASSERT_INT_EQ(npart, 4);
-    ASSERT_TRUE(hd_kconsumer_assigned(c));
-    ASSERT_INT_EQ(got[0] + got[2], 0);
-    ASSERT_INT_EQ(got[1], per[1]);
-    ASSERT_INT_EQ(got[3], per[3]);
-    ASSERT_INT_EQ(hd_kconsumer_commit(c, 1, &err), 0);
-    ASSERT_INT_EQ(raw_committed(&t, "g.static", "t.static", 1), per[1]);
-    ASSERT_INT_EQ(raw_committed(&t, "g.static", "t.static", 3), per[3]);
-    hd_kconsumer_close(c);
-
-    /* the next one resumes at the committed offsets: nothing is left */
-    c = hd_kconsumer_new(&t.cfg, &o, &err);
-    ASSERT_NOT_NULL(c);
-    ASSERT_INT_EQ(poll_one(c, &m, 2000), 0);
-    ASSERT_TRUE(hd_kconsumer_assigned(c));
-    hd_kconsumer_close(c);
-    tk_stop(&t);
-}
-
 int
 main(void)
 {
-    int i;
-
     hd_log_init("test_kafka", HD_LOG_WARN);
-    for (i = 0; test_env[i][0] != NULL; i++)
-        setenv(test_env[i][0], test_env[i][1], 1);
+    tk_env();
 
     RUN_TEST(test_config_and_topic_names);
     RUN_TEST(test_bad_property_names_the_variable);
@@ -788,7 +585,6 @@ main(void)
     RUN_TEST(test_done_for_a_revoked_partition_is_ignored);
     RUN_TEST(test_pause_above_max_inflight);
     RUN_TEST(test_ping_follows_the_brokers);
-    RUN_TEST(test_static_assignment_reads_picked_partitions);
     RUN_TEST(test_latest_at_start_keeps_what_came_while_joining);
     RUN_TEST(test_new_group_starts_at_the_beginning);
 
