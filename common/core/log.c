@@ -196,6 +196,14 @@ hd_log_scrub(char *text)
     size_t i = 0;
 
     while (text[i]) {
+        /* the words below start with a, b or e: most bytes start none */
+        char c = (char)(text[i] | 0x20);
+
+        if (c != 'a' && c != 'b' && c != 'e' && text[i] != '=' &&
+            text[i] != ':') {
+            i++;
+            continue;
+        }
         /* "Bearer X", "apikey X", "Basic X", "key=X" */
         if ((strncasecmp(text + i, "bearer ", 7) == 0 ||
              strncasecmp(text + i, "apikey ", 7) == 0) &&
@@ -297,7 +305,20 @@ hd_log_ctx_set(const char *key, const char *fmt, ...)
         f->key = key;
     }
     va_start(ap, fmt);
-    vsnprintf(f->value, sizeof(f->value), fmt, ap);
+    if (strcmp(fmt, "%s") == 0) {
+        /* the common case (a request id): what vsnprintf would copy */
+        const char *v = va_arg(ap, const char *);
+        size_t n;
+
+        if (v == NULL)
+            v = "(null)";
+        n = strnlen(v, sizeof(f->value) - 1);
+
+        memcpy(f->value, v, n);
+        f->value[n] = '\0';
+    } else {
+        vsnprintf(f->value, sizeof(f->value), fmt, ap);
+    }
     va_end(ap);
     hd_log_scrub(f->value);
 }
