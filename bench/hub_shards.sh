@@ -33,11 +33,21 @@ cleanup() {
 }
 trap 'cleanup; [ -z "$DK" ] || { kill "$DK" 2>/dev/null; wait "$DK" 2>/dev/null; } || true; rm -rf "$OUT"' EXIT
 
-HERALD_DEVKAFKA_TOPICS=herald.events:4,herald.broadcast:2 \
-HERALD_DEVKAFKA_BOOTSTRAP_FILE=$OUT/boot "$BIN/herald-devkafka" </dev/null >"$OUT/dk.out" 2>"$OUT/dk.log" &
-DK=$!
-for _ in $(seq 100); do [ -s "$OUT/boot" ] && break; sleep 0.1; done
-BROKERS=$(cat "$OUT/boot")
+# start_kafka: a fresh mock cluster for each phase (its fetch cost grows
+# with the log, so the second phase must not read after the first's)
+start_kafka() {
+    if [ -n "$DK" ]; then
+        kill "$DK" 2>/dev/null || true
+        wait "$DK" 2>/dev/null || true
+    fi
+    rm -f "$OUT/boot"
+    HERALD_DEVKAFKA_TOPICS=herald.events:4,herald.broadcast:2 \
+    HERALD_DEVKAFKA_BOOTSTRAP_FILE=$OUT/boot "$BIN/herald-devkafka" </dev/null >"$OUT/dk.out" 2>>"$OUT/dk.log" &
+    DK=$!
+    for _ in $(seq 100); do [ -s "$OUT/boot" ] && break; sleep 0.1; done
+    BROKERS=$(cat "$OUT/boot")
+}
+start_kafka
 
 # Which shard owns each user (as the hub: CRC-32 of the id, modulo the 4
 # partitions, modulo 2), how many events each shard's users get, and a
@@ -90,6 +100,16 @@ load() {
 }
 wait_open() { until grep -q "\"open\":$2," "$OUT/$1.out" 2>/dev/null; do sleep 0.2; done; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# threads PID FILE: each thread's name, CPU ticks and wake-ups (voluntary
+# context switches), for the breakdown
+threads() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" \
+            "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')" \
+            "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")"
+    done >"$2"
+}
 deliveries() { tail -n 1 "$OUT/$1.out" | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p'; }
 
 # 1. one hub for everyone
@@ -100,14 +120,15 @@ L1=$LOADPID
 wait_open one "$USERS"
 wait_routed $((PORT + 1)) "$PROBE0"
 sleep 1
-C0=$(cpu "$ONE"); T0=$(date +%s.%N)
+C0=$(cpu "$ONE"); threads "$ONE" "$OUT/th.one.0"; T0=$(date +%s.%N)
 /usr/bin/python3 bench/hub_produce.py "$BROKERS" "$EVENTS" "$RATE" "users:$USERS" >"$OUT/produce1.out"
 wait "$L1" || true
-C1=$(cpu "$ONE"); T1=$(date +%s.%N)
+C1=$(cpu "$ONE"); threads "$ONE" "$OUT/th.one.1"; T1=$(date +%s.%N)
 D1=$(deliveries one)
 cleanup
 
 # 2. two shards, the users of each on its own client
+start_kafka
 start_hub shard0 "$PORT" $((PORT + 1)) HERALD_HUB_SHARDS=2 HERALD_HUB_SHARD=0
 S0=$HUB
 start_hub shard1 $((PORT + 2)) $((PORT + 3)) HERALD_HUB_SHARDS=2 HERALD_HUB_SHARD=1
@@ -122,11 +143,11 @@ wait_open load1 "$N1"
 wait_routed $((PORT + 1)) "$PROBE0"
 wait_routed $((PORT + 3)) "$PROBE1"
 sleep 1
-A0=$(cpu "$S0"); B0=$(cpu "$S1"); T2=$(date +%s.%N)
+A0=$(cpu "$S0"); B0=$(cpu "$S1"); threads "$S0" "$OUT/th.s0.0"; threads "$S1" "$OUT/th.s1.0"; T2=$(date +%s.%N)
 /usr/bin/python3 bench/hub_produce.py "$BROKERS" "$EVENTS" "$RATE" "users:$USERS" >"$OUT/produce2.out"
 wait "$LA" || true
 wait "$LB" || true
-A1=$(cpu "$S0"); B1=$(cpu "$S1"); T3=$(date +%s.%N)
+A1=$(cpu "$S0"); B1=$(cpu "$S1"); threads "$S0" "$OUT/th.s0.1"; threads "$S1" "$OUT/th.s1.1"; T3=$(date +%s.%N)
 DA=$(deliveries load0); DB=$(deliveries load1)
 cleanup
 kill "$DK" 2>/dev/null || true
@@ -134,14 +155,24 @@ kill "$DK" 2>/dev/null || true
 /usr/bin/python3 - <<PY
 import json
 tick = $(getconf CLK_TCK)
+def threads(name):
+    """Per thread name: [CPU-seconds, wake-ups]."""
+    def load(f):
+        return {l.split()[0]: (l.split()[1], int(l.split()[2]), int(l.split()[3])) for l in open(f)}
+    a, b, out = load("$OUT/th.%s.0" % name), load("$OUT/th.%s.1" % name), {}
+    for tid, (comm, t, w) in b.items():
+        _, t0, w0 = a.get(tid, (comm, 0, 0))
+        cpu, wake = out.get(comm, (0, 0))
+        out[comm] = (round(cpu + (t - t0) / tick, 2), wake + w - w0)
+    return out
 one = ($C1 - $C0) / tick
 s0, s1 = ($A1 - $A0) / tick, ($B1 - $B0) / tick
 print(json.dumps({"bench": "hub_shards", "users": $USERS, "events": $EVENTS, "rate": $RATE,
                   "unsharded": {"deliveries": $D1, "expected": $EVENTS, "cpu_s": round(one, 2),
-                                "wall_s": round($T1 - $T0, 2)},
-                  "shard0": {"users": $N0, "deliveries": $DA, "expected": $EXPECT0, "cpu_s": round(s0, 2),
+                                "threads": threads("one"), "wall_s": round($T1 - $T0, 2)},
+                  "shard0": {"users": $N0, "deliveries": $DA, "expected": $EXPECT0, "cpu_s": round(s0, 2), "threads": threads("s0"),
                              "share_of_unsharded": round(s0 / one, 3) if one else None},
-                  "shard1": {"users": $N1, "deliveries": $DB, "expected": $EXPECT1, "cpu_s": round(s1, 2),
+                  "shard1": {"users": $N1, "deliveries": $DB, "expected": $EXPECT1, "cpu_s": round(s1, 2), "threads": threads("s1"),
                              "share_of_unsharded": round(s1 / one, 3) if one else None},
                   "wall_s_sharded": round($T3 - $T2, 2),
                   "loadavg": open("/proc/loadavg").read().split()[:3]}))
