@@ -17,35 +17,57 @@
 #include "services/hub/hub_dispatch.h"
 #include "core/banned.h"
 
-int
-hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block)
+static void
+observe_lag(struct hub_ctx *hub, const struct hub_event *e, int64_t now_ms)
 {
-    struct hub_thread *th;
+    int64_t lag;
+
+    if (e->created_ms <= 0)
+        return;
+    lag = now_ms - e->created_ms;
+    hd_histogram_observe(hub->m.lag, lag > 0 ? (double)lag / 1000.0 : 0);
+}
+
+/* Caller holds th->mu: waits (block) up to 10 ms at a time while the
+ * inbox is full, waking the thread first if what this batch added has
+ * not been announced yet. Returns 1 if there is room. */
+static int
+room(struct hub_thread *th, int block, int *announce)
+{
     struct timespec ts;
-    int t, rc = 0;
 
-    if (e->created_ms > 0) {
-        int64_t lag = hd_now_wall_ms() - e->created_ms;
-
-        hd_histogram_observe(hub->m.lag, lag > 0 ? (double)lag / 1000.0 : 0);
-    }
-    hub_event_hold(e, hub->nthreads);
-    for (t = 0; t < hub->nthreads; t++) {
-        th = &hub->threads[t];
-        pthread_mutex_lock(&th->mu);
-        while (block && !th->gone && th->ninbox >= HD_HUB_INBOX_MAX) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 10 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&th->cond, &th->mu, &ts);
+    while (block && !th->gone && th->ninbox >= HD_HUB_INBOX_MAX) {
+        if (*announce) {
+            lws_cancel_service(th->lws);
+            *announce = 0;
         }
-        if (th->gone || th->ninbox >= HD_HUB_INBOX_MAX) {
-            pthread_mutex_unlock(&th->mu);
-            hub_event_release(e);
-            rc = -1;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&th->cond, &th->mu, &ts);
+    }
+    return !th->gone && th->ninbox < HD_HUB_INBOX_MAX;
+}
+
+/* Appends the n events to th's inbox under one lock, and wakes the
+ * thread once: when the first of them lands in an empty inbox (a
+ * non-empty one already has a wake-up pending). A missed event is
+ * released and flagged in failed[]. */
+static void
+hand_to(struct hub_thread *th, struct hub_event *const *ev, size_t n, int block,
+        unsigned char *failed)
+{
+    int announce = 0;
+    size_t i;
+
+    pthread_mutex_lock(&th->mu);
+    for (i = 0; i < n; i++) {
+        if (!room(th, block, &announce)) {
+            hub_event_release(ev[i]);
+            failed[i] = 1;
             continue;
         }
         if (th->ninbox == th->capinbox) {
@@ -53,13 +75,43 @@ hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block)
             th->inbox =
                 hd_xrealloc(th->inbox, th->capinbox * sizeof(*th->inbox));
         }
-        th->inbox[th->ninbox++] = e;
-        if (th->ninbox == 1)
-            lws_cancel_service(th->lws);
-        pthread_mutex_unlock(&th->mu);
+        if (th->ninbox == 0)
+            announce = 1;
+        th->inbox[th->ninbox++] = ev[i];
     }
-    hub_event_release(e);
-    return rc;
+    if (announce)
+        lws_cancel_service(th->lws);
+    pthread_mutex_unlock(&th->mu);
+}
+
+size_t
+hub_dispatch_batch(struct hub_ctx *hub, struct hub_event *const *ev, size_t n,
+                   int block, unsigned char *failed)
+{
+    int64_t now = hd_now_wall_ms();
+    size_t i, nfailed = 0;
+    int t;
+
+    memset(failed, 0, n);
+    for (i = 0; i < n; i++) {
+        observe_lag(hub, ev[i], now);
+        hub_event_hold(ev[i], hub->nthreads);
+    }
+    for (t = 0; t < hub->nthreads; t++)
+        hand_to(&hub->threads[t], ev, n, block, failed);
+    for (i = 0; i < n; i++) {
+        nfailed += failed[i];
+        hub_event_release(ev[i]);
+    }
+    return nfailed;
+}
+
+int
+hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block)
+{
+    unsigned char failed;
+
+    return hub_dispatch_batch(hub, &e, 1, block, &failed) ? -1 : 0;
 }
 
 /* ---- routing on a service thread -------------------------------------- */

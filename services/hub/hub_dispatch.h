@@ -14,6 +14,12 @@
  * -1 is returned; with block = 1 the caller waits for room. Any thread. */
 int hub_dispatch(struct hub_ctx *hub, struct hub_event *e, int block);
 
+/* hub_dispatch for n events at once: one lock and at most one wake-up
+ * per thread for the batch. failed[i] (n of them) is set to 1 for an
+ * event some thread missed; returns how many did. */
+size_t hub_dispatch_batch(struct hub_ctx *hub, struct hub_event *const *ev,
+                          size_t n, int block, unsigned char *failed);
+
 /* Routes e to this thread's connections (service thread only). */
 void hub_route(struct hub_thread *th, struct hub_event *e);
 

@@ -2,7 +2,9 @@
  * a group subscription to both, or, sharded, the partitions hub_shard.c
  * picks.
  *
- * Dispatch blocks while a service thread's inbox is full, and the
+ * The records one poll finds waiting are handed over as one batch (one
+ * lock and at most one wake-up per service thread), never held back for
+ * more. Dispatch blocks while a service thread's inbox is full, and the
  * consumer pauses fetching past its in-flight limit, so a burst larger
  * than the hub can route waits in Kafka rather than in memory. */
 #include <stdatomic.h>
@@ -51,7 +53,9 @@ record_done(void *ud)
     free(d);
 }
 
-static void
+/* Builds the event of one record, or marks a record that carries none
+ * done at once. Returns the event or NULL. */
+static struct hub_event *
 handle(struct hub_kafka *k, const struct hd_kmsg *msg)
 {
     struct hub_ctx *hub = k->hub;
@@ -69,7 +73,7 @@ handle(struct hub_kafka *k, const struct hd_kmsg *msg)
                    "events are dropped (logged once per type)",
                    type);
         hd_kconsumer_done(k->c, msg->topic, msg->partition, msg->offset);
-        return;
+        return NULL;
     }
     if (e == NULL) {
         hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_MALFORMED]);
@@ -77,7 +81,7 @@ handle(struct hub_kafka *k, const struct hd_kmsg *msg)
                msg->topic, (int)msg->partition, (long long)msg->offset,
                err.msg);
         hd_kconsumer_done(k->c, msg->topic, msg->partition, msg->offset);
-        return;
+        return NULL;
     }
     if (e->created_ms <= 0)
         e->created_ms = msg->timestamp_ms;
@@ -88,36 +92,71 @@ handle(struct hub_kafka *k, const struct hd_kmsg *msg)
     d->offset = msg->offset;
     e->done = record_done;
     e->done_ud = d;
-    if (hub_dispatch(hub, e, 1) < 0)
-        hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_DROPPED]);
-    else
-        hd_counter_inc(hub->m.events[HUB_SRC_KAFKA][HUB_EV_ROUTED]);
+    return e;
+}
+
+/* Waits up to 100 ms for a record, then takes every record already
+ * fetched (up to HD_HUB_KAFKA_BATCH) without waiting again, so records
+ * that arrived together reach the service threads with one wake-up and
+ * none waits for a later one. Returns how many events are in batch, or
+ * -1 after a consumer error with nothing taken. */
+static int
+poll_batch(struct hub_kafka *k, struct hub_event **batch)
+{
+    struct hd_err err = {0};
+    struct hd_kmsg msg;
+    int rc, n = 0, wait_ms = 100;
+
+    while (n < HD_HUB_KAFKA_BATCH) {
+        rc = hd_kconsumer_poll(k->c, wait_ms, &msg, &err);
+        if (rc < 0) {
+            hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", k->topic[0], err.msg);
+            return n > 0 ? n : -1;
+        }
+        if (rc == 0)
+            break;
+        batch[n] = handle(k, &msg);
+        if (batch[n] != NULL)
+            n++;
+        hd_kmsg_release(&msg);
+        wait_ms = 0;
+    }
+    return n;
+}
+
+/* Hands the batch to the service threads, waiting for room (a burst
+ * waits in Kafka, not in memory), and counts it. */
+static void
+hand_off(struct hub_kafka *k, struct hub_event **batch, size_t n)
+{
+    struct hub_metrics *m = &k->hub->m;
+    unsigned char failed[HD_HUB_KAFKA_BATCH];
+    size_t dropped;
+
+    if (n == 0)
+        return;
+    dropped = hub_dispatch_batch(k->hub, batch, n, 1, failed);
+    if (dropped > 0)
+        hd_counter_add(m->events[HUB_SRC_KAFKA][HUB_EV_DROPPED], dropped);
+    if (n > dropped)
+        hd_counter_add(m->events[HUB_SRC_KAFKA][HUB_EV_ROUTED], n - dropped);
 }
 
 static void *
 consume(void *arg)
 {
     struct hub_kafka *k = arg;
-    struct hd_err err = {0};
-    struct hd_kmsg msg;
-    int rc;
+    struct hub_event *batch[HD_HUB_KAFKA_BATCH];
+    int n;
 
     hd_log_ctx_set("thread", "kafka");
+    pthread_setname_np(pthread_self(), "hub-kafka");
     while (!atomic_load(&k->stop)) {
-        rc = hd_kconsumer_poll(k->c, 100, &msg, &err);
-        if (rc < 0) {
-            hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", k->topic[0], err.msg);
+        n = poll_batch(k, batch);
+        if (n < 0)
             usleep(500 * 1000);
-            continue;
-        }
-        if (rc == 0)
-            continue;
-        hd_log_ctx_set("partition", "%d", (int)msg.partition);
-        hd_log_ctx_set("offset", "%lld", (long long)msg.offset);
-        handle(k, &msg);
-        hd_kmsg_release(&msg);
-        hd_log_ctx_unset("partition");
-        hd_log_ctx_unset("offset");
+        else
+            hand_off(k, batch, (size_t)n);
     }
     pthread_mutex_lock(&k->mu);
     k->halted = 1;

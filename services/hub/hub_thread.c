@@ -8,6 +8,7 @@
  * inbox feeds the routing layer. Another thread talks to this one only
  * through the inbox and lws_cancel_service(). A 250 ms lws timer advances
  * the wheel and publishes the thread's counters. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,8 +143,11 @@ thread_main(void *arg)
 {
     struct hub_thread *th = arg;
     struct hd_err err = {0};
+    char name[16];
     int ok;
 
+    snprintf(name, sizeof(name), "hub-svc-%d", th->idx % 1000);
+    pthread_setname_np(pthread_self(), name);
     hd_log_ctx_set("thread", "%d", th->idx);
     th->t0_ms = hd_now_mono_ms();
     hub_thread_now(th);
