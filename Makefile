@@ -87,11 +87,15 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 SVC_BINS   := $(SERVICES:%=$(O)/bin/herald-%)
 TOOL_BINS  := $(foreach t,$(TOOLS),$(O)/bin/$(call tool_bin,$(t)))
 BENCH_SRC  := $(wildcard bench/*.c)
-BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
+# a bench client of several modules: bench/<name>/*.c (with a main.c)
+BENCH_DIRS := $(patsubst bench/%/main.c,%,$(wildcard bench/*/main.c))
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC)) \
+              $(BENCH_DIRS:%=$(O)/bin/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 ALL_SRC    := $(COMMON_SRC) $(wildcard services/*/*.c tools/*/*.c \
                 services/*/*/*.c tools/*/*/*.c) \
               $(UNIT_SRC) $(wildcard tests/unit/support/*.c) $(BENCH_SRC) \
+              $(wildcard bench/*/*.c) \
               $(FUZZ_SRC)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 CONSOLE_ASSETS := $(sort $(wildcard services/api/console/*))
@@ -142,6 +146,7 @@ $(O)/bin/$(3): $$(patsubst %.c,$(O)/%.o,$$(call src_of,$(1)/$(2))) $(O)/libheral
 endef
 $(foreach s,$(SERVICES),$(eval $(call bin_rule,services,$(s),herald-$(s))))
 $(foreach t,$(TOOLS),$(eval $(call bin_rule,tools,$(t),$(call tool_bin,$(t)))))
+$(foreach b,$(BENCH_DIRS),$(eval $(call bin_rule,bench,$(b),$(b))))
 
 # Unit tests may link one service's modules: tests/unit/test_<pfx>_*.c links
 # every .c of that service (subfolders included) except main.c, with <pfx>
