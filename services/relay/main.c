@@ -175,7 +175,9 @@ main(int argc, char **argv)
     d.summary = "Bitwarden-compatible push relay for self-hosted servers";
     d.port_var = "HERALD_RELAY_PORT";
     d.serves = "the push relay (/push/*), /connect/token and /installations "
-               "(HTTPS when HERALD_RELAY_TLS_CERT_FILE is set)";
+               "(HTTPS when HERALD_RELAY_TLS_CERT_FILE is set); the admin "
+               "listener also serves GET /installations and POST "
+               "/installations/{id}/rotate (admin key)";
     d.default_port = 8082;
     d.admin_port_var = "HERALD_RELAY_ADMIN_PORT";
     d.default_admin_port = 8092;
@@ -201,6 +203,8 @@ main(int argc, char **argv)
     status = 1;
     tls.cert_pem = cert.data;
     tls.key_pem = key.data;
+    /* listing installations and rotating keys: the admin listener only */
+    hd_runtime_admin_routes(&rt, relay_admin_routes, relay_admin_nroutes, &ctx);
     if (hd_runtime_serve(&rt, relay_routes, relay_nroutes, &ctx,
                          cert.len ? &tls : NULL) < 0)
         goto out;

@@ -219,10 +219,13 @@ void relay_handle_token(struct hd_http_req *req, void *ud);
 
 void relay_handle_installation_new(struct hd_http_req *req, void *ud);
 void relay_handle_installation_get(struct hd_http_req *req, void *ud);
-/* Admin only (HERALD_RELAY_ADMIN_KEY, whatever
+/* Admin only, on the admin listener (HERALD_RELAY_ADMIN_KEY, whatever
  * HERALD_RELAY_OPEN_INSTALLATIONS says). */
 void relay_handle_installation_list(struct hd_http_req *req, void *ud);
 void relay_handle_installation_rotate(struct hd_http_req *req, void *ud);
+/* 404 as for any unknown endpoint: a path the admin listener serves,
+ * asked on the public port. */
+void relay_handle_not_here(struct hd_http_req *req, void *ud);
 
 /* ---- /push (relay_push.c) ---------------------------------------------- */
 
@@ -263,5 +266,8 @@ void relay_deny(struct hd_http_req *req, int status, const char *msg);
 
 extern const struct hd_http_route relay_routes[];
 extern const size_t relay_nroutes;
+/* the admin listener's: GET /installations, POST .../rotate */
+extern const struct hd_http_route relay_admin_routes[];
+extern const size_t relay_admin_nroutes;
 
 #endif

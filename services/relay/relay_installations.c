@@ -4,12 +4,12 @@
  * POST /installations and GET /installations/{id} are upstream's (the
  * Bitwarden setup reads the latter, anonymously). GET /installations
  * lists them and POST /installations/{id}/rotate gives one a new key;
- * both take the operator's HERALD_RELAY_ADMIN_KEY only (an open relay's
- * anyone-may-create does not extend to them) and are rate limited per
- * client address like /connect/token. A rotation bumps the key's version,
- * which every access token carries: tokens of the old key are refused
- * from then on (relay_identity.c). Keys are shown once and never
- * logged. */
+ * those two are served on the admin listener only and take the operator's
+ * HERALD_RELAY_ADMIN_KEY only (an open relay's anyone-may-create does not
+ * extend to them) and are rate limited per client address like /connect/token.
+ * A rotation bumps the key's version, which every access token carries: tokens
+ * of the old key are refused from then on (relay_identity.c). Keys are shown
+ * once and never logged. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +154,13 @@ id_param(struct hd_http_req *req, char out[RELAY_GUID_LEN + 1])
     for (i = 0; i <= RELAY_GUID_LEN; i++)
         out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
     return 0;
+}
+
+void
+relay_handle_not_here(struct hd_http_req *req, void *ud)
+{
+    (void)ud;
+    hd_http_respond_error(req, 404, "not_found", "no such endpoint");
 }
 
 void

@@ -89,6 +89,22 @@ class Relay:
         st, h, raw = self.raw(method, path, body, headers)
         return st, h, (json.loads(raw) if raw else None)
 
+    @property
+    def admin_url(self):
+        return "http://127.0.0.1:%d" % self.svc.admin_port
+
+    def admin(self, method, path, body=None, headers=None):
+        """A request to the admin listener (plain HTTP, 127.0.0.1): listing
+        installations and rotating keys; (status, headers, JSON body)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.svc.admin_port, timeout=10)
+        try:
+            c.request(method, path, body, headers or {})
+            r = c.getresponse()
+            raw = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, (json.loads(raw) if raw else None)
+        finally:
+            c.close()
+
     # ---- identity ---------------------------------------------------------
     def installation(self, email="ops@example.com"):
         st, _, doc = self.json("POST", "/installations",

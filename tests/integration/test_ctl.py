@@ -39,6 +39,7 @@ class World:
         self.relay = Relay(stack, self.api.dsn, self.kafka)
         self.env = ctl_env(HERALD_API_URL=self.api.url, HERALD_API_KEY=API_KEY,
                            HERALD_RELAY_URL=self.relay.url,
+                           HERALD_RELAY_ADMIN_URL=self.relay.admin_url,
                            HERALD_RELAY_ADMIN_KEY=ADMIN_KEY,
                            HERALD_RELAY_CA_FILE=self.relay.cert)
 

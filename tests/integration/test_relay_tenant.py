@@ -5,7 +5,8 @@ Kafka: devices reached a minute (a push to N devices counts N, answered
 registered (a new device past the limit refused with 400, known devices
 still updated, concurrent registrations cannot pass it together); each
 installation has its own quotas; metrics carry no installation id.
-Listing installations and rotating a key take the admin key only; after
+Listing installations and rotating a key are served on the admin
+listener only (the public port answers 404) and take the admin key only; after
 a rotation the old key and every token issued under it are refused.
 """
 import json
@@ -145,7 +146,7 @@ ADMIN = {"Authorization": "Bearer " + ADMIN_KEY}
 
 
 def rotate(relay, inst, headers=None):
-    return relay.json("POST", "/installations/%s/rotate" % inst, None,
+    return relay.admin("POST", "/installations/%s/rotate" % inst, None,
                       ADMIN if headers is None else headers)
 
 
@@ -198,12 +199,12 @@ def test_listing_installations(env):
     t = Tenant(relay)
     assert t.register(guid())[0][0] == 200
     for h in ({}, {"Authorization": "Bearer wrong"}):
-        st, _, doc = relay.json("GET", "/installations", None, h)
+        st, _, doc = relay.admin("GET", "/installations", None, h)
         assert st == 401 and doc["object"] == "error"
     seen, after, pages = {}, "", 0
     while True:
         q = "/installations?limit=2" + ("&after=" + after if after else "")
-        st, h, doc = relay.json("GET", q, None, ADMIN)
+        st, h, doc = relay.admin("GET", q, None, ADMIN)
         assert st == 200 and doc["object"] == "list" and h["cache-control"] == "no-store", doc
         assert len(doc["data"]) <= 2
         pages += 1
@@ -218,12 +219,32 @@ def test_listing_installations(env):
     assert mine["devices"] == 1 and mine["email"] == "ops@example.com"
     assert mine["enabled"] is True and mine["keyVersion"] == 1 and mine["keyRotatedAt"] is None
     assert mine["createdAt"].endswith("Z") and "key" not in mine
-    assert relay.json("GET", "/installations?limit=%d" % len(seen), None, ADMIN)[2][
+    assert relay.admin("GET", "/installations?limit=%d" % len(seen), None, ADMIN)[2][
         "continuationToken"] == sorted(seen)[-1]
     for bad, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"),
                        ("after=nope", "after")):
-        st, _, doc = relay.json("GET", "/installations?" + bad, None, ADMIN)
+        st, _, doc = relay.admin("GET", "/installations?" + bad, None, ADMIN)
         assert st == 400 and field in doc["validationErrors"], (bad, doc)
+
+
+def test_listing_and_rotation_only_on_the_admin_listener(env):
+    """The public port answers 404 for them, admin key or not, and
+    nothing is rotated; the admin listener still wants the key."""
+    _, _, _, relay = env
+    t = Tenant(relay)
+    for h in ({}, ADMIN):
+        st, _, doc = relay.json("GET", "/installations", None, h)
+        assert st == 404 and doc["error"] == "not_found", (st, doc)
+        st, _, doc = relay.json("GET", "/installations?limit=2", None, h)
+        assert st == 404, (st, doc)
+        st, _, doc = relay.json("POST", "/installations/%s/rotate" % t.inst, None, h)
+        assert st == 404 and doc["error"] == "not_found", (st, doc)
+    assert t.register(guid())[0][0] == 200  # the key was not rotated
+    assert relay.admin("GET", "/installations?limit=1", None, ADMIN)[0] == 200
+    assert relay.admin("GET", "/installations?limit=1")[0] == 401
+    assert rotate(relay, t.inst, {"Authorization": "Bearer wrong"})[0] == 401
+    # the public routes are not on the admin listener
+    assert relay.admin("GET", "/installations/" + t.inst)[0] == 404
 
 
 def test_an_open_relay_keeps_listing_and_rotation_to_the_admin_key(env):
@@ -234,8 +255,8 @@ def test_an_open_relay_keeps_listing_and_rotation_to_the_admin_key(env):
     st, _, doc = relay.json("POST", "/installations", b'{"email":"a@example.com"}',
                             {"Content-Type": "application/json"})
     assert st == 200, doc
-    assert relay.json("GET", "/installations")[0] == 401
-    assert relay.json("GET", "/installations", None, ADMIN)[0] == 401
+    assert relay.admin("GET", "/installations")[0] == 401
+    assert relay.admin("GET", "/installations", None, ADMIN)[0] == 401
     assert rotate(relay, doc["id"], {})[0] == 401
     assert rotate(relay, doc["id"])[0] == 401
     # the key still works: nothing was rotated

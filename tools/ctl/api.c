@@ -39,6 +39,8 @@ resolve(struct ctl *c)
         c->key = c->cfg.api_key;
     if (c->relay_url == NULL)
         c->relay_url = c->cfg.relay_url;
+    if (c->relay_admin_url == NULL)
+        c->relay_admin_url = c->cfg.relay_admin_url;
     if (c->admin_key == NULL)
         c->admin_key = c->cfg.relay_admin_key;
     if (c->ca_file == NULL)
@@ -297,18 +299,25 @@ ctl_next_page(json_t *res, json_t *last, const char *id_key, char *cursor,
 }
 
 int
-ctl_relay_call(struct ctl *c, const char *method, const char *path,
+ctl_relay_call(struct ctl *c, int admin, const char *method, const char *path,
                json_t *body, json_t **result)
 {
     struct hd_buf b, url, auth;
     struct hd_httpc_req req;
+    const char *base;
     int rc = CTL_OK;
 
     *result = NULL;
     resolve(c);
-    if (c->relay_url == NULL || *c->relay_url == '\0') {
+    base = admin ? c->relay_admin_url : c->relay_url;
+    if (base == NULL || *base == '\0') {
         json_decref(body);
-        ctl_error(c, "no relay URL: set HERALD_RELAY_URL or use --relay-url");
+        if (admin)
+            ctl_error(c, "no relay admin URL: set HERALD_RELAY_ADMIN_URL or "
+                         "use --relay-admin-url");
+        else
+            ctl_error(c,
+                      "no relay URL: set HERALD_RELAY_URL or use --relay-url");
         return CTL_EUSAGE;
     }
     hd_buf_init(&b, HD_API_MAX_BODY);
@@ -316,7 +325,7 @@ ctl_relay_call(struct ctl *c, const char *method, const char *path,
     hd_buf_init(&auth, HD_HTTP_MAX_HEADER);
     memset(&req, 0, sizeof(req));
     req.method = method;
-    if (url_join(&url, c->relay_url, path) < 0 ||
+    if (url_join(&url, base, path) < 0 ||
         (body != NULL && hd_json_dump(body, &b, NULL) < 0)) {
         ctl_error(c, "%s: the request is too large", path);
         rc = CTL_EUSAGE;

@@ -37,6 +37,7 @@ struct ctl_config {
     char *api_url;
     char *api_key;
     char *relay_url;
+    char *relay_admin_url;
     char *relay_admin_key;
     char *relay_ca_file;
     char *app;
@@ -47,7 +48,8 @@ struct ctl {
     struct ctl_config cfg;
     /* effective settings: the option, else the environment, else the
      * env file (borrowed from argv or cfg) */
-    const char *url, *key, *relay_url, *admin_key, *ca_file, *app;
+    const char *url, *key, *relay_url, *relay_admin_url, *admin_key, *ca_file,
+        *app;
     const char *env_file; /* settings missing from the environment */
     int env_loaded;       /* env_file was looked at */
     int timeout_ms;
@@ -169,10 +171,13 @@ int ctl_next_page(json_t *res, json_t *last, const char *id_key, char *cursor,
                   size_t len);
 #define CTL_CURSOR_MAX 1024
 
-/* Calls a relay admin endpoint: method "GET"/"POST", path, body (stolen,
- * may be NULL). Same contract as ctl_call; 404 is CTL_ENOTFOUND. */
-int ctl_relay_call(struct ctl *c, const char *method, const char *path,
-                   json_t *body, json_t **result);
+/* Calls a relay endpoint: method "GET"/"POST", path, body (stolen, may be
+ * NULL), with the admin key when one is set; on the relay's admin
+ * listener when admin is set (listing installations, rotating keys),
+ * else on its public port. Same contract as ctl_call; 404 is
+ * CTL_ENOTFOUND. */
+int ctl_relay_call(struct ctl *c, int admin, const char *method,
+                   const char *path, json_t *body, json_t **result);
 
 /* ---- output (out.c) ---------------------------------------------------- */
 

@@ -19,6 +19,7 @@ enum {
     G_URL = 1000,
     G_KEY,
     G_RELAY_URL,
+    G_RELAY_ADMIN_URL,
     G_ADMIN_KEY,
     G_CA_FILE,
     G_APP,
@@ -32,6 +33,7 @@ static const struct option globals[] = {
     {"url", required_argument, NULL, G_URL},
     {"key", required_argument, NULL, G_KEY},
     {"relay-url", required_argument, NULL, G_RELAY_URL},
+    {"relay-admin-url", required_argument, NULL, G_RELAY_ADMIN_URL},
     {"admin-key", required_argument, NULL, G_ADMIN_KEY},
     {"ca-file", required_argument, NULL, G_CA_FILE},
     {"app", required_argument, NULL, G_APP},
@@ -50,6 +52,8 @@ const char ctl_global_help[] =
     "  --app APP          the registry namespace (default $HERALD_APP, "
     "else default)\n"
     "  --relay-url URL    herald-relay (default $HERALD_RELAY_URL)\n"
+    "  --relay-admin-url URL  herald-relay's admin listener (default\n"
+    "                     $HERALD_RELAY_ADMIN_URL)\n"
     "  --admin-key KEY    the relay's admin key ($HERALD_RELAY_ADMIN_KEY)\n"
     "  --ca-file FILE     CA to trust for https (default "
     "$HERALD_RELAY_CA_FILE)\n"
@@ -102,6 +106,9 @@ global(struct ctl_opts *o, int id)
         return 1;
     case G_RELAY_URL:
         c->relay_url = optarg;
+        return 1;
+    case G_RELAY_ADMIN_URL:
+        c->relay_admin_url = optarg;
         return 1;
     case G_ADMIN_KEY:
         c->admin_key = optarg;

@@ -32,7 +32,9 @@ static const char help[] =
     "        such installation.\n"
     "\n"
     "The relay's URL: --relay-url or HERALD_RELAY_URL; a self-signed\n"
-    "certificate is trusted with --ca-file or HERALD_RELAY_CA_FILE.\n";
+    "certificate is trusted with --ca-file or HERALD_RELAY_CA_FILE. list\n"
+    "and rotate go to the relay's admin listener: --relay-admin-url or\n"
+    "HERALD_RELAY_ADMIN_URL (http://127.0.0.1:8092 by default).\n";
 
 enum { O_EMAIL = 1, O_JSON, O_LIMIT };
 
@@ -110,7 +112,7 @@ list(struct ctl *c, const struct instq *q)
             page = q->limit - shown;
         snprintf(path, sizeof(path), "/installations?limit=%lld%s%s", page,
                  after[0] ? "&after=" : "", after);
-        rc = ctl_relay_call(c, "GET", path, NULL, &res);
+        rc = ctl_relay_call(c, 1, "GET", path, NULL, &res);
         if (rc != CTL_OK || res == NULL)
             break;
         data = json_object_get(res, "data");
@@ -162,7 +164,7 @@ run(struct ctl *c, const char *sub, const char *name, const struct instq *q)
     if (strcmp(sub, "create") == 0) {
         if (q->email == NULL || q->n > 0)
             return ctl_usage(c, name, "--email EMAIL, and nothing else");
-        rc = ctl_relay_call(c, "POST", "/installations",
+        rc = ctl_relay_call(c, 0, "POST", "/installations",
                             json_pack("{s:s}", "email", q->email), &res);
     } else {
         rc = one_id(c, name, q);
@@ -173,7 +175,8 @@ run(struct ctl *c, const char *sub, const char *name, const struct instq *q)
         else
             snprintf(path, sizeof(path), "/installations/%s/rotate",
                      q->rest[0]);
-        rc = ctl_relay_call(c, strcmp(sub, "show") == 0 ? "GET" : "POST", path,
+        rc = ctl_relay_call(c, strcmp(sub, "show") != 0,
+                            strcmp(sub, "show") == 0 ? "GET" : "POST", path,
                             NULL, &res);
     }
     if (rc == CTL_OK && res != NULL) {

@@ -16,6 +16,10 @@ static const struct hd_config_field ctl_fields[] = {
                "API's default)"),
     HD_CFG_STR("HERALD_RELAY_URL", struct ctl_config, relay_url, NULL, 0,
                "herald-relay's base URL, for installations"),
+    HD_CFG_STR("HERALD_RELAY_ADMIN_URL", struct ctl_config, relay_admin_url,
+               NULL, 0,
+               "herald-relay's admin listener (http://127.0.0.1:8092), for "
+               "installations list and rotate"),
     HD_CFG_STR("HERALD_RELAY_ADMIN_KEY", struct ctl_config, relay_admin_key,
                NULL, HD_CFG_SECRET, "herald-relay's admin key"),
     HD_CFG_STR("HERALD_RELAY_CA_FILE", struct ctl_config, relay_ca_file, NULL,
