@@ -230,9 +230,12 @@ hub_threads_stop(struct hub_ctx *hub)
             lws_cancel_service(th->lws);
         pthread_mutex_unlock(&th->mu);
     }
+    /* every thread joined before any is freed: one still running may be
+     * routing a POST /send into the others' inboxes */
+    for (t = 0; t < hub->nthreads; t++)
+        pthread_join(hub->threads[t].tid, NULL);
     for (t = 0; t < hub->nthreads; t++) {
         th = &hub->threads[t];
-        pthread_join(th->tid, NULL);
         for (i = 0; i < th->ninbox; i++)
             hub_event_release(th->inbox[i]);
         free(th->inbox);
