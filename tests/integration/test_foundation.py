@@ -239,6 +239,7 @@ def test_api_readyz_follows_postgres_and_kafka_without_a_restart(stack):
         pid = api.proc.pid
         st, body = readyz(api)
         assert st == 200 and body["checks"] == {"postgres": "ok", "kafka": "ok"}, body
+        assert http("GET", api.url + "/metrics")[0] == 404  # admin listener only
 
         pg.stop()
         [body] = until([api], 503, failing="postgres")
@@ -277,6 +278,8 @@ def test_hub_and_workers_follow_kafka_and_serve_metrics(stack, tmp_path):
                                 port_var=PORT_VAR[p], wait="readyz"))
     for svc in svcs + [sim.svc]:
         metrics_of(svc.admin_url)
+    for svc in svcs:  # on the admin listener only
+        assert http("GET", svc.url + "/metrics")[0] == 404, svc.name
 
     kafka.cmd("down -1")
     for body in until(svcs, 503, failing="kafka"):

@@ -243,8 +243,10 @@ def test_listing_and_rotation_only_on_the_admin_listener(env):
     assert relay.admin("GET", "/installations?limit=1", None, ADMIN)[0] == 200
     assert relay.admin("GET", "/installations?limit=1")[0] == 401
     assert rotate(relay, t.inst, {"Authorization": "Bearer wrong"})[0] == 401
-    # the public routes are not on the admin listener
+    # the public routes are not on the admin listener, nor /metrics on
+    # the public port
     assert relay.admin("GET", "/installations/" + t.inst)[0] == 404
+    assert relay.json("GET", "/metrics")[0] == 404
 
 
 def test_an_open_relay_keeps_listing_and_rotation_to_the_admin_key(env):
