@@ -105,77 +105,30 @@ def test_unknown_types_are_dropped_counted_and_committed(stack):
         cl.close()
 
 
-def test_shutdown_while_events_flow_is_clean(stack):
-    """SIGTERM while herald.events records stream in: the consumer stops
-    before the service threads it dispatches to (an event dispatched into
-    freed threads was a use-after-free), so the hub exits 0 with no
-    sanitizer report (the binaries under test are the ASan build). Three
-    rounds, each stopped at a different point of the stream."""
+def stop_while_flowing(start, user, feed, feeders=1):
+    """Three rounds: a hub from start() with four clients of user, feed()
+    called over and over by feeders threads; SIGTERM once the clients get
+    events, at a different point of the stream each round. The hub must
+    exit 0 with no sanitizer report (the binaries under test are the ASan
+    build)."""
     import threading
 
-    kafka = stack.kafka()
-    p = Producer({"bootstrap.servers": kafka.brokers, "linger.ms": 0})
-    rec = json.dumps({"v": 1, "target": "user", "target_id": "s-user", "client_type": 0,
-                      "notification": {"Type": 5, "Payload": {"UserId": "s-user"}}}).encode()
     for rnd in range(3):
-        hub = start_hub(stack, HERALD_KAFKA_BROKERS=kafka.brokers, HERALD_HUB_THREADS="4")
-        cl = Clients(hub, [{"id": "u%d" % i, "token": token("s-user")} for i in range(4)])
+        hub = start()
+        cl = Clients(hub, [{"id": "u%d" % i, "token": token(user)} for i in range(4)])
         stop = threading.Event()
 
-        def flood():
+        def loop():
             while not stop.is_set():
-                for _ in range(200):
-                    try:
-                        p.produce("herald.events", rec, key=b"k")
-                    except BufferError:
-                        p.poll(0.01)
-                p.poll(0)
+                feed(hub)
 
-        t = threading.Thread(target=flood, daemon=True)
-        t.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not cl.messages("u0"):
-                assert time.monotonic() < deadline, "no event consumed in 30 s"
-                time.sleep(0.1)
-            time.sleep(0.2 * rnd)
-            assert hub.stop(timeout=30) == 0, hub.read_log()[-3000:]
-            assert not hub.sanitizer_reports(), hub.read_log()[-6000:]
-        finally:
-            stop.set()
-            t.join(10)
-            cl.close()
-    p.flush(5)
-
-
-def test_shutdown_while_sends_are_routed_is_clean(stack):
-    """SIGTERM while POST /send requests stream in: a service thread that
-    answers one routes the event into every thread's inbox, so every
-    thread has stopped before any thread's inbox, lock or registry is
-    freed; the hub exits 0 with no sanitizer report (ASan build). Three
-    rounds, each stopped at a different point of the stream."""
-    import threading
-
-    body = {"Type": 5, "Payload": {"UserId": "r-user", "Date": "2026-01-01T00:00:00Z"}}
-    for rnd in range(3):
-        hub = start_hub(stack, HERALD_HUB_THREADS="4")
-        cl = Clients(hub, [{"id": "u%d" % i, "token": token("r-user")} for i in range(4)])
-        stop = threading.Event()
-
-        def flood():
-            while not stop.is_set():
-                try:
-                    send(hub, body)
-                except Exception:  # noqa: BLE001 - refused once it stops
-                    pass
-
-        ts = [threading.Thread(target=flood, daemon=True) for _ in range(4)]
+        ts = [threading.Thread(target=loop, daemon=True) for _ in range(feeders)]
         for t in ts:
             t.start()
         try:
             deadline = time.monotonic() + 30
             while not cl.messages("u0"):
-                assert time.monotonic() < deadline, "no event routed in 30 s"
+                assert time.monotonic() < deadline, "no event delivered in 30 s"
                 time.sleep(0.1)
             time.sleep(0.2 * rnd)
             assert hub.stop(timeout=30) == 0, hub.read_log()[-3000:]
@@ -185,3 +138,42 @@ def test_shutdown_while_sends_are_routed_is_clean(stack):
             for t in ts:
                 t.join(10)
             cl.close()
+
+
+def test_shutdown_while_events_flow_is_clean(stack):
+    """SIGTERM while herald.events records stream in: the consumer stops
+    before the service threads it dispatches to (an event dispatched into
+    freed threads was a use-after-free)."""
+    kafka = stack.kafka()
+    p = Producer({"bootstrap.servers": kafka.brokers, "linger.ms": 0})
+    rec = json.dumps({"v": 1, "target": "user", "target_id": "s-user", "client_type": 0,
+                      "notification": {"Type": 5, "Payload": {"UserId": "s-user"}}}).encode()
+
+    def produce(hub):
+        for _ in range(200):
+            try:
+                p.produce("herald.events", rec, key=b"k")
+            except BufferError:
+                p.poll(0.01)
+        p.poll(0)
+
+    stop_while_flowing(lambda: start_hub(stack, HERALD_KAFKA_BROKERS=kafka.brokers,
+                                         HERALD_HUB_THREADS="4"), "s-user", produce)
+    p.flush(5)
+
+
+def test_shutdown_while_sends_are_routed_is_clean(stack):
+    """SIGTERM while POST /send requests stream in: a service thread that
+    answers one routes the event into every thread's inbox, so every
+    thread has stopped before any thread's inbox, lock or registry is
+    freed."""
+    body = {"Type": 5, "Payload": {"UserId": "r-user", "Date": "2026-01-01T00:00:00Z"}}
+
+    def post(hub):
+        try:
+            send(hub, body)
+        except Exception:  # noqa: BLE001 - refused once it stops
+            pass
+
+    stop_while_flowing(lambda: start_hub(stack, HERALD_HUB_THREADS="4"), "r-user", post,
+                       feeders=4)
