@@ -1,11 +1,9 @@
-/* kafka_consumer.c -- the consumer of common/kafka/kafka.h and its offsets.
+/* consumer.c -- the consumer of common/kafka/kafka.h and its offsets.
  *
- * Per owned partition, the offsets poll() handed out sit in a ring ordered
- * by offset: done() finds one by binary search, and the done prefix is
- * popped at once, so the ring's first entry is the offset to commit and
- * out-of-order completion costs O(log n). Main invariant: an offset is
- * committed only when it and every offset polled before it on that
- * partition are done. */
+ * Per owned partition, the offsets poll() handed out sit in a ring
+ * (ring.c) whose first entry is the offset to commit. Main invariant: an
+ * offset is committed only when it and every offset polled before it on
+ * that partition are done. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,35 +15,22 @@
 #include "core/clock.h"
 #include "kafka/kafka.h"
 #include "kafka/private.h"
+#include "kafka/ring.h"
 #include "kafka/startpos.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/banned.h"
 
-#define RING_MIN 64
 #define STARTPOS_TIMEOUT_MS 5000 /* latest_at_start's questions to Kafka */
-/* A partition's ring never holds more than this (a power of two); poll()
- * pauses far below it, so reaching it means back-pressure failed. */
-#define RING_MAX ((size_t)1 << 18)
-_Static_assert(RING_MAX >= 2 * HD_KAFKA_MAX_INFLIGHT, "ring below limit");
+_Static_assert(HD_KRING_MAX >= 2 * HD_KAFKA_MAX_INFLIGHT, "ring below limit");
 
 /* ---- offset tracking --------------------------------------------------- */
 
-struct ring_ent {
-    int64_t off;
-    int done;
-};
-
-/* One owned partition. ring holds the offsets polled and not yet
- * committable, ascending; its first entry is never done. */
+/* One owned partition: the offsets polled and not yet committable. */
 struct kpart {
     char *topic;
     int32_t partition;
-    struct ring_ent *ring;
-    size_t cap; /* a power of two, or 0 */
-    size_t head;
-    size_t len;
-    int64_t next;      /* offset after the last one polled, -1: none yet */
+    struct hd_kring ring;
     int64_t sent;      /* last offset sent in an async commit, -1: none */
     int64_t committed; /* last offset confirmed (or resumed at), -1 */
 };
@@ -75,78 +60,6 @@ struct hd_kconsumer {
     int no_commit; /* from the beginning, no commits (with pick) */
 };
 
-static struct ring_ent *
-ring_at(struct kpart *k, size_t i)
-{
-    return &k->ring[(k->head + i) & (k->cap - 1)];
-}
-
-/* Appends off. Returns 1 if now tracked, 0 if not trackable (not beyond
- * what was polled before: a re-delivery), -1 if the ring is full. */
-static int
-ring_push(struct kpart *k, int64_t off)
-{
-    if (k->next >= 0 && off < k->next)
-        return 0;
-    /* The first offset after an assignment is where the group resumed (its
-     * committed offset, or the reset point): nothing to commit until some
-     * progress is made. */
-    if (k->next < 0)
-        k->committed = off;
-    if (k->len == k->cap) {
-        size_t ncap = k->cap ? k->cap * 2 : RING_MIN;
-        struct ring_ent *nr;
-        size_t i;
-
-        if (ncap > RING_MAX)
-            return -1;
-        nr = hd_xmalloc(ncap * sizeof(*nr));
-        for (i = 0; i < k->len; i++)
-            nr[i] = *ring_at(k, i);
-        free(k->ring);
-        k->ring = nr;
-        k->cap = ncap;
-        k->head = 0;
-    }
-    k->ring[(k->head + k->len) & (k->cap - 1)] = (struct ring_ent){off, 0};
-    k->len++;
-    k->next = off + 1;
-    return 1;
-}
-
-/* Marks off done. Returns 1 if it was in flight, 0 otherwise. O(log n)
- * plus the amortised pops of the done prefix. */
-static int
-ring_done(struct kpart *k, int64_t off)
-{
-    size_t lo = 0, hi = k->len;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (ring_at(k, mid)->off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == k->len || ring_at(k, lo)->off != off || ring_at(k, lo)->done)
-        return 0;
-    ring_at(k, lo)->done = 1;
-    while (k->len > 0 && ring_at(k, 0)->done) {
-        k->head = (k->head + 1) & (k->cap - 1);
-        k->len--;
-    }
-    return 1;
-}
-
-/* The offset to commit: the first one not done, or the one after the last
- * polled when all are done; -1 before anything was polled. */
-static int64_t
-part_commit_offset(struct kpart *k)
-{
-    return k->len > 0 ? ring_at(k, 0)->off : k->next;
-}
-
 /* Caller holds c->mu. A consumer owns a few dozen partitions at most:
  * a scan is cheaper than any index. */
 static struct kpart *
@@ -167,7 +80,7 @@ static void
 part_free(struct kpart *k)
 {
     free(k->topic);
-    free(k->ring);
+    hd_kring_release(&k->ring);
     free(k);
 }
 
@@ -186,7 +99,7 @@ part_add(struct hd_kconsumer *c, const char *topic, int32_t partition)
     k = hd_xcalloc(1, sizeof(*k));
     k->topic = hd_xstrdup(topic);
     k->partition = partition;
-    k->next = -1;
+    hd_kring_init(&k->ring);
     k->sent = -1;
     k->committed = -1;
     c->parts[c->nparts++] = k;
@@ -198,11 +111,8 @@ static void
 part_drop(struct hd_kconsumer *c, size_t idx)
 {
     struct kpart *k = c->parts[idx];
-    size_t i;
 
-    for (i = 0; i < k->len; i++)
-        if (!ring_at(k, i)->done)
-            c->inflight--;
+    c->inflight -= (long)hd_kring_undone(&k->ring);
     part_free(k);
     c->parts[idx] = c->parts[--c->nparts];
 }
@@ -215,7 +125,7 @@ hd_kconsumer_done(struct hd_kconsumer *c, const char *topic, int32_t partition,
 
     pthread_mutex_lock(&c->mu);
     k = part_find(c, topic, partition);
-    if (k != NULL && ring_done(k, offset))
+    if (k != NULL && hd_kring_done(&k->ring, offset))
         c->inflight--;
     pthread_mutex_unlock(&c->mu);
 }
@@ -249,7 +159,7 @@ collect_offsets(struct hd_kconsumer *c,
     pthread_mutex_lock(&c->mu);
     for (i = 0; i < c->nparts;) {
         struct kpart *k = c->parts[i];
-        int64_t off = part_commit_offset(k);
+        int64_t off = hd_kring_commit_offset(&k->ring);
         int wanted = want == NULL || rd_kafka_topic_partition_list_find(
                                          want, k->topic, k->partition) != NULL;
 
@@ -684,7 +594,11 @@ track(struct hd_kconsumer *c, const rd_kafka_message_t *m)
     pthread_mutex_lock(&c->mu);
     k = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
     if (k != NULL) {
-        rc = ring_push(k, m->offset);
+        /* the first offset after an assignment is where the group
+         * resumed: nothing to commit until some progress is made */
+        if (k->ring.next < 0)
+            k->committed = m->offset;
+        rc = hd_kring_push(&k->ring, m->offset);
         if (rc == 1)
             c->inflight++;
         else if (rc == 0)
@@ -742,7 +656,7 @@ hd_kconsumer_poll(struct hd_kconsumer *c, int timeout_ms, struct hd_kmsg *msg,
             return hd_err_set(err, HD_ETOOBIG,
                               "kafka consumer: more than %zu offsets in "
                               "flight on one partition",
-                              RING_MAX);
+                              HD_KRING_MAX);
         return 0;
     }
     update_pause(c);
