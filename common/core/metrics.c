@@ -7,21 +7,20 @@
  * is what makes the lock-free walk safe. Values are plain atomics: gauges
  * and histogram sums keep a double's bits in a uint64 updated by CAS.
  * Rendering holds the registry lock, then each family's lock in turn. */
-#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/limits.h"
 #include "core/metrics.h"
+#include "core/procstat.h"
 #include "core/banned.h"
 
 #define HASH_SLOTS 256 /* per family; chains stay short up to the cap */
@@ -679,98 +678,41 @@ process_metric(struct out *o, const char *name, const char *type,
          num);
 }
 
-/* Reads a small /proc file into buf; returns its length or -1. */
-static ssize_t
-read_small(const char *path, char *buf, size_t n)
-{
-    FILE *fp = fopen(path, "re");
-    size_t r;
-
-    if (fp == NULL)
-        return -1;
-    r = fread(buf, 1, n - 1, fp);
-    fclose(fp);
-    buf[r] = '\0';
-    return (ssize_t)r;
-}
-
-static int
-open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int self;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    self = dirfd(d);
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-
-        if (e->d_name[0] == '.' || *end != '\0' || fd == self)
-            continue;
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
 static void
 render_process(struct out *o)
 {
-    char stat[2048];
-    char pstat[8192];
-    double tck = (double)sysconf(_SC_CLK_TCK);
-    double page = (double)sysconf(_SC_PAGESIZE);
-    struct rlimit rl;
-    int fds;
+    static const struct {
+        const char *name, *type, *help;
+        size_t at;
+    } figs[] = {
+        {"process_cpu_seconds_total", "counter",
+         "Total user and system CPU time spent in seconds.",
+         offsetof(struct hd_procstat, cpu_seconds)},
+        {"process_resident_memory_bytes", "gauge",
+         "Resident memory size in bytes.",
+         offsetof(struct hd_procstat, resident_bytes)},
+        {"process_virtual_memory_bytes", "gauge",
+         "Virtual memory size in bytes.",
+         offsetof(struct hd_procstat, virtual_bytes)},
+        {"process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.",
+         offsetof(struct hd_procstat, start_time)},
+        {"process_open_fds", "gauge", "Number of open file descriptors.",
+         offsetof(struct hd_procstat, open_fds)},
+        {"process_max_fds", "gauge", "Maximum number of open file descriptors.",
+         offsetof(struct hd_procstat, max_fds)},
+    };
+    struct hd_procstat ps;
+    size_t i;
 
-    /* /proc/self/stat: fields after "(comm)" start at field 3 (state);
-     * utime 14, stime 15, starttime 22, vsize 23, rss 24. */
-    if (read_small("/proc/self/stat", stat, sizeof(stat)) > 0 && tck > 0) {
-        char *p = strrchr(stat, ')');
-        unsigned long long f[25] = {0};
-        int i;
+    hd_procstat_read(&ps);
+    for (i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
+        double v;
 
-        for (i = 3; p && i <= 24; i++) {
-            char *end;
-
-            p = strchr(p + 1, ' ');
-            if (p == NULL)
-                break;
-            f[i] = strtoull(p + 1, &end, 10);
-        }
-        if (i > 24) {
-            const char *bt = NULL;
-
-            process_metric(o, "process_cpu_seconds_total", "counter",
-                           "Total user and system CPU time spent in seconds.",
-                           (double)(f[14] + f[15]) / tck);
-            process_metric(o, "process_resident_memory_bytes", "gauge",
-                           "Resident memory size in bytes.",
-                           (double)f[24] * page);
-            process_metric(o, "process_virtual_memory_bytes", "gauge",
-                           "Virtual memory size in bytes.", (double)f[23]);
-            if (read_small("/proc/stat", pstat, sizeof(pstat)) > 0)
-                bt = strstr(pstat, "\nbtime ");
-            if (bt != NULL)
-                process_metric(
-                    o, "process_start_time_seconds", "gauge",
-                    "Start time of the process since unix epoch in seconds.",
-                    (double)strtoull(bt + 7, NULL, 10) + (double)f[22] / tck);
-        }
+        memcpy(&v, (const char *)&ps + figs[i].at, sizeof(v));
+        if (!isnan(v))
+            process_metric(o, figs[i].name, figs[i].type, figs[i].help, v);
     }
-    fds = open_fds();
-    if (fds >= 0)
-        process_metric(o, "process_open_fds", "gauge",
-                       "Number of open file descriptors.", fds);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        process_metric(o, "process_max_fds", "gauge",
-                       "Maximum number of open file descriptors.",
-                       rl.rlim_cur == RLIM_INFINITY ? INFINITY
-                                                    : (double)rl.rlim_cur);
 }
 
 int
