@@ -39,4 +39,5 @@ echo "devices in the registry: $(psql_q "select count(*) from devices")"
 m=$(curl -fsS "$API_ADMIN_URL/metrics")
 groups=$(echo "$m" | awk '/^herald_api_register_groups_total /{print $2}')
 grouped=$(echo "$m" | awk '/^herald_api_register_grouped_total /{print $2}')
-echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each)"
+arrays=$(echo "$m" | awk '/^herald_api_register_group_arrays_total /{print $2}')
+echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each; ${arrays:-0} of them one call of herald_device_register_many)"
