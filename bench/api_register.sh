@@ -12,8 +12,9 @@ CONNS=${2:-64}
 # WORKERS HTTP worker threads, a pool of POOL connections, of which
 # registrations use SLOTS as separate round trips; registrations waiting
 # beyond that go to PostgreSQL in groups (one round trip, one commit).
-# The server queues 8 requests per worker: keep CONNS <= 8 * WORKERS or the
-# excess is answered 503 "overloaded".
+# device_register runs on the HTTP I/O thread and waits in the group
+# commit, not in the worker queue (8 requests per worker, 503 "overloaded"
+# past it), so WORKERS only matters to other methods.
 TUNE="HERALD_HTTP_THREADS=${HTTP_THREADS:-1} HERALD_HTTP_WORKERS=${WORKERS:-32} HERALD_PG_POOL_SIZE=${POOL:-8} HERALD_API_REGISTER_SLOTS=${SLOTS:-2}"
 machine
 pg_start
