@@ -28,14 +28,16 @@ json_depth(json_t *v)
     int d = 0, sub;
 
     if (json_is_object(v)) {
-        json_object_foreach(v, key, item) {
+        json_object_foreach(v, key, item)
+        {
             sub = json_depth(item);
             d = sub > d ? sub : d;
         }
         return d + 1;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             sub = json_depth(item);
             d = sub > d ? sub : d;
         }
