@@ -1,8 +1,8 @@
 """test_http_limits.py -- the HTTP listener that herald-api and herald-relay
 share, under one hostile client: 5,000 connections that never finish their
 request head leave a second client's requests answered within 1 s; a
-connection trickling header lines is closed at the head deadline; one
-address past its cap is refused while another gets in; an over-limit body
+connection trickling header lines is closed at the head deadline and one
+address past its cap is refused while another gets in (on api and relay); an over-limit body
 reads its 413 (declared or chunked, on api and relay); X-Forwarded-For is believed only from a trusted proxy.
 
 The hostile client spreads its connections over 127.0.1.0/24 source
@@ -19,7 +19,7 @@ import time
 import pytest
 
 from api_support import start_api
-from harness import wait_for
+from harness import http as http_call, wait_for
 from relaykit import Relay
 
 IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: pick the port at connect()
@@ -165,12 +165,20 @@ def test_relay_half_open_horde_leaves_room(stack, pg_dsn):
         horde.close()
 
 
-def test_head_deadline_closes_a_trickle(stack, pg_cluster):
-    """A client that sends a header line every 0.5 s never goes idle, but
-    its head is not complete after HERALD_HTTP_HEAD_TIMEOUT_S: closed."""
-    api = start_api(stack, pg_cluster, HERALD_HTTP_HEAD_TIMEOUT_S="2")
-    s = raw_socket("127.0.0.3")
-    s.connect(("127.0.0.1", api.svc.port))
+def connect(port, src, tls=None):
+    """A raw connection from src, through TLS when tls is a context."""
+    s = raw_socket(src)
+    s.connect(("127.0.0.1", port))
+    if tls:
+        s = tls.wrap_socket(s, server_hostname="127.0.0.1")
+    return s
+
+
+def trickle_closed_after(port, tls=None):
+    """Sends a request head one header line every 0.5 s (never idle, never
+    complete); returns the seconds until the server closed it, or None if
+    it was still open after 8 s."""
+    s = connect(port, "127.0.0.3", tls)
     s.settimeout(0.5)
     t0 = time.monotonic()
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -189,6 +197,26 @@ def test_head_deadline_closes_a_trickle(stack, pg_cluster):
             closed_after = time.monotonic() - t0
             break
     s.close()
+    return closed_after
+
+
+def admin_metric(svc, name, **labels):
+    """One series from a service's admin listener, 0 if absent."""
+    st, _, body = http_call("GET", svc.admin_url + "/metrics")
+    assert st == 200
+    want = name + ("{" + ",".join('%s="%s"' % kv for kv in sorted(labels.items())) + "}"
+                   if labels else "")
+    for line in body.decode().splitlines():
+        if line.startswith(want + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0
+
+
+def test_head_deadline_closes_a_trickle(stack, pg_cluster):
+    """A client that sends a header line every 0.5 s never goes idle, but
+    its head is not complete after HERALD_HTTP_HEAD_TIMEOUT_S: closed."""
+    api = start_api(stack, pg_cluster, HERALD_HTTP_HEAD_TIMEOUT_S="2")
+    closed_after = trickle_closed_after(api.svc.port)
     assert closed_after is not None, "still open after 8 s of trickling"
     assert 1.5 <= closed_after <= 4.0, closed_after
     assert api.metric("herald_http_connections_rejected_total", reason="head_timeout") >= 1
@@ -196,31 +224,53 @@ def test_head_deadline_closes_a_trickle(stack, pg_cluster):
     assert get(api.svc.port)[0] == 200
 
 
-def test_per_address_cap(stack, pg_cluster):
-    """HERALD_HTTP_MAX_PER_ADDRESS=4: with four requests in progress from
-    one address a fifth connection is refused, another address is served,
-    and the address gets its room back when they finish."""
-    api = start_api(stack, pg_cluster, HERALD_HTTP_MAX_PER_ADDRESS="4")
+def test_relay_head_deadline_closes_a_trickle(stack, pg_dsn):
+    """The same on herald-relay's HTTPS port, the trickle inside TLS."""
+    relay = Relay(stack, pg_dsn, stack.kafka(), HERALD_HTTP_HEAD_TIMEOUT_S="2")
+    closed_after = trickle_closed_after(relay.port, tls=relay.ctx)
+    assert closed_after is not None, "still open after 8 s of trickling"
+    assert 1.5 <= closed_after <= 4.0, closed_after
+    assert admin_metric(relay.svc, "herald_http_connections_rejected_total",
+                        reason="head_timeout") >= 1
+    assert get(relay.port, tls=relay.ctx)[0] == 200
+
+
+def per_address_cap(port, tls=None):
+    """Four requests in progress from 127.0.0.4 (head complete, body still
+    coming: busy, not half-open); a fifth from it is refused, another
+    address is served, and 127.0.0.4 gets its room back when they end."""
     busy = []
     for _ in range(4):
-        s = raw_socket("127.0.0.4")
-        s.connect(("127.0.0.1", api.svc.port))
-        # head complete, body still coming: busy, not half-open
+        s = connect(port, "127.0.0.4", tls)
         s.sendall(b"POST /api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 100\r\n\r\n{")
         busy.append(s)
     time.sleep(0.3)
     try:
-        st, _ = get(api.svc.port, src="127.0.0.4", timeout=3)
-    except (ConnectionError, http.client.HTTPException):
+        st, _ = get(port, src="127.0.0.4", tls=tls, timeout=3)
+    except (OSError, http.client.HTTPException):
         st = None  # closed without an answer counts as refused too
     assert st in (503, None), st
-    assert get(api.svc.port, src=GOOD)[0] == 200
-    assert api.metric("herald_http_connections_rejected_total", reason="per_address") >= 1
+    assert get(port, src=GOOD, tls=tls)[0] == 200
     for s in busy:
         s.close()
-    wait_for(lambda: get(api.svc.port, src="127.0.0.4")[0] == 200, timeout=5,
+    wait_for(lambda: get(port, src="127.0.0.4", tls=tls)[0] == 200, timeout=5,
              what="room again for 127.0.0.4")
+
+
+def test_per_address_cap(stack, pg_cluster):
+    """HERALD_HTTP_MAX_PER_ADDRESS=4 on herald-api."""
+    api = start_api(stack, pg_cluster, HERALD_HTTP_MAX_PER_ADDRESS="4")
+    per_address_cap(api.svc.port)
+    assert api.metric("herald_http_connections_rejected_total", reason="per_address") >= 1
+
+
+def test_relay_per_address_cap(stack, pg_dsn):
+    """HERALD_HTTP_MAX_PER_ADDRESS=4 on herald-relay's HTTPS port."""
+    relay = Relay(stack, pg_dsn, stack.kafka(), HERALD_HTTP_MAX_PER_ADDRESS="4")
+    per_address_cap(relay.port, tls=relay.ctx)
+    assert admin_metric(relay.svc, "herald_http_connections_rejected_total",
+                        reason="per_address") >= 1
 
 
 def test_forwarded_for_only_from_a_trusted_proxy(stack, pg_cluster):
