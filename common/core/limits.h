@@ -112,7 +112,7 @@
 #define HD_HUB_PACK_MAX (16 * 1024)         /* queued messages per ws frame */
 #define HD_HUB_QUEUE_MAX 1024                /* default per-connection queue */
 #define HD_HUB_INBOX_MAX 65536               /* events waiting per thread */
-#define HD_HUB_KAFKA_BATCH 256               /* records per hand-off */
+#define HD_HUB_KAFKA_BATCH 16                /* records per hand-off */
 #define HD_HUB_MAX_THREADS 64                /* service threads per process */
 #define HD_HUB_MAX_SHARDS 1024               /* HERALD_HUB_SHARDS */
 #define HD_HUB_TOKEN_MAX HD_JWT_MAX_LEN      /* access_token / Token value */
