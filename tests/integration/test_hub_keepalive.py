@@ -50,8 +50,10 @@ def test_hub_ping_goes_with_the_clients(stack):
     try:
         for at in plan:
             time.sleep(max(0.0, t0 + at - time.monotonic()))
-            pinger.send_frame(0x2, PING)
+            # the time before the write: the hub's answer may reach the
+            # receiving thread before this thread runs again
             sent.append(time.monotonic())
+            pinger.send_frame(0x2, PING)
         time.sleep(t0 + plan[-1] + 0.5 - time.monotonic())
         end = time.monotonic()
     finally:
