@@ -33,6 +33,8 @@ struct kpart {
     struct hd_kring ring;
     int64_t sent;      /* last offset sent in an async commit, -1: none */
     int64_t committed; /* last offset confirmed (or resumed at), -1 */
+    int64_t end;       /* no_commit: the end it had when assigned, until
+                          read up to it; then (or unknown) -1 */
 };
 
 struct hd_kconsumer {
@@ -102,6 +104,7 @@ part_add(struct hd_kconsumer *c, const char *topic, int32_t partition)
     hd_kring_init(&k->ring);
     k->sent = -1;
     k->committed = -1;
+    k->end = -1;
     c->parts[c->nparts++] = k;
 }
 
@@ -430,6 +433,54 @@ pick_topic(struct hd_kconsumer *c, const char *topic,
     return 0;
 }
 
+/* Owning thread: records the ends the replay reads up to (ends may be
+ * NULL: none). */
+static void
+set_ends(struct hd_kconsumer *c, const rd_kafka_topic_partition_list_t *parts,
+         const int64_t *ends)
+{
+    struct kpart *k;
+    int i;
+
+    if (ends == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; i < parts->cnt; i++) {
+        k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (k != NULL)
+            k->end = ends[i];
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The end (high watermark) of each of parts, into a new array; NULL with
+ * err when Kafka did not say. */
+static int64_t *
+query_ends(struct hd_kconsumer *c, const rd_kafka_topic_partition_list_t *parts,
+           struct hd_err *err)
+{
+    int64_t *ends = hd_xcalloc((size_t)parts->cnt, sizeof(*ends));
+    rd_kafka_resp_err_t e;
+    int64_t lo;
+    int i;
+
+    for (i = 0; i < parts->cnt; i++) {
+        e = rd_kafka_query_watermark_offsets(c->rk, parts->elems[i].topic,
+                                             parts->elems[i].partition, &lo,
+                                             &ends[i], STATIC_META_TIMEOUT_MS);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            free(ends);
+            hd_err_set(err, HD_EUPSTREAM, "kafka end offset of %s/%d: %s",
+                       parts->elems[i].topic, (int)parts->elems[i].partition,
+                       rd_kafka_err2str(e));
+            return NULL;
+        }
+        if (ends[i] <= lo)
+            ends[i] = -1; /* empty: nothing to read up to */
+    }
+    return ends;
+}
+
 /* Owning thread: assigns the picked partitions once every topic's
  * metadata is known; until then, retries every STATIC_RETRY_MS. */
 static void
@@ -438,6 +489,7 @@ static_assign(struct hd_kconsumer *c)
     rd_kafka_topic_partition_list_t *parts;
     struct hd_err err = {0};
     uint64_t now = hd_now_mono_ms();
+    int64_t *ends = NULL;
     size_t i;
 
     if (now < c->next_try_ms)
@@ -452,6 +504,15 @@ static_assign(struct hd_kconsumer *c)
             return;
         }
     }
+    if (parts->cnt > 0 && c->no_commit) {
+        ends = query_ends(c, parts, &err);
+        if (ends == NULL) {
+            hd_log(HD_LOG_WARN, 0, "kafka static assignment waits: %s",
+                   err.msg);
+            rd_kafka_topic_partition_list_destroy(parts);
+            return;
+        }
+    }
     if (parts->cnt == 0) {
         hd_log(HD_LOG_ERROR, 0,
                "kafka static assignment: no partition picked; nothing "
@@ -459,8 +520,10 @@ static_assign(struct hd_kconsumer *c)
         atomic_store(&c->assigned, -1);
     } else {
         assign(c, parts, 0);
+        set_ends(c, parts, ends);
         atomic_store(&c->assigned, 1);
     }
+    free(ends);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -468,6 +531,21 @@ int
 hd_kconsumer_assigned(struct hd_kconsumer *c)
 {
     return atomic_load(&c->assigned) == 1;
+}
+
+int
+hd_kconsumer_caught_up(struct hd_kconsumer *c)
+{
+    size_t i;
+    int up;
+
+    if (!c->no_commit || !hd_kconsumer_assigned(c))
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    for (i = 0, up = 1; i < c->nparts && up; i++)
+        up = c->parts[i]->end < 0;
+    pthread_mutex_unlock(&c->mu);
+    return up;
 }
 
 /* Subscribes to the topics, or keeps their names for static_assign().
@@ -598,6 +676,8 @@ track(struct hd_kconsumer *c, const rd_kafka_message_t *m)
          * resumed: nothing to commit until some progress is made */
         if (k->ring.next < 0)
             k->committed = m->offset;
+        if (k->end >= 0 && m->offset + 1 >= k->end)
+            k->end = -1; /* read up to where it ended when assigned */
         rc = hd_kring_push(&k->ring, m->offset);
         if (rc == 1)
             c->inflight++;

@@ -203,6 +203,12 @@ int hd_kconsumer_commit(struct hd_kconsumer *c, int sync, struct hd_err *err);
  * while the metadata is awaited (or nothing was picked). Thread-safe. */
 int hd_kconsumer_assigned(struct hd_kconsumer *c);
 
+/* no_commit only: 1 once every picked partition has been read up to the
+ * end it had when assigned (its history is replayed; what follows is
+ * new), 0 before, and always 0 without no_commit. An empty partition
+ * counts as read. Thread-safe. */
+int hd_kconsumer_caught_up(struct hd_kconsumer *c);
+
 /* Messages polled and not yet done. Thread-safe. */
 long hd_kconsumer_inflight(struct hd_kconsumer *c);
 

@@ -109,21 +109,22 @@ sweep(struct api_presence *p)
                n);
 }
 
-/* Whether the reader has caught up with the topic: a record from the
- * last sweep period, or a sweep period of empty polls once assigned
- * (*idle counts them). Before that the records are history, and a sweep
- * would take a live hub whose latest heartbeat is still unread for gone,
- * and tombstone its users. */
+/* Whether the reader has caught up with the topic: every partition read
+ * up to the end it had at the start, or a sweep period of empty polls
+ * once assigned (*idle counts them; a partition whose last records are
+ * gone, say compacted away, never reports its end). Before that the
+ * records are history, and a sweep would take a live hub whose latest
+ * heartbeat is still unread (on the other partition than its users'
+ * records, say) for gone, and tombstone its users. A fresh record does
+ * not tell: one partition may be read to its end while another is not. */
 static int
-caught_up(struct api_presence *p, int rc, const struct hd_kmsg *m, int *idle)
+caught_up(struct api_presence *p, int rc, int *idle)
 {
-    if (rc == 1) {
+    if (rc == 1)
         *idle = 0;
-        return m->timestamp_ms > hd_now_wall_ms() - SWEEP_MS;
-    }
-    if (rc == 0 && hd_kconsumer_assigned(p->c))
-        return ++*idle * POLL_MS >= SWEEP_MS;
-    return 0;
+    else if (rc == 0 && hd_kconsumer_assigned(p->c))
+        ++*idle;
+    return hd_kconsumer_caught_up(p->c) || *idle * POLL_MS >= SWEEP_MS;
 }
 
 static void *
@@ -140,7 +141,7 @@ consume(void *arg)
         rc = hd_kconsumer_poll(p->c, POLL_MS, &m, &err);
         if (rc < 0)
             hd_log(HD_LOG_ERROR, 0, "consuming %s: %s", p->topic, err.msg);
-        live = live || caught_up(p, rc, &m, &idle);
+        live = live || caught_up(p, rc, &idle);
         if (rc == 1) {
             take(p, &m);
             hd_kconsumer_done(p->c, m.topic, m.partition, m.offset);

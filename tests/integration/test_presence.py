@@ -288,9 +288,13 @@ def test_presence_records_on_the_topic(rig):
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
     user = str(uuid.uuid4())
+    n = users_online(rig)
     c = Clients(rig.hub, [{"id": "a", "token": token(user)}, {"id": "b", "token": token(user)}])
     c.wait(lambda evs: len([e for e in evs if e["ev"] == "connected"]) == 2, 15, "two connections")
+    wait_users(rig, n + 1)
     c.close()
+    # (the next test counts from here: the user must have read offline)
+    wait_users(rig, n)
     k = consumer(rig.kafka.brokers)
     try:
         parts = k.list_topics("herald.presence", timeout=10).topics["herald.presence"].partitions

@@ -1,8 +1,9 @@
 /* test_kafka_static.c -- unit tests for common/kafka's statically
  * assigned consumers (hd_kconsumer_opts.pick), against librdkafka's mock
  * cluster: the partitions picked are read, committed and resumed at; with
- * no_commit they are read from the beginning every time and no offset is
- * left under the group id. */
+ * no_commit they are read from the beginning every time, no offset is
+ * left under the group id, and the reader knows when it has read the
+ * history. */
 #include <stdio.h>
 #include <string.h>
 
@@ -155,6 +156,63 @@ test_no_commit_reads_everything_each_start(void)
     tk_stop(&t);
 }
 
+/* A no_commit reader has caught up once every partition is read up to
+ * the end it had when assigned (an empty one at once), not when one
+ * partition is: a fresh record on one says nothing of the others. */
+static void
+test_no_commit_caught_up_at_the_ends(void)
+{
+    const char *topics[] = {"t.up"};
+    struct hd_kconsumer_opts o = {0};
+    struct hd_err err = {0};
+    struct hd_kconsumer *c;
+    struct hd_kmsg m;
+    struct tk t;
+    int n = 0, per[3] = {0};
+
+    o.group_id = "g.up";
+    o.topics = topics;
+    o.ntopics = 1;
+    o.pick = pick_every;
+    o.no_commit = 1;
+    ASSERT_INT_EQ(tk_start(&t), 0);
+    ASSERT_INT_EQ(rd_kafka_mock_topic_create(t.mc, "t.up", 3, 1), 0);
+    ASSERT_INT_EQ(raw_produce(&t, "t.up", 0, 40), 0);
+    ASSERT_INT_EQ(raw_produce(&t, "t.up", 2, 3), 0);
+    c = hd_kconsumer_new(&t.cfg, &o, &err);
+    ASSERT_NOT_NULL(c);
+    ASSERT_INT_EQ(hd_kconsumer_caught_up(c), 0);
+    while (n < 43) {
+        ASSERT_INT_EQ(poll_one(c, &m, 15000), 1);
+        per[m.partition]++;
+        n++;
+        /* (partition 1 is empty: only the other two count) */
+        ASSERT_INT_EQ(hd_kconsumer_caught_up(c), per[0] == 40 && per[2] == 3);
+        hd_kconsumer_done(c, m.topic, m.partition, m.offset);
+        hd_kmsg_release(&m);
+    }
+    ASSERT_TRUE(hd_kconsumer_caught_up(c));
+    /* what comes after is new: it stays caught up */
+    ASSERT_INT_EQ(raw_produce(&t, "t.up", 1, 2), 0);
+    ASSERT_INT_EQ(poll_one(c, &m, 15000), 1);
+    ASSERT_INT_EQ(m.partition, 1);
+    hd_kmsg_release(&m);
+    ASSERT_TRUE(hd_kconsumer_caught_up(c));
+    hd_kconsumer_close(c);
+
+    /* a committing reader never says it */
+    o.no_commit = 0;
+    c = hd_kconsumer_new(&t.cfg, &o, &err);
+    ASSERT_NOT_NULL(c);
+    for (n = 0; n < 45; n++) {
+        ASSERT_INT_EQ(poll_one(c, &m, 15000), 1);
+        hd_kmsg_release(&m);
+    }
+    ASSERT_INT_EQ(hd_kconsumer_caught_up(c), 0);
+    hd_kconsumer_close(c);
+    tk_stop(&t);
+}
+
 int
 main(void)
 {
@@ -162,6 +220,7 @@ main(void)
     tk_env();
     RUN_TEST(test_static_assignment_reads_picked_partitions);
     RUN_TEST(test_no_commit_reads_everything_each_start);
+    RUN_TEST(test_no_commit_caught_up_at_the_ends);
     /* every handle is gone before LeakSanitizer looks */
     if (rd_kafka_wait_destroyed(5000) != 0)
         printf("librdkafka handles still alive\n");
