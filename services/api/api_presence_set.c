@@ -3,6 +3,7 @@
  * walks one chain. The table doubles with the entries and never shrinks;
  * hubs are few (a list). No locking here: api_presence.c holds its mutex
  * around every call. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct phub {
 struct pent {
     struct pent *next;
     struct phub *hub;
+    int64_t ts_ms; /* its newest online record's time */
     uint32_t hash; /* of the user */
     size_t ulen;
     char user[];
@@ -212,8 +214,11 @@ apply_user(struct api_pset *s, const char *hid, size_t hlen, const char *user,
         return 0;
     }
     hub_touch(h, ts_ms, lease);
-    if (*pp)
+    if (*pp) {
+        if (ts_ms > (*pp)->ts_ms)
+            (*pp)->ts_ms = ts_ms;
         return 0;
+    }
     if (s->n >= s->max)
         return 1;
     if (s->n >= s->nbuckets) {
@@ -223,6 +228,7 @@ apply_user(struct api_pset *s, const char *hid, size_t hlen, const char *user,
     hash = hd_hash(user, ulen);
     e = hd_xmalloc(sizeof(*e) + ulen + 1);
     e->hub = h;
+    e->ts_ms = ts_ms;
     e->hash = hash;
     e->ulen = ulen;
     memcpy(e->user, user, ulen);
@@ -234,9 +240,11 @@ apply_user(struct api_pset *s, const char *hid, size_t hlen, const char *user,
     return 0;
 }
 
-/* Drops every entry of h, calling tomb for each key; then h. */
+/* Drops every entry of h from up to until_ms, calling tomb for each key;
+ * then h, when no entry is left. */
 static void
-hub_forget(struct api_pset *s, struct phub *h, api_pset_tomb_fn *tomb, void *ud)
+hub_forget(struct api_pset *s, struct phub *h, int64_t until_ms,
+           api_pset_tomb_fn *tomb, void *ud)
 {
     char key[2 + HUB_ID_MAX + 1 + HD_ID_MAX + 1];
     struct pent **pp;
@@ -246,7 +254,7 @@ hub_forget(struct api_pset *s, struct phub *h, api_pset_tomb_fn *tomb, void *ud)
     for (i = 0; i < s->nbuckets && h->nusers > 0; i++) {
         pp = &s->buckets[i];
         while (*pp) {
-            if ((*pp)->hub != h) {
+            if ((*pp)->hub != h || (*pp)->ts_ms > until_ms) {
                 pp = &(*pp)->next;
                 continue;
             }
@@ -256,6 +264,8 @@ hub_forget(struct api_pset *s, struct phub *h, api_pset_tomb_fn *tomb, void *ud)
             ent_remove(s, pp);
         }
     }
+    if (h->nusers > 0)
+        return;
     n = snprintf(key, sizeof(key), "h/%s", h->id);
     if (tomb && n > 0 && (size_t)n < sizeof(key))
         tomb(ud, key, (size_t)n);
@@ -291,7 +301,10 @@ api_pset_apply(struct api_pset *s, const void *key, size_t keylen,
         if (lease >= 0)
             hub_touch(h, ts_ms, lease);
         else
-            hub_forget(s, h, NULL, NULL); /* stopped: its users went too */
+            /* stopped, or written off by a reader: its users went too;
+             * not those online after it (a replay reads a user's record,
+             * on another partition, before a tombstone older than it) */
+            hub_forget(s, h, ts_ms, NULL, NULL);
         return 0;
     }
     if (slash == NULL || slash == k || (size_t)(slash - k) > HUB_ID_MAX)
@@ -326,7 +339,7 @@ api_pset_expire(struct api_pset *s, int64_t now_ms, api_pset_tomb_fn *tomb,
     for (h = s->hubs; h; h = hn) {
         hn = h->next;
         if (h->deadline_ms + h->lease_ms < now_ms) {
-            hub_forget(s, h, tomb, ud);
+            hub_forget(s, h, INT64_MAX, tomb, ud);
             n++;
         }
     }

@@ -92,8 +92,15 @@ def disconnect(rig, c):
 
 
 def wait_users(rig, n):
-    wait_for(lambda: users_online(rig) == n, timeout=20,
-             what="herald-api sees %d online user(s)" % n)
+    seen = []
+
+    def check():
+        seen.append(users_online(rig))
+        return seen[-1] == n
+    try:
+        wait_for(check, timeout=20, what="herald-api sees %d online user(s)" % n)
+    except TimeoutError as e:
+        raise TimeoutError("%s; it counted %s" % (e, sorted(set(seen)))) from None
 
 
 def status(rig, uid_, n=1):

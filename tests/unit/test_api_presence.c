@@ -123,6 +123,31 @@ test_hub_stops(void)
     api_pset_free(s);
 }
 
+/* A hub written off by a reader (its heartbeats late) and still alive: a
+ * replay may read a user who came online after the hub's tombstone (on
+ * another partition) before that tombstone. The tombstone drops the
+ * users online before it, not that one. */
+static void
+test_replayed_tombstone_keeps_later_users(void)
+{
+    struct api_pset *s = api_pset_new(100);
+
+    ASSERT_INT_EQ(put(s, "u/h1/a", LEASE, 1000), 0);
+    ASSERT_INT_EQ(put(s, "u/h1/b", LEASE, 6000), 0);
+    ASSERT_INT_EQ(put(s, "h/h1", LEASE, 1000), 0);
+    ASSERT_INT_EQ(put(s, "h/h1", NULL, 5000), 0);
+    ASSERT_INT_EQ(put(s, "h/h1", LEASE, 6500), 0);
+    ASSERT_INT_EQ(api_pset_online(s, "a", 6600), 0);
+    ASSERT_INT_EQ(api_pset_online(s, "b", 6600), 1);
+    ASSERT_INT_EQ(api_pset_entries(s), 1);
+    ASSERT_INT_EQ(api_pset_hubs(s), 1);
+    /* a later tombstone (the hub stopped) takes b too */
+    ASSERT_INT_EQ(put(s, "h/h1", NULL, 7000), 0);
+    ASSERT_INT_EQ(api_pset_entries(s), 0);
+    ASSERT_INT_EQ(api_pset_hubs(s), 0);
+    api_pset_free(s);
+}
+
 static void
 test_cap_and_growth(void)
 {
@@ -213,6 +238,7 @@ main(void)
     RUN_TEST(test_online_offline);
     RUN_TEST(test_lease_expires);
     RUN_TEST(test_hub_stops);
+    RUN_TEST(test_replayed_tombstone_keeps_later_users);
     RUN_TEST(test_cap_and_growth);
     RUN_TEST(test_bad_records);
     RUN_TEST(test_request_skip_online);
