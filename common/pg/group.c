@@ -1,4 +1,4 @@
-/* pg_group.c -- group commit for one prepared statement (see pg_group.h).
+/* group.c -- group commit for one prepared statement (see group.h).
  *
  * Calls queue in arrival order; `slots` leader threads of the group take
  * up to max_rows of them at a time, run them without the mutex, and

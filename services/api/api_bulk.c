@@ -169,11 +169,11 @@ columns(struct bulk_item **items, size_t n, struct hd_buf *cols,
     int j;
 
     for (j = 0; j < API_REGISTER_PARAMS; j++) {
-        api_pgarr_begin(&cols[j]);
+        hd_pg_array_begin(&cols[j]);
         for (i = 0; i < n; i++)
-            if (api_pgarr_add(&cols[j], items[i]->w.vals[j], err) < 0)
+            if (hd_pg_array_add(&cols[j], items[i]->w.vals[j], err) < 0)
                 return -1;
-        if (api_pgarr_end(&cols[j], err) < 0)
+        if (hd_pg_array_end(&cols[j], err) < 0)
             return -1;
     }
     return 0;

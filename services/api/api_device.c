@@ -343,8 +343,8 @@ parse_provider_tokens(const struct api_rules *rules, json_t *p,
                           "params.provider_tokens: must be a non-empty array "
                           "of {provider, tokens}");
     }
-    api_pgarr_begin(&f->prov_lit);
-    api_pgarr_begin(&f->tok_lit);
+    hd_pg_array_begin(&f->prov_lit);
+    hd_pg_array_begin(&f->tok_lit);
     json_array_foreach(v, i, e)
     {
         enum hd_provider prov;
@@ -376,14 +376,14 @@ parse_provider_tokens(const struct api_rules *rules, json_t *p,
         }
         json_array_foreach(toks, j, t)
         {
-            if (api_pgarr_add(&f->prov_lit, name, err) < 0 ||
-                api_pgarr_add(&f->tok_lit, json_string_value(t), err) < 0)
+            if (hd_pg_array_add(&f->prov_lit, name, err) < 0 ||
+                hd_pg_array_add(&f->tok_lit, json_string_value(t), err) < 0)
                 goto fail;
         }
     }
     json_decref(one);
-    if (api_pgarr_end(&f->prov_lit, err) < 0 ||
-        api_pgarr_end(&f->tok_lit, err) < 0)
+    if (hd_pg_array_end(&f->prov_lit, err) < 0 ||
+        hd_pg_array_end(&f->tok_lit, err) < 0)
         return -1;
     return 0;
 fail:

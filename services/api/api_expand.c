@@ -134,17 +134,17 @@ wanted_providers(struct page_args *a, struct api_batcher *b,
 {
     int p, any = 0;
 
-    api_pgarr_begin(&a->providers);
+    hd_pg_array_begin(&a->providers);
     for (p = 0; p < HD_PROVIDER__COUNT; p++) {
         if (!api_batcher_wants(b, (enum hd_provider)p) ||
             (r->kind == HD_RCPT_FILTER &&
              !filter_has_provider(r->values, (enum hd_provider)p)))
             continue;
-        if (api_pgarr_add(&a->providers, hd_provider_name(p), err) < 0)
+        if (hd_pg_array_add(&a->providers, hd_provider_name(p), err) < 0)
             return -1;
         any = 1;
     }
-    if (api_pgarr_end(&a->providers, err) < 0)
+    if (hd_pg_array_end(&a->providers, err) < 0)
         return -1;
     return any;
 }

@@ -204,7 +204,7 @@ run_finished(struct api_fanout *fo)
         return;
     for (i = 0; i < 5; i++) {
         hd_buf_init(&a[i], API_PG_ARRAY_MAX);
-        api_pgarr_begin(&a[i]);
+        hd_pg_array_begin(&a[i]);
     }
     while ((req = list) != NULL) {
         unsigned f = atomic_load(&req->flags);
@@ -222,17 +222,17 @@ run_finished(struct api_fanout *fo)
             req_free(req);
             continue;
         }
-        api_pgarr_add(&a[0], req->r.app, NULL);
-        api_pgarr_add(&a[1], req->rid, NULL);
-        api_pgarr_add(&a[2], f & FO_F_EXPIRED ? "expired" : "done", NULL);
-        api_pgarr_add_i64(&a[3], atomic_load(&req->tokens), NULL);
-        api_pgarr_add_i64(&a[4], req->r.created_ms, NULL);
+        hd_pg_array_add(&a[0], req->r.app, NULL);
+        hd_pg_array_add(&a[1], req->rid, NULL);
+        hd_pg_array_add(&a[2], f & FO_F_EXPIRED ? "expired" : "done", NULL);
+        hd_pg_array_add_i64(&a[3], atomic_load(&req->tokens), NULL);
+        hd_pg_array_add_i64(&a[4], req->r.created_ms, NULL);
         req->next = ok;
         ok = req;
         n++;
     }
     for (i = 0; i < 5; i++) {
-        api_pgarr_end(&a[i], NULL);
+        hd_pg_array_end(&a[i], NULL);
         vals[i] = a[i].data;
     }
     if (n > 0 && api_query(fo->ctx->bg, fo->ctx->cfg.pg_wait_ms, "fo_mark_done",
@@ -352,14 +352,14 @@ dispatch(struct api_fanout *fo, struct fo_req **list)
         return 0;
     hd_buf_init(&apps, API_PG_ARRAY_MAX);
     hd_buf_init(&uids, API_PG_ARRAY_MAX);
-    api_pgarr_begin(&apps);
-    api_pgarr_begin(&uids);
+    hd_pg_array_begin(&apps);
+    hd_pg_array_begin(&uids);
     for (req = *list; req; req = req->next) {
-        api_pgarr_add(&apps, req->r.app, NULL);
-        api_pgarr_add(&uids, req->rid, NULL);
+        hd_pg_array_add(&apps, req->r.app, NULL);
+        hd_pg_array_add(&uids, req->rid, NULL);
     }
-    api_pgarr_end(&apps, NULL);
-    api_pgarr_end(&uids, NULL);
+    hd_pg_array_end(&apps, NULL);
+    hd_pg_array_end(&uids, NULL);
     vals[0] = apps.data;
     vals[1] = uids.data;
     if (api_query(fo->ctx->bg, fo->ctx->cfg.pg_wait_ms, "fo_done_check", 2,

@@ -111,8 +111,8 @@ removals(struct api_feedback *fb, struct hd_buf *ids, struct hd_buf *toks,
     struct api_ctx *ctx = fb->ctx;
     size_t i, n = 0;
 
-    api_pgarr_begin(ids);
-    api_pgarr_begin(toks);
+    hd_pg_array_begin(ids);
+    hd_pg_array_begin(toks);
     for (i = 0; i < fb->n; i++) {
         const struct hd_msg_feedback *f = &fb->items[i].f;
         int changed = 0;
@@ -146,12 +146,12 @@ removals(struct api_feedback *fb, struct hd_buf *ids, struct hd_buf *toks,
                                           hd_provider_name(f->provider)));
             continue;
         }
-        api_pgarr_add(ids, f->device, NULL);
-        api_pgarr_add(toks, f->token, NULL);
+        hd_pg_array_add(ids, f->device, NULL);
+        hd_pg_array_add(toks, f->token, NULL);
         n++;
     }
-    api_pgarr_end(ids, NULL);
-    api_pgarr_end(toks, NULL);
+    hd_pg_array_end(ids, NULL);
+    hd_pg_array_end(toks, NULL);
     return n;
 }
 
@@ -170,34 +170,34 @@ store(struct api_feedback *fb, struct hd_err *err)
 
     for (k = 0; k < 8; k++) {
         hd_buf_init(&a[k], API_PG_ARRAY_MAX);
-        api_pgarr_begin(&a[k]);
+        hd_pg_array_begin(&a[k]);
     }
     hd_buf_init(&ids, API_PG_ARRAY_MAX);
     hd_buf_init(&toks, API_PG_ARRAY_MAX);
     hd_buf_init(&seen, API_PG_ARRAY_MAX);
-    api_pgarr_begin(&seen);
+    hd_pg_array_begin(&seen);
     for (i = 0; i < fb->n; i++) {
         const struct hd_msg_feedback *f = &fb->items[i].f;
 
         target_of(f, target, sizeof(target));
-        api_pgarr_add(&a[0], f->app, NULL);
-        api_pgarr_add(&a[1], f->uid, NULL);
-        api_pgarr_add(&a[2], target, NULL);
-        api_pgarr_add(&a[3], f->device, NULL);
-        api_pgarr_add(&a[4], hd_provider_name(f->provider), NULL);
-        api_pgarr_add(&a[5], f->device ? NULL : f->token, NULL);
-        api_pgarr_add(&a[6], hd_outcome_name(f->outcome), NULL);
-        api_pgarr_add(&a[7], f->code && *f->code ? f->code : NULL, NULL);
+        hd_pg_array_add(&a[0], f->app, NULL);
+        hd_pg_array_add(&a[1], f->uid, NULL);
+        hd_pg_array_add(&a[2], target, NULL);
+        hd_pg_array_add(&a[3], f->device, NULL);
+        hd_pg_array_add(&a[4], hd_provider_name(f->provider), NULL);
+        hd_pg_array_add(&a[5], f->device ? NULL : f->token, NULL);
+        hd_pg_array_add(&a[6], hd_outcome_name(f->outcome), NULL);
+        hd_pg_array_add(&a[7], f->code && *f->code ? f->code : NULL, NULL);
         if (f->outcome == HD_OUTCOME_SENT && f->device) {
-            api_pgarr_add(&seen, f->device, NULL);
+            hd_pg_array_add(&seen, f->device, NULL);
             nseen++;
         }
     }
     for (k = 0; k < 8; k++) {
-        api_pgarr_end(&a[k], NULL);
+        hd_pg_array_end(&a[k], NULL);
         vals[k] = a[k].data;
     }
-    api_pgarr_end(&seen, NULL);
+    hd_pg_array_end(&seen, NULL);
     nrm = removals(fb, &ids, &toks, now);
     if (api_query(ctx->bg, ctx->cfg.pg_wait_ms, "fb_status", 8, vals, NULL,
                   err) < 0)

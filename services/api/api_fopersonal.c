@@ -176,7 +176,7 @@ apply_window(struct api_fanout *fo, struct fo_req *req, PGresult *res,
     int rc = -1;
 
     hd_buf_init(&arr, API_PG_ARRAY_MAX);
-    api_pgarr_begin(&arr);
+    hd_pg_array_begin(&arr);
     for (i = 0; i < n; i++) {
         const char *tz = api_pg_get(res, i, 5);
 
@@ -186,10 +186,10 @@ apply_window(struct api_fanout *fo, struct fo_req *req, PGresult *res,
             ;
         if (k == nz) {
             zones[nz++] = tz;
-            api_pgarr_add(&arr, tz, NULL);
+            hd_pg_array_add(&arr, tz, NULL);
         }
     }
-    api_pgarr_end(&arr, NULL);
+    hd_pg_array_end(&arr, NULL);
     snprintf(after, sizeof(after), "%d", pp->after_s);
     snprintf(before, sizeof(before), "%d", pp->before_s);
     vals[0] = arr.data;
@@ -238,14 +238,14 @@ rate_args(const struct api_personal *pp, struct hd_buf *rates,
 {
     int i;
 
-    api_pgarr_begin(rates);
-    api_pgarr_begin(ivs);
+    hd_pg_array_begin(rates);
+    hd_pg_array_begin(ivs);
     for (i = 0; i < pp->npol; i++) {
-        api_pgarr_add_i64(rates, pp->pol_rate[i], NULL);
-        api_pgarr_add_i64(ivs, pp->pol_ms[i], NULL);
+        hd_pg_array_add_i64(rates, pp->pol_rate[i], NULL);
+        hd_pg_array_add_i64(ivs, pp->pol_ms[i], NULL);
     }
-    api_pgarr_end(rates, NULL);
-    return api_pgarr_end(ivs, NULL);
+    hd_pg_array_end(rates, NULL);
+    return hd_pg_array_end(ivs, NULL);
 }
 
 /* Takes a send from each due row's rate limit; the limited ones are
@@ -265,7 +265,7 @@ apply_rate(struct api_fanout *fo, struct fo_req *req, PGresult *res,
     hd_buf_init(&rates, 1024);
     hd_buf_init(&ivs, 1024);
     hd_buf_init(&key, API_RATE_KEY_MAX * 4 + 1);
-    api_pgarr_begin(&keys);
+    hd_pg_array_begin(&keys);
     for (i = 0; i < n; i++) {
         struct api_tmpl_vars v = {api_pg_get(res, i, 0), api_pg_get(res, i, 4),
                                   NULL, NULL};
@@ -278,10 +278,10 @@ apply_rate(struct api_fanout *fo, struct fo_req *req, PGresult *res,
                 0)
             hd_buf_puts(&key, v.id, NULL);
         hd_buf_append(&key, "", 1, NULL);
-        api_pgarr_add(&keys, key.data, NULL);
+        hd_pg_array_add(&keys, key.data, NULL);
         nk++;
     }
-    api_pgarr_end(&keys, NULL);
+    hd_pg_array_end(&keys, NULL);
     rate_args(pp, &rates, &ivs);
     vals[0] = req->r.app;
     vals[1] = keys.data;

@@ -303,7 +303,7 @@ providers(const struct hd_msg_request *r, const struct api_batcher *b,
     size_t k;
     int i, named;
 
-    api_pgarr_begin(out);
+    hd_pg_array_begin(out);
     for (i = 0; i < HD_PROVIDER__COUNT; i++) {
         named = only == NULL;
         json_array_foreach(only, k, v)
@@ -312,10 +312,10 @@ providers(const struct hd_msg_request *r, const struct api_batcher *b,
                 named = 1;
         }
         if (named && api_batcher_wants(b, (enum hd_provider)i) &&
-            api_pgarr_add(out, hd_provider_name(i), err) < 0)
+            hd_pg_array_add(out, hd_provider_name(i), err) < 0)
             return NULL;
     }
-    return api_pgarr_end(out, err) < 0 ? NULL : out->data;
+    return hd_pg_array_end(out, err) < 0 ? NULL : out->data;
 }
 
 /* A filter's list key as an array literal, NULL when absent. */

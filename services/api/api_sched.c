@@ -281,8 +281,8 @@ produce_claimed(struct api_sched *s, PGresult *res, struct hd_buf *apps,
     pthread_mutex_lock(&s->mu);
     s->acked = s->failed = 0;
     pthread_mutex_unlock(&s->mu);
-    api_pgarr_begin(apps);
-    api_pgarr_begin(uids);
+    hd_pg_array_begin(apps);
+    hd_pg_array_begin(uids);
     for (i = 0; i < n; i++) {
         const char *rec = api_pg_get(res, i, 2);
         const char *key = api_pg_get(res, i, 1);
@@ -300,11 +300,11 @@ produce_claimed(struct api_sched *s, PGresult *res, struct hd_buf *apps,
             hd_log(HD_LOG_WARN, 0, "scheduler: %s", err.msg);
         }
         /* a bad record is released too: it would come back forever */
-        api_pgarr_add(apps, api_pg_get(res, i, 0), NULL);
-        api_pgarr_add(uids, api_pg_get(res, i, 1), NULL);
+        hd_pg_array_add(apps, api_pg_get(res, i, 0), NULL);
+        hd_pg_array_add(uids, api_pg_get(res, i, 1), NULL);
     }
-    api_pgarr_end(apps, NULL);
-    api_pgarr_end(uids, NULL);
+    hd_pg_array_end(apps, NULL);
+    hd_pg_array_end(uids, NULL);
     until = hd_now_mono_ms() + SCHED_ACK_WAIT_MS;
     pthread_mutex_lock(&s->mu);
     while (s->acked + s->failed < sent && hd_now_mono_ms() < until) {

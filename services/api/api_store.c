@@ -437,30 +437,6 @@ const size_t api_nstmts = sizeof(api_stmts) / sizeof(api_stmts[0]);
 
 /* ---- array literals ---------------------------------------------------- */
 
-void
-api_pgarr_begin(struct hd_buf *b)
-{
-    hd_pg_array_begin(b);
-}
-
-int
-api_pgarr_add(struct hd_buf *b, const char *s, struct hd_err *err)
-{
-    return hd_pg_array_add(b, s, err);
-}
-
-int
-api_pgarr_add_i64(struct hd_buf *b, int64_t v, struct hd_err *err)
-{
-    return hd_pg_array_add_i64(b, v, err);
-}
-
-int
-api_pgarr_end(struct hd_buf *b, struct hd_err *err)
-{
-    return hd_pg_array_end(b, err);
-}
-
 const char *
 api_pgarr_json(struct hd_buf *b, json_t *arr, struct hd_err *err)
 {
@@ -469,13 +445,13 @@ api_pgarr_json(struct hd_buf *b, json_t *arr, struct hd_err *err)
 
     if (arr == NULL)
         return NULL;
-    api_pgarr_begin(b);
+    hd_pg_array_begin(b);
     json_array_foreach(arr, i, v)
     {
-        if (api_pgarr_add(b, json_string_value(v), err) < 0)
+        if (hd_pg_array_add(b, json_string_value(v), err) < 0)
             return NULL;
     }
-    if (api_pgarr_end(b, err) < 0)
+    if (hd_pg_array_end(b, err) < 0)
         return NULL;
     return b->data;
 }

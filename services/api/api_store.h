@@ -14,19 +14,11 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "pg/array.h"
 
 /* Array literals are bounded by what one call can carry: HD_LIST_MAX of
  * the longest tokens, each possibly doubled by escaping. */
 #define API_PG_ARRAY_MAX (HD_LIST_MAX * (2 * HD_TOKEN_MAX_FCM + 4))
-
-/* Array literals (hd_pg_array_*, named for this service). Starts one in
- * b (reset first). */
-void api_pgarr_begin(struct hd_buf *b);
-/* Appends one element (s NULL appends SQL NULL). 0 or -1 (HD_ETOOBIG). */
-int api_pgarr_add(struct hd_buf *b, const char *s, struct hd_err *err);
-int api_pgarr_add_i64(struct hd_buf *b, int64_t v, struct hd_err *err);
-/* Closes the literal. 0 or -1. */
-int api_pgarr_end(struct hd_buf *b, struct hd_err *err);
 
 /* The literal of a JSON array of strings, into b (reset first). Returns
  * b->data, or NULL when arr is NULL (an absent list is SQL NULL). On

@@ -401,10 +401,10 @@ test_pg_arrays(void)
                   "{\"plain\",\"with \\\"quote\\\"\",\"back\\\\slash\","
                   "\"{brace},comma\"}");
     ASSERT_NULL(api_pgarr_json(&b, NULL, &err));
-    api_pgarr_begin(&b);
-    api_pgarr_add(&b, NULL, &err);
-    api_pgarr_add_i64(&b, -5, &err);
-    api_pgarr_end(&b, &err);
+    hd_pg_array_begin(&b);
+    hd_pg_array_add(&b, NULL, &err);
+    hd_pg_array_add_i64(&b, -5, &err);
+    hd_pg_array_end(&b, &err);
     ASSERT_STR_EQ(b.data, "{NULL,-5}");
     hd_buf_release(&b);
     hd_buf_init(&b, 8);
