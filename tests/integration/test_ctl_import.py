@@ -128,6 +128,21 @@ def test_bad_files_and_settings(api):
     assert r.rc == 2 and "--resume needs a FILE" in r.err, r
 
 
+def test_rate(api):
+    user = "rate-" + tag()
+    path = write([dev(user, i) for i in range(300)])
+    t0 = time.monotonic()
+    r = ctl("import", path, "--batch", "10", "--rate", "200", env=env(api))
+    took = time.monotonic() - t0
+    assert r.rc == 0 and "300 devices registered" in r.out, r
+    # the last batch may start once 290 lines are due: 1.45 s in
+    assert took >= 1.4, took
+    assert len(user_devices(api, user)) == 300
+    for bad in ("0", "-5", "fast", "10000001"):
+        r = ctl("import", path, "--rate", bad, env=env(api))
+        assert r.rc == 2 and "--rate" in r.err, (bad, r)
+
+
 def test_stdin_and_app(api):
     app = "imp" + tag()
     user = "stdin-" + tag()
@@ -155,9 +170,10 @@ def test_resume_after_an_interrupted_import(api, how):
     path = write([json.dumps({"provider": "fcm", "token": "res-%d" % i, "platform": "android",
                               "user": "u%d" % (i % 50)}) for i in range(n)])
     mark = path + ".progress"
-    # small batches: long enough to be stopped half-way
+    # small batches at 1,000 lines a second: six seconds, stopped after the
+    # first half second however fast the machine is
     p = subprocess.Popen([CTL, "import", path, "--app", app, "--concurrency", "2",
-                          "--batch", "5"],
+                          "--batch", "5", "--rate", "1000"],
                          env=env(api), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: progress_line(mark) >= 500, timeout=60, what="500 lines committed")
@@ -184,11 +200,12 @@ def test_resume_after_an_interrupted_import(api, how):
 
 def test_progress_on_a_terminal_and_in_a_log(api):
     user = "tty-" + tag()
-    # long enough (a second or more, two small batches at a time) for the bar,
-    # which is redrawn every 200 ms, to show
+    # long enough (1.5 s at the rate given) for the bar, which is redrawn
+    # every 200 ms, to show
     path = write([dev(user, i) for i in range(3000)])
     master, slave = pty.openpty()
-    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2", "--batch", "5"], env=env(api),
+    p = subprocess.Popen([CTL, "import", path, "--concurrency", "2", "--batch", "5",
+                          "--rate", "2000"], env=env(api),
                          stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     seen = b""

@@ -65,6 +65,8 @@ static const char help[] =
     "                       1: one device_register call a line)\n"
     "  --concurrency N      requests in flight, one connection each\n"
     "                       (default 4)\n"
+    "  --rate N             at most N lines a second on average (default:\n"
+    "                       as fast as the API answers)\n"
     "  --progress SECONDS   when stderr is not a terminal, a progress line\n"
     "                       this often (default 10; on a terminal a bar)\n"
     "\n"
@@ -73,7 +75,7 @@ static const char help[] =
     "interrupted (Ctrl-C, SIGTERM: the calls in flight finish first); the\n"
     "progress file then says where --resume goes on.\n";
 
-enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS, O_BATCH };
+enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS, O_BATCH, O_RATE };
 
 static const struct ctl_opt opts[] = {
     {"resume", 0, O_RESUME},
@@ -82,6 +84,7 @@ static const struct ctl_opt opts[] = {
     {"concurrency", 1, O_CONC},
     {"progress", 1, O_PROGRESS},
     {"batch", 1, O_BATCH},
+    {"rate", 1, O_RATE},
     {NULL, 0, 0},
 };
 
@@ -138,6 +141,9 @@ struct imp {
     struct import_mark mark; /* what is committed (all runs) */
     long long ok, bad;       /* answers seen by this run */
     uint64_t marked_ms;
+    long long rate;     /* --rate, lines a second; 0 no limit */
+    long long paced;    /* lines sent by this run, against the rate */
+    uint64_t started_ms; /* mono ms, when this run began to send */
     int stop; /* CTL_* of what stopped the run, 0 while going */
 };
 
@@ -501,13 +507,23 @@ fill(struct imp *im, struct slot *s)
     return 1;
 }
 
+/* --rate: 1 while this run has sent no more lines than the rate allows
+ * by now, so a batch may start. */
+static int
+paced(const struct imp *im)
+{
+    return im->rate == 0 ||
+           im->paced * 1000 <=
+               im->rate * (long long)(hd_now_mono_ms() - im->started_ms);
+}
+
 /* Reads lines while there is room; returns 0 at the end of the input. */
 static int
 feed(struct imp *im)
 {
     int more = 1;
 
-    while (more && im->free != NULL && !im->stop &&
+    while (more && im->free != NULL && !im->stop && paced(im) &&
            (im->seq - im->low < IMPORT_WINDOW || im->holding)) {
         struct slot *s = im->free;
 
@@ -520,6 +536,7 @@ feed(struct imp *im)
         }
         if (!s->single)
             hd_buf_puts(&s->body, "]}", NULL);
+        im->paced += s->n;
         submit(im, s);
     }
     commit(im);
@@ -572,6 +589,10 @@ parse(struct imp *im, int argc, char **argv)
             rc =
                 ctl_opt_int(im->c, "import", "--progress", o.arg, 1, 86400, &v);
             im->progress_ms = (int)v * 1000;
+            break;
+        case O_RATE:
+            rc = ctl_opt_int(im->c, "import", "--rate", o.arg, 1, 10000000,
+                             &im->rate);
             break;
         default:
             break;
@@ -696,6 +717,7 @@ run(struct imp *im)
                im->path, im->mark.line);
         return CTL_OK;
     }
+    im->started_ms = t0;
     while ((more || im->inflight > 0 || im->retry != NULL)) {
         if (hd_shutdown_requested() && !im->stop) {
             import_progress_clear(&im->prog);
