@@ -59,7 +59,8 @@ struct hd_kconsumer {
     size_t ntopics;
     atomic_int assigned;
     uint64_t next_try_ms;
-    int no_commit; /* from the beginning, no commits (with pick) */
+    int no_commit;    /* no commits (with pick) */
+    int start_latest; /* no_commit: from the end, not the beginning */
 };
 
 /* Caller holds c->mu. A consumer owns a few dozen partitions at most:
@@ -326,7 +327,8 @@ assign(struct hd_kconsumer *c, rd_kafka_topic_partition_list_t *parts, int coop)
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     int i;
 
-    hd_kstartpos_apply(c->startpos, c->rk, parts, STARTPOS_TIMEOUT_MS);
+    if (!c->no_commit) /* no_commit: set where picked */
+        hd_kstartpos_apply(c->startpos, c->rk, parts, STARTPOS_TIMEOUT_MS);
     pthread_mutex_lock(&c->mu);
     for (i = 0; i < parts->cnt; i++)
         part_add(c, parts->elems[i].topic, parts->elems[i].partition);
@@ -407,6 +409,7 @@ pick_topic(struct hd_kconsumer *c, const char *topic,
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt;
     rd_kafka_resp_err_t e;
+    int64_t off;
     int32_t i, n;
 
     rkt = rd_kafka_topic_new(c->rk, topic, NULL);
@@ -425,11 +428,18 @@ pick_topic(struct hd_kconsumer *c, const char *topic,
     }
     n = md->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(md);
-    for (i = 0; i < n; i++)
-        if (c->pick(c->ud, topic, i, n))
-            rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
-                c->no_commit ? RD_KAFKA_OFFSET_BEGINNING
-                             : RD_KAFKA_OFFSET_INVALID; /* the committed */
+    for (i = 0; i < n; i++) {
+        if (!c->pick(c->ud, topic, i, n))
+            continue;
+        off = RD_KAFKA_OFFSET_INVALID; /* the committed */
+        if (c->no_commit && !c->start_latest)
+            off = RD_KAFKA_OFFSET_BEGINNING;
+        else if (c->no_commit) /* the end it had at creation, else now */
+            off = hd_kstartpos_take(c->startpos, topic, i);
+        if (off == -1)
+            off = RD_KAFKA_OFFSET_END;
+        rd_kafka_topic_partition_list_add(parts, topic, i)->offset = off;
+    }
     return 0;
 }
 
@@ -451,34 +461,6 @@ set_ends(struct hd_kconsumer *c, const rd_kafka_topic_partition_list_t *parts,
             k->end = ends[i];
     }
     pthread_mutex_unlock(&c->mu);
-}
-
-/* The end (high watermark) of each of parts, into a new array; NULL with
- * err when Kafka did not say. */
-static int64_t *
-query_ends(struct hd_kconsumer *c, const rd_kafka_topic_partition_list_t *parts,
-           struct hd_err *err)
-{
-    int64_t *ends = hd_xcalloc((size_t)parts->cnt, sizeof(*ends));
-    rd_kafka_resp_err_t e;
-    int64_t lo;
-    int i;
-
-    for (i = 0; i < parts->cnt; i++) {
-        e = rd_kafka_query_watermark_offsets(c->rk, parts->elems[i].topic,
-                                             parts->elems[i].partition, &lo,
-                                             &ends[i], STATIC_META_TIMEOUT_MS);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            free(ends);
-            hd_err_set(err, HD_EUPSTREAM, "kafka end offset of %s/%d: %s",
-                       parts->elems[i].topic, (int)parts->elems[i].partition,
-                       rd_kafka_err2str(e));
-            return NULL;
-        }
-        if (ends[i] <= lo)
-            ends[i] = -1; /* empty: nothing to read up to */
-    }
-    return ends;
 }
 
 /* Owning thread: assigns the picked partitions once every topic's
@@ -504,8 +486,8 @@ static_assign(struct hd_kconsumer *c)
             return;
         }
     }
-    if (parts->cnt > 0 && c->no_commit) {
-        ends = query_ends(c, parts, &err);
+    if (parts->cnt > 0 && c->no_commit && !c->start_latest) {
+        ends = hd_kstartpos_ends(c->rk, parts, STATIC_META_TIMEOUT_MS, &err);
         if (ends == NULL) {
             hd_log(HD_LOG_WARN, 0, "kafka static assignment waits: %s",
                    err.msg);
@@ -625,6 +607,7 @@ hd_kconsumer_new(const struct hd_kafka_config *cfg,
     c->on_rebalance = o->on_rebalance;
     c->pick = o->pick;
     c->no_commit = o->pick != NULL && o->no_commit;
+    c->start_latest = o->start_latest;
     c->ud = o->ud;
     atomic_init(&c->assigned, 0);
     c->last_commit_ms = hd_now_mono_ms();

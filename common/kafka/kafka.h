@@ -163,10 +163,13 @@ struct hd_kconsumer_opts {
      * a topic later are not seen until the consumer is made again. */
     int (*pick)(void *ud, const char *topic, int32_t partition,
                 int32_t npartitions);
-    /* With pick: read the picked partitions from their beginning every
-     * time and commit nothing, so group_id leaves no offsets behind (a
-     * reader that rebuilds its state from the whole topic at each start
-     * may then use one fixed group id). */
+    /* With pick: commit nothing, so group_id leaves nothing behind in
+     * Kafka (no membership, no offsets: one fixed group id serves every
+     * process), and read the picked partitions every time from their
+     * beginning (a reader that rebuilds its state from the whole topic)
+     * or, with start_latest, from their end (the end they had when the
+     * consumer was created with latest_at_start, else when assigned: a
+     * reader of live events only). */
     int no_commit;
 };
 

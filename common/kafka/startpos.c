@@ -93,13 +93,12 @@ hd_kstartpos_capture(rd_kafka_t *rk, const char *const *topics, size_t n,
     return s;
 }
 
-/* Removes and returns the entry of (topic, partition), or -1. */
-static int64_t
-take(struct hd_kstartpos *s, const char *topic, int32_t partition)
+int64_t
+hd_kstartpos_take(struct hd_kstartpos *s, const char *topic, int32_t partition)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
+    for (i = 0; s != NULL && i < s->n; i++) {
         struct start_ent *e = &s->ents[i];
         int64_t off = e->offset;
 
@@ -130,13 +129,39 @@ hd_kstartpos_apply(struct hd_kstartpos *s, rd_kafka_t *rk,
     }
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t off = take(s, p->topic, p->partition);
+        int64_t off = hd_kstartpos_take(s, p->topic, p->partition);
 
         if (off >= 0 && committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
             committed->elems[i].offset < 0)
             p->offset = off;
     }
     rd_kafka_topic_partition_list_destroy(committed);
+}
+
+int64_t *
+hd_kstartpos_ends(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                  int timeout_ms, struct hd_err *err)
+{
+    int64_t *ends = hd_xcalloc((size_t)parts->cnt, sizeof(*ends));
+    rd_kafka_resp_err_t e;
+    int64_t lo;
+    int i;
+
+    for (i = 0; i < parts->cnt; i++) {
+        e = rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic,
+                                             parts->elems[i].partition, &lo,
+                                             &ends[i], timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            free(ends);
+            hd_err_set(err, HD_EUPSTREAM, "kafka end offset of %s/%d: %s",
+                       parts->elems[i].topic, (int)parts->elems[i].partition,
+                       rd_kafka_err2str(e));
+            return NULL;
+        }
+        if (ends[i] <= lo)
+            ends[i] = -1; /* empty: nothing to read up to */
+    }
+    return ends;
 }
 
 void

@@ -1,11 +1,14 @@
-/* startpos.h -- a "latest" consumer's start positions (startpos.c), for
- * consumer.c only. */
+/* startpos.h -- where a consumer starts and how far a replay reads: the
+ * partitions' end offsets (startpos.c), for consumer.c only. */
 #ifndef HD_KAFKA_STARTPOS_H
 #define HD_KAFKA_STARTPOS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "core/err.h"
 
 /* The end offset of every partition of the topics, read now (startpos.c);
  * a topic Kafka does not describe within timeout_ms is left out (logged).
@@ -20,6 +23,18 @@ struct hd_kstartpos *hd_kstartpos_capture(rd_kafka_t *rk,
  * captured end. Rebalance callback only. */
 void hd_kstartpos_apply(struct hd_kstartpos *s, rd_kafka_t *rk,
                         rd_kafka_topic_partition_list_t *parts, int timeout_ms);
+
+/* Removes and returns the end captured for (topic, partition), or -1 when
+ * none was (s may be NULL). */
+int64_t hd_kstartpos_take(struct hd_kstartpos *s, const char *topic,
+                          int32_t partition);
+
+/* The end (high watermark) of each of parts now, into a new array (-1 for
+ * an empty partition: nothing to read up to); NULL with err when Kafka did
+ * not answer within timeout_ms. */
+int64_t *hd_kstartpos_ends(rd_kafka_t *rk,
+                           const rd_kafka_topic_partition_list_t *parts,
+                           int timeout_ms, struct hd_err *err);
 
 void hd_kstartpos_free(struct hd_kstartpos *s);
 

@@ -68,7 +68,7 @@ struct hub_config {
     char *internal_key;    /* bearer key of POST /send */
     char *internal_issuer; /* required "iss" of /send JWTs */
     char *internal_scope;  /* required "scope" of /send JWTs */
-    char *group_id;        /* Kafka group id; unset: unique per process */
+    char *group_id;        /* Kafka group id; unset: none (hub_kafka.h) */
     int epoll;             /* libev on epoll rather than lws's poll() */
     int shards;            /* HERALD_HUB_SHARDS; 0: not sharded */
     int shard;             /* HERALD_HUB_SHARD; -1: from the host name */

@@ -76,9 +76,11 @@ const struct hd_config_field hub_config_fields[] = {
     HD_CFG_STR("HERALD_HUB_INTERNAL_SCOPE", HC, internal_scope, "internal", 0,
                "required \"scope\" entry of POST /send JWTs"),
     HD_CFG_STR("HERALD_HUB_GROUP_ID", HC, group_id, NULL, 0,
-               "Kafka group id (unset: herald-hub-<host>-<pid>-<random>, "
-               "so every replica sees every event; sharded: "
-               "herald-hub-shard-<k>, where the shard commits its offsets)"),
+               "Kafka group id of a hub that resumes at its commits (unset: "
+               "every partition read from its end with no group and no "
+               "commits, so every replica sees every event and leaves "
+               "nothing in Kafka; sharded: herald-hub-shard-<k>, where the "
+               "shard commits its offsets)"),
     HD_CFG_INT("HERALD_HUB_SHARDS", HC, shards, 0, 0, HD_HUB_MAX_SHARDS,
                "shard the hub by user over this many replicas: shard k "
                "reads the herald.events partitions p with p % shards == k "

@@ -1,6 +1,8 @@
 /* hub_kafka.c -- the herald.events and herald.broadcast consumer thread:
- * a group subscription to both, or, sharded, the partitions hub_shard.c
- * picks.
+ * every partition of both from their end, with no consumer group (the
+ * default: every replica sees every event, and nothing is left behind in
+ * Kafka); sharded, the partitions hub_shard.c picks, resuming at the
+ * shard's commits; or, with HERALD_HUB_GROUP_ID, a group subscription.
  *
  * The records one poll finds waiting are handed over as one batch (one
  * lock and at most one wake-up per service thread), never held back for
@@ -14,7 +16,6 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "core/rand.h"
 #include "services/hub/hub_dispatch.h"
 #include "services/hub/hub_kafka.h"
 #include "services/hub/hub_shard.h"
@@ -35,6 +36,7 @@ struct hub_kafka {
     int released;
     char topic[2][256]; /* herald.events, herald.broadcast */
     char *group;
+    int every; /* every partition, no group, no commits */
 };
 
 struct kdone {
@@ -175,26 +177,23 @@ pick(void *ud, const char *topic, int32_t partition, int32_t npartitions)
 {
     struct hub_kafka *k = ud;
 
+    if (k->every)
+        return 1;
     return hub_shard_pick(&k->hub->shard, strcmp(topic, k->topic[0]) == 0,
                           partition, npartitions);
 }
 
 /* HERALD_HUB_GROUP_ID; else a stable group per shard (it resumes at its
- * committed offsets), or a unique one per process (every replica reads
- * everything, from the latest offset). */
+ * committed offsets), or a name that is never used in Kafka (every
+ * partition is read with no membership and no commits). */
 static char *
 group_id(const struct hub_ctx *hub)
 {
-    char host[128] = "hub", rnd[9];
-
     if (hub->cfg.group_id && *hub->cfg.group_id)
         return hd_xstrdup(hub->cfg.group_id);
     if (hub->shard.count > 0)
         return hd_xasprintf("herald-hub-shard-%d", hub->shard.index);
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = '\0';
-    hd_random_hex(rnd, 4);
-    return hd_xasprintf("herald-hub-%s-%d-%s", host, (int)getpid(), rnd);
+    return hd_xstrdup("herald-hub");
 }
 
 struct hub_kafka *
@@ -227,9 +226,12 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
      * group is assigned its partitions: what is produced meanwhile is
      * theirs too */
     o.latest_at_start = 1;
-    if (hub->shard.count > 0) {
+    k->every = hub->shard.count == 0 &&
+               (hub->cfg.group_id == NULL || *hub->cfg.group_id == '\0');
+    if (hub->shard.count > 0 || k->every) {
         o.pick = pick;
         o.ud = k;
+        o.no_commit = k->every;
     }
     k->c = hd_kconsumer_new(&hub->kafka_cfg, &o, err);
     if (k->c == NULL)
@@ -245,6 +247,11 @@ hub_kafka_start(struct hub_ctx *hub, struct hd_err *err)
                "%s (offsets of group %s)",
                hub->shard.index, hub->shard.count, k->topic[0], k->topic[1],
                k->group);
+    else if (k->every)
+        hd_log(HD_LOG_INFO, 0,
+               "consuming every partition of %s and %s from their end (no "
+               "consumer group, no commits)",
+               k->topic[0], k->topic[1]);
     else
         hd_log(HD_LOG_INFO, 0, "consuming %s and %s as group %s", k->topic[0],
                k->topic[1], k->group);
@@ -295,5 +302,8 @@ hub_kafka_check(void *ud, struct hd_err *err)
         return hd_err_set(err, HD_EUPSTREAM,
                           "shard %d: waiting for the partitions of %s",
                           k->hub->shard.index, k->topic[0]);
+    if (k->every && !hd_kconsumer_assigned(k->c))
+        return hd_err_set(err, HD_EUPSTREAM, "waiting for the partitions of %s",
+                          k->topic[0]);
     return hd_kconsumer_ping(k->c, 1500, err);
 }

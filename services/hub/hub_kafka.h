@@ -2,13 +2,14 @@
  * thread per process that decodes each record, builds its event and
  * hands it to every service thread.
  *
- * Not sharded, the group id is unique per process (every replica must
- * see every event) and a new group starts at the latest offset. Sharded
- * (hub_shard.h), the consumer reads the partitions the shard owns, with
- * no group membership, committing under herald-hub-shard-<k>. A record is
- * marked done
- * once every thread has queued it to its connections; a malformed record
- * is logged once and marked done. */
+ * Not sharded, it reads every partition from the end it had at start,
+ * with no group membership and no commits (every replica must see every
+ * event, and restarts leave nothing in Kafka); with HERALD_HUB_GROUP_ID,
+ * a group subscription that resumes at its commits. Sharded
+ * (hub_shard.h), it reads the partitions the shard owns, with no group
+ * membership, committing under herald-hub-shard-<k>. A record is marked
+ * done once every thread has queued it to its connections; a malformed
+ * record is logged once and marked done. */
 #ifndef HUB_KAFKA_H
 #define HUB_KAFKA_H
 

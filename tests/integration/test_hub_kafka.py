@@ -1,5 +1,7 @@
 """test_hub_kafka.py -- herald-hub consuming herald.events from
-herald-devkafka: each replica in its own group, from the latest offset;
+herald-devkafka: each replica reads every partition from the end it had
+at start, with no consumer group and no commits (a replica leaves nothing
+behind in Kafka), or, with HERALD_HUB_GROUP_ID, as a group that commits;
 records with an explicit target and records routed from Type/Payload both
 reach the official SignalR client; a malformed record is skipped; a record
 of a push type newer than this build is dropped, counted and committed."""
@@ -25,7 +27,7 @@ def test_events_from_kafka(stack):
                         "protocol": "json"}])
     p = Producer({"bootstrap.servers": kafka.brokers, "linger.ms": 1})
     try:
-        # the group starts at the latest offset once it has its partitions:
+        # the hub starts at the end the partitions had when it started:
         # keep producing a probe until one arrives
         deadline = time.monotonic() + 30
         while not cl.messages("u"):
@@ -50,6 +52,10 @@ def test_events_from_kafka(stack):
         assert metric(hub, "herald_hub_event_lag_seconds_count") >= 1
         st, _, body = http("GET", hub.admin_url + "/readyz")
         assert st == 200 and json.loads(body)["checks"]["kafka"] == "ok"
+        # no group: nothing committed under the consumer's (unused) id
+        assert "no consumer group, no commits" in hub.read_log()
+        assert hub.stop() == 0
+        assert committed_vs_end(kafka.brokers, "herald-hub") == {}
     finally:
         cl.close()
 

@@ -1,9 +1,9 @@
 /* test_kafka_static.c -- unit tests for common/kafka's statically
  * assigned consumers (hd_kconsumer_opts.pick), against librdkafka's mock
  * cluster: the partitions picked are read, committed and resumed at; with
- * no_commit they are read from the beginning every time, no offset is
- * left under the group id, and the reader knows when it has read the
- * history. */
+ * no_commit they are read from the beginning (or, start_latest, from
+ * the end) every time, no offset is left under the group id, and the
+ * reader knows when it has read the history. */
 #include <stdio.h>
 #include <string.h>
 
@@ -156,6 +156,55 @@ test_no_commit_reads_everything_each_start(void)
     tk_stop(&t);
 }
 
+/* A no_commit reader of live records (start_latest, latest_at_start: the
+ * hub's default): each start reads only what is produced after it was
+ * created (also what came before its partitions were assigned), and the
+ * group never has an offset. */
+static void
+test_no_commit_latest_reads_from_the_end(void)
+{
+    const char *topics[] = {"t.live"};
+    struct hd_kconsumer_opts o = {0};
+    struct hd_err err = {0};
+    struct hd_kconsumer *c;
+    struct hd_kmsg m;
+    struct tk t;
+    int i, n, round;
+
+    o.group_id = "g.live";
+    o.topics = topics;
+    o.ntopics = 1;
+    o.pick = pick_every;
+    o.no_commit = 1;
+    o.start_latest = 1;
+    o.latest_at_start = 1;
+    ASSERT_INT_EQ(tk_start(&t), 0);
+    ASSERT_INT_EQ(rd_kafka_mock_topic_create(t.mc, "t.live", 3, 1), 0);
+    for (i = 0; i < 3; i++)
+        ASSERT_INT_EQ(raw_produce(&t, "t.live", i, 3), 0);
+    for (round = 0; round < 2; round++) {
+        c = hd_kconsumer_new(&t.cfg, &o, &err);
+        ASSERT_NOT_NULL(c);
+        /* before the first poll, which assigns */
+        ASSERT_INT_EQ(raw_produce(&t, "t.live", 1, 2), 0);
+        n = 0;
+        while (poll_one(c, &m, n == 0 ? 15000 : 1500) == 1) {
+            ASSERT_INT_EQ(m.partition, 1);
+            ASSERT_INT_EQ(m.offset, 3 + 2 * round + n);
+            n++;
+            hd_kconsumer_done(c, m.topic, m.partition, m.offset);
+            hd_kmsg_release(&m);
+        }
+        ASSERT_INT_EQ(n, 2);
+        ASSERT_TRUE(hd_kconsumer_assigned(c));
+        ASSERT_INT_EQ(hd_kconsumer_commit(c, 1, &err), 0);
+        hd_kconsumer_close(c);
+    }
+    for (i = 0; i < 3; i++)
+        ASSERT_INT_EQ(raw_committed(&t, "g.live", "t.live", i), -1);
+    tk_stop(&t);
+}
+
 /* A no_commit reader has caught up once every partition is read up to
  * the end it had when assigned (an empty one at once), not when one
  * partition is: a fresh record on one says nothing of the others. */
@@ -221,6 +270,7 @@ main(void)
     RUN_TEST(test_static_assignment_reads_picked_partitions);
     RUN_TEST(test_no_commit_reads_everything_each_start);
     RUN_TEST(test_no_commit_caught_up_at_the_ends);
+    RUN_TEST(test_no_commit_latest_reads_from_the_end);
     /* every handle is gone before LeakSanitizer looks */
     if (rd_kafka_wait_destroyed(5000) != 0)
         printf("librdkafka handles still alive\n");

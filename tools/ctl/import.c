@@ -78,14 +78,10 @@ static const char help[] =
 enum { O_RESUME = 1, O_MARK, O_FORMAT, O_CONC, O_PROGRESS, O_BATCH, O_RATE };
 
 static const struct ctl_opt opts[] = {
-    {"resume", 0, O_RESUME},
-    {"progress-file", 1, O_MARK},
-    {"format", 1, O_FORMAT},
-    {"concurrency", 1, O_CONC},
-    {"progress", 1, O_PROGRESS},
-    {"batch", 1, O_BATCH},
-    {"rate", 1, O_RATE},
-    {NULL, 0, 0},
+    {"resume", 0, O_RESUME},     {"progress-file", 1, O_MARK},
+    {"format", 1, O_FORMAT},     {"concurrency", 1, O_CONC},
+    {"progress", 1, O_PROGRESS}, {"batch", 1, O_BATCH},
+    {"rate", 1, O_RATE},         {NULL, 0, 0},
 };
 
 struct imp;
@@ -141,10 +137,10 @@ struct imp {
     struct import_mark mark; /* what is committed (all runs) */
     long long ok, bad;       /* answers seen by this run */
     uint64_t marked_ms;
-    long long rate;     /* --rate, lines a second; 0 no limit */
-    long long paced;    /* lines sent by this run, against the rate */
+    long long rate;      /* --rate, lines a second; 0 no limit */
+    long long paced;     /* lines sent by this run, against the rate */
     uint64_t started_ms; /* mono ms, when this run began to send */
-    int stop; /* CTL_* of what stopped the run, 0 while going */
+    int stop;            /* CTL_* of what stopped the run, 0 while going */
 };
 
 /* ---- the window and the mark ------------------------------------------ */
