@@ -46,7 +46,8 @@ struct hd_pg_group {
     pthread_cond_t work; /* idle leaders wait here */
     struct hd_pg *pg;
     char *stmt;
-    char *arrays_stmt; /* NULL: groups are pipelines */
+    char *arrays_stmt;  /* NULL: groups are pipelines */
+    char *ordered_stmt; /* groups not apart; NULL: pipelines */
     hd_pg_group_apart_fn apart;
     int nparams;
     int max_rows;
@@ -98,10 +99,12 @@ hd_pg_group_new(struct hd_pg *pg, const char *stmt, int nparams, int slots,
 
 void
 hd_pg_group_set_arrays(struct hd_pg_group *g, const char *arrays_stmt,
-                       hd_pg_group_apart_fn apart)
+                       const char *ordered_stmt, hd_pg_group_apart_fn apart)
 {
     free(g->arrays_stmt);
+    free(g->ordered_stmt);
     g->arrays_stmt = arrays_stmt ? hd_xstrdup(arrays_stmt) : NULL;
+    g->ordered_stmt = ordered_stmt ? hd_xstrdup(ordered_stmt) : NULL;
     g->apart = apart;
 }
 
@@ -123,6 +126,7 @@ hd_pg_group_free(struct hd_pg_group *g)
     pthread_cond_destroy(&g->work);
     pthread_mutex_destroy(&g->mu);
     free(g->arrays_stmt);
+    free(g->ordered_stmt);
     free(g->stmt);
     free(g);
 }
@@ -191,8 +195,8 @@ one_row(const PGresult *r, int row)
     return one;
 }
 
-/* The group's values as arrays_stmt's parameters: cols[j] the literal of
- * every call's value j, in order. */
+/* The group's values as an arrays statement's parameters: cols[j] the literal
+ * of every call's value j, in order. */
 static void
 array_params(const struct hd_pg_group *g, struct call **calls, int n,
              struct hd_buf *cols)
@@ -215,11 +219,11 @@ array_params(const struct hd_pg_group *g, struct call **calls, int n,
     }
 }
 
-/* Runs the n calls as one call of arrays_stmt and hands each its row.
- * 0, or -1 with e (nothing handed out). */
+/* Runs the n calls as one call of stmt (an arrays statement) and hands
+ * each its row. 0, or -1 with e (nothing handed out). */
 static int
-run_arrays(struct hd_pg_group *g, struct hd_pgconn *c, struct call **calls,
-           int n, struct hd_err *e)
+run_arrays(struct hd_pg_group *g, const char *stmt, struct hd_pgconn *c,
+           struct call **calls, int n, struct hd_err *e)
 {
     struct hd_buf cols[HD_PG_MAX_PARAMS];
     const char *vals[HD_PG_MAX_PARAMS];
@@ -230,7 +234,7 @@ run_arrays(struct hd_pg_group *g, struct hd_pgconn *c, struct call **calls,
     array_params(g, calls, n, cols);
     for (j = 0; j < g->nparams; j++)
         vals[j] = cols[j].data;
-    rc = hd_pg_exec(c, g->arrays_stmt, g->nparams, vals, NULL, NULL, &res, e);
+    rc = hd_pg_exec(c, stmt, g->nparams, vals, NULL, NULL, &res, e);
     for (j = 0; j < g->nparams; j++)
         hd_buf_release(&cols[j]);
     if (rc < 0)
@@ -288,9 +292,16 @@ run_pipeline(struct hd_pg_group *g, struct hd_pgconn *c, struct call **calls,
     return rc;
 }
 
-/* Runs the n calls (mutex not held). Returns 1 when they went as one
- * pipeline, 3 as one call of the arrays statement, 2 when the group fell
- * back to one call at a time, 0 otherwise. */
+/* How a group went (run_calls). */
+enum {
+    RAN_NONE,     /* failed as a whole, or a single call */
+    RAN_PIPELINE, /* one pipeline of stmt */
+    RAN_ALONE,    /* fell back to one call at a time */
+    RAN_ARRAYS,   /* one call of arrays_stmt */
+    RAN_ORDERED   /* one call of ordered_stmt */
+};
+
+/* Runs the n calls (mutex not held). Returns how they went: RAN_*. */
 static int
 run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
 {
@@ -313,14 +324,18 @@ run_calls(struct hd_pg_group *g, struct call **calls, int n, int wait_ms)
     }
     qsort(calls, (size_t)n, sizeof(calls[0]), by_key);
     if (apart(g, calls, n))
-        how = run_arrays(g, c, calls, n, &e) == 0 ? 3 : 0;
+        how = run_arrays(g, g->arrays_stmt, c, calls, n, &e) == 0 ? RAN_ARRAYS
+                                                                  : RAN_NONE;
+    else if (g->ordered_stmt != NULL)
+        how = run_arrays(g, g->ordered_stmt, c, calls, n, &e) == 0 ? RAN_ORDERED
+                                                                   : RAN_NONE;
     else
-        how = run_pipeline(g, c, calls, n, &e) == 0 ? 1 : 0;
-    if (how == 0 && row_failure(c, &e)) {
+        how = run_pipeline(g, c, calls, n, &e) == 0 ? RAN_PIPELINE : RAN_NONE;
+    if (how == RAN_NONE && row_failure(c, &e)) {
         for (i = 0; i < n; i++)
             run_alone(g, c, calls[i]);
-        how = 2;
-    } else if (how == 0) {
+        how = RAN_ALONE;
+    } else if (how == RAN_NONE) {
         for (i = 0; i < n; i++) {
             calls[i]->rc = -1;
             calls[i]->err = e;
@@ -368,7 +383,7 @@ lead(struct hd_pg_group *g)
     struct call *expired[HD_PG_BATCH_MAX];
     struct call *cbs = NULL;
     uint64_t now = hd_now_mono_ms();
-    int n = 0, nexp = 0, how = 0;
+    int n = 0, nexp = 0, how = RAN_NONE, grouped;
 
     while (g->head != NULL && n + nexp < g->max_rows) {
         struct call *k = g->head;
@@ -398,10 +413,12 @@ lead(struct hd_pg_group *g)
 
     pthread_mutex_lock(&g->mu);
     g->stats.calls += (uint64_t)n;
-    g->stats.groups += how == 1 || how == 3;
-    g->stats.grouped += how == 1 || how == 3 ? (uint64_t)n : 0;
-    g->stats.arrays += how == 3;
-    g->stats.fallbacks += how == 2;
+    grouped = how == RAN_PIPELINE || how == RAN_ARRAYS || how == RAN_ORDERED;
+    g->stats.groups += grouped;
+    g->stats.grouped += grouped ? (uint64_t)n : 0;
+    g->stats.arrays += how == RAN_ARRAYS;
+    g->stats.ordered += how == RAN_ORDERED;
+    g->stats.fallbacks += how == RAN_ALONE;
     complete(calls, n, &cbs);
     complete(expired, nexp, &cbs);
     if (cbs == NULL)

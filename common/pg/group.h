@@ -12,10 +12,11 @@
  * the others a second round trip, never their result. Every caller gets
  * exactly what a hd_pg_exec of its own would have given.
  *
- * With hd_pg_group_set_arrays, a group whose rows may run together goes
- * as one call of a second statement taking the rows as arrays instead of
- * a pipeline of single calls: one statement's start-up and one function
- * call for the whole group.
+ * With hd_pg_group_set_arrays, a group goes as one call of a statement
+ * taking the rows as arrays instead of a pipeline of single calls: one
+ * statement's start-up and one function call for the whole group (one
+ * statement for rows that may run together, another for rows that must
+ * run one after the other).
  *
  * A submitted call's callback runs on the group's thread that ran it, so
  * a caller that need not wait (an HTTP handler that answers later) costs
@@ -39,6 +40,7 @@ struct hd_pg_group_stats {
     uint64_t grouped;   /* rows that went in those round trips */
     uint64_t fallbacks; /* groups run again row by row */
     uint64_t arrays;    /* groups that went as one call of the arrays stmt */
+    uint64_t ordered;   /* ... of the ordered stmt */
 };
 
 /* Says whether the n rows of a group (rows[i]: the i-th call's values, in
@@ -57,10 +59,14 @@ struct hd_pg_group *hd_pg_group_new(struct hd_pg *pg, const char *stmt,
  * (an element NULL for a NULL value), returning stmt's columns for each
  * row plus the row's number in the group (from 1) as a last column. Each
  * caller gets its own row as a result of its own, with stmt's columns (a
- * row the statement did not return: no row). Failures are a pipeline's:
- * a failure of one row runs every row again alone. Call before the first
- * call. */
+ * row the statement did not return: no row). Groups apart refuses run
+ * as one call of ordered_stmt, taken the same way (NULL: as a pipeline
+ * of stmt) -- a statement that runs its rows in order, for rows that
+ * depend on each other, but may take their locks first. Failures are a
+ * pipeline's: a failure of one row runs every row again alone. Call
+ * before the first call. */
 void hd_pg_group_set_arrays(struct hd_pg_group *g, const char *arrays_stmt,
+                            const char *ordered_stmt,
                             hd_pg_group_apart_fn apart);
 
 /* Runs every call still queued (their callbacks too), then stops the

@@ -104,6 +104,7 @@ struct api_metrics {
     struct hd_metric_series *reg_grouped;  /* ..._register_grouped_total */
     struct hd_metric_series *reg_fallback; /* ..._register_group_fallbacks_ */
     struct hd_metric_series *reg_arrays;   /* ..._register_group_arrays_ */
+    struct hd_metric_series *reg_ordered;  /* ..._register_group_ordered_ */
 };
 
 void api_metrics_init(struct api_metrics *m, struct hd_metrics *reg);

@@ -3,9 +3,10 @@
  * Each command is validated by api_register_parse, exactly as the single
  * call; an invalid one is answered with its error at once. The valid
  * ones go to PostgreSQL as one statement (dev_register_bulk: the
- * parameters as arrays, herald_device_register called once per row, in
- * order, in one transaction), so a device gets exactly the row, the id
- * and the user topics the single call would give it. When no command
+ * parameters as arrays; every user's lock taken first, then
+ * herald_device_register called once per row, in order, in one
+ * transaction), so a device gets exactly the row, the id and the user
+ * topics the single call would give it. When no command
  * names an id and no token comes twice, the commands touch different
  * devices and dev_register_many inserts the new ones set-wise (the
  * function's rules for a new device, in one insert) and sends the

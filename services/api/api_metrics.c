@@ -121,6 +121,7 @@ collect_register(void *ud)
     hd_counter_add(m->reg_grouped, now.grouped - m->reg_seen.grouped);
     hd_counter_add(m->reg_fallback, now.fallbacks - m->reg_seen.fallbacks);
     hd_counter_add(m->reg_arrays, now.arrays - m->reg_seen.arrays);
+    hd_counter_add(m->reg_ordered, now.ordered - m->reg_seen.ordered);
     m->reg_seen = now;
     pthread_mutex_unlock(&m->reg_mu);
 }
@@ -152,6 +153,13 @@ api_metrics_watch_register(struct api_metrics *m, struct hd_metrics *reg,
                            "Groups that went as one call of "
                            "herald_device_register_many (no id given, no "
                            "token twice).",
+                           0, NULL));
+    m->reg_ordered = hd_metric_with(
+        hd_metrics_counter(reg, "herald_api_register_group_ordered_total",
+                           "Groups that went as one call of "
+                           "herald_device_register_bulk (an id given or a "
+                           "token twice: in order, every user's lock "
+                           "first).",
                            0, NULL));
     hd_metrics_on_collect(reg, collect_register, m);
 }

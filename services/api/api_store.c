@@ -136,6 +136,20 @@
     "ORDER BY x.id LIMIT $4) AS p LEFT JOIN devices d ON d.id = p.id "         \
     "ORDER BY p.id"
 
+/* A herald_device_register_{bulk,many} call: dev_register's columns per
+ * row and the row's number in the group. */
+#define REGISTER_ARRAYS(fn)                                                    \
+    "SELECT (m.o_dev).id, (m.o_dev).provider, (m.o_dev).token, "               \
+    "(m.o_dev).platform, (m.o_dev).user_id, (m.o_dev).identifier, "            \
+    "(m.o_dev).client_type, (m.o_dev).device_type, "                           \
+    "(m.o_dev).installation_id, (m.o_dev).timezone, (m.o_dev).locale, "        \
+    "extract(epoch FROM (m.o_dev).created_at)::bigint, "                       \
+    "extract(epoch FROM (m.o_dev).updated_at)::bigint, m.o_n FROM " fn         \
+    "($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "            \
+    "$6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], "          \
+    "$11::text[], $12::smallint[], $13::smallint[], $14::text[], "             \
+    "$15::text[], $16::text[]) AS m"
+
 const struct hd_pg_stmt api_stmts[] = {
     {"dev_register",
      "SELECT id, provider, token, platform, user_id, identifier, "
@@ -147,34 +161,11 @@ const struct hd_pg_stmt api_stmts[] = {
      16},
     /* dev_register's sixteen parameters as arrays, one element a device
      * ($10: each device's topic list as a literal); the rows in order,
-     * numbered in the last column (api_bulk.c) */
-    {"dev_register_bulk",
-     "SELECT r.id, r.provider, r.token, r.platform, r.user_id, r.identifier, "
-     "r.client_type, r.device_type, r.installation_id, r.timezone, r.locale, "
-     "extract(epoch FROM r.created_at)::bigint, "
-     "extract(epoch FROM r.updated_at)::bigint, a.n FROM unnest($1::text[], "
-     "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-     "$8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::smallint[], "
-     "$13::smallint[], $14::text[], $15::text[], $16::text[]) WITH ORDINALITY "
-     "AS a(app, id, new_id, provider, token, platform, usr, meta, tags, "
-     "topics, identifier, ct, dt, inst, tz, loc, n) CROSS JOIN LATERAL "
-     "herald_device_register(a.app, a.id, a.new_id, a.provider, a.token, "
-     "a.platform, a.usr, a.meta, a.tags, a.topics::text[], a.identifier, "
-     "a.ct, a.dt, a.inst, a.tz, a.loc) AS r",
-     16},
+     * numbered in the last column, every user's lock taken first
+     * (api_bulk.c, the group commit's groups that are not apart) */
+    {"dev_register_bulk", REGISTER_ARRAYS("herald_device_register_bulk"), 16},
     /* the same, when no row names an id and no token comes twice */
-    {"dev_register_many",
-     "SELECT (m.o_dev).id, (m.o_dev).provider, (m.o_dev).token, "
-     "(m.o_dev).platform, (m.o_dev).user_id, (m.o_dev).identifier, "
-     "(m.o_dev).client_type, (m.o_dev).device_type, "
-     "(m.o_dev).installation_id, (m.o_dev).timezone, (m.o_dev).locale, "
-     "extract(epoch FROM (m.o_dev).created_at)::bigint, "
-     "extract(epoch FROM (m.o_dev).updated_at)::bigint, m.o_n FROM "
-     "herald_device_register_many($1::text[], $2::text[], $3::text[], "
-     "$4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], "
-     "$9::jsonb[], $10::text[], $11::text[], $12::smallint[], "
-     "$13::smallint[], $14::text[], $15::text[], $16::text[]) AS m",
-     16},
+    {"dev_register_many", REGISTER_ARRAYS("herald_device_register_many"), 16},
     /* $1..$5 the filter, $6 set user, $7 user, $8 meta, $9 tags,
      * $10 topics op, $11 topics, $12 timezone, $13 locale */
     {"dev_update",

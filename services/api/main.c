@@ -182,7 +182,7 @@ setup(struct api_ctx *ctx, struct hd_runtime *rt)
                                    API_REGISTER_GROUP_MAX, &err);
     if (ctx->reg != NULL)
         hd_pg_group_set_arrays(ctx->reg, "dev_register_many",
-                               api_register_apart);
+                               "dev_register_bulk", api_register_apart);
     if (ctx->pg == NULL || ctx->bg == NULL || ctx->reg == NULL) {
         hd_log(HD_LOG_FATAL, 0, "postgres: %s", err.msg);
         return HD_EXIT_CONFIG;

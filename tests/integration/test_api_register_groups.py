@@ -5,11 +5,13 @@ must still get exactly its own device, with the channels a lone
 registration would have given it, and racing registrations of one token
 must still leave one device holding the last user's channels.
 """
+import subprocess
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api_support import serve_api, uid
+from api_support import serve_api, uid, wait_sql
 
 THREADS = 24
 
@@ -85,6 +87,7 @@ def test_groups_of_known_and_new_tokens_and_ids(api):
         assert st == 200 and "result" in doc, (st, doc)
         first[doc["result"]["device"]["token"]] = doc["result"]["device"]["id"]
     arrays0 = api.metric("herald_api_register_group_arrays_total")
+    ordered0 = api.metric("herald_api_register_group_ordered_total")
     # known tokens moved to other users, new tokens, and known devices
     # named by id taking a new token, all at once
     jobs = [("known", t, users[1 + i % 7]) for i, t in enumerate(known[:80])]
@@ -111,6 +114,8 @@ def test_groups_of_known_and_new_tokens_and_ids(api):
         assert by_dev[d["id"]] == {"own-%s/0" % token, "uc-%s/1" % user}, (kind, token)
     assert int(api.sql("select count(*) from devices where token like '%s-%%'" % run)) == 280
     assert api.metric("herald_api_register_group_arrays_total") > arrays0
+    # groups with an id went in order, as one call too
+    assert api.metric("herald_api_register_group_ordered_total") > ordered0
 
 
 def test_racing_registrations_of_one_token_leave_one_device(api):
@@ -138,3 +143,88 @@ def test_racing_registrations_of_one_token_leave_one_device(api):
         _, user, dev = line.split(" ")
         # the user-bound channels are exactly the final user's
         assert by_dev[dev] == {"uc-%s/1" % user}, line
+
+
+LOCKS = "select count(*) from pg_locks l join pg_database d on d.oid = l.database" \
+        " where d.datname = current_database() and l.locktype = 'advisory'" \
+        " and l.classid = 1213353029 and %s"
+
+
+def psql_proc(api, sql=None):
+    args = ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", api.dsn]
+    if sql is not None:
+        args += ["-c", sql]
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def register_args(app, rows):
+    """herald_device_register_{many,bulk}'s sixteen arrays for rows of
+    (token, user): new fcm devices."""
+    def arr(vals, typ):
+        return "ARRAY[%s]::%s[]" % (",".join("NULL" if v is None else "'%s'" % v for v in vals), typ)
+    n = len(rows)
+    return ",".join([arr([app] * n, "text"), arr([None] * n, "text"),
+                     arr([uuid.uuid4().hex for _ in rows], "text"), arr(["fcm"] * n, "text"),
+                     arr([t for t, _ in rows], "text"), arr(["android"] * n, "text"),
+                     arr([u for _, u in rows], "text"), arr([None] * n, "jsonb"),
+                     arr([None] * n, "jsonb"), arr(["{}"] * n, "text"), arr([None] * n, "text"),
+                     arr(["0"] * n, "smallint"), arr([None] * n, "smallint"),
+                     arr([None] * n, "text"), arr([None] * n, "text"), arr([None] * n, "text")])
+
+
+def one_register(app, token, user):
+    return ("select count(*) from herald_device_register('%s', NULL, '%s', 'fcm', '%s', 'android',"
+            " '%s', NULL, NULL, '{}', NULL, 0::smallint, NULL, NULL, NULL, NULL)"
+            % (app, uuid.uuid4().hex, token, user))
+
+
+def race(api, app, u1, first, second):
+    """A session holds u1's lock, the one that comes first; first (a group
+    of all users at once) and then second queue behind it; the lock is let
+    go. Returns both (rc, stderr)."""
+    s = psql_proc(api)
+    s.stdin.write("begin; select pg_advisory_xact_lock(1213353029, hashtext('%s:%s'));\n" % (app, u1))
+    s.stdin.flush()
+    wait_sql(api, LOCKS % "l.granted", "1")
+    p1 = psql_proc(api, first)
+    wait_sql(api, LOCKS % "not l.granted", "1")
+    p2 = psql_proc(api, second)
+    wait_sql(api, LOCKS % "not l.granted", "2")
+    s.stdin.write("commit;\n")
+    s.stdin.close()
+    s.wait(timeout=30)
+    out = []
+    for p in (p1, p2):
+        _, err = p.communicate(timeout=30)
+        out.append((p.returncode, err))
+    return out
+
+
+def test_ordered_groups_take_every_lock_first(api):
+    """A group whose registrations must run in order (an id given, a token
+    twice) takes every user's lock before its first row, in the order
+    herald_device_register_many takes them: two groups sharing two users
+    no longer wait for each other until the deadlock detector breaks
+    one. The same rows as one call each in one transaction, as such a
+    group went before, do deadlock (the test's own check)."""
+    app = "lk" + uuid.uuid4().hex[:8]
+    users = [app + "-a", app + "-b"]
+    many = "select count(*) from herald_device_register_many(%s)" % register_args(
+        app, [("m1", users[0]), ("m2", users[1])])
+    # rows in the other order: the second user's first
+    u1 = api.sql("select u from unnest(array['%s','%s']) u order by hashtext('%s:' || u) limit 1"
+                 % (users[0], users[1], app))
+    u2 = users[1] if u1 == users[0] else users[0]
+    bulk = "select count(*) from herald_device_register_bulk(%s)" % register_args(
+        app, [("b1", u2), ("b2", u1)])
+    for rc, err in race(api, app, u1, many, bulk):
+        assert rc == 0 and "deadlock" not in err, err
+    assert api.sql("select string_agg(token, ',' order by token) from devices where app = '%s'"
+                   % app) == "b1,b2,m1,m2"
+    # the control: one call per row, as the pipeline ran them
+    many = "select count(*) from herald_device_register_many(%s)" % register_args(
+        app, [("m3", users[0]), ("m4", users[1])])
+    rows = "begin; %s; %s; commit;" % (one_register(app, "p1", u2), one_register(app, "p2", u1))
+    errs = [err for rc, err in race(api, app, u1, many, rows) if rc != 0]
+    assert len(errs) == 1 and "deadlock detected" in errs[0], errs

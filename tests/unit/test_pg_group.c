@@ -269,7 +269,7 @@ test_group_arrays_hand_each_its_row(void)
     ASSERT_INT_EQ(fx_open(&fx, "group_arrays", 4, 5000), 0);
     g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
     ASSERT_NOT_NULL(g);
-    hd_pg_group_set_arrays(g, "item_add_many", always_apart);
+    hd_pg_group_set_arrays(g, "item_add_many", NULL, always_apart);
     run_callers(g, 0, &sum);
     ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD);
     ASSERT_INT_EQ(sum.wrong, 0);
@@ -296,7 +296,7 @@ test_group_arrays_bad_row_costs_only_itself(void)
     ASSERT_INT_EQ(fx_open(&fx, "group_arrays_fail", 4, 5000), 0);
     g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
     ASSERT_NOT_NULL(g);
-    hd_pg_group_set_arrays(g, "item_add_many", always_apart);
+    hd_pg_group_set_arrays(g, "item_add_many", NULL, always_apart);
     run_callers(g, 5, &sum);
     ASSERT_INT_EQ(sum.conflicts, dups);
     ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD - dups);
@@ -321,13 +321,32 @@ test_group_arrays_only_when_apart(void)
     ASSERT_INT_EQ(fx_open(&fx, "group_not_apart", 4, 5000), 0);
     g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
     ASSERT_NOT_NULL(g);
-    hd_pg_group_set_arrays(g, "item_add_many", never_apart);
+    hd_pg_group_set_arrays(g, "item_add_many", NULL, never_apart);
     run_callers(g, 0, &sum);
     ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD);
     ASSERT_INT_EQ(sum.wrong, 0);
     hd_pg_group_stats(g, &st);
     ASSERT_TRUE(st.groups > 0);
     ASSERT_INT_EQ((int)st.arrays, 0);
+    ASSERT_INT_EQ((int)st.ordered, 0);
+    hd_pg_group_free(g);
+    fx_close(&fx);
+
+    /* with an ordered statement, the groups not apart go as one call of
+     * it, each caller still getting its own row */
+    ASSERT_INT_EQ(fx_open(&fx, "group_ordered", 4, 5000), 0);
+    g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
+    ASSERT_NOT_NULL(g);
+    hd_pg_group_set_arrays(g, "item_add_odd", "item_add_many", never_apart);
+    run_callers(g, 0, &sum);
+    ASSERT_INT_EQ(sum.ok, THREADS * PER_THREAD);
+    ASSERT_INT_EQ(sum.wrong, 0);
+    ASSERT_INT_EQ(admin(&fx, "SELECT count(*) FROM items"),
+                  THREADS * PER_THREAD);
+    hd_pg_group_stats(g, &st);
+    ASSERT_TRUE(st.ordered > 0);
+    ASSERT_INT_EQ((int)st.arrays, 0);
+    ASSERT_TRUE(st.groups >= st.ordered);
     hd_pg_group_free(g);
     fx_close(&fx);
 }
@@ -375,7 +394,7 @@ test_group_arrays_row_not_returned(void)
     ASSERT_INT_EQ(fx_open(&fx, "group_arrays_odd", 4, 5000), 0);
     g = hd_pg_group_new(fx.pg, "item_add", 2, 1, 8, &err);
     ASSERT_NOT_NULL(g);
-    hd_pg_group_set_arrays(g, "item_add_odd", always_apart);
+    hd_pg_group_set_arrays(g, "item_add_odd", NULL, always_apart);
     for (i = 0; i < THREADS; i++) {
         memset(&k[i], 0, sizeof(k[i]));
         k[i].g = g;
