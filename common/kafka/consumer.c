@@ -435,7 +435,7 @@ pick_topic(struct hd_kconsumer *c, const char *topic,
         if (c->no_commit && !c->start_latest)
             off = RD_KAFKA_OFFSET_BEGINNING;
         else if (c->no_commit) /* the end it had at creation, else now */
-            off = hd_kstartpos_take(c->startpos, topic, i);
+            off = hd_kstartpos_get(c->startpos, topic, i);
         if (off == -1)
             off = RD_KAFKA_OFFSET_END;
         rd_kafka_topic_partition_list_add(parts, topic, i)->offset = off;

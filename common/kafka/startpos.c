@@ -93,22 +93,41 @@ hd_kstartpos_capture(rd_kafka_t *rk, const char *const *topics, size_t n,
     return s;
 }
 
-int64_t
-hd_kstartpos_take(struct hd_kstartpos *s, const char *topic, int32_t partition)
+/* The index of (topic, partition)'s entry, or -1. */
+static long
+find(const struct hd_kstartpos *s, const char *topic, int32_t partition)
 {
     size_t i;
 
-    for (i = 0; s != NULL && i < s->n; i++) {
-        struct start_ent *e = &s->ents[i];
-        int64_t off = e->offset;
-
-        if (e->partition != partition || strcmp(e->topic, topic) != 0)
-            continue;
-        free(e->topic);
-        s->ents[i] = s->ents[--s->n];
-        return off;
-    }
+    for (i = 0; s != NULL && i < s->n; i++)
+        if (s->ents[i].partition == partition &&
+            strcmp(s->ents[i].topic, topic) == 0)
+            return (long)i;
     return -1;
+}
+
+/* Removes and returns the entry of (topic, partition), or -1. */
+static int64_t
+take(struct hd_kstartpos *s, const char *topic, int32_t partition)
+{
+    long i = find(s, topic, partition);
+    int64_t off;
+
+    if (i < 0)
+        return -1;
+    off = s->ents[i].offset;
+    free(s->ents[i].topic);
+    s->ents[i] = s->ents[--s->n];
+    return off;
+}
+
+int64_t
+hd_kstartpos_get(const struct hd_kstartpos *s, const char *topic,
+                 int32_t partition)
+{
+    long i = find(s, topic, partition);
+
+    return i < 0 ? -1 : s->ents[i].offset;
 }
 
 void
@@ -129,7 +148,7 @@ hd_kstartpos_apply(struct hd_kstartpos *s, rd_kafka_t *rk,
     }
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t off = hd_kstartpos_take(s, p->topic, p->partition);
+        int64_t off = take(s, p->topic, p->partition);
 
         if (off >= 0 && committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
             committed->elems[i].offset < 0)

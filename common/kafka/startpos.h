@@ -24,10 +24,11 @@ struct hd_kstartpos *hd_kstartpos_capture(rd_kafka_t *rk,
 void hd_kstartpos_apply(struct hd_kstartpos *s, rd_kafka_t *rk,
                         rd_kafka_topic_partition_list_t *parts, int timeout_ms);
 
-/* Removes and returns the end captured for (topic, partition), or -1 when
- * none was (s may be NULL). */
-int64_t hd_kstartpos_take(struct hd_kstartpos *s, const char *topic,
-                          int32_t partition);
+/* The end captured for (topic, partition), or -1 when none was (s may be
+ * NULL). For a static assignment, which is made once (an attempt that
+ * fails for want of metadata asks again). */
+int64_t hd_kstartpos_get(const struct hd_kstartpos *s, const char *topic,
+                         int32_t partition);
 
 /* The end (high watermark) of each of parts now, into a new array (-1 for
  * an empty partition: nothing to read up to); NULL with err when Kafka did
