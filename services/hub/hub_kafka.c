@@ -298,12 +298,14 @@ hub_kafka_check(void *ud, struct hd_err *err)
 {
     struct hub_kafka *k = ud;
 
+    /* (both topics must exist: the log says which one Kafka lacks) */
     if (k->hub->shard.count > 0 && !hd_kconsumer_assigned(k->c))
         return hd_err_set(err, HD_EUPSTREAM,
-                          "shard %d: waiting for the partitions of %s",
-                          k->hub->shard.index, k->topic[0]);
+                          "shard %d: waiting for the partitions of %s and %s",
+                          k->hub->shard.index, k->topic[0], k->topic[1]);
     if (k->every && !hd_kconsumer_assigned(k->c))
-        return hd_err_set(err, HD_EUPSTREAM, "waiting for the partitions of %s",
-                          k->topic[0]);
+        return hd_err_set(err, HD_EUPSTREAM,
+                          "waiting for the partitions of %s and %s",
+                          k->topic[0], k->topic[1]);
     return hd_kconsumer_ping(k->c, 1500, err);
 }
