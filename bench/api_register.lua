@@ -2,6 +2,9 @@
 -- token every request (so every call inserts a device), users cycling
 -- over 100,000, a timezone, a locale and one topic unless
 -- REGISTER_CHANNELS=0; counts replies that are not {"result":...}.
+-- REGISTER_TOKENS=N: the same N tokens over and over instead (devices
+-- registered again, as apps do at every start; token i always of user
+-- i), so a group often holds a token twice.
 local threads = {}
 local counter = 0
 
@@ -19,14 +22,22 @@ function init(args)
 end
 
 local channels = os.getenv("REGISTER_CHANNELS") ~= "0"
+local tokens = tonumber(os.getenv("REGISTER_TOKENS") or "0") or 0
 
 function request()
     counter = counter + 1
-    local body = string.format('{"provider":"fcm","token":"bench-%d-%d-%d",' ..
-        '"platform":"android","user":"user-%d"%s}',
-        id or 0, os.time(), counter, counter % 100000,
-        channels and ',"timezone":"Europe/Berlin","locale":"de",' ..
-            '"topics":["news"]' or '')
+    local extra = channels and ',"timezone":"Europe/Berlin","locale":"de",' ..
+        '"topics":["news"]' or ''
+    local body
+    if tokens > 0 then
+        local i = math.random(tokens)
+        body = string.format('{"provider":"fcm","token":"bench-again-%d",' ..
+            '"platform":"android","user":"user-%d"%s}', i, i % 100000, extra)
+    else
+        body = string.format('{"provider":"fcm","token":"bench-%d-%d-%d",' ..
+            '"platform":"android","user":"user-%d"%s}',
+            id or 0, os.time(), counter, counter % 100000, extra)
+    end
     return wrk.format(nil, nil, nil, body)
 end
 

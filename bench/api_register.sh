@@ -2,7 +2,8 @@
 # api_register.sh -- device_register throughput and latency: wrk registers
 # a new device per request (new token, one of 100,000 users, a timezone,
 # a locale and one topic; REGISTER_CHANNELS=0: none), each one call of
-# herald_device_register(), alone or in a group commit.
+# herald_device_register(), alone or in a group commit. REGISTER_TOKENS=N
+# registers N tokens again and again instead (each of its own user).
 #   bash bench/api_register.sh [seconds] [connections]
 # Prints the CPU per registration of herald-api and of PostgreSQL (every
 # backend); PERF=FILE also records a perf profile of herald-api.
@@ -20,7 +21,7 @@ machine
 pg_start
 kafka_start
 api_start $TUNE HERALD_API_FANOUT=false HERALD_API_FEEDBACK=false
-echo "== device_register, channels: ${REGISTER_CHANNELS:-1} ($TUNE, wrk -t1 -c$CONNS -d${SECS}s, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== device_register, channels: ${REGISTER_CHANNELS:-1}, tokens: ${REGISTER_TOKENS:-new} ($TUNE, wrk -t1 -c$CONNS -d${SECS}s, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # PERF=FILE: perf record of herald-api (call graphs) during the load
 if [ -n "${PERF:-}" ]; then
     perf record -q -g -o "$PERF" -p "${PIDS[-1]}" -- sleep "$SECS" 2>/dev/null &
@@ -41,4 +42,6 @@ m=$(curl -fsS "$API_ADMIN_URL/metrics")
 groups=$(echo "$m" | awk '/^herald_api_register_groups_total /{print $2}')
 grouped=$(echo "$m" | awk '/^herald_api_register_grouped_total /{print $2}')
 arrays=$(echo "$m" | awk '/^herald_api_register_group_arrays_total /{print $2}')
-echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each; ${arrays:-0} of them one call of herald_device_register_many)"
+ordered=$(echo "$m" | awk '/^herald_api_register_group_ordered_total /{print $2}')
+fallbacks=$(echo "$m" | awk '/^herald_api_register_group_fallbacks_total /{print $2}')
+echo "registrations in groups: $grouped of $n, in $groups round trips (about $(( ${groups:-0} > 0 ? ${grouped:-0} / groups : 0 )) each; ${arrays:-0} of them one call of herald_device_register_many, ${ordered:-0} of herald_device_register_bulk; ${fallbacks:-0} run again one by one)"
