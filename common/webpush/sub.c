@@ -10,6 +10,21 @@
 #include "webpush/sub.h"
 #include "core/banned.h"
 
+/* The byte offset of the first byte of ep a URL may not hold as it is
+ * (a control, a space, non-ASCII, '"' or '\\'), or -1. Push services'
+ * endpoints are plain ASCII URLs; refusing the rest also keeps the
+ * canonical token free of escapes, so within HD_TOKEN_MAX_WEBPUSH. */
+static long
+endpoint_bad_byte(const char *ep)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)ep; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+            return (long)(p - (const unsigned char *)ep);
+    return -1;
+}
+
 int
 hd_webpush_sub_parse(const char *text, size_t len, int full,
                      struct hd_webpush_sub *s, EVP_PKEY **key,
@@ -18,6 +33,7 @@ hd_webpush_sub_parse(const char *text, size_t len, int full,
     json_t *root = hd_json_parse(text, len, NULL), *keys;
     const char *ep, *p, *a;
     EVP_PKEY *k;
+    long bad;
     int rc = -1;
 
     if (!json_is_object(root)) {
@@ -36,6 +52,14 @@ hd_webpush_sub_parse(const char *text, size_t len, int full,
         hd_err_set(err, HD_EINVAL,
                    "subscription.endpoint: longer than %d bytes",
                    HD_WEBPUSH_ENDPOINT_MAX);
+        goto out;
+    }
+    bad = endpoint_bad_byte(ep);
+    if (bad >= 0) {
+        hd_err_set(err, HD_EINVAL,
+                   "subscription.endpoint: byte 0x%02x at %ld is not one a "
+                   "URL holds",
+                   (unsigned char)ep[bad], bad);
         goto out;
     }
     if (p == NULL || a == NULL) {

@@ -200,6 +200,11 @@ test_simulator_by_name(void)
     ASSERT_TRUE(strstr(err.msg, "not an IP address or host name") != NULL);
 }
 
+#define SUB_EP(ep)                                                             \
+    "{\"endpoint\":\"" ep "\",\"keys\":{\"p256dh\":\"BCVxsr7N_eNgVRqvHtD0zT"   \
+    "ZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4\","     \
+    "\"auth\":\"BTBZMqHH6r4Tts7J_aSIgg\"}}"
+
 static void
 test_subscriptions(void)
 {
@@ -226,7 +231,12 @@ test_subscriptions(void)
         "{\"endpoint\":\"https://a\",\"keys\":{\"p256dh\":\"BCVxsr7N_eNgVRqvHt"
         "D0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIA"
         "iw4\",\"auth\":\"BTBZMqHH6r4Tts7J_aSI\"}}",
-        NULL};
+        /* bytes no URL holds: DEL, a space, a quote, a backslash, an
+         * escaped control, non-ASCII (their escapes made the canonical
+         * token longer than a token may be) */
+        SUB_EP("https://a/\x7f"), SUB_EP("https://a/ b"),
+        SUB_EP("https://a/\\\"b"), SUB_EP("https://a/\\\\b"),
+        SUB_EP("https://a/\\u0001"), SUB_EP("https://a/\xc3\xa9"), NULL};
     struct hd_webpush_sub s;
     struct hd_buf b;
     size_t i;
